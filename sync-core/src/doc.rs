@@ -1,0 +1,472 @@
+//! A record held in an Automerge document: create it from a typed record,
+//! read it back, merge-patch it, and list the concurrent values of its fields.
+//!
+//! Layout: the root map holds the record's fields as serde names them;
+//! objects are Automerge maps, lists are lists, collaborative text is Text,
+//! everything else is a scalar (timestamps and dates as RFC 3339 strings, so
+//! a client in any language reads them without a schema).
+
+use crate::error::{RecordError, Violation};
+use crate::ids::UserId;
+use crate::record::{Record, RecordKind, Shape};
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Who made a change, from where and when; written into the commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeMeta {
+    /// The user on whose behalf the change is made.
+    pub user: Option<UserId>,
+    /// The device it was made on (`server` for server-made changes).
+    pub device: String,
+    /// When it was made.
+    pub time: DateTime<Utc>,
+}
+
+impl ChangeMeta {
+    fn commit_options(&self) -> CommitOptions {
+        let mut message = Map::new();
+        if let Some(user) = self.user {
+            message.insert("user".into(), Value::String(user.to_string()));
+        }
+        message.insert("device".into(), Value::String(self.device.clone()));
+        CommitOptions::default()
+            .with_message(Value::Object(message).to_string())
+            .with_time(self.time.timestamp())
+    }
+}
+
+/// A field that two writers set concurrently: the value that wins, and the others.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Conflict {
+    /// Dotted path of the field.
+    pub field: String,
+    /// The value every replica shows.
+    pub value: Value,
+    /// The values that lost, so a person can review them.
+    pub others: Vec<Value>,
+}
+
+/// One record's Automerge document.
+#[derive(Debug)]
+pub struct RecordDoc {
+    kind: RecordKind,
+    doc: AutoCommit,
+}
+
+impl RecordDoc {
+    /// A new document holding `record`, made by `actor`, in one change.
+    ///
+    /// Every nested map and every text field is created here, so that devices
+    /// editing them later merge into the same objects.
+    pub fn create<R: Record>(
+        record: &R,
+        actor: ActorId,
+        meta: &ChangeMeta,
+    ) -> Result<Self, RecordError> {
+        let violations = record.violations();
+        if !violations.is_empty() {
+            return Err(RecordError::Invalid(violations));
+        }
+        let Value::Object(fields) = to_json(record)? else {
+            return Err(invalid(
+                "",
+                "not_an_object",
+                "a record serializes to an object",
+            ));
+        };
+        let mut doc = AutoCommit::new().with_actor(actor);
+        let shape = R::KIND.shape();
+        write_map_members(&mut doc, &ROOT, "", &fields, &shape)?;
+        doc.commit_with(meta.commit_options());
+        Ok(Self { kind: R::KIND, doc })
+    }
+
+    /// Wraps an Automerge document already known to hold a record of `kind`.
+    pub fn from_automerge(kind: RecordKind, doc: AutoCommit) -> Self {
+        Self { kind, doc }
+    }
+
+    /// Loads a saved document (the output of `save`, optionally followed by
+    /// incremental saves).
+    pub fn load(kind: RecordKind, bytes: &[u8]) -> Result<Self, RecordError> {
+        Ok(Self {
+            kind,
+            doc: AutoCommit::load(bytes)?,
+        })
+    }
+
+    /// The kind of record held.
+    pub fn kind(&self) -> RecordKind {
+        self.kind
+    }
+
+    /// The underlying Automerge document.
+    pub fn automerge(&self) -> &AutoCommit {
+        &self.doc
+    }
+
+    /// The underlying Automerge document, to save, sync or apply changes.
+    pub fn automerge_mut(&mut self) -> &mut AutoCommit {
+        &mut self.doc
+    }
+
+    /// Gives up the wrapper.
+    pub fn into_automerge(self) -> AutoCommit {
+        self.doc
+    }
+
+    /// The document as plain JSON (winning values only).
+    pub fn to_json(&self) -> Value {
+        read_object(&self.doc, &ROOT, ObjType::Map)
+    }
+
+    /// The typed record, checked against its rules.
+    pub fn read<R: Record>(&self) -> Result<R, RecordError> {
+        if R::KIND != self.kind {
+            return Err(invalid(
+                "",
+                "wrong_kind",
+                format!(
+                    "the document holds a {}, not a {}",
+                    self.kind.as_str(),
+                    R::KIND.as_str()
+                ),
+            ));
+        }
+        let record: R = from_json(self.to_json())?;
+        let violations = record.violations();
+        if violations.is_empty() {
+            Ok(record)
+        } else {
+            Err(RecordError::Invalid(violations))
+        }
+    }
+
+    /// Applies a JSON merge patch (RFC 7396) as one change, if the result is
+    /// a valid record; otherwise changes nothing.
+    ///
+    /// `null` removes a field; objects merge member by member (except atomic
+    /// ones, which are replaced); lists of scalars keep the entries that stay,
+    /// so a concurrent addition elsewhere survives; text fields are diffed
+    /// into the existing Text. Returns the new change's hash, or `None` when
+    /// the patch changed nothing.
+    pub fn merge_patch<R: Record>(
+        &mut self,
+        patch: &Map<String, Value>,
+        meta: &ChangeMeta,
+    ) -> Result<Option<(R, ChangeHash)>, RecordError> {
+        let unknown: Vec<Violation> = patch
+            .keys()
+            .filter(|key| !R::FIELDS.contains(&key.as_str()))
+            .map(|key| Violation::new(key.clone(), "unknown_field", "no such field"))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(RecordError::Invalid(unknown));
+        }
+        let shape = R::KIND.shape();
+        if let Err(err) = patch_map(&mut self.doc, &ROOT, "", patch, &shape) {
+            self.doc.rollback();
+            return Err(err.into());
+        }
+        match self.read::<R>() {
+            Ok(record) => Ok(self
+                .doc
+                .commit_with(meta.commit_options())
+                .map(|hash| (record, hash))),
+            Err(err) => {
+                self.doc.rollback();
+                Err(err)
+            }
+        }
+    }
+
+    /// Every field with concurrent values, depth first.
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        let mut out = Vec::new();
+        collect_conflicts(&self.doc, &ROOT, "", &mut out);
+        out
+    }
+}
+
+fn invalid(field: &str, code: &str, message: impl Into<String>) -> RecordError {
+    RecordError::Invalid(vec![Violation::new(field, code, message)])
+}
+
+fn to_json<R: Serialize>(record: &R) -> Result<Value, RecordError> {
+    serde_json::to_value(record).map_err(|err| invalid("", "not_serializable", err.to_string()))
+}
+
+/// Deserializes a record, naming the field that does not fit.
+pub(crate) fn from_json<R: Record>(value: Value) -> Result<R, RecordError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let field = err.path().to_string();
+        let field = if field == "." { String::new() } else { field };
+        let inner = err.into_inner().to_string();
+        let code = if inner.starts_with("missing field") {
+            "required"
+        } else if inner.starts_with("unknown field") {
+            "unknown_field"
+        } else {
+            "invalid_value"
+        };
+        invalid(&field, code, inner)
+    })
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn scalar_of(value: &Value) -> ScalarValue {
+    match value {
+        Value::Null => ScalarValue::Null,
+        Value::Bool(b) => ScalarValue::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => ScalarValue::Int(i),
+            None => ScalarValue::F64(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => ScalarValue::Str(s.as_str().into()),
+        Value::Array(_) | Value::Object(_) => ScalarValue::Null,
+    }
+}
+
+fn json_of_scalar(scalar: &ScalarValue) -> Value {
+    match scalar {
+        ScalarValue::Str(s) => Value::String(s.to_string()),
+        ScalarValue::Int(i) => Value::from(*i),
+        ScalarValue::Uint(u) => Value::from(*u),
+        ScalarValue::F64(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        ScalarValue::Counter(c) => Value::from(i64::from(c)),
+        ScalarValue::Timestamp(ms) => DateTime::<Utc>::from_timestamp_millis(*ms)
+            .map_or(Value::Null, |t| Value::String(t.to_rfc3339())),
+        ScalarValue::Boolean(b) => Value::Bool(*b),
+        ScalarValue::Bytes(_) | ScalarValue::Unknown { .. } | ScalarValue::Null => Value::Null,
+    }
+}
+
+fn json_of(doc: &AutoCommit, value: &automerge::Value<'_>, id: &ObjId) -> Value {
+    match value {
+        automerge::Value::Object(ty) => read_object(doc, id, *ty),
+        automerge::Value::Scalar(scalar) => json_of_scalar(scalar),
+    }
+}
+
+fn read_object(doc: &AutoCommit, obj: &ObjId, ty: ObjType) -> Value {
+    match ty {
+        ObjType::Map | ObjType::Table => {
+            let mut map = Map::new();
+            for key in doc.keys(obj) {
+                if let Ok(Some((value, id))) = doc.get(obj, key.as_str()) {
+                    map.insert(key, json_of(doc, &value, &id));
+                }
+            }
+            Value::Object(map)
+        }
+        ObjType::List => Value::Array(
+            (0..doc.length(obj))
+                .filter_map(|i| doc.get(obj, i).ok().flatten())
+                .map(|(value, id)| json_of(doc, &value, &id))
+                .collect(),
+        ),
+        ObjType::Text => Value::String(doc.text(obj).unwrap_or_default()),
+    }
+}
+
+fn current_json(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<Value> {
+    doc.get(obj, key)
+        .ok()
+        .flatten()
+        .map(|(value, id)| json_of(doc, &value, &id))
+}
+
+fn write_map_members(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    path: &str,
+    members: &Map<String, Value>,
+    shape: &Shape,
+) -> Result<(), automerge::AutomergeError> {
+    for (key, value) in members {
+        if !value.is_null() {
+            put_new(doc, obj, &join(path, key), key, value, shape)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `value` at `key` of map `obj` as a fresh object or scalar.
+fn put_new(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    path: &str,
+    key: &str,
+    value: &Value,
+    shape: &Shape,
+) -> Result<(), automerge::AutomergeError> {
+    match value {
+        Value::Object(members) => {
+            let child = doc.put_object(obj, key, ObjType::Map)?;
+            write_map_members(doc, &child, path, members, shape)
+        }
+        Value::Array(items) => {
+            let child = doc.put_object(obj, key, ObjType::List)?;
+            insert_items(doc, &child, path, items, shape)
+        }
+        Value::String(text) if shape.text_fields.contains(&path) => {
+            let child = doc.put_object(obj, key, ObjType::Text)?;
+            doc.splice_text(&child, 0, 0, text)
+        }
+        scalar => doc.put(obj, key, scalar_of(scalar)),
+    }
+}
+
+fn insert_items(
+    doc: &mut AutoCommit,
+    list: &ObjId,
+    path: &str,
+    items: &[Value],
+    shape: &Shape,
+) -> Result<(), automerge::AutomergeError> {
+    for (index, item) in items.iter().enumerate() {
+        match item {
+            Value::Object(members) => {
+                let child = doc.insert_object(list, index, ObjType::Map)?;
+                write_map_members(doc, &child, &join(path, &index.to_string()), members, shape)?;
+            }
+            Value::Array(inner) => {
+                let child = doc.insert_object(list, index, ObjType::List)?;
+                insert_items(doc, &child, &join(path, &index.to_string()), inner, shape)?;
+            }
+            scalar => doc.insert(list, index, scalar_of(scalar))?,
+        }
+    }
+    Ok(())
+}
+
+fn is_scalar(value: &Value) -> bool {
+    !matches!(value, Value::Array(_) | Value::Object(_))
+}
+
+fn patch_map(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    path: &str,
+    patch: &Map<String, Value>,
+    shape: &Shape,
+) -> Result<(), automerge::AutomergeError> {
+    for (key, new) in patch {
+        let field = join(path, key);
+        let current = doc.get(obj, key.as_str())?;
+        match (new, current) {
+            (Value::Null, None) => {}
+            (Value::Null, Some(_)) => doc.delete(obj, key.as_str())?,
+            (Value::Object(members), Some((automerge::Value::Object(ObjType::Map), child)))
+                if !shape.atomic_fields.contains(&field.as_str()) =>
+            {
+                patch_map(doc, &child, &field, members, shape)?;
+            }
+            (Value::String(text), Some((automerge::Value::Object(ObjType::Text), child))) => {
+                doc.update_text(&child, text)?;
+            }
+            (Value::Array(items), Some((automerge::Value::Object(ObjType::List), child)))
+                if items.iter().all(is_scalar) =>
+            {
+                patch_scalar_list(doc, &child, items)?;
+            }
+            (new, _) => {
+                let unchanged = current_json(doc, obj, key).is_some_and(|old| &old == new);
+                if !unchanged {
+                    let cleaned = strip_nulls(new);
+                    put_new(doc, obj, &field, key, &cleaned, shape)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Merge-patch semantics for a fresh object: a `null` member means absent.
+fn strip_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(members) => Value::Object(
+            members
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), strip_nulls(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Turns a list of scalars into `new` by deleting the entries that go and
+/// appending the ones that come, so a concurrent addition by another device
+/// survives; rebuilds the list only when the order itself changed.
+fn patch_scalar_list(
+    doc: &mut AutoCommit,
+    list: &ObjId,
+    new: &[Value],
+) -> Result<(), automerge::AutomergeError> {
+    let read = |doc: &AutoCommit| match read_object(doc, list, ObjType::List) {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    };
+    let current = read(doc);
+    if current == new {
+        return Ok(());
+    }
+    for index in (0..current.len()).rev() {
+        if !new.contains(&current[index]) {
+            doc.delete(list, index)?;
+        }
+    }
+    let mut kept = read(doc);
+    for item in new {
+        if !kept.contains(item) {
+            doc.insert(list, kept.len(), scalar_of(item))?;
+            kept.push(item.clone());
+        }
+    }
+    if kept != new {
+        for index in (0..kept.len()).rev() {
+            doc.delete(list, index)?;
+        }
+        for (index, item) in new.iter().enumerate() {
+            doc.insert(list, index, scalar_of(item))?;
+        }
+    }
+    Ok(())
+}
+
+fn collect_conflicts(doc: &AutoCommit, obj: &ObjId, path: &str, out: &mut Vec<Conflict>) {
+    for key in doc.keys(obj) {
+        let field = join(path, &key);
+        let Ok(Some((winner, winner_id))) = doc.get(obj, key.as_str()) else {
+            continue;
+        };
+        let all = doc.get_all(obj, key.as_str()).unwrap_or_default();
+        if all.len() > 1 {
+            out.push(Conflict {
+                field: field.clone(),
+                value: json_of(doc, &winner, &winner_id),
+                others: all
+                    .iter()
+                    .filter(|(_, id)| *id != winner_id)
+                    .map(|(value, id)| json_of(doc, value, id))
+                    .collect(),
+            });
+        }
+        if let automerge::Value::Object(ObjType::Map) = winner {
+            collect_conflicts(doc, &winner_id, &field, out);
+        }
+    }
+}

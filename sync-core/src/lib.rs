@@ -1,0 +1,25 @@
+//! KAM Sync's CRDT layer, shared by the server and by field clients.
+//!
+//! Every record a phone may edit offline (an account, a visit, ...) is one
+//! Automerge document keyed by a client-chosen UUID. This crate owns:
+//! - the typed records and their validation rules ([`account`], [`visit`]),
+//! - reading and writing them from and to Automerge documents, merge-patching
+//!   them, and listing concurrent values of a field ([`doc`]),
+//! - the identifiers shared by every component ([`ids`]).
+//!
+//! It is sans-IO: no threads, sockets, clocks or databases. Callers pass the
+//! time and the author of each change in [`doc::ChangeMeta`].
+
+pub mod account;
+pub mod doc;
+pub mod error;
+pub mod geo;
+pub mod ids;
+pub mod record;
+pub mod visit;
+
+pub use account::Account;
+pub use doc::{ChangeMeta, Conflict, RecordDoc};
+pub use error::{RecordError, Violation};
+pub use record::{Record, RecordKind};
+pub use visit::Visit;

@@ -1,0 +1,156 @@
+//! What every record kind tells the document layer about itself.
+
+use crate::error::Violation;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+/// The kinds of record that live in Automerge documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// A key account ([`crate::Account`]).
+    Account,
+    /// A visit to an account ([`crate::Visit`]).
+    Visit,
+}
+
+impl RecordKind {
+    /// The kind's stable name, as on the wire and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Account => "account",
+            Self::Visit => "visit",
+        }
+    }
+
+    /// Parses a stored or wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "account" => Some(Self::Account),
+            "visit" => Some(Self::Visit),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn shape(self) -> Shape {
+        match self {
+            Self::Account => Shape::of::<crate::Account>(),
+            Self::Visit => Shape::of::<crate::Visit>(),
+        }
+    }
+}
+
+/// A record kind's document layout, as the document layer needs it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    pub text_fields: &'static [&'static str],
+    pub atomic_fields: &'static [&'static str],
+}
+
+impl Shape {
+    fn of<R: Record>() -> Self {
+        Self {
+            text_fields: R::TEXT_FIELDS,
+            atomic_fields: R::ATOMIC_FIELDS,
+        }
+    }
+}
+
+/// A record stored as one Automerge document.
+///
+/// The document's root map holds the record's fields as serde names them.
+/// Nested objects are Automerge maps (merged field by field) unless listed in
+/// [`Record::ATOMIC_FIELDS`]; lists of scalars merge as sets; free text that
+/// several people edit is an Automerge Text.
+pub trait Record: Serialize + DeserializeOwned + Clone {
+    /// The kind of this record.
+    const KIND: RecordKind;
+    /// Every top-level field a client may write.
+    const FIELDS: &'static [&'static str];
+    /// Dotted paths of fields held as collaborative Automerge Text.
+    const TEXT_FIELDS: &'static [&'static str];
+    /// Dotted paths of objects that are replaced whole, never merged member
+    /// by member (a GPS fix must not mix one device's latitude with another's
+    /// longitude).
+    const ATOMIC_FIELDS: &'static [&'static str];
+
+    /// The rules beyond types: lengths, ranges, consistency between fields.
+    fn violations(&self) -> Vec<Violation>;
+}
+
+/// Declares a string enum with stable snake_case names on the wire, `as_str`,
+/// `ALL`, `FromStr` and `Display`.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stable name on the wire and in storage.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!("unknown {} `{other}`", stringify!($name))),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use string_enum;
+
+/// Checks that a string field is not longer than `max` characters.
+pub(crate) fn check_len(field: &str, value: &str, max: usize, out: &mut Vec<Violation>) {
+    if value.chars().count() > max {
+        out.push(Violation::new(
+            field,
+            "too_long",
+            format!("at most {max} characters"),
+        ));
+    }
+}
+
+/// Checks a list of short labels (tags): their count and each one's length.
+pub(crate) fn check_labels(
+    field: &str,
+    labels: &[String],
+    max_count: usize,
+    out: &mut Vec<Violation>,
+) {
+    if labels.len() > max_count {
+        out.push(Violation::new(
+            field,
+            "too_many",
+            format!("at most {max_count} entries"),
+        ));
+    }
+    for (i, label) in labels.iter().enumerate() {
+        if label.trim().is_empty() {
+            out.push(Violation::new(
+                format!("{field}.{i}"),
+                "required",
+                "must not be blank",
+            ));
+        }
+        check_len(&format!("{field}.{i}"), label, 64, out);
+    }
+}

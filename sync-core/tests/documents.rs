@@ -1,0 +1,260 @@
+//! Record documents: create, read, merge-patch, and merge between replicas.
+
+use automerge::ActorId;
+use chrono::Utc;
+use kam_sync_core::account::{Segment, Stage, Tier};
+use kam_sync_core::geo::GeoPoint;
+use kam_sync_core::ids::UserId;
+use kam_sync_core::{Account, ChangeMeta, RecordDoc, RecordError, RecordKind};
+use serde_json::{Map, Value, json};
+
+fn meta(device: &str) -> ChangeMeta {
+    ChangeMeta {
+        user: Some(UserId::new_v7()),
+        device: device.into(),
+        time: Utc::now(),
+    }
+}
+
+fn account() -> Account {
+    serde_json::from_value(json!({
+        "name": "Hangzhou Water Authority",
+        "segment": "government",
+        "owner_id": UserId::new_v7(),
+        "tags": ["water"],
+        "notes": "Met the deputy director."
+    }))
+    .unwrap_or_else(|err| panic!("sample account: {err}"))
+}
+
+fn patch(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+fn replica_of(doc: &mut RecordDoc, actor: &str) -> RecordDoc {
+    let bytes = doc.automerge_mut().save();
+    let mut copy =
+        RecordDoc::load(RecordKind::Account, &bytes).unwrap_or_else(|err| panic!("load: {err}"));
+    copy.automerge_mut()
+        .set_actor(ActorId::from(actor.as_bytes()));
+    copy
+}
+
+fn merge(into: &mut RecordDoc, from: &mut RecordDoc) {
+    into.automerge_mut()
+        .merge(from.automerge_mut())
+        .unwrap_or_else(|err| panic!("merge: {err}"));
+}
+
+fn read(doc: &RecordDoc) -> Account {
+    doc.read::<Account>()
+        .unwrap_or_else(|err| panic!("read: {err:?}"))
+}
+
+#[test]
+fn a_created_account_reads_back_equal() {
+    let original = account();
+    let doc = RecordDoc::create(&original, ActorId::random(), &meta("phone-1"))
+        .unwrap_or_else(|err| panic!("create: {err:?}"));
+    assert_eq!(read(&doc), original);
+    assert_eq!(doc.to_json()["stage"], "identified");
+}
+
+#[test]
+fn a_patch_changes_only_what_it_names_and_null_clears() {
+    let mut doc = RecordDoc::create(&account(), ActorId::random(), &meta("phone-1"))
+        .unwrap_or_else(|err| panic!("create: {err:?}"));
+    let result = doc
+        .merge_patch::<Account>(
+            &patch(json!({"stage": "engaging", "industry": "utilities", "address": {"city": "Hangzhou"}})),
+            &meta("phone-1"),
+        )
+        .unwrap_or_else(|err| panic!("patch: {err:?}"));
+    assert!(result.is_some());
+    let updated = read(&doc);
+    assert_eq!(updated.stage, Stage::Engaging);
+    assert_eq!(updated.address.city.as_deref(), Some("Hangzhou"));
+    assert_eq!(updated.name, "Hangzhou Water Authority");
+
+    doc.merge_patch::<Account>(&patch(json!({"industry": null})), &meta("phone-1"))
+        .unwrap_or_else(|err| panic!("patch: {err:?}"));
+    assert_eq!(read(&doc).industry, None);
+}
+
+#[test]
+fn a_patch_that_changes_nothing_makes_no_change() {
+    let mut doc = RecordDoc::create(&account(), ActorId::random(), &meta("phone-1"))
+        .unwrap_or_else(|err| panic!("create: {err:?}"));
+    let heads = doc.automerge_mut().get_heads();
+    let result = doc
+        .merge_patch::<Account>(
+            &patch(json!({"name": "Hangzhou Water Authority", "tags": ["water"]})),
+            &meta("x"),
+        )
+        .unwrap_or_else(|err| panic!("patch: {err:?}"));
+    assert!(result.is_none());
+    assert_eq!(doc.automerge_mut().get_heads(), heads);
+}
+
+#[test]
+fn an_invalid_patch_changes_nothing_and_names_the_field() {
+    let mut doc = RecordDoc::create(&account(), ActorId::random(), &meta("phone-1"))
+        .unwrap_or_else(|err| panic!("create: {err:?}"));
+    let before = doc.to_json();
+    for (bad, field, code) in [
+        (json!({"tier": "platinum"}), "tier", "invalid_value"),
+        (json!({"colour": "red"}), "colour", "unknown_field"),
+        (json!({"name": ""}), "name", "required"),
+        (
+            json!({"location": {"lat": 200.0, "lon": 1.0}}),
+            "location.lat",
+            "out_of_range",
+        ),
+        (
+            json!({"scores": {"loyalty": "high"}}),
+            "scores.loyalty",
+            "invalid_value",
+        ),
+    ] {
+        match doc.merge_patch::<Account>(&patch(bad.clone()), &meta("x")) {
+            Err(RecordError::Invalid(violations)) => {
+                assert_eq!(violations[0].field, field, "{bad}");
+                assert_eq!(violations[0].code, code, "{bad}");
+            }
+            other => panic!("{bad} gave {other:?}"),
+        }
+        assert_eq!(doc.to_json(), before, "{bad} left a trace");
+    }
+}
+
+#[test]
+fn concurrent_edits_to_different_fields_both_survive() {
+    let mut server = RecordDoc::create(&account(), ActorId::random(), &meta("server"))
+        .unwrap_or_else(|err| panic!("create: {err:?}"));
+    let mut phone_a = replica_of(&mut server, "phone-a");
+    let mut phone_b = replica_of(&mut server, "phone-b");
+    phone_a
+        .merge_patch::<Account>(&patch(json!({"stage": "engaging"})), &meta("a"))
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    phone_b
+        .merge_patch::<Account>(&patch(json!({"scores": {"loyalty": 80}})), &meta("b"))
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    merge(&mut server, &mut phone_a);
+    merge(&mut server, &mut phone_b);
+    let merged = read(&server);
+    assert_eq!(merged.stage, Stage::Engaging);
+    assert_eq!(merged.scores.loyalty, Some(80));
+    assert!(server.conflicts().is_empty());
+}
+
+#[test]
+fn concurrent_text_edits_interleave_and_lists_keep_both_additions() {
+    let mut server = RecordDoc::create(&account(), ActorId::random(), &meta("server"))
+        .unwrap_or_else(|err| panic!("create: {err:?}"));
+    let mut phone_a = replica_of(&mut server, "phone-a");
+    let mut phone_b = replica_of(&mut server, "phone-b");
+    phone_a
+        .merge_patch::<Account>(
+            &patch(json!({"notes": "Budget approved. Met the deputy director.", "tags": ["water", "tender"]})),
+            &meta("a"),
+        )
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    phone_b
+        .merge_patch::<Account>(
+            &patch(json!({"notes": "Met the deputy director. Wants a demo.", "tags": ["water", "urgent"]})),
+            &meta("b"),
+        )
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    merge(&mut server, &mut phone_a);
+    merge(&mut server, &mut phone_b);
+    let merged = read(&server);
+    assert_eq!(
+        merged.notes,
+        "Budget approved. Met the deputy director. Wants a demo."
+    );
+    let mut tags = merged.tags.clone();
+    tags.sort();
+    assert_eq!(tags, ["tender", "urgent", "water"]);
+}
+
+#[test]
+fn the_same_field_set_twice_shows_a_winner_and_the_other_value() {
+    let mut server = RecordDoc::create(&account(), ActorId::random(), &meta("server"))
+        .unwrap_or_else(|err| panic!("create: {err:?}"));
+    let mut phone_a = replica_of(&mut server, "phone-a");
+    let mut phone_b = replica_of(&mut server, "phone-b");
+    phone_a
+        .merge_patch::<Account>(&patch(json!({"proposed_tier": "key"})), &meta("a"))
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    phone_b
+        .merge_patch::<Account>(&patch(json!({"proposed_tier": "strategic"})), &meta("b"))
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    merge(&mut server, &mut phone_a);
+    merge(&mut server, &mut phone_b);
+    merge(&mut phone_a, &mut server);
+    let conflicts = server.conflicts();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].field, "proposed_tier");
+    let winner = read(&server).proposed_tier;
+    assert_eq!(read(&phone_a).proposed_tier, winner);
+    let loser = if winner == Some(Tier::Key) {
+        "strategic"
+    } else {
+        "key"
+    };
+    assert_eq!(conflicts[0].others, vec![json!(loser)]);
+    assert_eq!(conflicts[0].value, json!(winner));
+}
+
+#[test]
+fn a_gps_fix_is_replaced_whole_never_mixed() {
+    let mut server = RecordDoc::create(&account(), ActorId::random(), &meta("server"))
+        .unwrap_or_else(|err| panic!("create: {err:?}"));
+    server
+        .merge_patch::<Account>(
+            &patch(json!({"location": {"lat": 30.0, "lon": 120.0}})),
+            &meta("s"),
+        )
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    let mut phone_a = replica_of(&mut server, "phone-a");
+    let mut phone_b = replica_of(&mut server, "phone-b");
+    phone_a
+        .merge_patch::<Account>(
+            &patch(json!({"location": {"lat": 31.0, "lon": 120.0}})),
+            &meta("a"),
+        )
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    phone_b
+        .merge_patch::<Account>(
+            &patch(json!({"location": {"lat": 30.0, "lon": 121.0}})),
+            &meta("b"),
+        )
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    merge(&mut server, &mut phone_a);
+    merge(&mut server, &mut phone_b);
+    let location = read(&server).location;
+    assert!(
+        location
+            == Some(GeoPoint {
+                lat: 31.0,
+                lon: 120.0
+            })
+            || location
+                == Some(GeoPoint {
+                    lat: 30.0,
+                    lon: 121.0
+                }),
+        "mixed fix {location:?}"
+    );
+}
+
+#[test]
+fn reading_an_account_document_as_another_kind_is_refused() {
+    let doc = RecordDoc::create(&account(), ActorId::random(), &meta("x"))
+        .unwrap_or_else(|err| panic!("create: {err:?}"));
+    assert!(matches!(
+        doc.read::<kam_sync_core::Visit>(),
+        Err(RecordError::Invalid(v)) if v[0].code == "wrong_kind"
+    ));
+    let _ = Segment::ALL;
+}
