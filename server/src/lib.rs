@@ -1,1 +1,22 @@
-//! placeholder
+//! KAM Sync server: the REST API, authentication, and storage of record
+//! documents (Automerge) with their materialized rows.
+//!
+//! The binary in `main.rs` is thin: it loads [`config::Settings`], builds the
+//! [`startup::Application`] and runs it. Tests build the same application on
+//! port 0 against a fresh database.
+
+pub mod access;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod entities;
+pub mod error;
+pub mod migration;
+pub mod openapi;
+pub mod org;
+pub mod records;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

@@ -1,1 +1,88 @@
-fn main() {}
+//! The `kam-server` command: run the server, seed a demo org, print the
+//! OpenAPI document.
+
+use clap::{Parser, Subcommand};
+use kam_server::config::Settings;
+use kam_server::startup::Application;
+use kam_server::{bootstrap, db::Db, demo, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "kam-server",
+    version,
+    about = "KAM Sync: offline-first key-account management server"
+)]
+struct Cli {
+    /// Seed a demo org (if the database has none) before serving.
+    #[arg(long)]
+    demo: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve {
+        /// Seed a demo org (if the database has none) before serving.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Seed a demo org and exit.
+    Demo,
+    /// Print the OpenAPI document as JSON.
+    Openapi,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let (serve, seed_demo) = match cli.command {
+        Some(Command::Openapi) => {
+            println!(
+                "{}",
+                kam_server::startup::openapi_document().to_pretty_json()?
+            );
+            return Ok(());
+        }
+        Some(Command::Demo) => (false, true),
+        Some(Command::Serve { demo }) => (true, demo || cli.demo),
+        None => (true, cli.demo),
+    };
+    telemetry::init();
+    let settings = Settings::load()?;
+    let db = Db::connect(&settings.database).await?;
+    if let Some(password) = bootstrap::ensure_admin(&db).await? {
+        println!("Created user `admin` with the one-time password: {password}");
+        println!("(set KAM_ADMIN_PASSWORD before the first start to choose it)");
+    }
+    if seed_demo {
+        match demo::seed(&db).await? {
+            Some(logins) => {
+                println!(
+                    "Seeded the demo org. Logins (password `{}` for all):",
+                    demo::DEMO_PASSWORD
+                );
+                for (username, role) in logins {
+                    println!("  {username:<12} {role}");
+                }
+            }
+            None => println!(
+                "The demo org is already there (password `{}`).",
+                demo::DEMO_PASSWORD
+            ),
+        }
+    }
+    if !serve {
+        return Ok(());
+    }
+    let app = Application::build_with_db(settings, db).await?;
+    println!("KAM Sync listening on http://127.0.0.1:{}", app.port());
+    println!("  API docs:  http://127.0.0.1:{}/docs/", app.port());
+    println!(
+        "  OpenAPI:   http://127.0.0.1:{}/api/v1/openapi.json",
+        app.port()
+    );
+    app.run_until_stopped().await?;
+    Ok(())
+}

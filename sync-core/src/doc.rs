@@ -12,7 +12,7 @@ use crate::record::{Record, RecordKind, Shape};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Who made a change, from where and when; written into the commit.
@@ -40,7 +40,7 @@ impl ChangeMeta {
 }
 
 /// A field that two writers set concurrently: the value that wins, and the others.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conflict {
     /// Dotted path of the field.
@@ -138,13 +138,7 @@ impl RecordDoc {
                 ),
             ));
         }
-        let record: R = from_json(self.to_json())?;
-        let violations = record.violations();
-        if violations.is_empty() {
-            Ok(record)
-        } else {
-            Err(RecordError::Invalid(violations))
-        }
+        parse_record(self.to_json())
     }
 
     /// Applies a JSON merge patch (RFC 7396) as one change, if the result is
@@ -201,8 +195,19 @@ fn to_json<R: Serialize>(record: &R) -> Result<Value, RecordError> {
     serde_json::to_value(record).map_err(|err| invalid("", "not_serializable", err.to_string()))
 }
 
-/// Deserializes a record, naming the field that does not fit.
-pub(crate) fn from_json<R: Record>(value: Value) -> Result<R, RecordError> {
+/// Parses and checks a record from plain JSON (an API body, a CSV row).
+pub fn parse_record<R: Record>(value: Value) -> Result<R, RecordError> {
+    let record: R = deserialize_json(value)?;
+    let violations = record.violations();
+    if violations.is_empty() {
+        Ok(record)
+    } else {
+        Err(RecordError::Invalid(violations))
+    }
+}
+
+/// Deserializes any JSON shape, naming the field that does not fit.
+pub fn deserialize_json<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, RecordError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let field = err.path().to_string();
         let field = if field == "." { String::new() } else { field };

@@ -1,9 +1,9 @@
 //! Errors of record documents: broken bytes, and records that break the rules.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One broken rule, pinned to the field that breaks it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Violation {
     /// The field's path, dotted for nested fields (`location.lat`, `steps.probe.notes`).

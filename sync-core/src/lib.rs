@@ -19,7 +19,7 @@ pub mod record;
 pub mod visit;
 
 pub use account::Account;
-pub use doc::{ChangeMeta, Conflict, RecordDoc};
+pub use doc::{ChangeMeta, Conflict, RecordDoc, deserialize_json, parse_record};
 pub use error::{RecordError, Violation};
 pub use record::{Record, RecordKind};
 pub use visit::Visit;

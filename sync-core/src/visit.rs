@@ -57,12 +57,9 @@ pub struct CheckPoint {
     pub at: DateTime<Utc>,
     /// Where the device was.
     pub location: GeoPoint,
-    /// Distance to the account's recorded location, in metres, when the server knew it.
+    /// The device's reported GPS accuracy, in metres.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub distance_m: Option<f64>,
-    /// True when the distance is over the configured limit.
-    #[serde(default)]
-    pub too_far: bool,
+    pub accuracy_m: Option<f64>,
 }
 
 /// One step of the effective-visit model: done or not, with notes.
@@ -207,6 +204,16 @@ impl Record for Visit {
         for (field, point) in [("check_in", &self.check_in), ("check_out", &self.check_out)] {
             if let Some(point) = point {
                 point.location.check(&format!("{field}.location"), &mut out);
+                if point
+                    .accuracy_m
+                    .is_some_and(|a| !(0.0..=100_000.0).contains(&a))
+                {
+                    out.push(Violation::new(
+                        format!("{field}.accuracy_m"),
+                        "out_of_range",
+                        "accuracy runs from 0 to 100 km",
+                    ));
+                }
             }
         }
         if let (Some(check_in), Some(check_out)) = (&self.check_in, &self.check_out)
@@ -296,14 +303,12 @@ mod tests {
         visit.check_in = Some(CheckPoint {
             at,
             location,
-            distance_m: None,
-            too_far: false,
+            accuracy_m: None,
         });
         visit.check_out = Some(CheckPoint {
             at: at - chrono::Duration::minutes(5),
             location,
-            distance_m: None,
-            too_far: false,
+            accuracy_m: None,
         });
         let codes: Vec<_> = visit.violations().into_iter().map(|v| v.code).collect();
         assert_eq!(codes, ["before_check_in"]);
@@ -319,8 +324,7 @@ mod tests {
         let point = CheckPoint {
             at: Utc::now(),
             location,
-            distance_m: Some(3.0),
-            too_far: false,
+            accuracy_m: Some(3.0),
         };
         visit.check_in = Some(point.clone());
         visit.check_out = Some(point);

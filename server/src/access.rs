@@ -1,0 +1,84 @@
+//! Who may see and change which records. Every query for records goes
+//! through these conditions; a record outside the caller's scope does not
+//! exist for them (404), a record in scope that they may not change is 403.
+//!
+//! | role | sees | changes |
+//! | --- | --- | --- |
+//! | rep | accounts they own or are shared on, and the visits under them | the same |
+//! | manager | the accounts of the teams they lead, plus their own and shared ones | the same |
+//! | director | the accounts of their branch, or all without a branch | the same |
+//! | service | the accounts of their branch, or all without a branch | nothing (reads) |
+//! | admin | everything | everything |
+
+use crate::auth::{AuthUser, Role};
+use crate::entities::{account, account_share};
+use crate::error::ApiError;
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::{ColumnTrait, Condition};
+use uuid::Uuid;
+
+/// The accounts a caller may see, as a condition on `accounts` (`None`: all).
+pub fn account_scope(user: &AuthUser) -> Option<Condition> {
+    let own_or_shared = || {
+        Condition::any()
+            .add(account::Column::OwnerId.eq(user.id.0))
+            .add(account::Column::Id.in_subquery(shared_with(user.id.0)))
+    };
+    match user.role {
+        Role::Admin => None,
+        Role::Director | Role::Service => user
+            .branch_id
+            .map(|branch| Condition::all().add(account::Column::BranchId.eq(branch.0))),
+        Role::Manager => Some(
+            own_or_shared().add(account::Column::TeamId.is_in(user.led_teams.iter().map(|t| t.0))),
+        ),
+        Role::Rep => Some(own_or_shared()),
+    }
+}
+
+fn shared_with(user: Uuid) -> SelectStatement {
+    Query::select()
+        .column(account_share::Column::AccountId)
+        .from(account_share::Entity)
+        .and_where(Expr::col(account_share::Column::UserId).eq(user))
+        .to_owned()
+}
+
+/// The ids of the accounts a caller may see, as a subquery (`None`: all).
+pub fn visible_account_ids(user: &AuthUser) -> Option<SelectStatement> {
+    account_scope(user).map(|condition| {
+        Query::select()
+            .column(account::Column::Id)
+            .from(account::Entity)
+            .cond_where(condition)
+            .to_owned()
+    })
+}
+
+/// Whether the caller may see this account row (the same rule as [`account_scope`]).
+pub fn can_see_account(user: &AuthUser, row: &account::Model, shared_with: &[Uuid]) -> bool {
+    let own_or_shared = row.owner_id == user.id.0 || shared_with.contains(&user.id.0);
+    match user.role {
+        Role::Admin => true,
+        Role::Director | Role::Service => user.branch_id.is_none_or(|b| row.branch_id == Some(b.0)),
+        Role::Manager => {
+            own_or_shared
+                || row
+                    .team_id
+                    .is_some_and(|t| user.led_teams.iter().any(|l| l.0 == t))
+        }
+        Role::Rep => own_or_shared,
+    }
+}
+
+/// Refuses roles that only read records.
+pub fn require_writer(user: &AuthUser) -> Result<(), ApiError> {
+    if user.role == Role::Service {
+        Err(ApiError::forbidden(
+            "read_only_role",
+            "the service role reads accounts and visits",
+        ))
+    } else {
+        Ok(())
+    }
+}

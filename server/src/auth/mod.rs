@@ -1,0 +1,17 @@
+//! Authentication and the caller's identity: roles, password hashing, access
+//! tokens, refresh-token sessions, and the [`AuthUser`] extractor that every
+//! protected handler takes.
+
+mod extractor;
+mod password;
+mod role;
+mod sessions;
+mod throttle;
+mod tokens;
+
+pub use extractor::AuthUser;
+pub use password::{hash_password, verify_password};
+pub use role::Role;
+pub use sessions::{Sessions, TokenPair};
+pub use throttle::LoginThrottle;
+pub use tokens::{Claims, TokenKeys};

@@ -1,0 +1,110 @@
+//! Settings, in layers: built-in defaults, then an optional TOML file
+//! (`kam.toml` in the working directory, or the file named by `KAM_CONFIG`),
+//! then `KAM__SECTION__KEY` environment variables.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// HTTP listener.
+    pub server: ServerSettings,
+    /// Where records are stored.
+    pub database: DatabaseSettings,
+    /// Tokens and passwords.
+    pub auth: AuthSettings,
+    /// Field-work policies.
+    pub visits: VisitSettings,
+}
+
+/// HTTP listener settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    /// Address and port, `127.0.0.1:8080` by default; port 0 picks a free one.
+    pub bind: String,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Largest page a list may ask for.
+    pub max_page_size: u64,
+}
+
+/// Database settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// `sqlite://path?mode=rwc` or `postgres://...`; defaults to `./kam-data/kam.db`.
+    pub url: Option<SecretString>,
+    /// Connections in the pool.
+    pub max_connections: u32,
+}
+
+/// Token lifetimes and the signing key.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// HMAC key for access tokens. When unset, a random key is made once and
+    /// kept in the database, so every server sharing it agrees.
+    pub jwt_secret: Option<SecretString>,
+    /// Access token lifetime, seconds.
+    pub access_ttl_secs: i64,
+    /// Refresh token lifetime, days.
+    pub refresh_ttl_days: i64,
+}
+
+/// Field-work policies.
+#[derive(Debug, Clone, Deserialize)]
+pub struct VisitSettings {
+    /// A check-in further than this from the account's location is flagged.
+    pub check_in_max_distance_m: f64,
+}
+
+impl Settings {
+    /// Reads defaults, the optional file and the environment.
+    pub fn load() -> Result<Self, config::ConfigError> {
+        let file = std::env::var_os("KAM_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("kam.toml"));
+        Self::builder()?
+            .add_source(config::File::from(file).required(false))
+            .add_source(
+                config::Environment::with_prefix("KAM")
+                    .prefix_separator("__")
+                    .separator("__"),
+            )
+            .build()?
+            .try_deserialize()
+    }
+
+    /// The defaults alone, for tests and tools that set what they need.
+    pub fn defaults() -> Result<Self, config::ConfigError> {
+        Self::builder()?.build()?.try_deserialize()
+    }
+
+    fn builder() -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError>
+    {
+        config::Config::builder()
+            .set_default("server.bind", "127.0.0.1:8080")?
+            .set_default("server.max_body_bytes", 2 * 1024 * 1024)?
+            .set_default("server.max_page_size", 500)?
+            .set_default("database.max_connections", 8)?
+            .set_default("auth.access_ttl_secs", 15 * 60)?
+            .set_default("auth.refresh_ttl_days", 30)?
+            .set_default("visits.check_in_max_distance_m", 500.0)
+    }
+}
+
+/// The default SQLite location, relative to the working directory.
+pub const DEFAULT_SQLITE_PATH: &str = "kam-data/kam.db";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_bind_loopback_8080_and_issue_15_minute_tokens() {
+        let settings = Settings::defaults().unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(settings.server.bind, "127.0.0.1:8080");
+        assert_eq!(settings.auth.access_ttl_secs, 900);
+        assert!(settings.database.url.is_none());
+    }
+}

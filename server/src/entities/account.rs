@@ -1,0 +1,48 @@
+//! Materialized accounts: typed, indexed columns for lists and filters, and the full API view.
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `accounts`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "accounts")]
+pub struct Model {
+    /// Id.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Lower-cased name, for search.
+    pub name_search: String,
+    /// Segment code.
+    pub segment: String,
+    /// Confirmed tier.
+    pub tier: Option<String>,
+    /// Proposed tier.
+    pub proposed_tier: Option<String>,
+    /// Lifecycle stage.
+    pub stage: String,
+    /// Owner.
+    pub owner_id: Uuid,
+    /// Owner's team.
+    pub team_id: Option<Uuid>,
+    /// The team's branch.
+    pub branch_id: Option<Uuid>,
+    /// Soft-deleted.
+    pub deleted: bool,
+    /// Creator.
+    pub created_by: Option<Uuid>,
+    /// Creation time.
+    pub created_at: DateTimeUtc,
+    /// Last change.
+    pub updated_at: DateTimeUtc,
+    /// Change-log position of the last change.
+    pub version: i64,
+    /// The API view (`AccountView`).
+    pub body: Json,
+}
+
+/// No relations are navigated through the ORM; joins are written as queries.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,15 @@
+//! Storage models: one sea-orm entity per table. No rules live here; the
+//! domain types in `kam-sync-core` and the services convert at the edges.
+
+pub mod account;
+pub mod account_share;
+pub mod app_secret;
+pub mod branch;
+pub mod doc_change;
+pub mod document;
+pub mod refresh_token;
+pub mod session;
+pub mod team;
+pub mod team_manager;
+pub mod user;
+pub mod visit;

@@ -1,0 +1,316 @@
+//! The one error type of the HTTP API. Every 4xx and 5xx is an RFC 9457
+//! `application/problem+json` body with a stable snake_case `code`;
+//! unexpected errors log their cause chain and answer an opaque 500.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use kam_sync_core::{RecordError, Violation};
+use serde::Serialize;
+use std::fmt;
+use utoipa::ToSchema;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem details body.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type: `/problems/{code}`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong this time, for a person.
+    pub detail: String,
+    /// A stable snake_case code for programs to branch on.
+    pub code: String,
+    /// Field-level rule violations, for `validation_failed` and friends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<Violation>,
+}
+
+/// An error answered to an API client.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    violations: Vec<Violation>,
+    cause: Option<anyhow::Error>,
+}
+
+/// The API's result type.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// An error with a status, a stable code and a sentence.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            violations: Vec::new(),
+            cause: None,
+        }
+    }
+
+    /// 400: the request itself is malformed.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    /// 401: no valid credentials.
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, detail)
+    }
+
+    /// 403: the caller sees the record but may not do this to it.
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, detail)
+    }
+
+    /// 404: no such record, or none the caller may see (the two are not told apart).
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
+    }
+
+    /// 409: the request conflicts with the record's state.
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    /// 422: well-formed, but breaks the record's rules.
+    pub fn invalid(violations: Vec<Violation>) -> Self {
+        let detail = violations
+            .iter()
+            .map(|v| format!("{}: {}", v.field, v.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "validation_failed",
+            detail,
+            violations,
+            cause: None,
+        }
+    }
+
+    /// 422 for a single field.
+    pub fn invalid_field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::invalid(vec![Violation::new(field, code, message)])
+    }
+
+    /// 500: logs the cause chain, tells the client nothing about it.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal_error",
+            detail: "the server failed; the request may be retried".into(),
+            violations: Vec::new(),
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The body this error renders.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            problem_type: format!("/problems/{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_owned(),
+            violations: self.violations.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)?;
+        if let Some(cause) = &self.cause {
+            write!(f, " ({cause:#})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.cause {
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        response.json(self.problem())
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::internal(err)
+    }
+}
+
+impl From<sea_orm::TransactionError<ApiError>> for ApiError {
+    fn from(err: sea_orm::TransactionError<ApiError>) -> Self {
+        match err {
+            sea_orm::TransactionError::Connection(err) => Self::internal(err),
+            sea_orm::TransactionError::Transaction(err) => err,
+        }
+    }
+}
+
+impl From<RecordError> for ApiError {
+    fn from(err: RecordError) -> Self {
+        match err {
+            RecordError::Invalid(violations) => Self::invalid(violations),
+            RecordError::Automerge(err) => Self::internal(err),
+        }
+    }
+}
+
+/// OpenAPI response sets: the problems a kind of route can answer.
+pub mod responses {
+    use super::{PROBLEM_JSON, Problem};
+    use std::collections::BTreeMap;
+    use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
+    use utoipa::{IntoResponses, PartialSchema};
+
+    fn problems(list: &[(u16, &str)]) -> BTreeMap<String, RefOr<Response>> {
+        list.iter()
+            .map(|(status, description)| {
+                let content = ContentBuilder::new()
+                    .schema(Some(Problem::schema()))
+                    .build();
+                let response = ResponseBuilder::new()
+                    .description(*description)
+                    .content(PROBLEM_JSON, content)
+                    .build();
+                (status.to_string(), RefOr::T(response))
+            })
+            .collect()
+    }
+
+    const BAD_REQUEST: (u16, &str) = (
+        400,
+        "Malformed request: bad JSON, path or query (`malformed_json`, `invalid_path`, `invalid_query`)",
+    );
+    const UNAUTHORIZED: (u16, &str) = (
+        401,
+        "No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`)",
+    );
+    const FORBIDDEN: (u16, &str) = (
+        403,
+        "The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...)",
+    );
+    const NOT_FOUND: (u16, &str) = (
+        404,
+        "No such record, or none the caller may see (`not_found`)",
+    );
+    const CONFLICT: (u16, &str) = (
+        409,
+        "The request conflicts with the record's state (`already_exists`, `already_checked_in`, ...)",
+    );
+    const PRECONDITION: (u16, &str) = (
+        412,
+        "If-Match did not match the current ETag (`precondition_failed`)",
+    );
+    const TOO_LARGE: (u16, &str) = (
+        413,
+        "The body is larger than the configured limit (`payload_too_large`)",
+    );
+    const MEDIA_TYPE: (u16, &str) = (415, "The body is not JSON (`unsupported_media_type`)");
+    const INVALID: (u16, &str) = (
+        422,
+        "Well-formed but breaks the rules; `violations` names each field (`validation_failed`, `invalid_body`)",
+    );
+    const INTERNAL: (u16, &str) = (
+        500,
+        "The server failed; the request may be retried (`internal_error`)",
+    );
+
+    /// Problems of routes that read records.
+    pub struct ReadErrors;
+
+    impl IntoResponses for ReadErrors {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            problems(&[BAD_REQUEST, UNAUTHORIZED, NOT_FOUND, INTERNAL])
+        }
+    }
+
+    /// Problems of routes that list records.
+    pub struct ListErrors;
+
+    impl IntoResponses for ListErrors {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            problems(&[BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, INTERNAL])
+        }
+    }
+
+    /// Problems of routes that create or change records.
+    pub struct WriteErrors;
+
+    impl IntoResponses for WriteErrors {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            problems(&[
+                BAD_REQUEST,
+                UNAUTHORIZED,
+                FORBIDDEN,
+                NOT_FOUND,
+                CONFLICT,
+                PRECONDITION,
+                TOO_LARGE,
+                MEDIA_TYPE,
+                INVALID,
+                INTERNAL,
+            ])
+        }
+    }
+
+    /// Problems of the login and refresh routes (no access token needed).
+    pub struct CredentialErrors;
+
+    impl IntoResponses for CredentialErrors {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            problems(&[
+                BAD_REQUEST,
+                (
+                    401,
+                    "Wrong credentials, or an unknown, expired or reused refresh token (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`, `session_revoked`)",
+                ),
+                TOO_LARGE,
+                MEDIA_TYPE,
+                INVALID,
+                (
+                    429,
+                    "Too many failed logins; wait `Retry-After` seconds (`too_many_attempts`)",
+                ),
+                INTERNAL,
+            ])
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Schema migrations, applied in order at every start (and in test setup).
+//! Each migration is written once and never edited after it lands.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_foundation;
+
+/// The list of migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_foundation::Migration)]
+    }
+}

@@ -1,0 +1,155 @@
+//! `/accounts`: key accounts, scoped by role.
+
+use super::{JsonObject, if_match, merge_patch_schema, new_record_schema, record_response};
+use crate::auth::AuthUser;
+use crate::error::ApiResult;
+use crate::error::responses::{ListErrors, ReadErrors, WriteErrors};
+use crate::records::accounts::{self, AccountFilter, AccountView};
+use crate::records::page::Page;
+use crate::startup::AppState;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use kam_sync_core::Account;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+merge_patch_schema!(
+    /// A merge patch of an account.
+    AccountPatch for Account
+);
+
+new_record_schema!(
+    /// A new account; `owner_id` defaults to the caller, `team_id` is set by the server.
+    NewAccount for Account, defaulted: ["owner_id"]
+);
+
+/// Mounts the account routes.
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(list_accounts)
+        .service(create_account)
+        .service(get_account)
+        .service(patch_account)
+        .service(delete_account);
+}
+
+/// List the accounts in the caller's scope, most recently changed first.
+#[utoipa::path(
+    tag = "accounts",
+    params(AccountFilter),
+    responses((status = 200, body = Page<AccountView>), ListErrors),
+    security(("bearer" = []))
+)]
+#[get("/accounts")]
+async fn list_accounts(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    filter: web::Query<AccountFilter>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(accounts::list(&state, &caller, filter.into_inner()).await?))
+}
+
+/// Create an account. A device may choose its id; a rep owns what they create
+/// and cannot set a confirmed tier.
+#[utoipa::path(
+    tag = "accounts",
+    request_body = NewAccount,
+    responses(
+        (status = 201, body = AccountView, headers(("ETag" = String), ("Location" = String))),
+        WriteErrors
+    ),
+    security(("bearer" = []))
+)]
+#[post("/accounts")]
+async fn create_account(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: web::Json<JsonObject>,
+) -> ApiResult<HttpResponse> {
+    let view = accounts::create(&state, &caller, body.into_inner()).await?;
+    let mut response = record_response(StatusCode::CREATED, view.version, &view);
+    response.headers_mut().insert(
+        header::LOCATION,
+        header::HeaderValue::from_str(&format!("/api/v1/accounts/{}", view.id))
+            .map_err(crate::error::ApiError::internal)?,
+    );
+    Ok(response)
+}
+
+/// Read an account: the merged record and any concurrent values.
+#[utoipa::path(
+    tag = "accounts",
+    params(("id" = Uuid, Path, description = "Account id")),
+    responses((status = 200, body = AccountView, headers(("ETag" = String))), ReadErrors),
+    security(("bearer" = []))
+)]
+#[get("/accounts/{id}")]
+async fn get_account(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let view = accounts::get(&state, &caller, id.into_inner()).await?;
+    Ok(record_response(StatusCode::OK, view.version, &view))
+}
+
+/// Change an account with a JSON merge patch, applied as one Automerge change
+/// on the caller's behalf. `If-Match` is optional: edits merge without it.
+#[utoipa::path(
+    tag = "accounts",
+    params(
+        ("id" = Uuid, Path, description = "Account id"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the ETag still matches"),
+    ),
+    request_body(content((AccountPatch = "application/merge-patch+json"), (AccountPatch = "application/json"))),
+    responses((status = 200, body = AccountView, headers(("ETag" = String))), WriteErrors),
+    security(("bearer" = []))
+)]
+#[patch("/accounts/{id}")]
+async fn patch_account(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+    body: web::Json<JsonObject>,
+) -> ApiResult<HttpResponse> {
+    let view = accounts::update(
+        &state,
+        &caller,
+        id.into_inner(),
+        body.into_inner(),
+        if_match(&req).as_deref(),
+    )
+    .await?;
+    Ok(record_response(StatusCode::OK, view.version, &view))
+}
+
+/// Delete an account (soft: `deleted` becomes true, and merges like any edit).
+#[utoipa::path(
+    tag = "accounts",
+    params(
+        ("id" = Uuid, Path, description = "Account id"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the ETag still matches"),
+    ),
+    responses((status = 204, description = "Deleted"), WriteErrors),
+    security(("bearer" = []))
+)]
+#[delete("/accounts/{id}")]
+async fn delete_account(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let mut patch = JsonObject::new();
+    patch.insert("deleted".into(), true.into());
+    accounts::update(
+        &state,
+        &caller,
+        id.into_inner(),
+        patch,
+        if_match(&req).as_deref(),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

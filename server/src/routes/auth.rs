@@ -1,0 +1,202 @@
+//! `/auth`: log in, refresh, log out, and who am I.
+
+use crate::auth::{AuthUser, Role, TokenPair, verify_password};
+use crate::entities::user;
+use crate::error::responses::{CredentialErrors, ReadErrors};
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use kam_sync_core::ids::{BranchId, TeamId, UserId};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Mounts the auth routes.
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(login)
+        .service(refresh)
+        .service(logout)
+        .service(me);
+}
+
+/// Credentials and the device they are used on.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+    /// A stable id of the device (one session per device); `default` when omitted.
+    #[serde(default)]
+    pub device_id: Option<String>,
+}
+
+/// A refresh token to exchange.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh.
+    #[schema(value_type = String, format = Password)]
+    pub refresh_token: SecretString,
+}
+
+/// The caller.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    /// User id.
+    pub id: UserId,
+    /// Login name.
+    pub username: String,
+    /// Name shown to people.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// Own team.
+    pub team_id: Option<TeamId>,
+    /// Branch worked in.
+    pub branch_id: Option<BranchId>,
+    /// Teams led.
+    pub led_teams: Vec<TeamId>,
+    /// This device's session.
+    pub session_id: uuid::Uuid,
+    /// This device.
+    pub device_id: String,
+}
+
+const MAX_DEVICE_ID_LEN: usize = 128;
+
+fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
+/// Log in: a short-lived access token and a single-use refresh token for this device.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses((status = 200, body = TokenPair), CredentialErrors)
+)]
+#[post("/auth/login")]
+async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let LoginRequest {
+        username,
+        password,
+        device_id,
+    } = body.into_inner();
+    let device_id = device_id.unwrap_or_else(|| "default".to_owned());
+    if device_id.trim().is_empty() || device_id.len() > MAX_DEVICE_ID_LEN {
+        return Err(ApiError::invalid_field(
+            "device_id",
+            "invalid_value",
+            format!("1 to {MAX_DEVICE_ID_LEN} characters"),
+        ));
+    }
+    let address = client_address(&req);
+    if let Some(wait) = state.login_throttle.blocked_for(&username, &address) {
+        return Ok(HttpResponse::TooManyRequests()
+            .insert_header((header::RETRY_AFTER, wait.to_string()))
+            .insert_header((header::CONTENT_TYPE, crate::error::PROBLEM_JSON))
+            .json(
+                ApiError::new(
+                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    format!("too many failed logins; try again in {wait} s"),
+                )
+                .problem(),
+            ));
+    }
+    let found = user::Entity::find()
+        .filter(user::Column::Username.eq(username.as_str()))
+        .one(state.db.conn())
+        .await?;
+    let hash = found
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_default();
+    let password_ok = verify_password(password, hash)
+        .await
+        .map_err(ApiError::internal)?;
+    let user = match found {
+        Some(user) if password_ok && user.active => user,
+        _ => {
+            state.login_throttle.failed(&username, &address);
+            tracing::info!(username = %username, "failed login");
+            return Err(ApiError::unauthorized(
+                "invalid_credentials",
+                "wrong username or password",
+            ));
+        }
+    };
+    state.login_throttle.succeeded(&username);
+    let pair = state.sessions().open(&user, &device_id).await?;
+    tracing::info!(user_id = %user.id, device_id = %device_id, "logged in");
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+/// Exchange a refresh token for a new pair. Each refresh token works once;
+/// presenting one twice revokes the device's session.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses((status = 200, body = TokenPair), CredentialErrors)
+)]
+#[post("/auth/refresh")]
+async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
+    use secrecy::ExposeSecret;
+    let pair = state
+        .sessions()
+        .refresh(body.refresh_token.expose_secret())
+        .await?;
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+/// End this device's session; its tokens stop working at once.
+#[utoipa::path(
+    tag = "auth",
+    responses((status = 204, description = "Logged out"), ReadErrors),
+    security(("bearer" = []))
+)]
+#[post("/auth/logout")]
+async fn logout(state: web::Data<AppState>, caller: AuthUser) -> ApiResult<HttpResponse> {
+    state.sessions().revoke(caller.session_id, "logout").await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Who the token belongs to, with their place in the org.
+#[utoipa::path(
+    tag = "auth",
+    responses((status = 200, body = Me), ReadErrors),
+    security(("bearer" = []))
+)]
+#[get("/auth/me")]
+async fn me(state: web::Data<AppState>, caller: AuthUser) -> ApiResult<HttpResponse> {
+    let user = user::Entity::find_by_id(caller.id.0)
+        .one(state.db.conn())
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(HttpResponse::Ok().json(Me {
+        id: caller.id,
+        username: user.username,
+        display_name: user.display_name,
+        role: caller.role,
+        team_id: caller.team_id,
+        branch_id: caller.branch_id,
+        led_teams: caller.led_teams,
+        session_id: caller.session_id,
+        device_id: caller.device_id,
+    }))
+}

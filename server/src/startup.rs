@@ -1,0 +1,200 @@
+//! Building and running the application: state, routes, middleware, the
+//! OpenAPI document and Swagger UI. Tests build it on port 0 and read `port()`.
+
+use crate::auth::{LoginThrottle, Sessions, TokenKeys};
+use crate::config::Settings;
+use crate::db::Db;
+use crate::entities::app_secret;
+use crate::error::ApiError;
+use crate::{openapi, routes, telemetry};
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
+use actix_web::{App, HttpRequest, HttpServer, web};
+use anyhow::Context;
+use base64::Engine;
+use rand::RngCore;
+use sea_orm::{EntityTrait, Set};
+use secrecy::ExposeSecret;
+use std::net::TcpListener;
+use std::sync::Arc;
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::{AppExt, UtoipaApp};
+use utoipa_swagger_ui::SwaggerUi;
+
+/// What every handler can reach.
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// Access-token keys.
+    pub keys: TokenKeys,
+    /// The settings the server started with.
+    pub settings: Arc<Settings>,
+    /// Failed-login counters.
+    pub login_throttle: LoginThrottle,
+    /// The Automerge actor of changes this process makes on users' behalf.
+    pub actor: automerge::ActorId,
+}
+
+impl AppState {
+    /// Session operations with this server's keys and lifetimes.
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions::new(&self.db, &self.keys, self.settings.auth.refresh_ttl_days)
+    }
+
+    /// The author of a change made now through the API by `caller`.
+    pub fn change_meta(&self, caller: &crate::auth::AuthUser) -> kam_sync_core::ChangeMeta {
+        kam_sync_core::ChangeMeta {
+            user: Some(caller.id),
+            device: caller.device_id.clone(),
+            time: chrono::Utc::now(),
+        }
+    }
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Connects to the database, migrates, binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = Db::connect(&settings.database).await?;
+        Self::build_with_db(settings, db).await
+    }
+
+    /// As [`Application::build`], on an already connected database.
+    pub async fn build_with_db(settings: Settings, db: Db) -> anyhow::Result<Self> {
+        let secret = match &settings.auth.jwt_secret {
+            Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+            None => shared_jwt_secret(&db).await?,
+        };
+        let keys = TokenKeys::new(&secret, settings.auth.access_ttl_secs);
+        let listener = TcpListener::bind(&settings.server.bind)
+            .with_context(|| format!("cannot bind {}", settings.server.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            db,
+            keys,
+            settings: Arc::new(settings),
+            login_throttle: LoginThrottle::default(),
+            actor: automerge::ActorId::random(),
+        });
+        let server_state = state.clone();
+        let document = openapi_document();
+        let server = HttpServer::new(move || {
+            let (app, _) = mount(
+                App::new()
+                    .wrap(TracingLogger::<telemetry::KamRootSpan>::new())
+                    .app_data(server_state.clone())
+                    .app_data(json_config(&server_state.settings))
+                    .app_data(web::PathConfig::default().error_handler(|err, _| {
+                        ApiError::bad_request("invalid_path", format!("bad path parameter: {err}"))
+                            .into()
+                    }))
+                    .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                        ApiError::bad_request(
+                            "invalid_query",
+                            format!("bad query parameter: {err}"),
+                        )
+                        .into()
+                    }))
+                    .service(
+                        SwaggerUi::new("/docs/{_:.*}")
+                            .url("/api/v1/openapi.json", document.clone()),
+                    )
+                    .into_utoipa_app(),
+            )
+            .default_service(web::to(route_not_found))
+            .split_for_parts();
+            app
+        })
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .run();
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests use the database handle).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Runs until stopped; SIGTERM and Ctrl-C stop it gracefully (in-flight
+    /// requests finish, up to 30 seconds).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// Runs the server on the current runtime in the background.
+    pub fn spawn(self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        tokio::spawn(self.server)
+    }
+}
+
+/// Every route, with its OpenAPI description.
+fn mount<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    app.openapi(openapi::base())
+        .configure(routes::health::configure)
+        .service(utoipa_actix_web::scope("/api/v1").configure(routes::configure))
+}
+
+/// The OpenAPI document, generated from the routes.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    mount(App::new().into_utoipa_app()).split_for_parts().1
+}
+
+fn json_config(settings: &Settings) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(settings.server.max_body_bytes)
+        .content_type(|mime| {
+            mime.type_() == actix_web::mime::APPLICATION
+                && (mime.subtype() == actix_web::mime::JSON
+                    || mime.suffix() == Some(actix_web::mime::JSON))
+        })
+        .error_handler(|err, _| crate::routes::json_error(err).into())
+}
+
+async fn route_not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "route_not_found",
+        format!("no route for {} {}", req.method(), req.path()),
+    ))
+}
+
+/// The JWT key shared by every server on this database, made on first start.
+async fn shared_jwt_secret(db: &Db) -> anyhow::Result<Vec<u8>> {
+    const NAME: &str = "jwt_signing_key";
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let candidate = base64::engine::general_purpose::STANDARD.encode(bytes);
+    app_secret::Entity::insert(app_secret::ActiveModel {
+        name: Set(NAME.into()),
+        value: Set(candidate),
+    })
+    .on_conflict_do_nothing_on([app_secret::Column::Name])
+    .exec(db.conn())
+    .await
+    .context("cannot store the JWT key")?;
+    let stored = app_secret::Entity::find_by_id(NAME.to_owned())
+        .one(db.conn())
+        .await?
+        .context("the JWT key vanished")?;
+    base64::engine::general_purpose::STANDARD
+        .decode(stored.value)
+        .context("the stored JWT key is not base64")
+}
