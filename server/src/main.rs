@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use kam_server::config::Settings;
-use kam_server::startup::Application;
+use kam_server::startup::{AppState, Application};
 use kam_server::{bootstrap, db::Db, demo, telemetry};
 
 #[derive(Parser)]
@@ -56,8 +56,9 @@ async fn main() -> anyhow::Result<()> {
         println!("Created user `admin` with the one-time password: {password}");
         println!("(set KAM_ADMIN_PASSWORD before the first start to choose it)");
     }
+    let state = AppState::new(settings.clone(), db.clone()).await?;
     if seed_demo {
-        match demo::seed(&db).await? {
+        match demo::seed(&state).await? {
             Some(logins) => {
                 println!(
                     "Seeded the demo org. Logins (password `{}` for all):",

@@ -35,6 +35,23 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state of a server on `db`: the signing key is the configured one
+    /// or the one shared through the database.
+    pub async fn new(settings: Settings, db: Db) -> anyhow::Result<Self> {
+        let secret = match &settings.auth.jwt_secret {
+            Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+            None => shared_jwt_secret(&db).await?,
+        };
+        let keys = TokenKeys::new(&secret, settings.auth.access_ttl_secs);
+        Ok(Self {
+            db,
+            keys,
+            settings: Arc::new(settings),
+            login_throttle: LoginThrottle::default(),
+            actor: automerge::ActorId::random(),
+        })
+    }
+
     /// Session operations with this server's keys and lifetimes.
     pub fn sessions(&self) -> Sessions<'_> {
         Sessions::new(&self.db, &self.keys, self.settings.auth.refresh_ttl_days)
@@ -66,21 +83,10 @@ impl Application {
 
     /// As [`Application::build`], on an already connected database.
     pub async fn build_with_db(settings: Settings, db: Db) -> anyhow::Result<Self> {
-        let secret = match &settings.auth.jwt_secret {
-            Some(secret) => secret.expose_secret().as_bytes().to_vec(),
-            None => shared_jwt_secret(&db).await?,
-        };
-        let keys = TokenKeys::new(&secret, settings.auth.access_ttl_secs);
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("cannot bind {}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState {
-            db,
-            keys,
-            settings: Arc::new(settings),
-            login_throttle: LoginThrottle::default(),
-            actor: automerge::ActorId::random(),
-        });
+        let state = web::Data::new(AppState::new(settings, db).await?);
         let server_state = state.clone();
         let document = openapi_document();
         let server = HttpServer::new(move || {

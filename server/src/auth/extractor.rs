@@ -9,7 +9,7 @@ use crate::startup::AppState;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, http::header, web};
 use kam_sync_core::ids::{BranchId, TeamId, UserId};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use std::future::Future;
 use std::pin::Pin;
 use tracing_actix_web::RootSpan;
@@ -35,6 +35,46 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
+    /// A user as the access rules see them, with no session: to check what
+    /// another user (a new owner, say) may see.
+    pub async fn without_session(
+        conn: &impl ConnectionTrait,
+        user: &user::Model,
+    ) -> Result<Self, ApiError> {
+        let role = Role::parse(&user.role)
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role {}", user.role)))?;
+        let team_branch = match user.team_id {
+            Some(team_id) => team::Entity::find_by_id(team_id)
+                .one(conn)
+                .await?
+                .map(|t| t.branch_id),
+            None => None,
+        };
+        let led_teams = if role == Role::Manager {
+            team_manager::Entity::find()
+                .select_only()
+                .column(team_manager::Column::TeamId)
+                .filter(team_manager::Column::UserId.eq(user.id))
+                .into_tuple::<Uuid>()
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(TeamId)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            id: UserId(user.id),
+            role,
+            team_id: user.team_id.map(TeamId),
+            branch_id: user.branch_id.or(team_branch).map(BranchId),
+            led_teams,
+            session_id: Uuid::nil(),
+            device_id: String::new(),
+        })
+    }
+
     /// Refuses callers without one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.role) {
@@ -91,38 +131,10 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<AuthU
         .await?
         .filter(|u| u.active)
         .ok_or_else(|| ApiError::unauthorized("user_inactive", "the account is deactivated"))?;
-    let role = Role::parse(&user.role)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role {}", user.role)))?;
-    let team_branch = match user.team_id {
-        Some(team_id) => team::Entity::find_by_id(team_id)
-            .one(conn)
-            .await?
-            .map(|t| t.branch_id),
-        None => None,
-    };
-    let led_teams = if role == Role::Manager {
-        team_manager::Entity::find()
-            .select_only()
-            .column(team_manager::Column::TeamId)
-            .filter(team_manager::Column::UserId.eq(user.id))
-            .into_tuple::<Uuid>()
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(TeamId)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Ok(AuthUser {
-        id: UserId(user.id),
-        role,
-        team_id: user.team_id.map(TeamId),
-        branch_id: user.branch_id.or(team_branch).map(BranchId),
-        led_teams,
-        session_id: session.id,
-        device_id: session.device_id,
-    })
+    let mut caller = AuthUser::without_session(conn, &user).await?;
+    caller.session_id = session.id;
+    caller.device_id = session.device_id;
+    Ok(caller)
 }
 
 impl FromRequest for AuthUser {

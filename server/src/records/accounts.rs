@@ -114,7 +114,11 @@ pub async fn list(
     filter: AccountFilter,
 ) -> ApiResult<Page<AccountView>> {
     let limit = Page::<AccountView>::limit(filter.limit, state.settings.server.max_page_size)?;
-    let mut condition = account_scope(caller).unwrap_or_else(Condition::all);
+    // The scope is an OR of grounds for access: it must be one AND-ed term.
+    let mut condition = Condition::all();
+    if let Some(scope) = account_scope(caller) {
+        condition = condition.add(scope);
+    }
     if let Some(owner) = filter.owner_id {
         condition = condition.add(account::Column::OwnerId.eq(owner));
     }

@@ -1,1 +1,457 @@
-//! stub
+//! Visits: planning, check-in and check-out with GPS, the effective-visit
+//! steps, and their materialized rows. A visit is visible to whoever sees its
+//! account.
+
+use super::{Loaded, check_if_match, load, store};
+use crate::access::{require_writer, visible_account_ids};
+use crate::auth::AuthUser;
+use crate::entities::{account, user, visit};
+use crate::error::{ApiError, ApiResult};
+use crate::records::accounts::{AccountView, visible_row};
+use crate::records::page::{Cursor, Page};
+use crate::startup::AppState;
+use chrono::{DateTime, Utc};
+use kam_sync_core::geo::GeoPoint;
+use kam_sync_core::ids::{AccountId, UserId, VisitId};
+use kam_sync_core::visit::{CheckPoint, VisitStatus, VisitType};
+use kam_sync_core::{ChangeMeta, Conflict, Record, RecordDoc, Visit, parse_record};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// A visit as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VisitView {
+    /// Id.
+    pub id: VisitId,
+    /// The record.
+    #[serde(flatten)]
+    pub visit: Visit,
+    /// Distance from the check-in to the account's location, in metres, when both are known.
+    pub check_in_distance_m: Option<f64>,
+    /// True when that distance is over the configured limit.
+    pub check_in_too_far: bool,
+    /// Fields that two writers set concurrently: the value shown and the others.
+    pub conflicts: Vec<Conflict>,
+    /// Who created it.
+    pub created_by: Option<UserId>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Change-log position of its last change; its ETag.
+    pub version: i64,
+}
+
+/// Filters for listing visits; all combine with AND, within the caller's scope.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VisitFilter {
+    /// Of this account.
+    pub account_id: Option<Uuid>,
+    /// Made by this user.
+    pub owner_id: Option<Uuid>,
+    /// In this status.
+    pub status: Option<VisitStatus>,
+    /// Of this type.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub visit_type: Option<VisitType>,
+    /// Planned at or after this time (RFC 3339).
+    pub planned_from: Option<DateTime<Utc>>,
+    /// Planned before this time (RFC 3339).
+    pub planned_to: Option<DateTime<Utc>>,
+    /// Changed at or after this time (RFC 3339).
+    pub updated_since: Option<DateTime<Utc>>,
+    /// Include soft-deleted visits (default false).
+    pub include_deleted: Option<bool>,
+    /// Page size (default 50).
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A check-in or check-out as the device reports it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// Where the device is.
+    pub location: GeoPoint,
+    /// When it happened on the device (default: now). Offline devices send the real time.
+    pub at: Option<DateTime<Utc>>,
+    /// GPS accuracy, metres.
+    pub accuracy_m: Option<f64>,
+}
+
+fn view_of(row: &visit::Model) -> ApiResult<VisitView> {
+    serde_json::from_value(row.body.clone()).map_err(ApiError::internal)
+}
+
+/// The visit row, if the caller may see its account.
+async fn visible_visit(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: Uuid,
+) -> ApiResult<visit::Model> {
+    let row = visit::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("visit"))?;
+    visible_row(conn, caller, row.account_id)
+        .await
+        .map_err(|_| ApiError::not_found("visit"))?;
+    Ok(row)
+}
+
+/// Reads one visit.
+pub async fn get(state: &AppState, caller: &AuthUser, id: Uuid) -> ApiResult<VisitView> {
+    view_of(&visible_visit(state.db.conn(), caller, id).await?)
+}
+
+/// Lists visits in the caller's scope, most recently changed first.
+pub async fn list(
+    state: &AppState,
+    caller: &AuthUser,
+    filter: VisitFilter,
+) -> ApiResult<Page<VisitView>> {
+    let limit = Page::<VisitView>::limit(filter.limit, state.settings.server.max_page_size)?;
+    let mut condition = Condition::all();
+    if let Some(visible) = visible_account_ids(caller) {
+        condition = condition.add(visit::Column::AccountId.in_subquery(visible));
+    }
+    if let Some(account) = filter.account_id {
+        condition = condition.add(visit::Column::AccountId.eq(account));
+    }
+    if let Some(owner) = filter.owner_id {
+        condition = condition.add(visit::Column::OwnerId.eq(owner));
+    }
+    if let Some(status) = filter.status {
+        condition = condition.add(visit::Column::Status.eq(status.as_str()));
+    }
+    if let Some(visit_type) = filter.visit_type {
+        condition = condition.add(visit::Column::VisitType.eq(visit_type.as_str()));
+    }
+    if let Some(from) = filter.planned_from {
+        condition = condition.add(visit::Column::PlannedAt.gte(from));
+    }
+    if let Some(to) = filter.planned_to {
+        condition = condition.add(visit::Column::PlannedAt.lt(to));
+    }
+    if let Some(since) = filter.updated_since {
+        condition = condition.add(visit::Column::UpdatedAt.gte(since));
+    }
+    if !filter.include_deleted.unwrap_or(false) {
+        condition = condition.add(visit::Column::Deleted.eq(false));
+    }
+    if let Some(cursor) = filter.cursor.as_deref().map(Cursor::parse).transpose()? {
+        condition = condition.add(visit::Column::Version.lt(cursor.before_version));
+    }
+    let rows = visit::Entity::find()
+        .filter(condition)
+        .order_by_desc(visit::Column::Version)
+        .limit(limit + 1)
+        .all(state.db.conn())
+        .await?;
+    let items = rows.iter().map(view_of).collect::<ApiResult<Vec<_>>>()?;
+    Ok(Page::from_overfetch(items, limit, |view| view.version))
+}
+
+/// Who may make a visit the caller plans: a rep plans their own; a manager or
+/// above may plan for any active user who can see the account.
+async fn check_owner(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    owner: UserId,
+    account: AccountId,
+) -> ApiResult<()> {
+    if owner == caller.id {
+        return Ok(());
+    }
+    if !caller.role.supervises() {
+        return Err(ApiError::forbidden(
+            "owner_change_forbidden",
+            "a rep plans and logs their own visits",
+        ));
+    }
+    let owner_row = user::Entity::find_by_id(owner.0)
+        .one(conn)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| {
+            ApiError::invalid_field("owner_id", "unknown_user", "no active user has this id")
+        })?;
+    let owner_user = AuthUser::without_session(conn, &owner_row).await?;
+    if visible_row(conn, &owner_user, account.0).await.is_err() {
+        return Err(ApiError::invalid_field(
+            "owner_id",
+            "owner_cannot_see_account",
+            "that user cannot see the visit's account; share it with them first",
+        ));
+    }
+    Ok(())
+}
+
+/// Plans (or logs) a visit.
+pub async fn create(
+    state: &AppState,
+    caller: &AuthUser,
+    mut body: Map<String, Value>,
+) -> ApiResult<VisitView> {
+    require_writer(caller)?;
+    let id = super::take_id(&mut body)?;
+    crate::telemetry::record_id(id);
+    body.entry("owner_id")
+        .or_insert_with(|| Value::String(caller.id.to_string()));
+    let visit: Visit = parse_record(Value::Object(body))?;
+    let conn = state.db.conn();
+    visible_row(conn, caller, visit.account_id.0)
+        .await
+        .map_err(|_| ApiError::invalid_field("account_id", "unknown_account", "no such account"))?;
+    check_owner(conn, caller, visit.owner_id, visit.account_id).await?;
+    let meta = state.change_meta(caller);
+    let mut doc = RecordDoc::create(&visit, state.actor.clone(), &meta)?;
+    let _guard = state.db.write_guard().await;
+    let txn = conn.begin().await?;
+    if load(&txn, id, true).await?.is_some() {
+        return Err(ApiError::conflict(
+            "already_exists",
+            "a record with this id exists",
+        ));
+    }
+    let seq = store(&txn, id, None, &mut doc, &[], &meta)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a new document made no change")))?;
+    let view = materialize(
+        &txn,
+        id,
+        &doc,
+        seq,
+        &meta,
+        None,
+        state.settings.visits.check_in_max_distance_m,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// What a change to a visit is, beyond a plain merge patch.
+pub enum VisitChange {
+    /// A merge patch from the API.
+    Patch(Map<String, Value>),
+    /// Arrival on site.
+    CheckIn(CheckRequest),
+    /// Departure from site.
+    CheckOut(CheckRequest),
+}
+
+fn checkpoint(request: CheckRequest) -> ApiResult<Value> {
+    let point = CheckPoint {
+        at: request.at.unwrap_or_else(Utc::now),
+        location: request.location,
+        accuracy_m: request.accuracy_m,
+    };
+    serde_json::to_value(point).map_err(ApiError::internal)
+}
+
+/// Turns a change into the merge patch it makes, checking the visit's state.
+fn patch_for(current: &Visit, change: VisitChange) -> ApiResult<Map<String, Value>> {
+    let closed = matches!(
+        current.status,
+        VisitStatus::Cancelled | VisitStatus::Completed
+    );
+    let patch = match change {
+        VisitChange::Patch(patch) => return Ok(patch),
+        VisitChange::CheckIn(_) if current.check_in.is_some() => {
+            return Err(ApiError::conflict(
+                "already_checked_in",
+                "the visit is already checked in",
+            ));
+        }
+        VisitChange::CheckIn(_) if closed => {
+            return Err(ApiError::conflict(
+                "visit_closed",
+                "the visit is completed or cancelled",
+            ));
+        }
+        VisitChange::CheckIn(request) => {
+            json!({"check_in": checkpoint(request)?, "status": "in_progress"})
+        }
+        VisitChange::CheckOut(_) if current.check_in.is_none() => {
+            return Err(ApiError::conflict(
+                "not_checked_in",
+                "check in before checking out",
+            ));
+        }
+        VisitChange::CheckOut(_) if current.check_out.is_some() => {
+            return Err(ApiError::conflict(
+                "already_checked_out",
+                "the visit is already checked out",
+            ));
+        }
+        VisitChange::CheckOut(request) => {
+            json!({"check_out": checkpoint(request)?, "status": "completed"})
+        }
+    };
+    match patch {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::internal(anyhow::anyhow!(
+            "a check patch is an object"
+        ))),
+    }
+}
+
+/// Changes a visit, with the authority rules.
+pub async fn update(
+    state: &AppState,
+    caller: &AuthUser,
+    id: Uuid,
+    change: VisitChange,
+    if_match: Option<&str>,
+) -> ApiResult<VisitView> {
+    crate::telemetry::record_id(id);
+    let _guard = state.db.write_guard().await;
+    let txn = state.db.conn().begin().await?;
+    let Some(Loaded {
+        row: doc_row,
+        mut doc,
+        heads,
+    }) = load(&txn, id, true).await?
+    else {
+        return Err(ApiError::not_found("visit"));
+    };
+    let row = visible_visit(&txn, caller, id).await?;
+    require_writer(caller)?;
+    check_if_match(if_match, row.version)?;
+    let current: Visit = doc.read()?;
+    let patch = patch_for(&current, change)?;
+    for key in patch.keys() {
+        if !Visit::FIELDS.contains(&key.as_str()) {
+            return Err(ApiError::invalid_field(
+                key,
+                "unknown_field",
+                "no such field",
+            ));
+        }
+    }
+    if patch
+        .get("account_id")
+        .is_some_and(|a| *a != serde_json::to_value(current.account_id).unwrap_or_default())
+    {
+        return Err(ApiError::invalid_field(
+            "account_id",
+            "immutable_field",
+            "a visit stays with its account; plan a new one",
+        ));
+    }
+    if let Some(owner) = patch.get("owner_id")
+        && *owner != serde_json::to_value(current.owner_id).unwrap_or_default()
+    {
+        let owner: UserId = serde_json::from_value(owner.clone())
+            .map_err(|err| ApiError::invalid_field("owner_id", "invalid_value", err.to_string()))?;
+        check_owner(&txn, caller, owner, current.account_id).await?;
+    }
+    doc.automerge_mut().set_actor(state.actor.clone());
+    let meta = state.change_meta(caller);
+    if doc.merge_patch::<Visit>(&patch, &meta)?.is_none() {
+        return view_of(&row);
+    }
+    let seq = store(&txn, id, Some(&doc_row), &mut doc, &heads, &meta)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a patch made no change")))?;
+    let view = materialize(
+        &txn,
+        id,
+        &doc,
+        seq,
+        &meta,
+        Some(&row),
+        state.settings.visits.check_in_max_distance_m,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Writes the visit's row from its document.
+pub async fn materialize(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    doc: &RecordDoc,
+    version: i64,
+    meta: &ChangeMeta,
+    previous: Option<&visit::Model>,
+    max_distance_m: f64,
+) -> ApiResult<VisitView> {
+    let visit: Visit = doc.read()?;
+    let account_location = match account::Entity::find_by_id(visit.account_id.0)
+        .one(conn)
+        .await?
+    {
+        Some(row) => {
+            serde_json::from_value::<AccountView>(row.body)
+                .map_err(ApiError::internal)?
+                .account
+                .location
+        }
+        None => None,
+    };
+    let distance = match (&visit.check_in, account_location) {
+        (Some(check_in), Some(location)) => Some(check_in.location.distance_m(&location)),
+        _ => None,
+    };
+    let view = VisitView {
+        id: VisitId(id),
+        check_in_distance_m: distance,
+        check_in_too_far: distance.is_some_and(|d| d > max_distance_m),
+        conflicts: doc.conflicts(),
+        created_by: previous.map_or(meta.user, |p| p.created_by.map(UserId)),
+        created_at: previous.map_or(meta.time, |p| p.created_at),
+        updated_at: meta.time,
+        version,
+        visit,
+    };
+    let visit = &view.visit;
+    let model = visit::ActiveModel {
+        id: sea_orm::Set(id),
+        account_id: sea_orm::Set(visit.account_id.0),
+        owner_id: sea_orm::Set(visit.owner_id.0),
+        planned_at: sea_orm::Set(visit.planned_at),
+        visit_type: sea_orm::Set(visit.visit_type.as_str().to_owned()),
+        status: sea_orm::Set(visit.status.as_str().to_owned()),
+        outcome: sea_orm::Set(visit.outcome.map(|o| o.as_str().to_owned())),
+        deleted: sea_orm::Set(visit.deleted),
+        created_by: sea_orm::Set(view.created_by.map(|u| u.0)),
+        created_at: sea_orm::Set(view.created_at),
+        updated_at: sea_orm::Set(view.updated_at),
+        version: sea_orm::Set(version),
+        body: sea_orm::Set(serde_json::to_value(&view).map_err(ApiError::internal)?),
+    };
+    visit::Entity::insert(model)
+        .on_conflict(
+            OnConflict::column(visit::Column::Id)
+                .update_columns([
+                    visit::Column::AccountId,
+                    visit::Column::OwnerId,
+                    visit::Column::PlannedAt,
+                    visit::Column::VisitType,
+                    visit::Column::Status,
+                    visit::Column::Outcome,
+                    visit::Column::Deleted,
+                    visit::Column::UpdatedAt,
+                    visit::Column::Version,
+                    visit::Column::Body,
+                ])
+                .to_owned(),
+        )
+        .exec(conn)
+        .await?;
+    Ok(view)
+}
