@@ -171,6 +171,10 @@ impl ResponseError for ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
+        // A check-then-insert that lost a race to a concurrent writer.
+        if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
+            return Self::conflict("already_exists", "a record with this key exists");
+        }
         Self::internal(err)
     }
 }
@@ -197,14 +201,14 @@ impl From<RecordError> for ApiError {
 pub mod responses {
     use super::{PROBLEM_JSON, Problem};
     use std::collections::BTreeMap;
-    use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
-    use utoipa::{IntoResponses, PartialSchema};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+    use utoipa::{IntoResponses, ToSchema};
 
     fn problems(list: &[(u16, &str)]) -> BTreeMap<String, RefOr<Response>> {
         list.iter()
             .map(|(status, description)| {
                 let content = ContentBuilder::new()
-                    .schema(Some(Problem::schema()))
+                    .schema(Some(Ref::from_schema_name(Problem::name())))
                     .build();
                 let response = ResponseBuilder::new()
                     .description(*description)

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
                        `application/problem+json` body with a stable `code`.",
     ),
     modifiers(&BearerAuth),
+    components(schemas(crate::error::Problem)),
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Login, token refresh, logout"),
@@ -44,4 +45,69 @@ impl Modify for BearerAuth {
 /// The frame every route is added to.
 pub fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    /// The committed document, regenerated with
+    /// `cargo run -p kam-server -- openapi > openapi/openapi.json`
+    /// (or by running this test with `KAM_UPDATE_OPENAPI=1`).
+    fn committed_path() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi/openapi.json")
+    }
+
+    #[test]
+    fn committed_openapi_document_matches_the_code() {
+        let generated = crate::startup::openapi_document()
+            .to_pretty_json()
+            .unwrap_or_else(|err| panic!("cannot render the OpenAPI document: {err}"));
+        let path = committed_path();
+        if std::env::var_os("KAM_UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, format!("{generated}\n")).unwrap_or_else(|err| panic!("{err}"));
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed.trim_end() == generated.trim_end(),
+            "openapi/openapi.json is stale: run `cargo run -p kam-server -- openapi > openapi/openapi.json` and commit it"
+        );
+    }
+
+    #[test]
+    fn every_operation_documents_its_errors() {
+        let document = crate::startup::openapi_document();
+        for (path, item) in &document.paths.paths {
+            for (method, operation) in [
+                ("get", &item.get),
+                ("post", &item.post),
+                ("put", &item.put),
+                ("patch", &item.patch),
+                ("delete", &item.delete),
+            ] {
+                let Some(operation) = operation else { continue };
+                let statuses: Vec<&String> = operation.responses.responses.keys().collect();
+                let has_error = statuses
+                    .iter()
+                    .any(|s| s.starts_with('4') || s.starts_with('5'));
+                let liveness = path == "/healthz";
+                assert!(
+                    has_error || liveness,
+                    "{method} {path} documents no error responses: {statuses:?}"
+                );
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let public = path.starts_with("/healthz")
+                    || path.starts_with("/readyz")
+                    || path.ends_with("/auth/login")
+                    || path.ends_with("/auth/refresh");
+                assert!(secured || public, "{method} {path} declares no security");
+                if secured {
+                    assert!(
+                        statuses.iter().any(|s| *s == "401"),
+                        "{method} {path} does not document 401"
+                    );
+                }
+            }
+        }
+    }
 }
