@@ -57,15 +57,24 @@ pub fn visible_account_ids(user: &AuthUser) -> Option<SelectStatement> {
 
 /// Whether the caller may see this account row (the same rule as [`account_scope`]).
 pub fn can_see_account(user: &AuthUser, row: &account::Model, shared_with: &[Uuid]) -> bool {
-    let own_or_shared = row.owner_id == user.id.0 || shared_with.contains(&user.id.0);
+    can_see(user, row.owner_id, row.team_id, row.branch_id, shared_with)
+}
+
+/// The access rule on an account's scope fields: its owner, team, branch
+/// and the users it is shared with.
+pub fn can_see(
+    user: &AuthUser,
+    owner: Uuid,
+    team: Option<Uuid>,
+    branch: Option<Uuid>,
+    shared_with: &[Uuid],
+) -> bool {
+    let own_or_shared = owner == user.id.0 || shared_with.contains(&user.id.0);
     match user.role {
         Role::Admin => true,
-        Role::Director | Role::Service => user.branch_id.is_none_or(|b| row.branch_id == Some(b.0)),
+        Role::Director | Role::Service => user.branch_id.is_none_or(|b| branch == Some(b.0)),
         Role::Manager => {
-            own_or_shared
-                || row
-                    .team_id
-                    .is_some_and(|t| user.led_teams.iter().any(|l| l.0 == t))
+            own_or_shared || team.is_some_and(|t| user.led_teams.iter().any(|l| l.0 == t))
         }
         Role::Rep => own_or_shared,
     }

@@ -17,6 +17,15 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Field-work policies.
     pub visits: VisitSettings,
+    /// The sync endpoint.
+    pub sync: SyncSettings,
+}
+
+/// Sync endpoint settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SyncSettings {
+    /// Largest sync request body, in bytes (after decompression); larger ones get 413.
+    pub max_body_bytes: usize,
 }
 
 /// HTTP listener settings.
@@ -89,7 +98,8 @@ impl Settings {
             .set_default("database.max_connections", 8)?
             .set_default("auth.access_ttl_secs", 15 * 60)?
             .set_default("auth.refresh_ttl_days", 30)?
-            .set_default("visits.check_in_max_distance_m", 500.0)
+            .set_default("visits.check_in_max_distance_m", 500.0)?
+            .set_default("sync.max_body_bytes", 16 * 1024 * 1024)
     }
 }
 

@@ -122,6 +122,16 @@ impl ApiError {
         self.code
     }
 
+    /// The sentence for a person.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     /// The body this error renders.
     pub fn problem(&self) -> Problem {
         Problem {

@@ -19,4 +19,5 @@ pub mod org;
 pub mod records;
 pub mod routes;
 pub mod startup;
+pub mod sync;
 pub mod telemetry;

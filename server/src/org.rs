@@ -9,9 +9,7 @@ use crate::db::Db;
 use crate::entities::{branch, session, team, team_manager, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::check_if_match;
-use crate::records::page::Page;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::records::page::{Cursor, Page};
 use chrono::{DateTime, Utc};
 use kam_sync_core::Violation;
 use kam_sync_core::ids::{BranchId, TeamId, UserId};
@@ -597,42 +595,7 @@ pub struct UserFilter {
     pub cursor: Option<String>,
 }
 
-/// Where the next page of users starts. Users are listed by id (UUIDv7, so
-/// in order of creation): a user's version counts only their own changes,
-/// so the version cursor of [`crate::records::page`] does not fit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UserCursor {
-    /// Users with a greater id than this come next.
-    pub after_id: Uuid,
-}
-
-const USER_CURSOR_PREFIX: &str = "u1:";
-
-impl UserCursor {
-    /// The opaque form.
-    pub fn encode(self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{USER_CURSOR_PREFIX}{}", self.after_id))
-    }
-
-    /// Parses an opaque cursor; anything else is a 400.
-    pub fn parse(text: &str) -> ApiResult<Self> {
-        let invalid = || {
-            ApiError::bad_request(
-                "invalid_cursor",
-                "the cursor is not one this server gave out",
-            )
-        };
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
-        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-        let after_id = text
-            .strip_prefix(USER_CURSOR_PREFIX)
-            .and_then(|id| Uuid::parse_str(id).ok())
-            .ok_or_else(invalid)?;
-        Ok(Self { after_id })
-    }
-}
-
-/// Lists the users the caller may see, in id order.
+/// Lists the users the caller may see, newest first.
 pub async fn list_users(
     db: &Db,
     viewer: &AuthUser,
@@ -650,33 +613,20 @@ pub async fn list_users(
     if let Some(active) = filter.active {
         condition = condition.add(user::Column::Active.eq(active));
     }
-    if let Some(cursor) = filter
-        .cursor
-        .as_deref()
-        .map(UserCursor::parse)
-        .transpose()?
-    {
-        condition = condition.add(user::Column::Id.gt(cursor.after_id));
+    if let Some(cursor) = filter.cursor.as_deref().map(Cursor::parse).transpose()? {
+        condition = condition.add(user::Column::Id.lt(cursor.last_id));
     }
-    let mut rows = user::Entity::find()
+    let rows = user::Entity::find()
         .filter(condition)
-        .order_by_asc(user::Column::Id)
+        .order_by_desc(user::Column::Id)
         .limit(limit + 1)
         .all(db.conn())
         .await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = rows
-        .last()
-        .filter(|_| more)
-        .map(|last| UserCursor { after_id: last.id }.encode());
-    Ok(Page {
-        items: rows
-            .into_iter()
-            .map(User::try_from)
-            .collect::<ApiResult<_>>()?,
-        next_cursor,
-    })
+    let items = rows
+        .into_iter()
+        .map(User::try_from)
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Page::from_overfetch(items, limit, |user| user.id.0))
 }
 
 /// Reads one user, if the caller may see them (else 404).
@@ -906,18 +856,6 @@ mod tests {
             created_at: now,
             updated_at: now,
         }
-    }
-
-    #[test]
-    fn a_user_cursor_round_trips_and_garbage_is_refused() {
-        let cursor = UserCursor {
-            after_id: Uuid::now_v7(),
-        };
-        assert_eq!(UserCursor::parse(&cursor.encode()).ok(), Some(cursor));
-        assert!(UserCursor::parse("not-a-cursor").is_err());
-        assert!(UserCursor::parse(&URL_SAFE_NO_PAD.encode("u1:42")).is_err());
-        let version_cursor = crate::records::page::Cursor { before_version: 7 }.encode();
-        assert!(UserCursor::parse(&version_cursor).is_err());
     }
 
     #[test]

@@ -92,6 +92,7 @@ impl Application {
         let server = HttpServer::new(move || {
             let (app, _) = mount(
                 App::new()
+                    .wrap(actix_web::middleware::Compress::default())
                     .wrap(TracingLogger::<telemetry::KamRootSpan>::new())
                     .app_data(server_state.clone())
                     .app_data(json_config(&server_state.settings))

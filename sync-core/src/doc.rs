@@ -27,7 +27,7 @@ pub struct ChangeMeta {
 }
 
 impl ChangeMeta {
-    fn commit_options(&self) -> CommitOptions {
+    pub(crate) fn commit_options(&self) -> CommitOptions {
         let mut message = Map::new();
         if let Some(user) = self.user {
             message.insert("user".into(), Value::String(user.to_string()));
@@ -187,6 +187,30 @@ impl RecordDoc {
     }
 }
 
+/// The JSON merge patch (RFC 7396) that turns `from` into `to`: changed
+/// members as in `to`, removed members as `null`, nested objects diffed
+/// member by member. Arrays and scalars are replaced whole.
+pub fn diff_patch(from: &Map<String, Value>, to: &Map<String, Value>) -> Map<String, Value> {
+    let mut patch = Map::new();
+    for key in from.keys() {
+        if !to.contains_key(key) {
+            patch.insert(key.clone(), Value::Null);
+        }
+    }
+    for (key, target) in to {
+        match (from.get(key), target) {
+            (Some(current), target) if current == target => {}
+            (Some(Value::Object(current)), Value::Object(target)) => {
+                patch.insert(key.clone(), Value::Object(diff_patch(current, target)));
+            }
+            _ => {
+                patch.insert(key.clone(), target.clone());
+            }
+        }
+    }
+    patch
+}
+
 fn invalid(field: &str, code: &str, message: impl Into<String>) -> RecordError {
     RecordError::Invalid(vec![Violation::new(field, code, message)])
 }
@@ -209,15 +233,22 @@ pub fn parse_record<R: Record>(value: Value) -> Result<R, RecordError> {
 /// Deserializes any JSON shape, naming the field that does not fit.
 pub fn deserialize_json<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, RecordError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
-        let field = err.path().to_string();
-        let field = if field == "." { String::new() } else { field };
+        let path = err.path().to_string();
+        let path = if path == "." { String::new() } else { path };
         let inner = err.into_inner().to_string();
-        let code = if inner.starts_with("missing field") {
-            "required"
+        // serde reports a missing field at its parent: name the field itself.
+        let named = |prefix: &str| {
+            inner
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.split('`').next())
+                .map(|name| join(&path, name))
+        };
+        let (field, code) = if let Some(field) = named("missing field `") {
+            (field, "required")
         } else if inner.starts_with("unknown field") {
-            "unknown_field"
+            (path, "unknown_field")
         } else {
-            "invalid_value"
+            (path, "invalid_value")
         };
         invalid(&field, code, inner)
     })

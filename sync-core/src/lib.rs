@@ -15,11 +15,14 @@ pub mod doc;
 pub mod error;
 pub mod geo;
 pub mod ids;
+pub mod protocol;
 pub mod record;
+pub mod replica;
 pub mod visit;
 
 pub use account::Account;
-pub use doc::{ChangeMeta, Conflict, RecordDoc, deserialize_json, parse_record};
+pub use doc::{ChangeMeta, Conflict, RecordDoc, deserialize_json, diff_patch, parse_record};
 pub use error::{RecordError, Violation};
 pub use record::{Record, RecordKind};
+pub use replica::{Replica, ReplicaError, SyncOutcome};
 pub use visit::Visit;

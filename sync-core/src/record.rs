@@ -32,6 +32,18 @@ impl RecordKind {
         }
     }
 
+    /// The account a record of this kind belongs to: an account is its own;
+    /// other records name theirs in `account_id`.
+    pub fn account_of(self, id: uuid::Uuid, fields: &serde_json::Value) -> Option<uuid::Uuid> {
+        match self {
+            Self::Account => Some(id),
+            Self::Visit => fields
+                .get("account_id")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|text| uuid::Uuid::parse_str(text).ok()),
+        }
+    }
+
     pub(crate) fn shape(self) -> Shape {
         match self {
             Self::Account => Shape::of::<crate::Account>(),

@@ -258,3 +258,39 @@ fn reading_an_account_document_as_another_kind_is_refused() {
     ));
     let _ = Segment::ALL;
 }
+
+#[test]
+fn a_diff_patch_turns_one_record_into_the_other() {
+    let mut doc = RecordDoc::create(&account(), ActorId::random(), &meta("x"))
+        .unwrap_or_else(|err| panic!("create: {err:?}"));
+    let before = doc.to_json();
+    doc.merge_patch::<Account>(
+        &patch(
+            json!({"tier": "key", "scores": {"loyalty": 70}, "tags": ["a"], "industry": "water"}),
+        ),
+        &meta("x"),
+    )
+    .unwrap_or_else(|err| panic!("{err:?}"));
+    let after = doc.to_json();
+    let (Some(from), Some(to)) = (after.as_object(), before.as_object()) else {
+        panic!("records are objects");
+    };
+    let undo = kam_sync_core::diff_patch(from, to);
+    doc.merge_patch::<Account>(&undo, &meta("x"))
+        .unwrap_or_else(|err| panic!("{err:?}"));
+    assert_eq!(doc.to_json(), before);
+}
+
+#[test]
+fn a_missing_required_field_is_named() {
+    let result = kam_sync_core::parse_record::<Account>(
+        json!({"segment": "government", "owner_id": UserId::new_v7()}),
+    );
+    match result {
+        Err(RecordError::Invalid(violations)) => {
+            assert_eq!(violations[0].field, "name");
+            assert_eq!(violations[0].code, "required");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -19,6 +19,8 @@ pub struct Model {
     pub user_id: Option<Uuid>,
     /// From which device.
     pub device_id: String,
+    /// The login session that pushed it through sync (pulls skip a device's own changes).
+    pub origin_session: Option<Uuid>,
     /// When it was stored.
     pub created_at: DateTimeUtc,
 }

@@ -11,6 +11,12 @@ pub struct Model {
     pub id: Uuid,
     /// Record kind (`account`, `visit`).
     pub kind: String,
+    /// The account the record belongs to (its own id for an account): the scope key.
+    pub account_id: Uuid,
+    /// Change-log position of its last change.
+    pub last_seq: i64,
+    /// Its current heads (JSON array of hex change hashes).
+    pub heads: Json,
     /// `save()` output as of `snapshot_seq`.
     pub snapshot: Vec<u8>,
     /// The last change-log sequence folded into the snapshot.

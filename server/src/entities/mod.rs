@@ -8,6 +8,7 @@ pub mod branch;
 pub mod doc_change;
 pub mod document;
 pub mod refresh_token;
+pub mod scope_change;
 pub mod session;
 pub mod team;
 pub mod team_manager;

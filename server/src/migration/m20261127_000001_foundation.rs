@@ -178,6 +178,9 @@ impl MigrationTrait for Migration {
                     .table("documents")
                     .col(uuid_col("id").primary_key())
                     .col(string("kind"))
+                    .col(uuid_col("account_id"))
+                    .col(big_integer("last_seq"))
+                    .col(json("heads"))
                     .col(blob("snapshot"))
                     .col(big_integer("snapshot_seq"))
                     .col(integer("changes_since_snapshot"))
@@ -186,6 +189,14 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
+        for (name, columns) in [
+            ("documents_account", &["account_id"][..]),
+            ("documents_last_seq", &["last_seq"][..]),
+        ] {
+            manager
+                .create_index(index("documents", name, columns))
+                .await?;
+        }
         manager
             .create_table(
                 Table::create()
@@ -196,6 +207,7 @@ impl MigrationTrait for Migration {
                     .col(blob("bytes"))
                     .col(uuid_null("user_id"))
                     .col(string("device_id"))
+                    .col(uuid_null("origin_session"))
                     .col(instant("created_at"))
                     .foreign_key(
                         ForeignKey::create()
@@ -246,6 +258,23 @@ impl MigrationTrait for Migration {
                 .create_index(index("accounts", name, columns))
                 .await?;
         }
+        manager
+            .create_table(
+                Table::create()
+                    .table("scope_changes")
+                    .col(uuid_col("account_id"))
+                    .col(big_integer("seq"))
+                    .col(uuid_col("owner_id"))
+                    .col(uuid_null("team_id"))
+                    .col(uuid_null("branch_id"))
+                    .col(json("shared_with"))
+                    .primary_key(Index::create().col("account_id").col("seq"))
+                    .take(),
+            )
+            .await?;
+        manager
+            .create_index(index("scope_changes", "scope_changes_seq", &["seq"]))
+            .await?;
         manager
             .create_table(
                 Table::create()

@@ -1,21 +1,21 @@
 //! Accounts: creating, changing and reading them with the authority rules
 //! (who may own, reassign, tier and share), and materializing their rows.
 
-use super::{Loaded, check_if_match, load, store};
+use super::{Chunk, Loaded, Review, check_if_match, load, store, with_fields};
 use crate::access::{account_scope, can_see_account, require_writer};
 use crate::auth::{AuthUser, Role};
-use crate::entities::{account, account_share, team, user};
+use crate::entities::{account, account_share, scope_change, team, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::page::{Cursor, Page};
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
 use kam_sync_core::account::{Segment, Stage, Tier};
 use kam_sync_core::ids::{AccountId, TeamId, UserId};
-use kam_sync_core::{Account, ChangeMeta, Conflict, Record, RecordDoc, parse_record};
+use kam_sync_core::{Account, ChangeMeta, Conflict, RecordDoc, parse_record};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -107,7 +107,7 @@ pub async fn get(state: &AppState, caller: &AuthUser, id: Uuid) -> ApiResult<Acc
     view_of(&visible_row(state.db.conn(), caller, id).await?)
 }
 
-/// Lists accounts in the caller's scope, most recently changed first.
+/// Lists accounts in the caller's scope, newest first.
 pub async fn list(
     state: &AppState,
     caller: &AuthUser,
@@ -152,16 +152,16 @@ pub async fn list(
         condition = condition.add(account::Column::Deleted.eq(false));
     }
     if let Some(cursor) = filter.cursor.as_deref().map(Cursor::parse).transpose()? {
-        condition = condition.add(account::Column::Version.lt(cursor.before_version));
+        condition = condition.add(account::Column::Id.lt(cursor.last_id));
     }
     let rows = account::Entity::find()
         .filter(condition)
-        .order_by_desc(account::Column::Version)
+        .order_by_desc(account::Column::Id)
         .limit(limit + 1)
         .all(state.db.conn())
         .await?;
     let items = rows.iter().map(view_of).collect::<ApiResult<Vec<_>>>()?;
-    Ok(Page::from_overfetch(items, limit, |view| view.version))
+    Ok(Page::from_overfetch(items, limit, |view| view.id.0))
 }
 
 /// Who may own an account the caller assigns: an active rep, manager or
@@ -207,15 +207,19 @@ async fn check_owner(
         Role::Rep | Role::Service => false,
     };
     if !in_reach {
-        return Err(ApiError::forbidden(
-            "owner_change_forbidden",
-            match caller.role {
-                Role::Rep => "a rep cannot assign an account to someone else".to_owned(),
-                _ => "that user is outside the teams you manage".to_owned(),
-            },
-        ));
+        return Err(owner_forbidden(caller));
     }
     Ok(team_id)
+}
+
+fn owner_forbidden(caller: &AuthUser) -> ApiError {
+    ApiError::forbidden(
+        "owner_change_forbidden",
+        match caller.role {
+            Role::Rep => "a rep cannot assign an account to someone else; ask a manager",
+            _ => "that user is outside the teams you manage",
+        },
+    )
 }
 
 async fn check_shares(conn: &impl ConnectionTrait, shares: &[UserId]) -> ApiResult<()> {
@@ -247,15 +251,82 @@ async fn check_shares(conn: &impl ConnectionTrait, shares: &[UserId]) -> ApiResu
     }
 }
 
-fn tier_forbidden() -> ApiError {
-    ApiError::forbidden(
-        "tier_confirmation_forbidden",
-        "only a manager confirms a tier; propose one with proposed_tier",
-    )
+fn json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or_default()
 }
 
-fn read_only(field: &str) -> ApiError {
-    ApiError::invalid_field(field, "read_only_field", "kept by the server")
+/// What the server makes of a new version of an account written by
+/// `caller`, against the version before (`None` for a new account): who
+/// may own, reassign, tier and share it, and the fields the server keeps.
+pub async fn review(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    old: Option<&Account>,
+    new: &Account,
+) -> ApiResult<Review> {
+    let mut review = Review::default();
+    let old_owner = old.map(|o| o.owner_id);
+    let mut team = old.and_then(|o| o.team_id);
+    if old_owner != Some(new.owner_id) {
+        let restore = json(&old_owner.unwrap_or(caller.id));
+        if old.is_some() && !caller.role.supervises() {
+            review.refuse("owner_id", restore, owner_forbidden(caller));
+        } else {
+            match check_owner(conn, caller, new.owner_id).await {
+                Ok(owner_team) => team = owner_team,
+                Err(err) => review.refuse("owner_id", restore, err),
+            }
+        }
+    }
+    if new.team_id != team {
+        let untouched = old.is_some_and(|o| o.team_id == new.team_id) || new.team_id.is_none();
+        if untouched {
+            review.derive("team_id", json(&team));
+        } else {
+            review.refuse(
+                "team_id",
+                json(&team),
+                ApiError::invalid_field(
+                    "team_id",
+                    "read_only_field",
+                    "kept by the server: the owner's team",
+                ),
+            );
+        }
+    }
+    let old_tier = old.and_then(|o| o.tier);
+    if new.tier != old_tier {
+        if !caller.role.supervises() {
+            review.refuse(
+                "tier",
+                json(&old_tier),
+                ApiError::forbidden(
+                    "tier_confirmation_forbidden",
+                    "only a manager confirms a tier; propose one with proposed_tier",
+                ),
+            );
+        } else if new.tier.is_some() && new.proposed_tier.is_some() {
+            review.derive("proposed_tier", Value::Null);
+        }
+    }
+    let old_shares = old.map(|o| o.shared_with.clone()).unwrap_or_default();
+    if new.shared_with != old_shares {
+        let owner_or_supervisor =
+            caller.role.supervises() || old.is_none_or(|o| o.owner_id == caller.id);
+        if !owner_or_supervisor {
+            review.refuse(
+                "shared_with",
+                json(&old_shares),
+                ApiError::forbidden(
+                    "share_change_forbidden",
+                    "only the owner or a manager changes who an account is shared with",
+                ),
+            );
+        } else if let Err(err) = check_shares(conn, &new.shared_with).await {
+            review.refuse("shared_with", json(&old_shares), err);
+        }
+    }
+    Ok(review)
 }
 
 /// Creates an account.
@@ -265,20 +336,14 @@ pub async fn create(
     mut body: Map<String, Value>,
 ) -> ApiResult<AccountView> {
     require_writer(caller)?;
-    if body.contains_key("team_id") {
-        return Err(read_only("team_id"));
-    }
+    let id = crate::records::take_id(&mut body)?;
+    crate::telemetry::record_id(id);
     body.entry("owner_id")
         .or_insert_with(|| Value::String(caller.id.to_string()));
-    let id = crate::records::take_id(&mut body)?;
-    let mut account: Account = parse_record(Value::Object(body))?;
-    crate::telemetry::record_id(id);
-    if account.tier.is_some() && !caller.role.supervises() {
-        return Err(tier_forbidden());
-    }
+    let account: Account = parse_record(Value::Object(body))?;
     let conn = state.db.conn();
-    account.team_id = check_owner(conn, caller, account.owner_id).await?;
-    check_shares(conn, &account.shared_with).await?;
+    let derived = review(conn, caller, None, &account).await?.into_result()?;
+    let account: Account = with_fields(&account, &derived)?;
     let meta = state.change_meta(caller);
     let mut doc = RecordDoc::create(&account, state.actor.clone(), &meta)?;
     let _guard = state.db.write_guard().await;
@@ -289,9 +354,9 @@ pub async fn create(
             "a record with this id exists",
         ));
     }
-    let seq = store(&txn, id, None, &mut doc, &[], &meta)
-        .await?
+    let chunk = Chunk::since(&mut doc, &[], &meta, None)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a new document made no change")))?;
+    let seq = store(&txn, id, None, &mut doc, vec![chunk]).await?;
     let view = materialize(&txn, id, &doc, seq, &meta, None).await?;
     txn.commit().await?;
     Ok(view)
@@ -302,7 +367,7 @@ pub async fn update(
     state: &AppState,
     caller: &AuthUser,
     id: Uuid,
-    mut patch: Map<String, Value>,
+    patch: Map<String, Value>,
     if_match: Option<&str>,
 ) -> ApiResult<AccountView> {
     crate::telemetry::record_id(id);
@@ -320,76 +385,27 @@ pub async fn update(
     require_writer(caller)?;
     check_if_match(if_match, row.version)?;
     let current: Account = doc.read()?;
-    for key in patch.keys() {
-        if !Account::FIELDS.contains(&key.as_str()) {
-            return Err(ApiError::invalid_field(
-                key,
-                "unknown_field",
-                "no such field",
-            ));
-        }
-    }
-    if patch
-        .get("team_id")
-        .is_some_and(|t| *t != serde_json::to_value(current.team_id).unwrap_or_default())
-    {
-        return Err(read_only("team_id"));
-    }
-    if let Some(tier) = patch.get("tier") {
-        if *tier != serde_json::to_value(current.tier).unwrap_or_default()
-            && !caller.role.supervises()
-        {
-            return Err(tier_forbidden());
-        }
-        if caller.role.supervises() && !tier.is_null() {
-            patch.entry("proposed_tier").or_insert(Value::Null);
-        }
-    }
-    if let Some(owner) = patch.get("owner_id").cloned()
-        && owner != serde_json::to_value(current.owner_id).unwrap_or_default()
-    {
-        let owner: UserId = serde_json::from_value(owner)
-            .map_err(|err| ApiError::invalid_field("owner_id", "invalid_value", err.to_string()))?;
-        if !caller.role.supervises() {
-            return Err(ApiError::forbidden(
-                "owner_change_forbidden",
-                "a rep cannot reassign an account; ask a manager",
-            ));
-        }
-        let team = check_owner(&txn, caller, owner).await?;
-        patch.insert(
-            "team_id".into(),
-            serde_json::to_value(team).unwrap_or_default(),
-        );
-    }
-    if let Some(shares) = patch.get("shared_with").cloned()
-        && shares != serde_json::to_value(&current.shared_with).unwrap_or_default()
-    {
-        if caller.role == Role::Rep && current.owner_id != caller.id {
-            return Err(ApiError::forbidden(
-                "share_change_forbidden",
-                "only the owner or a manager changes who an account is shared with",
-            ));
-        }
-        let shares: Vec<UserId> = serde_json::from_value(shares).map_err(|err| {
-            ApiError::invalid_field("shared_with", "invalid_value", err.to_string())
-        })?;
-        check_shares(&txn, &shares).await?;
-    }
     doc.automerge_mut().set_actor(state.actor.clone());
     let meta = state.change_meta(caller);
-    if doc.merge_patch::<Account>(&patch, &meta)?.is_none() {
+    let Some((patched, _)) = doc.merge_patch::<Account>(&patch, &meta)? else {
         return view_of(&row);
-    }
-    let seq = store(&txn, id, Some(&doc_row), &mut doc, &heads, &meta)
+    };
+    let derived = review(&txn, caller, Some(&current), &patched)
         .await?
+        .into_result()?;
+    if !derived.is_empty() {
+        doc.merge_patch::<Account>(&derived, &meta)?;
+    }
+    let chunk = Chunk::since(&mut doc, &heads, &meta, None)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a patch made no change")))?;
+    let seq = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
     let view = materialize(&txn, id, &doc, seq, &meta, Some(&row)).await?;
     txn.commit().await?;
     Ok(view)
 }
 
-/// Writes the account's row and shares from its document.
+/// Writes the account's row, its shares and, when who may see it changed,
+/// its scope history, from its document.
 pub async fn materialize(
     conn: &impl ConnectionTrait,
     id: Uuid,
@@ -406,6 +422,23 @@ pub async fn materialize(
             .map(|t| t.branch_id),
         None => None,
     };
+    let mut shares: Vec<Uuid> = account.shared_with.iter().map(|u| u.0).collect();
+    shares.sort();
+    shares.dedup();
+    let old_shares = match previous {
+        Some(previous) => {
+            let mut old = shares_of(conn, previous.id).await?;
+            old.sort();
+            old
+        }
+        None => Vec::new(),
+    };
+    let scope_changed = previous.is_none_or(|p| {
+        p.owner_id != account.owner_id.0
+            || p.team_id != account.team_id.map(|t| t.0)
+            || p.branch_id != branch_id
+            || old_shares != shares
+    });
     let view = AccountView {
         id: AccountId(id),
         conflicts: doc.conflicts(),
@@ -417,22 +450,22 @@ pub async fn materialize(
     };
     let account = &view.account;
     let model = account::ActiveModel {
-        id: sea_orm::Set(id),
-        name: sea_orm::Set(account.name.clone()),
-        name_search: sea_orm::Set(account.name.to_lowercase()),
-        segment: sea_orm::Set(account.segment.as_str().to_owned()),
-        tier: sea_orm::Set(account.tier.map(|t| t.as_str().to_owned())),
-        proposed_tier: sea_orm::Set(account.proposed_tier.map(|t| t.as_str().to_owned())),
-        stage: sea_orm::Set(account.stage.as_str().to_owned()),
-        owner_id: sea_orm::Set(account.owner_id.0),
-        team_id: sea_orm::Set(account.team_id.map(|t| t.0)),
-        branch_id: sea_orm::Set(branch_id),
-        deleted: sea_orm::Set(account.deleted),
-        created_by: sea_orm::Set(view.created_by.map(|u| u.0)),
-        created_at: sea_orm::Set(view.created_at),
-        updated_at: sea_orm::Set(view.updated_at),
-        version: sea_orm::Set(version),
-        body: sea_orm::Set(serde_json::to_value(&view).map_err(ApiError::internal)?),
+        id: Set(id),
+        name: Set(account.name.clone()),
+        name_search: Set(account.name.to_lowercase()),
+        segment: Set(account.segment.as_str().to_owned()),
+        tier: Set(account.tier.map(|t| t.as_str().to_owned())),
+        proposed_tier: Set(account.proposed_tier.map(|t| t.as_str().to_owned())),
+        stage: Set(account.stage.as_str().to_owned()),
+        owner_id: Set(account.owner_id.0),
+        team_id: Set(account.team_id.map(|t| t.0)),
+        branch_id: Set(branch_id),
+        deleted: Set(account.deleted),
+        created_by: Set(view.created_by.map(|u| u.0)),
+        created_at: Set(view.created_at),
+        updated_at: Set(view.updated_at),
+        version: Set(version),
+        body: Set(serde_json::to_value(&view).map_err(ApiError::internal)?),
     };
     account::Entity::insert(model)
         .on_conflict(
@@ -456,21 +489,30 @@ pub async fn materialize(
         )
         .exec(conn)
         .await?;
-    account_share::Entity::delete_many()
-        .filter(account_share::Column::AccountId.eq(id))
-        .exec(conn)
-        .await?;
-    let mut shares: Vec<Uuid> = view.account.shared_with.iter().map(|u| u.0).collect();
-    shares.sort();
-    shares.dedup();
-    if !shares.is_empty() {
-        account_share::Entity::insert_many(shares.into_iter().map(|user_id| {
-            account_share::ActiveModel {
-                account_id: sea_orm::Set(id),
-                user_id: sea_orm::Set(user_id),
-            }
-        }))
-        .exec(conn)
+    if scope_changed {
+        account_share::Entity::delete_many()
+            .filter(account_share::Column::AccountId.eq(id))
+            .exec(conn)
+            .await?;
+        if !shares.is_empty() {
+            account_share::Entity::insert_many(shares.iter().map(|user_id| {
+                account_share::ActiveModel {
+                    account_id: Set(id),
+                    user_id: Set(*user_id),
+                }
+            }))
+            .exec(conn)
+            .await?;
+        }
+        scope_change::ActiveModel {
+            account_id: Set(id),
+            seq: Set(version),
+            owner_id: Set(account.owner_id.0),
+            team_id: Set(account.team_id.map(|t| t.0)),
+            branch_id: Set(branch_id),
+            shared_with: Set(json(&shares)),
+        }
+        .insert(conn)
         .await?;
     }
     Ok(view)

@@ -69,26 +69,66 @@ pub async fn load(conn: &impl ConnectionTrait, id: Uuid, lock: bool) -> ApiResul
     Ok(Some(Loaded { row, doc, heads }))
 }
 
-/// Logs what `doc` gained since `heads_before` as one change-log entry and
-/// keeps the snapshot current. Returns the entry's sequence number, or `None`
-/// when the document did not change.
+/// One change-log entry to write: Automerge changes and who made them.
+pub struct Chunk<'a> {
+    /// `save_after` output.
+    pub bytes: Vec<u8>,
+    /// Who, from where, when.
+    pub meta: &'a ChangeMeta,
+    /// The session of a device whose pushed changes these are (its pulls
+    /// skip them); `None` for changes the server made.
+    pub origin: Option<Uuid>,
+}
+
+impl<'a> Chunk<'a> {
+    /// What `doc` gained since `heads`, or `None` if nothing.
+    pub fn since(
+        doc: &mut RecordDoc,
+        heads: &[ChangeHash],
+        meta: &'a ChangeMeta,
+        origin: Option<Uuid>,
+    ) -> Option<Self> {
+        let doc = doc.automerge_mut();
+        (doc.get_heads() != heads).then(|| Self {
+            bytes: doc.save_after(heads),
+            meta,
+            origin,
+        })
+    }
+}
+
+/// Logs `chunks` (what `doc` gained, in order) and keeps the document row,
+/// its heads and its snapshot current. Returns the last entry's sequence
+/// number: the record's new version.
 pub async fn store(
     conn: &impl ConnectionTrait,
     id: Uuid,
     existing: Option<&document::Model>,
     doc: &mut RecordDoc,
-    heads_before: &[ChangeHash],
-    meta: &ChangeMeta,
-) -> ApiResult<Option<i64>> {
-    if doc.automerge_mut().get_heads() == heads_before {
-        return Ok(None);
-    }
+    chunks: Vec<Chunk<'_>>,
+) -> ApiResult<i64> {
     let now = Utc::now();
-    let bytes = doc.automerge_mut().save_after(heads_before);
+    let kind = doc.kind().as_str().to_owned();
+    let heads = serde_json::to_value(
+        doc.automerge_mut()
+            .get_heads()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+    )
+    .map_err(ApiError::internal)?;
+    lock_feed(conn).await?;
     if existing.is_none() {
+        let account_id = doc
+            .kind()
+            .account_of(id, &doc.to_json())
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("record {id} names no account")))?;
         document::ActiveModel {
             id: Set(id),
-            kind: Set(doc.kind().as_str().to_owned()),
+            kind: Set(kind.clone()),
+            account_id: Set(account_id),
+            last_seq: Set(0),
+            heads: Set(heads.clone()),
             snapshot: Set(Vec::new()),
             snapshot_seq: Set(0),
             changes_since_snapshot: Set(0),
@@ -98,21 +138,28 @@ pub async fn store(
         .insert(conn)
         .await?;
     }
-    let seq = doc_change::ActiveModel {
-        seq: sea_orm::NotSet,
-        doc_id: Set(id),
-        kind: Set(doc.kind().as_str().to_owned()),
-        bytes: Set(bytes),
-        user_id: Set(meta.user.map(|u| u.0)),
-        device_id: Set(meta.device.clone()),
-        created_at: Set(now),
+    let added = i32::try_from(chunks.len()).unwrap_or(i32::MAX);
+    let mut seq = 0;
+    for chunk in chunks {
+        seq = doc_change::ActiveModel {
+            seq: sea_orm::NotSet,
+            doc_id: Set(id),
+            kind: Set(kind.clone()),
+            bytes: Set(chunk.bytes),
+            user_id: Set(chunk.meta.user.map(|u| u.0)),
+            device_id: Set(chunk.meta.device.clone()),
+            origin_session: Set(chunk.origin),
+            created_at: Set(now),
+        }
+        .insert(conn)
+        .await?
+        .seq;
     }
-    .insert(conn)
-    .await?
-    .seq;
-    let compact = existing.is_none_or(|row| row.changes_since_snapshot + 1 >= COMPACT_AFTER);
+    let compact = existing.is_none_or(|row| row.changes_since_snapshot + added >= COMPACT_AFTER);
     let mut update = document::Entity::update_many()
         .col_expr(document::Column::UpdatedAt, Expr::value(now))
+        .col_expr(document::Column::LastSeq, Expr::value(seq))
+        .col_expr(document::Column::Heads, Expr::value(heads))
         .filter(document::Column::Id.eq(id));
     update = if compact {
         update
@@ -125,11 +172,29 @@ pub async fn store(
     } else {
         update.col_expr(
             document::Column::ChangesSinceSnapshot,
-            Expr::col(document::Column::ChangesSinceSnapshot).add(1),
+            Expr::col(document::Column::ChangesSinceSnapshot).add(added),
         )
     };
     update.exec(conn).await?;
-    Ok(Some(seq))
+    Ok(seq)
+}
+
+/// Makes change-log positions visible in the order they were taken.
+///
+/// On PostgreSQL a transaction that took sequence 41 can commit after one
+/// that took 42; a puller that already moved past 42 would never see 41. So
+/// writers take the feed lock before taking a sequence number and hold it to
+/// commit: positions become visible strictly in order, and a puller may trust
+/// that every position up to the highest it sees is final. Only the short
+/// tail of a write (log insert, row updates, commit) is serialized; loading
+/// and merging documents run in parallel. SQLite writers are serialized
+/// already. See `docs/sync-protocol.md`.
+async fn lock_feed(conn: &impl ConnectionTrait) -> ApiResult<()> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared("SELECT pg_advisory_xact_lock(7110731)")
+            .await?;
+    }
+    Ok(())
 }
 
 /// Takes the optional client-chosen `id` out of a new record's body; makes
@@ -141,6 +206,88 @@ pub fn take_id(body: &mut serde_json::Map<String, serde_json::Value>) -> ApiResu
             .map_err(|_| ApiError::invalid_field("id", "invalid_value", "not a UUID")),
         Some(_) => Err(ApiError::invalid_field("id", "invalid_value", "not a UUID")),
     }
+}
+
+/// A change the caller made but may not, and the value that undoes it.
+pub struct Refusal {
+    /// The top-level field.
+    pub field: &'static str,
+    /// The value that restores what the field was (JSON `null`: absent).
+    pub restore: serde_json::Value,
+    /// Why, as the REST API answers it.
+    pub error: ApiError,
+}
+
+/// What the server makes of a new version of a record: the fields it keeps
+/// itself, and the changes it refuses. The REST API answers the first
+/// refusal as an error; sync merges the device's changes and then undoes the
+/// refused ones with a compensating server change, so every replica converges.
+#[derive(Default)]
+pub struct Review {
+    /// Fields the server sets (the owner's team, a confirmed tier's proposal cleared).
+    pub derived: serde_json::Map<String, serde_json::Value>,
+    /// Changes refused, with the values that undo them.
+    pub refusals: Vec<Refusal>,
+}
+
+impl Review {
+    /// Notes a field the server sets.
+    pub fn derive(&mut self, field: &str, value: serde_json::Value) {
+        self.derived.insert(field.to_owned(), value);
+    }
+
+    /// Notes a refused change.
+    pub fn refuse(&mut self, field: &'static str, restore: serde_json::Value, error: ApiError) {
+        self.refusals.push(Refusal {
+            field,
+            restore,
+            error,
+        });
+    }
+
+    /// For the REST API: the derived fields, or the first refusal as the error.
+    pub fn into_result(self) -> ApiResult<serde_json::Map<String, serde_json::Value>> {
+        match self.refusals.into_iter().next() {
+            Some(refusal) => Err(refusal.error),
+            None => Ok(self.derived),
+        }
+    }
+
+    /// The merge patch that sets the derived fields and undoes the refusals.
+    pub fn correction(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut patch = self.derived.clone();
+        for refusal in &self.refusals {
+            patch.insert(refusal.field.to_owned(), refusal.restore.clone());
+        }
+        patch
+    }
+}
+
+/// A record with some top-level fields replaced (`null` clears one).
+pub fn with_fields<R: kam_sync_core::Record>(
+    record: &R,
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> ApiResult<R> {
+    let value = serde_json::to_value(record).map_err(ApiError::internal)?;
+    Ok(kam_sync_core::parse_record(with_json_fields(
+        &value, fields,
+    ))?)
+}
+
+/// A record's JSON with some top-level fields replaced (`null` clears one).
+pub fn with_json_fields(
+    record: &serde_json::Value,
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Value {
+    let mut object = record.as_object().cloned().unwrap_or_default();
+    for (field, value) in fields {
+        if value.is_null() {
+            object.remove(field);
+        } else {
+            object.insert(field.clone(), value.clone());
+        }
+    }
+    serde_json::Value::Object(object)
 }
 
 /// A strong ETag for a record version.

@@ -1,11 +1,14 @@
-//! Keyset pagination: pages ordered by version (the change-log position of a
-//! record's last change), newest first, with an opaque cursor.
+//! Keyset pagination shared by every list: items ordered by id, newest
+//! first (ids are UUIDv7, so in order of creation), with an opaque cursor.
+//! An item edited while a client pages keeps its place, so a client that
+//! pages to the end sees every item that existed when it started.
 
 use crate::error::{ApiError, ApiResult};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 /// Page size when the client names none.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
@@ -13,7 +16,7 @@ pub const DEFAULT_PAGE_SIZE: u64 = 50;
 /// One page of a list.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Page<T> {
-    /// The records, newest change first.
+    /// The items, newest first.
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     pub next_cursor: Option<String>,
@@ -33,16 +36,13 @@ impl<T> Page<T> {
     }
 
     /// A page from `limit + 1` fetched items: the extra one tells that more follow.
-    pub fn from_overfetch(mut items: Vec<T>, limit: u64, version: impl Fn(&T) -> i64) -> Self {
+    pub fn from_overfetch(mut items: Vec<T>, limit: u64, id: impl Fn(&T) -> Uuid) -> Self {
         let more = items.len() as u64 > limit;
         items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         let next_cursor = if more {
-            items.last().map(|last| {
-                Cursor {
-                    before_version: version(last),
-                }
-                .encode()
-            })
+            items
+                .last()
+                .map(|last| Cursor { last_id: id(last) }.encode())
         } else {
             None
         };
@@ -53,16 +53,16 @@ impl<T> Page<T> {
 /// Where the next page starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
-    /// Items with a lower version than this come next.
-    pub before_version: i64,
+    /// Items with a lower id than this come next.
+    pub last_id: Uuid,
 }
 
-const CURSOR_PREFIX: &str = "v1:";
+const CURSOR_PREFIX: &str = "k1:";
 
 impl Cursor {
     /// The opaque form.
     pub fn encode(self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{}", self.before_version))
+        URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{}", self.last_id))
     }
 
     /// Parses an opaque cursor; anything else is a 400.
@@ -75,13 +75,11 @@ impl Cursor {
         };
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-        let version = text
+        let last_id = text
             .strip_prefix(CURSOR_PREFIX)
-            .and_then(|v| v.parse::<i64>().ok())
+            .and_then(|id| Uuid::parse_str(id).ok())
             .ok_or_else(invalid)?;
-        Ok(Self {
-            before_version: version,
-        })
+        Ok(Self { last_id })
     }
 }
 
@@ -91,21 +89,21 @@ mod tests {
 
     #[test]
     fn a_cursor_round_trips_and_garbage_is_refused() {
-        let cursor = Cursor { before_version: 42 };
+        let cursor = Cursor {
+            last_id: Uuid::now_v7(),
+        };
         assert_eq!(Cursor::parse(&cursor.encode()).ok(), Some(cursor));
         assert!(Cursor::parse("not-a-cursor").is_err());
-        assert!(Cursor::parse(&URL_SAFE_NO_PAD.encode("v1:abc")).is_err());
+        assert!(Cursor::parse(&URL_SAFE_NO_PAD.encode("k1:42")).is_err());
     }
 
     #[test]
     fn an_overfetched_page_has_a_cursor_and_a_short_one_does_not() {
-        let page = Page::from_overfetch(vec![9, 7, 5], 2, |v| *v);
-        assert_eq!(page.items, [9, 7]);
-        assert_eq!(
-            page.next_cursor,
-            Some(Cursor { before_version: 7 }.encode())
-        );
-        let last = Page::from_overfetch(vec![3], 2, |v| *v);
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        let page = Page::from_overfetch(ids.clone(), 2, |id| *id);
+        assert_eq!(page.items, ids[..2]);
+        assert_eq!(page.next_cursor, Some(Cursor { last_id: ids[1] }.encode()));
+        let last = Page::from_overfetch(vec![ids[0]], 2, |id| *id);
         assert_eq!(last.next_cursor, None);
     }
 }

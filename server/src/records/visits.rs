@@ -2,7 +2,7 @@
 //! steps, and their materialized rows. A visit is visible to whoever sees its
 //! account.
 
-use super::{Loaded, check_if_match, load, store};
+use super::{Chunk, Loaded, Review, check_if_match, load, store};
 use crate::access::{require_writer, visible_account_ids};
 use crate::auth::AuthUser;
 use crate::entities::{account, user, visit};
@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use kam_sync_core::geo::GeoPoint;
 use kam_sync_core::ids::{AccountId, UserId, VisitId};
 use kam_sync_core::visit::{CheckPoint, VisitStatus, VisitType};
-use kam_sync_core::{ChangeMeta, Conflict, Record, RecordDoc, Visit, parse_record};
+use kam_sync_core::{ChangeMeta, Conflict, RecordDoc, Visit, parse_record};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -95,7 +95,7 @@ fn view_of(row: &visit::Model) -> ApiResult<VisitView> {
 }
 
 /// The visit row, if the caller may see its account.
-async fn visible_visit(
+pub async fn visible_visit(
     conn: &impl ConnectionTrait,
     caller: &AuthUser,
     id: Uuid,
@@ -115,7 +115,7 @@ pub async fn get(state: &AppState, caller: &AuthUser, id: Uuid) -> ApiResult<Vis
     view_of(&visible_visit(state.db.conn(), caller, id).await?)
 }
 
-/// Lists visits in the caller's scope, most recently changed first.
+/// Lists visits in the caller's scope, newest first.
 pub async fn list(
     state: &AppState,
     caller: &AuthUser,
@@ -151,16 +151,16 @@ pub async fn list(
         condition = condition.add(visit::Column::Deleted.eq(false));
     }
     if let Some(cursor) = filter.cursor.as_deref().map(Cursor::parse).transpose()? {
-        condition = condition.add(visit::Column::Version.lt(cursor.before_version));
+        condition = condition.add(visit::Column::Id.lt(cursor.last_id));
     }
     let rows = visit::Entity::find()
         .filter(condition)
-        .order_by_desc(visit::Column::Version)
+        .order_by_desc(visit::Column::Id)
         .limit(limit + 1)
         .all(state.db.conn())
         .await?;
     let items = rows.iter().map(view_of).collect::<ApiResult<Vec<_>>>()?;
-    Ok(Page::from_overfetch(items, limit, |view| view.version))
+    Ok(Page::from_overfetch(items, limit, |view| view.id.0))
 }
 
 /// Who may make a visit the caller plans: a rep plans their own; a manager or
@@ -198,6 +198,37 @@ async fn check_owner(
     Ok(())
 }
 
+/// What the server makes of a new version of a visit written by `caller`,
+/// against the version before (`None` for a new visit).
+pub async fn review(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    old: Option<&Visit>,
+    new: &Visit,
+) -> ApiResult<Review> {
+    let mut review = Review::default();
+    if let Some(old) = old
+        && old.account_id != new.account_id
+    {
+        review.refuse(
+            "account_id",
+            json!(old.account_id),
+            ApiError::invalid_field(
+                "account_id",
+                "immutable_field",
+                "a visit stays with its account; plan a new one",
+            ),
+        );
+    }
+    let old_owner = old.map(|o| o.owner_id);
+    if old_owner != Some(new.owner_id)
+        && let Err(err) = check_owner(conn, caller, new.owner_id, new.account_id).await
+    {
+        review.refuse("owner_id", json!(old_owner.unwrap_or(caller.id)), err);
+    }
+    Ok(review)
+}
+
 /// Plans (or logs) a visit.
 pub async fn create(
     state: &AppState,
@@ -214,7 +245,7 @@ pub async fn create(
     visible_row(conn, caller, visit.account_id.0)
         .await
         .map_err(|_| ApiError::invalid_field("account_id", "unknown_account", "no such account"))?;
-    check_owner(conn, caller, visit.owner_id, visit.account_id).await?;
+    review(conn, caller, None, &visit).await?.into_result()?;
     let meta = state.change_meta(caller);
     let mut doc = RecordDoc::create(&visit, state.actor.clone(), &meta)?;
     let _guard = state.db.write_guard().await;
@@ -225,9 +256,9 @@ pub async fn create(
             "a record with this id exists",
         ));
     }
-    let seq = store(&txn, id, None, &mut doc, &[], &meta)
-        .await?
+    let chunk = Chunk::since(&mut doc, &[], &meta, None)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a new document made no change")))?;
+    let seq = store(&txn, id, None, &mut doc, vec![chunk]).await?;
     let view = materialize(
         &txn,
         id,
@@ -332,40 +363,17 @@ pub async fn update(
     check_if_match(if_match, row.version)?;
     let current: Visit = doc.read()?;
     let patch = patch_for(&current, change)?;
-    for key in patch.keys() {
-        if !Visit::FIELDS.contains(&key.as_str()) {
-            return Err(ApiError::invalid_field(
-                key,
-                "unknown_field",
-                "no such field",
-            ));
-        }
-    }
-    if patch
-        .get("account_id")
-        .is_some_and(|a| *a != serde_json::to_value(current.account_id).unwrap_or_default())
-    {
-        return Err(ApiError::invalid_field(
-            "account_id",
-            "immutable_field",
-            "a visit stays with its account; plan a new one",
-        ));
-    }
-    if let Some(owner) = patch.get("owner_id")
-        && *owner != serde_json::to_value(current.owner_id).unwrap_or_default()
-    {
-        let owner: UserId = serde_json::from_value(owner.clone())
-            .map_err(|err| ApiError::invalid_field("owner_id", "invalid_value", err.to_string()))?;
-        check_owner(&txn, caller, owner, current.account_id).await?;
-    }
     doc.automerge_mut().set_actor(state.actor.clone());
     let meta = state.change_meta(caller);
-    if doc.merge_patch::<Visit>(&patch, &meta)?.is_none() {
+    let Some((patched, _)) = doc.merge_patch::<Visit>(&patch, &meta)? else {
         return view_of(&row);
-    }
-    let seq = store(&txn, id, Some(&doc_row), &mut doc, &heads, &meta)
+    };
+    review(&txn, caller, Some(&current), &patched)
         .await?
+        .into_result()?;
+    let chunk = Chunk::since(&mut doc, &heads, &meta, None)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a patch made no change")))?;
+    let seq = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
     let view = materialize(
         &txn,
         id,

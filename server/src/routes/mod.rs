@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod sync;
 pub mod visits;
 
 use crate::error::ApiError;
@@ -17,6 +18,7 @@ pub fn configure(config: &mut ServiceConfig) {
     admin::configure(config);
     accounts::configure(config);
     visits::configure(config);
+    sync::configure(config);
 }
 
 /// Maps a JSON body that could not be read to its problem.

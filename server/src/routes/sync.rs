@@ -1,0 +1,122 @@
+//! `POST /sync`: the offline-first sync endpoint. JSON with base64 payloads
+//! by default; CBOR (byte strings, about a quarter smaller) when the request
+//! is `application/cbor`. Responses are compressed when the client accepts it.
+
+use crate::auth::AuthUser;
+use crate::error::responses::WriteErrors;
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use futures_util::StreamExt;
+use kam_sync_core::protocol::{SyncRequest, SyncResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// The CBOR media type.
+pub const CBOR: &str = "application/cbor";
+
+/// Mounts the sync route.
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(sync);
+}
+
+fn media_type(req: &HttpRequest, name: header::HeaderName) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
+async fn read_body(mut payload: web::Payload, limit: usize) -> ApiResult<web::BytesMut> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|err| ApiError::bad_request("unreadable_body", err.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "the sync request is larger than {limit} bytes; push fewer documents at once"
+                ),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Push this device's changes and pull what it lacks, in one round trip.
+///
+/// The request carries, per document, the Automerge changes made since the
+/// server heads the device last saw, and the cursor of the last response.
+/// The response says how each pushed document fared, carries the documents
+/// (or changes) the device lacks in its user's scope, the accounts to drop,
+/// and notices of what the server undid. Repeating a request is harmless.
+#[utoipa::path(
+    tag = "sync",
+    request_body(content(
+        (SyncRequest = "application/json"),
+        (SyncRequest = "application/cbor"),
+    )),
+    responses(
+        (status = 200, content((SyncResponse = "application/json"), (SyncResponse = "application/cbor"))),
+        WriteErrors
+    ),
+    security(("bearer" = []))
+)]
+#[post("/sync")]
+async fn sync(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let cbor = match media_type(&req, header::CONTENT_TYPE).as_deref() {
+        Some("application/json") | None => false,
+        Some(CBOR) => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("send application/json or {CBOR}, not {other}"),
+            ));
+        }
+    };
+    let body = read_body(payload, state.settings.sync.max_body_bytes).await?;
+    let request: SyncRequest = if cbor {
+        ciborium::from_reader(&body[..])
+            .map_err(|err| ApiError::bad_request("malformed_cbor", err.to_string()))?
+    } else {
+        serde_json::from_slice(&body).map_err(|err| {
+            if err.is_data() {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_body",
+                    err.to_string(),
+                )
+            } else {
+                ApiError::bad_request("malformed_json", err.to_string())
+            }
+        })?
+    };
+    let response = crate::sync::sync(&state, &caller, request).await?;
+    let wants_cbor = cbor || media_type(&req, header::ACCEPT).as_deref() == Some(CBOR);
+    respond(&response, wants_cbor)
+}
+
+fn respond(response: &SyncResponse, cbor: bool) -> ApiResult<HttpResponse> {
+    if cbor {
+        let mut bytes = Vec::new();
+        ciborium::into_writer(response, &mut bytes).map_err(ApiError::internal)?;
+        Ok(HttpResponse::Ok().content_type(CBOR).body(bytes))
+    } else {
+        Ok(HttpResponse::Ok().json(response))
+    }
+}

@@ -1,0 +1,45 @@
+//! The sync endpoint's engine: one request pushes a device's changes and
+//! pulls what it lacks. See `docs/sync-protocol.md` for the protocol and
+//! the reasons behind it.
+
+pub mod cursor;
+pub mod pull;
+pub mod push;
+
+use crate::auth::AuthUser;
+use crate::error::ApiResult;
+use crate::startup::AppState;
+use cursor::SyncCursor;
+use kam_sync_core::protocol::{SyncRequest, SyncResponse};
+
+/// Handles one sync request: checks the cursor, applies the pushes (one
+/// transaction), then computes the pull (one consistent read).
+pub async fn sync(
+    state: &AppState,
+    caller: &AuthUser,
+    request: SyncRequest,
+) -> ApiResult<SyncResponse> {
+    let cursor = request
+        .cursor
+        .as_deref()
+        .map(SyncCursor::parse)
+        .transpose()?;
+    let (pushed, notices) = push::apply(state, caller, request.push).await?;
+    let page = pull::pull(
+        state.db.conn(),
+        caller,
+        cursor,
+        &request.resend,
+        request.limit,
+    )
+    .await?;
+    Ok(SyncResponse {
+        cursor: page.cursor,
+        has_more: page.has_more,
+        reset: page.reset,
+        pushed,
+        pull: page.pull,
+        removed: page.removed,
+        notices,
+    })
+}

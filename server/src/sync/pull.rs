@@ -1,0 +1,292 @@
+//! Computing what a device lacks: the documents in its user's scope that
+//! changed since its cursor, one bounded page at a time; the accounts that
+//! left the scope (to drop) or entered it (sent whole, with everything under
+//! them).
+
+use super::cursor::{SyncCursor, scope_fingerprint};
+use crate::access::{can_see, visible_account_ids};
+use crate::auth::AuthUser;
+use crate::entities::{account, account_share, doc_change, document, scope_change};
+use crate::error::{ApiError, ApiResult};
+use crate::records;
+use kam_sync_core::RecordKind;
+use kam_sync_core::protocol::{Bytes, PullDoc, Removed};
+use sea_orm::{
+    AccessMode, ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
+    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use std::collections::{BTreeSet, HashSet};
+use uuid::Uuid;
+
+/// Documents per page when the device names no limit.
+pub const DEFAULT_PULL_DOCS: u32 = 200;
+/// Most documents per page.
+pub const MAX_PULL_DOCS: u32 = 1_000;
+/// A document with more change-log entries than this since the cursor is
+/// sent whole: one compressed snapshot beats many small chunks.
+const WHOLE_AFTER_CHUNKS: usize = 16;
+
+/// One page of a pull.
+pub struct PullPage {
+    /// Documents the device lacks, whole or as changes.
+    pub pull: Vec<PullDoc>,
+    /// Accounts to drop (with everything under them).
+    pub removed: Vec<Removed>,
+    /// More pages follow.
+    pub has_more: bool,
+    /// The device's scope was rebuilt from scratch.
+    pub reset: bool,
+    /// Where the next pull starts.
+    pub cursor: String,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct DocHead {
+    id: Uuid,
+    kind: String,
+    account_id: Uuid,
+    last_seq: i64,
+    heads: serde_json::Value,
+}
+
+fn heads_of(doc: &DocHead) -> Vec<String> {
+    serde_json::from_value(doc.heads.clone()).unwrap_or_default()
+}
+
+async fn read_transaction(conn: &sea_orm::DatabaseConnection) -> ApiResult<DatabaseTransaction> {
+    Ok(match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            conn.begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await?
+        }
+        _ => conn.begin().await?,
+    })
+}
+
+fn doc_heads_query() -> sea_orm::Select<document::Entity> {
+    document::Entity::find()
+        .select_only()
+        .column(document::Column::Id)
+        .column(document::Column::Kind)
+        .column(document::Column::AccountId)
+        .column(document::Column::LastSeq)
+        .column(document::Column::Heads)
+}
+
+/// Accounts whose scope changed after `base`: those the caller could see at
+/// `base` and cannot now (removed), and the reverse (entered).
+async fn scope_transitions(
+    txn: &DatabaseTransaction,
+    caller: &AuthUser,
+    base: i64,
+) -> ApiResult<(BTreeSet<Uuid>, BTreeSet<Uuid>)> {
+    let changed: BTreeSet<Uuid> = scope_change::Entity::find()
+        .select_only()
+        .column(scope_change::Column::AccountId)
+        .filter(scope_change::Column::Seq.gt(base))
+        .into_tuple::<Uuid>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .collect();
+    let mut entered = BTreeSet::new();
+    let mut removed = BTreeSet::new();
+    for account_id in changed {
+        let then = scope_change::Entity::find()
+            .filter(scope_change::Column::AccountId.eq(account_id))
+            .filter(scope_change::Column::Seq.lte(base))
+            .order_by_desc(scope_change::Column::Seq)
+            .one(txn)
+            .await?;
+        let seen_then = then.is_some_and(|row| {
+            let shares: Vec<Uuid> = serde_json::from_value(row.shared_with).unwrap_or_default();
+            can_see(caller, row.owner_id, row.team_id, row.branch_id, &shares)
+        });
+        let seen_now = match account::Entity::find_by_id(account_id).one(txn).await? {
+            Some(row) => {
+                let shares: Vec<Uuid> = account_share::Entity::find()
+                    .select_only()
+                    .column(account_share::Column::UserId)
+                    .filter(account_share::Column::AccountId.eq(account_id))
+                    .into_tuple::<Uuid>()
+                    .all(txn)
+                    .await?;
+                can_see(caller, row.owner_id, row.team_id, row.branch_id, &shares)
+            }
+            None => false,
+        };
+        match (seen_then, seen_now) {
+            (true, false) => {
+                removed.insert(account_id);
+            }
+            (false, true) => {
+                entered.insert(account_id);
+            }
+            _ => {}
+        }
+    }
+    Ok((entered, removed))
+}
+
+async fn whole(txn: &DatabaseTransaction, doc: &DocHead) -> ApiResult<Option<PullDoc>> {
+    let Some(mut loaded) = records::load(txn, doc.id, false).await? else {
+        return Ok(None);
+    };
+    let heads = loaded.heads.iter().map(ToString::to_string).collect();
+    Ok(Some(PullDoc {
+        id: doc.id,
+        kind: loaded.doc.kind(),
+        account_id: doc.account_id,
+        whole: true,
+        data: Bytes(loaded.doc.automerge_mut().save()),
+        heads,
+    }))
+}
+
+/// The changes after `base` that the device does not already have (its own
+/// pushes), or the whole document when that is smaller or needed.
+async fn changes_or_whole(
+    txn: &DatabaseTransaction,
+    doc: &DocHead,
+    base: i64,
+    session: Uuid,
+) -> ApiResult<Option<PullDoc>> {
+    let rows: Vec<(Vec<u8>, Option<Uuid>)> = doc_change::Entity::find()
+        .select_only()
+        .column(doc_change::Column::Bytes)
+        .column(doc_change::Column::OriginSession)
+        .filter(doc_change::Column::DocId.eq(doc.id))
+        .filter(doc_change::Column::Seq.gt(base))
+        .order_by_asc(doc_change::Column::Seq)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if rows.len() > WHOLE_AFTER_CHUNKS {
+        return whole(txn, doc).await;
+    }
+    let data: Vec<u8> = rows
+        .into_iter()
+        .filter(|(_, origin)| *origin != Some(session))
+        .flat_map(|(bytes, _)| bytes)
+        .collect();
+    if data.is_empty() {
+        return Ok(None);
+    }
+    let kind = RecordKind::parse(&doc.kind)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown kind {}", doc.kind)))?;
+    Ok(Some(PullDoc {
+        id: doc.id,
+        kind,
+        account_id: doc.account_id,
+        whole: false,
+        data: Bytes(data),
+        heads: heads_of(doc),
+    }))
+}
+
+/// One page of what the caller's device lacks after `cursor`.
+pub async fn pull(
+    conn: &sea_orm::DatabaseConnection,
+    caller: &AuthUser,
+    cursor: Option<SyncCursor>,
+    resend: &[Uuid],
+    limit: Option<u32>,
+) -> ApiResult<PullPage> {
+    let scope = scope_fingerprint(caller);
+    let (base, after, reset) = match cursor {
+        None => (0, 0, false),
+        Some(cursor) if cursor.scope != scope => (0, 0, true),
+        Some(cursor) => (cursor.base, cursor.after, false),
+    };
+    let limit = u64::from(limit.unwrap_or(DEFAULT_PULL_DOCS).clamp(1, MAX_PULL_DOCS));
+    let txn = read_transaction(conn).await?;
+    let feed_head: Option<i64> = doc_change::Entity::find()
+        .select_only()
+        .column_as(doc_change::Column::Seq.max(), "head")
+        .into_tuple()
+        .one(&txn)
+        .await?
+        .flatten();
+    let visible = visible_account_ids(caller);
+    let mut page_query = doc_heads_query()
+        .filter(document::Column::LastSeq.gt(after))
+        .order_by_asc(document::Column::LastSeq)
+        .limit(limit + 1);
+    if let Some(visible) = visible.clone() {
+        page_query = page_query.filter(document::Column::AccountId.in_subquery(visible));
+    }
+    let mut docs: Vec<DocHead> = page_query.into_model().all(&txn).await?;
+    let has_more = docs.len() as u64 > limit;
+    docs.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let (entered, removed) = if base > 0 {
+        scope_transitions(&txn, caller, base).await?
+    } else {
+        (BTreeSet::new(), BTreeSet::new())
+    };
+    let resend: HashSet<Uuid> = resend.iter().copied().collect();
+    let mut sent = HashSet::new();
+    let mut pull = Vec::new();
+    for doc in &docs {
+        let send_whole = base == 0 || resend.contains(&doc.id) || entered.contains(&doc.account_id);
+        let entry = if send_whole {
+            whole(&txn, doc).await?
+        } else {
+            changes_or_whole(&txn, doc, base, caller.session_id).await?
+        };
+        if let Some(entry) = entry {
+            sent.insert(entry.id);
+            pull.push(entry);
+        }
+    }
+    let entered_here: Vec<Uuid> = docs
+        .iter()
+        .filter(|d| d.id == d.account_id && entered.contains(&d.id))
+        .map(|d| d.id)
+        .collect();
+    let mut extra_query = doc_heads_query();
+    extra_query = extra_query.filter(
+        sea_orm::Condition::any()
+            .add(document::Column::AccountId.is_in(entered_here))
+            .add(document::Column::Id.is_in(resend.iter().copied())),
+    );
+    if let Some(visible) = visible {
+        extra_query = extra_query.filter(document::Column::AccountId.in_subquery(visible));
+    }
+    for doc in extra_query.into_model::<DocHead>().all(&txn).await? {
+        if !sent.contains(&doc.id)
+            && let Some(entry) = whole(&txn, &doc).await?
+        {
+            sent.insert(entry.id);
+            pull.push(entry);
+        }
+    }
+    let next = if has_more {
+        let after = docs.last().map_or(after, |d| d.last_seq);
+        SyncCursor { base, after, scope }
+    } else {
+        let head = feed_head.unwrap_or(0).max(after).max(base);
+        SyncCursor {
+            base: head,
+            after: head,
+            scope,
+        }
+    };
+    txn.commit().await?;
+    Ok(PullPage {
+        pull,
+        removed: removed
+            .into_iter()
+            .map(|id| Removed {
+                id,
+                kind: RecordKind::Account,
+                reason: "out_of_scope".into(),
+            })
+            .collect(),
+        has_more,
+        reset,
+        cursor: next.encode(),
+    })
+}

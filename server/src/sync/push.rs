@@ -1,0 +1,469 @@
+//! Applying a device's pushed changes. Per document: merge the device's
+//! Automerge changes, then hold the result to the same rules as a REST
+//! write; what breaks them is undone by a compensating server change, which
+//! the device receives like any other. Everything is checked before anything
+//! is written, and a request is one transaction: a bad document fails the
+//! whole request and changes nothing.
+
+use crate::auth::AuthUser;
+use crate::entities::{account, visit};
+use crate::error::{ApiError, ApiResult};
+use crate::records::{self, Chunk, Loaded, Review, accounts, visits};
+use crate::startup::AppState;
+use automerge::{AutoCommit, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad};
+use chrono::Utc;
+use kam_sync_core::protocol::{MISSING_DEPENDENCIES, Notice, PushDoc, PushResult, PushStatus};
+use kam_sync_core::{
+    Account, ChangeMeta, RecordDoc, RecordError, RecordKind, Violation, Visit, diff_patch,
+    parse_record,
+};
+use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+/// Most documents one request may push.
+pub const MAX_PUSH_DOCS: usize = 1_000;
+
+/// Checks that `bytes` are whole, well-formed Automerge changes or documents
+/// (they may depend on changes the server has; that is checked on merge).
+fn check_bytes(id: Uuid, bytes: &[u8]) -> ApiResult<()> {
+    match AutoCommit::load_with_options(
+        bytes,
+        LoadOptions::new().on_partial_load(OnPartialLoad::Error),
+    ) {
+        Ok(_) | Err(AutomergeError::MissingDeps) => Ok(()),
+        Err(err) => Err(ApiError::bad_request(
+            "invalid_automerge",
+            format!("document {id}: the changes are not valid Automerge bytes ({err})"),
+        )),
+    }
+}
+
+/// Applies every pushed document, in one transaction.
+pub async fn apply(
+    state: &AppState,
+    caller: &AuthUser,
+    pushes: Vec<PushDoc>,
+) -> ApiResult<(Vec<PushResult>, Vec<Notice>)> {
+    if pushes.len() > MAX_PUSH_DOCS {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_documents",
+            format!("push at most {MAX_PUSH_DOCS} documents per request"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for push in &pushes {
+        if !seen.insert(push.id) {
+            return Err(ApiError::invalid_field(
+                "push",
+                "duplicate_document",
+                format!("document {} is pushed twice", push.id),
+            ));
+        }
+        check_bytes(push.id, &push.changes.0)?;
+    }
+    if pushes.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let _guard = state.db.write_guard().await;
+    let txn = state.db.conn().begin().await?;
+    let mut by_id: Vec<Uuid> = pushes.iter().map(|p| p.id).collect();
+    by_id.sort();
+    let mut loaded = HashMap::new();
+    for id in by_id {
+        loaded.insert(id, records::load(&txn, id, true).await?);
+    }
+    let mut results = Vec::with_capacity(pushes.len());
+    let mut notices = Vec::new();
+    for push in pushes {
+        let existing = loaded.remove(&push.id).flatten();
+        let (result, mut doc_notices) = apply_one(&txn, state, caller, push, existing).await?;
+        results.push(result);
+        notices.append(&mut doc_notices);
+    }
+    txn.commit().await?;
+    Ok((results, notices))
+}
+
+fn notice(id: Uuid, code: &str, field: Option<&str>, message: impl Into<String>) -> Notice {
+    Notice {
+        id,
+        code: code.to_owned(),
+        field: field.map(str::to_owned),
+        message: message.into(),
+    }
+}
+
+fn refused(id: Uuid, heads: Vec<String>, notices: Vec<Notice>) -> (PushResult, Vec<Notice>) {
+    (
+        PushResult {
+            id,
+            status: PushStatus::Refused,
+            heads,
+        },
+        notices,
+    )
+}
+
+fn hex_heads(heads: &[ChangeHash]) -> Vec<String> {
+    heads.iter().map(ToString::to_string).collect()
+}
+
+fn validate(kind: RecordKind, value: Value) -> Result<(), RecordError> {
+    match kind {
+        RecordKind::Account => parse_record::<Account>(value).map(drop),
+        RecordKind::Visit => parse_record::<Visit>(value).map(drop),
+    }
+}
+
+async fn review(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    kind: RecordKind,
+    old: Option<&Value>,
+    new: &Value,
+) -> ApiResult<Review> {
+    match kind {
+        RecordKind::Account => {
+            let old: Option<Account> = old.map(|o| parse_record(o.clone())).transpose()?;
+            let new: Account = parse_record(new.clone())?;
+            accounts::review(conn, caller, old.as_ref(), &new).await
+        }
+        RecordKind::Visit => {
+            let old: Option<Visit> = old.map(|o| parse_record(o.clone())).transpose()?;
+            let new: Visit = parse_record(new.clone())?;
+            visits::review(conn, caller, old.as_ref(), &new).await
+        }
+    }
+}
+
+fn merge_patch(
+    doc: &mut RecordDoc,
+    patch: &Map<String, Value>,
+    meta: &ChangeMeta,
+) -> Result<(), RecordError> {
+    match doc.kind() {
+        RecordKind::Account => doc.merge_patch::<Account>(patch, meta).map(drop),
+        RecordKind::Visit => doc.merge_patch::<Visit>(patch, meta).map(drop),
+    }
+}
+
+/// Keeps the device's value of each changed top-level field where the
+/// record stays valid, and the previous value where it would not; returns
+/// the resulting record and what was kept back.
+fn keep_valid_fields(
+    kind: RecordKind,
+    id: Uuid,
+    old: &Value,
+    merged: &Value,
+) -> (Value, Vec<Notice>) {
+    let (Some(old), Some(merged)) = (old.as_object(), merged.as_object()) else {
+        return (old.clone(), Vec::new());
+    };
+    let mut candidate = old.clone();
+    let mut notices = Vec::new();
+    let keys: Vec<&String> = old
+        .keys()
+        .chain(merged.keys().filter(|k| !old.contains_key(*k)))
+        .collect();
+    for key in keys {
+        if old.get(key) == merged.get(key) {
+            continue;
+        }
+        let mut trial = candidate.clone();
+        match merged.get(key) {
+            Some(value) => trial.insert(key.clone(), value.clone()),
+            None => trial.remove(key),
+        };
+        match validate(kind, Value::Object(trial.clone())) {
+            Ok(()) => candidate = trial,
+            Err(RecordError::Invalid(violations)) => {
+                let first = violations
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| Violation::new(key.as_str(), "invalid_value", "invalid"));
+                notices.push(notice(
+                    id,
+                    &first.code,
+                    Some(key),
+                    format!(
+                        "{}: {}; the previous value was restored",
+                        first.field, first.message
+                    ),
+                ));
+            }
+            Err(RecordError::Automerge(err)) => {
+                notices.push(notice(id, "invalid_value", Some(key), err.to_string()));
+            }
+        }
+    }
+    (Value::Object(candidate), notices)
+}
+
+/// Whether a change set brings a second root (a change with no
+/// dependencies) into a document: the bytes belong to another document.
+fn foreign_roots(doc: &mut RecordDoc, since: &[ChangeHash], existed: bool) -> bool {
+    let changes = doc.automerge_mut().get_changes(since);
+    let roots = changes.iter().filter(|c| c.deps().is_empty()).count();
+    if existed { roots > 0 } else { roots != 1 }
+}
+
+async fn visible(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    kind: RecordKind,
+    id: Uuid,
+    account_id: Uuid,
+    existed: bool,
+) -> ApiResult<bool> {
+    let found = match (kind, existed) {
+        (RecordKind::Account, false) => return Ok(true),
+        (RecordKind::Account, true) => accounts::visible_row(conn, caller, id).await,
+        (RecordKind::Visit, _) => accounts::visible_row(conn, caller, account_id).await,
+    };
+    match found {
+        Ok(_) => Ok(true),
+        Err(err) if err.code() == "not_found" => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+async fn apply_one(
+    conn: &impl ConnectionTrait,
+    state: &AppState,
+    caller: &AuthUser,
+    push: PushDoc,
+    existing: Option<Loaded>,
+) -> ApiResult<(PushResult, Vec<Notice>)> {
+    let id = push.id;
+    let existed = existing.is_some();
+    let (row, mut doc, heads_before) = match existing {
+        Some(Loaded { row, doc, heads }) => (Some(row), doc, heads),
+        None => (
+            None,
+            RecordDoc::from_automerge(push.kind, AutoCommit::new().with_actor(state.actor.clone())),
+            Vec::new(),
+        ),
+    };
+    if doc.kind() != push.kind {
+        return Err(ApiError::invalid_field(
+            "push",
+            "kind_mismatch",
+            format!(
+                "document {id} is a {}, not a {}",
+                doc.kind().as_str(),
+                push.kind.as_str()
+            ),
+        ));
+    }
+    let before = hex_heads(&heads_before);
+    if caller.role == crate::auth::Role::Service {
+        return Ok(refused(
+            id,
+            before,
+            vec![notice(
+                id,
+                "read_only_role",
+                None,
+                "the service role reads accounts and visits",
+            )],
+        ));
+    }
+    let old_json = existed.then(|| doc.to_json());
+    if let Some(old) = &old_json {
+        let account_id = push.kind.account_of(id, old).unwrap_or(id);
+        if !visible(conn, caller, push.kind, id, account_id, true).await? {
+            return Ok(refused(
+                id,
+                Vec::new(),
+                vec![notice(
+                    id,
+                    "out_of_scope",
+                    None,
+                    "this record is not in your scope",
+                )],
+            ));
+        }
+    }
+    doc.automerge_mut().set_actor(state.actor.clone());
+    doc.automerge_mut()
+        .load_incremental(&push.changes.0)
+        .map_err(|err| {
+            ApiError::bad_request("invalid_automerge", format!("document {id}: {err}"))
+        })?;
+    if !doc.automerge_mut().get_missing_deps(&[]).is_empty() {
+        if !existed {
+            return Err(ApiError::invalid_field(
+                "push",
+                "unknown_document",
+                format!("document {id} is unknown here and the changes are not a whole document"),
+            ));
+        }
+        return Ok(refused(
+            id,
+            before,
+            vec![notice(
+                id,
+                MISSING_DEPENDENCIES,
+                None,
+                "the changes depend on changes the server does not have; push the whole document",
+            )],
+        ));
+    }
+    if foreign_roots(&mut doc, &heads_before, existed) {
+        return Err(ApiError::invalid_field(
+            "push",
+            "foreign_document",
+            format!("the changes pushed for document {id} belong to another document"),
+        ));
+    }
+    let heads_merged = doc.automerge_mut().get_heads();
+    if heads_merged == heads_before {
+        return Ok((
+            PushResult {
+                id,
+                status: PushStatus::Unchanged,
+                heads: before,
+            },
+            Vec::new(),
+        ));
+    }
+    let merged = doc.to_json();
+    let account_id = match push.kind.account_of(id, &merged) {
+        Some(account_id) => account_id,
+        None if existed => id,
+        None => {
+            return Ok(refused(
+                id,
+                Vec::new(),
+                vec![notice(
+                    id,
+                    "invalid_record",
+                    Some("account_id"),
+                    "a new record must name its account",
+                )],
+            ));
+        }
+    };
+    if !existed && !visible(conn, caller, push.kind, id, account_id, false).await? {
+        return Ok(refused(
+            id,
+            Vec::new(),
+            vec![notice(
+                id,
+                "out_of_scope",
+                Some("account_id"),
+                "the account is not in your scope",
+            )],
+        ));
+    }
+    let (kept, mut notices) = match &old_json {
+        Some(old) => keep_valid_fields(push.kind, id, old, &merged),
+        None => match validate(push.kind, merged.clone()) {
+            Ok(()) => (merged.clone(), Vec::new()),
+            Err(RecordError::Invalid(violations)) => {
+                let notices = violations
+                    .into_iter()
+                    .map(|v| {
+                        notice(
+                            id,
+                            "invalid_record",
+                            Some(&v.field),
+                            format!("{}: {}", v.field, v.message),
+                        )
+                    })
+                    .collect();
+                return Ok(refused(id, Vec::new(), notices));
+            }
+            Err(err) => return Err(ApiError::internal(err)),
+        },
+    };
+    let verdict = review(conn, caller, push.kind, old_json.as_ref(), &kept).await?;
+    for refusal in &verdict.refusals {
+        notices.push(notice(
+            id,
+            refusal.error.code(),
+            Some(refusal.field),
+            format!("{}; the server undid it", refusal.error.detail()),
+        ));
+    }
+    let target = records::with_json_fields(&kept, &verdict.correction());
+    let final_review = review(conn, caller, push.kind, old_json.as_ref(), &target).await?;
+    if !final_review.refusals.is_empty() {
+        let notices = final_review
+            .refusals
+            .iter()
+            .map(|r| {
+                notice(
+                    id,
+                    r.error.code(),
+                    Some(r.field),
+                    r.error.detail().to_owned(),
+                )
+            })
+            .collect();
+        return Ok(refused(id, before, notices));
+    }
+    let device_meta = ChangeMeta {
+        user: Some(caller.id),
+        device: caller.device_id.clone(),
+        time: Utc::now(),
+    };
+    let server_meta = ChangeMeta {
+        user: None,
+        device: "server".into(),
+        time: Utc::now(),
+    };
+    let mut chunks = vec![Chunk {
+        bytes: doc.automerge_mut().save_after(&heads_before),
+        meta: &device_meta,
+        origin: Some(caller.session_id),
+    }];
+    let (Some(current), Some(target)) = (merged.as_object(), target.as_object()) else {
+        return Err(ApiError::internal(anyhow::anyhow!("records are objects")));
+    };
+    let correction = diff_patch(current, target);
+    if !correction.is_empty() {
+        merge_patch(&mut doc, &correction, &server_meta)?;
+        if let Some(chunk) = Chunk::since(&mut doc, &heads_merged, &server_meta, None) {
+            chunks.push(chunk);
+        }
+    }
+    let status = if chunks.len() > 1 {
+        PushStatus::Corrected
+    } else {
+        PushStatus::Applied
+    };
+    let version = records::store(conn, id, row.as_ref(), &mut doc, chunks).await?;
+    match push.kind {
+        RecordKind::Account => {
+            let previous = account::Entity::find_by_id(id).one(conn).await?;
+            accounts::materialize(conn, id, &doc, version, &device_meta, previous.as_ref()).await?;
+        }
+        RecordKind::Visit => {
+            let previous = visit::Entity::find_by_id(id).one(conn).await?;
+            visits::materialize(
+                conn,
+                id,
+                &doc,
+                version,
+                &device_meta,
+                previous.as_ref(),
+                state.settings.visits.check_in_max_distance_m,
+            )
+            .await?;
+        }
+    }
+    if notices.is_empty() && status == PushStatus::Corrected {
+        notices.push(notice(
+            id,
+            "server_fields_set",
+            None,
+            "the server set the fields it keeps",
+        ));
+    }
+    let heads = hex_heads(&doc.automerge_mut().get_heads());
+    Ok((PushResult { id, status, heads }, notices))
+}

@@ -1,0 +1,515 @@
+//! Offline sync, end to end: real devices (`kam-sync-core`'s `Replica`)
+//! against the real server over HTTP.
+
+use automerge::ActorId;
+use automerge::transaction::Transactable;
+use chrono::Utc;
+use kam_server::records::accounts::AccountView;
+use kam_server::records::visits::VisitView;
+use kam_sync_core::protocol::{Bytes, PushDoc, PushStatus, SyncRequest, SyncResponse};
+use kam_sync_core::{Account, ChangeMeta, RecordKind, Replica, SyncOutcome, Visit};
+use kam_tests::{OrgUser, Reply, Session, TestApp, new_account};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+/// A phone: a login session and a replica.
+struct Device {
+    session: Session,
+    replica: Replica,
+    user: Uuid,
+}
+
+impl Device {
+    async fn new(app: &TestApp, user: &OrgUser, name: &str) -> anyhow::Result<Self> {
+        let session = app.login(&user.username, &user.password, name).await?;
+        Ok(Self {
+            session,
+            replica: Replica::new(ActorId::random()),
+            user: user.id,
+        })
+    }
+
+    fn meta(&self) -> ChangeMeta {
+        ChangeMeta {
+            user: Some(self.user.into()),
+            device: self.session.device_id.clone(),
+            time: Utc::now(),
+        }
+    }
+
+    async fn send(&self, request: &SyncRequest) -> anyhow::Result<Reply> {
+        self.session
+            .post("/sync", &serde_json::to_value(request)?)
+            .await
+    }
+
+    /// Syncs until nothing more is waiting; returns every notice and drop.
+    async fn sync(&mut self) -> anyhow::Result<SyncOutcome> {
+        let mut total = SyncOutcome::default();
+        for _ in 0..100 {
+            let request = self.replica.prepare_sync();
+            let response: SyncResponse = self.send(&request).await?.ensure_status(200)?.json()?;
+            let outcome = self.replica.apply_sync(response)?;
+            total.received += outcome.received;
+            total.dropped.extend(outcome.dropped);
+            total.notices.extend(outcome.notices);
+            if !outcome.has_more && !self.replica.needs_sync() {
+                return Ok(total);
+            }
+        }
+        anyhow::bail!("sync did not settle")
+    }
+
+    fn edit_account(&mut self, id: Uuid, patch: Value) -> anyhow::Result<()> {
+        let meta = self.meta();
+        self.replica.edit::<Account>(id, &object(patch), &meta)?;
+        Ok(())
+    }
+
+    fn json(&self, id: Uuid) -> Value {
+        self.replica
+            .doc(id)
+            .map(|d| d.to_json())
+            .unwrap_or(Value::Null)
+    }
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+/// The record fields of a REST view (bookkeeping removed), to compare with a device's document.
+fn fields(view: &AccountView) -> Value {
+    serde_json::to_value(&view.account).unwrap_or_default()
+}
+
+async fn account_on_server(
+    app: &TestApp,
+    owner: &OrgUser,
+    name: &str,
+) -> anyhow::Result<(Session, AccountView)> {
+    let session = app.login_as(owner).await?;
+    let mut body = new_account(name);
+    body["notes"] = json!("Met the CFO.");
+    let view = session.create_account(body).await?;
+    Ok((session, view))
+}
+
+#[tokio::test]
+async fn two_devices_editing_one_account_offline_converge_with_the_server() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let (rest, account) = account_on_server(&app, &org.rep_a1, "Shanghai Metro").await?;
+    let id = account.id.0;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    let mut tablet = Device::new(&app, &org.rep_a1, "tablet").await?;
+    phone.sync().await?;
+    tablet.sync().await?;
+    assert_eq!(phone.json(id), fields(&account));
+
+    phone.edit_account(
+        id,
+        json!({"stage": "engaging", "notes": "Met the CFO. Budget approved.", "industry": "rail"}),
+    )?;
+    tablet.edit_account(id, json!({"scores": {"loyalty": 80}, "notes": "Yesterday: Met the CFO.", "industry": "transport"}))?;
+    phone.sync().await?;
+    tablet.sync().await?;
+    phone.sync().await?;
+
+    let server = rest.account(id).await?;
+    assert_eq!(phone.json(id), tablet.json(id));
+    assert_eq!(phone.json(id), fields(&server));
+    assert_eq!(server.account.stage.as_str(), "engaging");
+    assert_eq!(server.account.scores.loyalty, Some(80));
+    assert_eq!(
+        server.account.notes,
+        "Yesterday: Met the CFO. Budget approved."
+    );
+    let industry = server.conflicts.iter().find(|c| c.field == "industry");
+    let industry = industry
+        .ok_or_else(|| anyhow::anyhow!("no conflict on industry: {:?}", server.conflicts))?;
+    let winner = server.account.industry.clone().unwrap_or_default();
+    assert_eq!(industry.value, json!(winner));
+    let loser = if winner == "rail" {
+        "transport"
+    } else {
+        "rail"
+    };
+    assert_eq!(industry.others, vec![json!(loser)]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_visit_logged_offline_with_check_in_appears_to_the_manager() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let mut body = new_account("Hangzhou Water");
+    body["location"] = json!({"lat": 30.2741, "lon": 120.1551});
+    let rest = app.login_as(&org.rep_a1).await?;
+    let account = rest.create_account(body).await?;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    phone.sync().await?;
+    let visit_id = Uuid::now_v7();
+    let now = Utc::now();
+    let visit: Visit = serde_json::from_value(json!({
+        "account_id": account.id,
+        "owner_id": org.rep_a1.id,
+        "planned_at": now,
+        "type": "onsite",
+        "purpose": "Renewal",
+        "status": "in_progress",
+        "check_in": {"at": now, "location": {"lat": 30.2745, "lon": 120.1551}},
+        "summary": "Talked to the deputy director.",
+    }))?;
+    let meta = phone.meta();
+    phone.replica.create(visit_id, &visit, &meta)?;
+    let outcome = phone.sync().await?;
+    assert!(outcome.notices.is_empty(), "{:?}", outcome.notices);
+
+    let manager = app.login_as(&org.manager).await?;
+    let seen: VisitView = manager
+        .get(&format!("/visits/{visit_id}"))
+        .await?
+        .ensure_status(200)?
+        .json()?;
+    assert_eq!(seen.visit.summary, "Talked to the deputy director.");
+    let distance = seen.check_in_distance_m.unwrap_or(f64::MAX);
+    assert!((40.0..50.0).contains(&distance), "distance {distance}");
+    assert!(!seen.check_in_too_far);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_lost_response_is_repaired_by_sending_the_same_request_again() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let (rest, account) = account_on_server(&app, &org.rep_a1, "Ningbo Port").await?;
+    let id = account.id.0;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    phone.sync().await?;
+    phone.edit_account(id, json!({"stage": "deepening"}))?;
+    let request = phone.replica.prepare_sync();
+    let first: SyncResponse = phone.send(&request).await?.ensure_status(200)?.json()?;
+    let version_after_first = rest.account(id).await?.version;
+    let again: SyncResponse = phone.send(&request).await?.ensure_status(200)?.json()?;
+    assert_eq!(again.pushed[0].status, PushStatus::Unchanged);
+    assert_eq!(again.pushed[0].heads, first.pushed[0].heads);
+    phone.replica.apply_sync(again)?;
+    phone.sync().await?;
+    let server = rest.account(id).await?;
+    assert_eq!(server.account.stage.as_str(), "deepening");
+    assert_eq!(phone.json(id), fields(&server));
+    assert_eq!(
+        server.version, version_after_first,
+        "the retry made no second change"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_account_reassigned_away_is_dropped_and_the_new_owner_receives_it_whole()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let (rest, account) = account_on_server(&app, &org.rep_a1, "BOE Hefei").await?;
+    let id = account.id.0;
+    let visit = rest
+        .post(
+            "/visits",
+            &json!({"account_id": id, "planned_at": Utc::now(), "type": "phone"}),
+        )
+        .await?
+        .ensure_status(201)?
+        .json::<VisitView>()?;
+    let mut old_owner = Device::new(&app, &org.rep_a1, "phone-1").await?;
+    let mut new_owner = Device::new(&app, &org.rep_a2, "phone-2").await?;
+    old_owner.sync().await?;
+    new_owner.sync().await?;
+    assert!(old_owner.replica.doc(visit.id.0).is_some());
+    assert!(new_owner.replica.is_empty());
+
+    let manager = app.login_as(&org.manager).await?;
+    manager
+        .patch(
+            &format!("/accounts/{id}"),
+            &json!({"owner_id": org.rep_a2.id}),
+        )
+        .await?
+        .ensure_status(200)?;
+
+    let outcome = old_owner.sync().await?;
+    assert!(outcome.dropped.contains(&id), "{outcome:?}");
+    assert!(old_owner.replica.doc(id).is_none());
+    assert!(
+        old_owner.replica.doc(visit.id.0).is_none(),
+        "the visit went with its account"
+    );
+
+    new_owner.sync().await?;
+    let server = manager.account(id).await?;
+    assert_eq!(new_owner.json(id), fields(&server));
+    assert!(
+        new_owner.replica.doc(visit.id.0).is_some(),
+        "the visit came with its account"
+    );
+
+    manager
+        .patch(
+            &format!("/accounts/{id}"),
+            &json!({"owner_id": org.rep_a1.id}),
+        )
+        .await?
+        .ensure_status(200)?;
+    old_owner.sync().await?;
+    assert!(
+        old_owner.replica.doc(id).is_some(),
+        "back in scope, received whole"
+    );
+    assert!(old_owner.replica.doc(visit.id.0).is_some());
+    Ok(())
+}
+
+#[tokio::test]
+async fn forbidden_offline_changes_are_undone_with_a_notice_and_everyone_converges()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let (rest, account) = account_on_server(&app, &org.rep_a1, "Bank of Jiangsu").await?;
+    let id = account.id.0;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    phone.sync().await?;
+    phone.edit_account(
+        id,
+        json!({"owner_id": org.rep_a2.id, "tier": "strategic", "stage": "engaging"}),
+    )?;
+    let meta = phone.meta();
+    phone.replica.edit_raw(id, &meta, |doc| {
+        doc.put(automerge::ROOT, "segment", "casino")
+    })?;
+    let outcome = phone.sync().await?;
+    let codes: Vec<(&str, Option<&str>)> = outcome
+        .notices
+        .iter()
+        .map(|n| (n.code.as_str(), n.field.as_deref()))
+        .collect();
+    assert!(
+        codes.contains(&("owner_change_forbidden", Some("owner_id"))),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&("tier_confirmation_forbidden", Some("tier"))),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&("invalid_value", Some("segment"))),
+        "{codes:?}"
+    );
+
+    let server = rest.account(id).await?;
+    assert_eq!(server.account.owner_id.0, org.rep_a1.id);
+    assert_eq!(server.account.tier, None);
+    assert_eq!(server.account.segment.as_str(), "enterprise");
+    assert_eq!(
+        server.account.stage.as_str(),
+        "engaging",
+        "the allowed change stays"
+    );
+    assert_eq!(
+        phone.json(id),
+        fields(&server),
+        "the device received the compensation"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_push_to_a_record_outside_the_scope_is_refused_and_changes_nothing() -> anyhow::Result<()>
+{
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let (rest, account) = account_on_server(&app, &org.rep_b1, "CPIC").await?;
+    let id = account.id.0;
+    let mut thief = Device::new(&app, &org.rep_a1, "phone").await?;
+    let doc = kam_sync_core::RecordDoc::create(&account.account, ActorId::random(), &thief.meta())?;
+    let mut bytes = doc.into_automerge();
+    let request = SyncRequest {
+        push: vec![PushDoc {
+            id,
+            kind: RecordKind::Account,
+            changes: Bytes(bytes.save()),
+        }],
+        ..SyncRequest::default()
+    };
+    let response: SyncResponse = thief.send(&request).await?.ensure_status(200)?.json()?;
+    assert_eq!(response.pushed[0].status, PushStatus::Refused);
+    assert_eq!(response.notices[0].code, "out_of_scope");
+    assert!(response.pull.is_empty());
+    assert_eq!(rest.account(id).await?.version, account.version);
+    thief.replica.apply_sync(response)?;
+    Ok(())
+}
+
+fn push_of(id: Uuid, kind: RecordKind, bytes: Vec<u8>) -> SyncRequest {
+    SyncRequest {
+        push: vec![PushDoc {
+            id,
+            kind,
+            changes: Bytes(bytes),
+        }],
+        ..SyncRequest::default()
+    }
+}
+
+#[tokio::test]
+async fn bad_automerge_bytes_and_foreign_documents_get_a_problem_and_change_nothing()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let (rest, account) = account_on_server(&app, &org.rep_a1, "SAIC").await?;
+    let id = account.id.0;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    phone.sync().await?;
+    phone.edit_account(id, json!({"stage": "engaging"}))?;
+    let good = phone.replica.prepare_sync().push.remove(0).changes.0;
+
+    let mut other =
+        kam_sync_core::RecordDoc::create(&account.account, ActorId::random(), &phone.meta())?;
+    let foreign = other.automerge_mut().save();
+    let truncated = good[..good.len() / 2].to_vec();
+    let unknown_changes = {
+        let mut fresh = other.automerge_mut().fork();
+        let heads = fresh.get_heads();
+        fresh.put(automerge::ROOT, "name", "x")?;
+        fresh.commit();
+        fresh.save_after(&heads)
+    };
+    for (what, request, status, code) in [
+        (
+            "garbage",
+            push_of(id, RecordKind::Account, b"not automerge".to_vec()),
+            400,
+            "invalid_automerge",
+        ),
+        (
+            "truncated",
+            push_of(id, RecordKind::Account, truncated),
+            400,
+            "invalid_automerge",
+        ),
+        (
+            "foreign",
+            push_of(id, RecordKind::Account, foreign),
+            422,
+            "foreign_document",
+        ),
+        (
+            "wrong kind",
+            push_of(id, RecordKind::Visit, good.clone()),
+            422,
+            "kind_mismatch",
+        ),
+        (
+            "unknown id",
+            push_of(Uuid::now_v7(), RecordKind::Account, unknown_changes),
+            422,
+            "unknown_document",
+        ),
+    ] {
+        let reply = phone.send(&request).await?;
+        assert_eq!(reply.status, status, "{what}: {}", reply.body);
+        let violation = reply.body["violations"][0]["code"].as_str();
+        assert_eq!(
+            reply
+                .code()
+                .filter(|c| *c != "validation_failed")
+                .or(violation),
+            Some(code),
+            "{what}: {}",
+            reply.body
+        );
+        assert_eq!(
+            rest.account(id).await?.version,
+            account.version,
+            "{what} changed the account"
+        );
+    }
+    let unknown_kind = json!({"push": [{"id": id, "kind": "spaceship", "changes": "AAAA"}]});
+    let reply = phone.session.post("/sync", &unknown_kind).await?;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    let too_many: Vec<Value> = (0..1001)
+        .map(|_| json!({"id": Uuid::now_v7(), "kind": "account", "changes": ""}))
+        .collect();
+    let reply = phone
+        .session
+        .post("/sync", &json!({"push": too_many}))
+        .await?;
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert_eq!(reply.code(), Some("too_many_documents"));
+    assert_eq!(rest.account(id).await?.version, account.version);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_first_sync_pages_through_every_document_in_scope() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rest = app.login_as(&org.rep_a1).await?;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        ids.push(
+            rest.create_account(new_account(&format!("Account {i}")))
+                .await?
+                .id
+                .0,
+        );
+    }
+    let other = app.login_as(&org.rep_b1).await?;
+    let hidden = other.create_account(new_account("Not yours")).await?.id.0;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    let mut pages = 0;
+    loop {
+        let mut request = phone.replica.prepare_sync();
+        request.limit = Some(3);
+        let response: SyncResponse = phone.send(&request).await?.ensure_status(200)?.json()?;
+        pages += 1;
+        if !phone.replica.apply_sync(response)?.has_more {
+            break;
+        }
+    }
+    assert!(pages >= 3, "{pages} pages");
+    let mut held = phone.replica.ids(RecordKind::Account);
+    held.sort();
+    ids.sort();
+    assert_eq!(held, ids);
+    assert!(phone.replica.doc(hidden).is_none());
+    Ok(())
+}
+
+#[tokio::test]
+async fn cbor_requests_get_cbor_responses() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let (_, account) = account_on_server(&app, &org.rep_a1, "Huashan Hospital").await?;
+    let phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    let mut body = Vec::new();
+    ciborium::into_writer(&SyncRequest::default(), &mut body)?;
+    let response = phone
+        .session
+        .request(reqwest::Method::POST, "/sync")
+        .header("content-type", "application/cbor")
+        .body(body)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/cbor")
+    );
+    let decoded: SyncResponse = ciborium::from_reader(&response.bytes().await?[..])?;
+    assert_eq!(decoded.pull.len(), 1);
+    assert_eq!(decoded.pull[0].id, account.id.0);
+    Ok(())
+}
