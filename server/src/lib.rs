@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod entities;
 pub mod error;
+pub mod feed;
 pub mod migration;
 pub mod openapi;
 pub mod org;

@@ -32,6 +32,12 @@ enum Command {
     Demo,
     /// Print the OpenAPI document as JSON.
     Openapi,
+    /// Fold old change-log entries into document snapshots and delete them.
+    Compact {
+        /// How many of the newest log positions to keep for incremental pulls.
+        #[arg(long, default_value_t = 100_000)]
+        keep: i64,
+    },
 }
 
 #[tokio::main]
@@ -46,6 +52,17 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Some(Command::Demo) => (false, true),
+        Some(Command::Compact { keep }) => {
+            telemetry::init();
+            let settings = Settings::load()?;
+            let db = Db::connect(&settings.database).await?;
+            let done = kam_server::feed::compact(&db, keep).await?;
+            println!(
+                "horizon {}: {} snapshots rewritten, {} log entries removed",
+                done.horizon, done.snapshots, done.deleted
+            );
+            return Ok(());
+        }
         Some(Command::Serve { demo }) => (true, demo || cli.demo),
         None => (true, cli.demo),
     };

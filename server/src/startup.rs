@@ -4,7 +4,7 @@
 use crate::auth::{LoginThrottle, Sessions, TokenKeys};
 use crate::config::Settings;
 use crate::db::Db;
-use crate::entities::app_secret;
+use crate::entities::server_value;
 use crate::error::ApiError;
 use crate::{openapi, routes, telemetry};
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
@@ -189,15 +189,15 @@ async fn shared_jwt_secret(db: &Db) -> anyhow::Result<Vec<u8>> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let candidate = base64::engine::general_purpose::STANDARD.encode(bytes);
-    app_secret::Entity::insert(app_secret::ActiveModel {
+    server_value::Entity::insert(server_value::ActiveModel {
         name: Set(NAME.into()),
         value: Set(candidate),
     })
-    .on_conflict_do_nothing_on([app_secret::Column::Name])
+    .on_conflict_do_nothing_on([server_value::Column::Name])
     .exec(db.conn())
     .await
     .context("cannot store the JWT key")?;
-    let stored = app_secret::Entity::find_by_id(NAME.to_owned())
+    let stored = server_value::Entity::find_by_id(NAME.to_owned())
         .one(db.conn())
         .await?
         .context("the JWT key vanished")?;

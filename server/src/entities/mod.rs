@@ -3,12 +3,12 @@
 
 pub mod account;
 pub mod account_share;
-pub mod app_secret;
 pub mod branch;
 pub mod doc_change;
 pub mod document;
 pub mod refresh_token;
 pub mod scope_change;
+pub mod server_value;
 pub mod session;
 pub mod team;
 pub mod team_manager;

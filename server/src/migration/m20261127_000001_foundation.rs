@@ -49,7 +49,7 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
-                    .table("app_secrets")
+                    .table("server_values")
                     .col(string("name").primary_key())
                     .col(string("value"))
                     .take(),

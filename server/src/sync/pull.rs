@@ -210,6 +210,9 @@ pub async fn pull(
         .one(&txn)
         .await?
         .flatten();
+    let horizon = crate::feed::horizon(&txn)
+        .await
+        .map_err(ApiError::internal)?;
     let visible = visible_account_ids(caller);
     let mut page_query = doc_heads_query()
         .filter(document::Column::LastSeq.gt(after))
@@ -230,7 +233,8 @@ pub async fn pull(
     let mut sent = HashSet::new();
     let mut pull = Vec::new();
     for doc in &docs {
-        let send_whole = base == 0 || resend.contains(&doc.id) || entered.contains(&doc.account_id);
+        let send_whole =
+            base < horizon.max(1) || resend.contains(&doc.id) || entered.contains(&doc.account_id);
         let entry = if send_whole {
             whole(&txn, doc).await?
         } else {

@@ -1,15 +1,16 @@
-//! Server-wide secrets made once and shared by every server process (the JWT key).
+//! Server-wide values shared by every server process: the JWT key (made
+//! once), the change-log horizon (moved by compaction).
 
 use sea_orm::entity::prelude::*;
 
-/// A row of `app_secrets`.
+/// A row of `server_values`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-#[sea_orm(table_name = "app_secrets")]
+#[sea_orm(table_name = "server_values")]
 pub struct Model {
-    /// Secret name.
+    /// Name.
     #[sea_orm(primary_key, auto_increment = false)]
     pub name: String,
-    /// Secret value.
+    /// Value.
     pub value: String,
 }
 
