@@ -37,7 +37,7 @@ pub struct NewUser {
     pub password: SecretString,
     /// Role.
     pub role: Role,
-    /// Team (required for reps and managers).
+    /// Team (required for reps).
     pub team_id: Option<Uuid>,
     /// Branch (directors and service staff; none means the whole org).
     pub branch_id: Option<Uuid>,

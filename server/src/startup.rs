@@ -32,6 +32,9 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     /// The Automerge actor of changes this process makes on users' behalf.
     pub actor: automerge::ActorId,
+    /// A password hash that matches nothing, checked when a login names an
+    /// unknown user.
+    pub decoy_hash: String,
 }
 
 impl AppState {
@@ -49,6 +52,10 @@ impl AppState {
             settings: Arc::new(settings),
             login_throttle: LoginThrottle::default(),
             actor: automerge::ActorId::random(),
+            decoy_hash: crate::auth::hash_password(secrecy::SecretString::from(
+                uuid::Uuid::new_v4().to_string(),
+            ))
+            .await?,
         })
     }
 

@@ -33,7 +33,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(delete_account);
 }
 
-/// List the accounts in the caller's scope, most recently changed first.
+/// List the accounts in the caller's scope, newest first.
 #[utoipa::path(
     tag = "accounts",
     params(AccountFilter),

@@ -120,10 +120,11 @@ async fn login(
         .filter(user::Column::Username.eq(username.as_str()))
         .one(state.db.conn())
         .await?;
+    // An unknown user is checked against a real hash too, so that the time
+    // taken does not tell which usernames exist.
     let hash = found
         .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_default();
+        .map_or_else(|| state.decoy_hash.clone(), |u| u.password_hash.clone());
     let password_ok = verify_password(password, hash)
         .await
         .map_err(ApiError::internal)?;

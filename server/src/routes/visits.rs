@@ -35,7 +35,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(check_out);
 }
 
-/// List the visits under the accounts in the caller's scope, most recently changed first.
+/// List the visits under the accounts in the caller's scope, newest first.
 #[utoipa::path(
     tag = "visits",
     params(VisitFilter),

@@ -456,14 +456,6 @@ async fn apply_one(
             .await?;
         }
     }
-    if notices.is_empty() && status == PushStatus::Corrected {
-        notices.push(notice(
-            id,
-            "server_fields_set",
-            None,
-            "the server set the fields it keeps",
-        ));
-    }
     let heads = hex_heads(&doc.automerge_mut().get_heads());
     Ok((PushResult { id, status, heads }, notices))
 }

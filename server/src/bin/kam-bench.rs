@@ -1,0 +1,787 @@
+//! `kam-bench`: the "field day" load, measured. It starts a real
+//! `kam-server` (release build recommended) on a fresh database, makes real
+//! devices with `kam-sync-core`'s `Replica`, and prints a Markdown table:
+//!
+//! - field day: D devices each create A accounts with V visits offline and
+//!   make E more edits per account, then all sync at once;
+//! - conflict: two devices edit the same accounts (same field, same text)
+//!   offline, sync, and must converge;
+//! - initial download: a fresh device pulls a scope of N documents;
+//! - the in-process limit: the same pushes merged by `kam-sync-core` alone;
+//! - optionally the peer: Automerge's own sync stack in Node
+//!   (`bench/peer/run.sh`), same workload, same run, as ratios.
+//!
+//! ```sh
+//! cargo build --release -p kam-server
+//! target/release/kam-bench                       # SQLite, defaults D=50 A=20 V=2 E=10
+//! target/release/kam-bench --peer                # and the Node peer, same run
+//! target/release/kam-bench --database-url postgres://postgres@127.0.0.1:5432/postgres
+//! ```
+
+use anyhow::{Context, bail};
+use automerge::ActorId;
+use chrono::{Duration as ChronoDuration, Utc};
+use clap::Parser;
+use futures_util::future::try_join_all;
+use kam_sync_core::protocol::{SyncRequest, SyncResponse};
+use kam_sync_core::{Account, ChangeMeta, RecordDoc, RecordKind, Replica, Visit, parse_record};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Map, Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+#[derive(Parser, Clone)]
+#[command(name = "kam-bench", about = "KAM Sync's field-day benchmark")]
+struct Cli {
+    /// Devices syncing at once.
+    #[arg(long, default_value_t = 50)]
+    devices: usize,
+    /// Accounts each device creates offline.
+    #[arg(long, default_value_t = 20)]
+    accounts: usize,
+    /// Visits per account.
+    #[arg(long, default_value_t = 2)]
+    visits: usize,
+    /// Further edits per account, one change each.
+    #[arg(long, default_value_t = 10)]
+    edits: usize,
+    /// Accounts both devices edit in the conflict scenario.
+    #[arg(long, default_value_t = 200)]
+    conflict_accounts: usize,
+    /// Documents in the initial-download scenario.
+    #[arg(long, default_value_t = 2000)]
+    initial_docs: usize,
+    /// A PostgreSQL server to make a fresh database on (else SQLite in a temp dir).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// The kam-server binary (default: beside this one).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Sync with CBOR instead of JSON.
+    #[arg(long)]
+    cbor: bool,
+    /// Also run Automerge's Node sync stack (bench/peer/run.sh) on the same workload.
+    #[arg(long)]
+    peer: bool,
+}
+
+/// A `kam-server` child process on a fresh database.
+struct Server {
+    child: Child,
+    base: String,
+    data: tempfile::TempDir,
+    database_url: String,
+}
+
+const ADMIN_PASSWORD: &str = "bench-admin-password";
+
+impl Server {
+    fn start(cli: &Cli) -> anyhow::Result<Self> {
+        let bin = match &cli.server_bin {
+            Some(bin) => bin.clone(),
+            None => std::env::current_exe()?.with_file_name("kam-server"),
+        };
+        let data = tempfile::tempdir()?;
+        let database_url = match &cli.database_url {
+            Some(url) => fresh_postgres_database(url)?,
+            None => format!("sqlite://{}/kam.db?mode=rwc", data.path().display()),
+        };
+        let mut child = Command::new(&bin)
+            .current_dir(data.path())
+            .env("KAM__SERVER__BIND", "127.0.0.1:0")
+            .env("KAM__DATABASE__URL", &database_url)
+            .env("KAM_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("KAM_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", bin.display()))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut base = None;
+        for line in lines.by_ref() {
+            let line = line?;
+            if let Some(url) = line.strip_prefix("KAM Sync listening on ") {
+                base = Some(url.trim().to_owned());
+                break;
+            }
+        }
+        // Keep reading, or the server's next line would hit a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        let base = base.context("the server did not say where it listens")?;
+        Ok(Self {
+            child,
+            base,
+            data,
+            database_url,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Peak resident memory so far, in MiB.
+    fn peak_rss_mib(&self) -> f64 {
+        proc_status_kib(self.pid(), "VmHWM:") / 1024.0
+    }
+
+    /// Current resident memory, in MiB.
+    fn rss_mib(&self) -> f64 {
+        proc_status_kib(self.pid(), "VmRSS:") / 1024.0
+    }
+
+    /// CPU seconds used so far (user + system).
+    fn cpu_secs(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let after_name = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    /// Size of the database, in MiB.
+    fn database_mib(&self) -> f64 {
+        if self.database_url.starts_with("postgres") {
+            let db = self.database_url.rsplit('/').next().unwrap_or_default();
+            let output = Command::new("psql")
+                .args([
+                    "-Atq",
+                    &self.database_url,
+                    "-c",
+                    &format!("SELECT pg_database_size('{db}')"),
+                ])
+                .output();
+            return output
+                .ok()
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .and_then(|s| s.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1_048_576.0;
+        }
+        ["kam.db", "kam.db-wal"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(self.data.path().join(f)).ok())
+            .map(|m| m.len() as f64)
+            .sum::<f64>()
+            / 1_048_576.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn proc_status_kib(pid: u32, key: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn fresh_postgres_database(url: &str) -> anyhow::Result<String> {
+    let name = format!("kam_bench_{}", Uuid::new_v4().simple());
+    let status = Command::new("psql")
+        .args(["-q", url, "-c", &format!("CREATE DATABASE {name}")])
+        .status()
+        .context("psql is needed to make a PostgreSQL database")?;
+    if !status.success() {
+        bail!("cannot create database {name}");
+    }
+    let (server, _) = url
+        .rsplit_once('/')
+        .context("a database URL ends with /<database>")?;
+    Ok(format!("{server}/{name}"))
+}
+
+/// An HTTP client for one user.
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    async fn login(
+        http: &reqwest::Client,
+        base: &str,
+        username: &str,
+        password: &str,
+        device: &str,
+    ) -> anyhow::Result<Self> {
+        let response = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"username": username, "password": password, "device_id": device}))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("login {username}: {}", response.text().await?);
+        }
+        let pair: Value = response.json().await?;
+        Ok(Self {
+            http: http.clone(),
+            base: base.to_owned(),
+            token: pair["access_token"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}/api/v1{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("POST {path}: {}", response.text().await?);
+        }
+        Ok(response.json().await?)
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .get(format!("{}/api/v1{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("GET {path}: {}", response.text().await?);
+        }
+        Ok(response.json().await?)
+    }
+}
+
+/// Makes `count` reps in one team; returns their ids and usernames.
+async fn make_reps(
+    server: &Server,
+    http: &reqwest::Client,
+    count: usize,
+) -> anyhow::Result<Vec<(Uuid, String)>> {
+    let admin = Client::login(http, &server.base, "admin", ADMIN_PASSWORD, "bench").await?;
+    let branch = admin.post("/branches", &json!({"name": "Bench"})).await?;
+    let team = admin
+        .post(
+            "/teams",
+            &json!({"name": "Field", "branch_id": branch["id"]}),
+        )
+        .await?;
+    let mut reps = Vec::new();
+    for chunk in (0..count).collect::<Vec<_>>().chunks(8) {
+        let made = try_join_all(chunk.iter().map(|i| {
+            let admin = admin.clone();
+            let team = team["id"].clone();
+            async move {
+                let username = format!("rep{i:04}");
+                let user = admin
+                    .post(
+                        "/users",
+                        &json!({"username": username, "display_name": username, "password": password(&username), "role": "rep", "team_id": team}),
+                    )
+                    .await?;
+                let id = user["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()).context("user id")?;
+                anyhow::Ok((id, username))
+            }
+        }))
+        .await?;
+        reps.extend(made);
+    }
+    Ok(reps)
+}
+
+fn password(username: &str) -> String {
+    format!("{username}-bench-password")
+}
+
+/// What one device measured.
+#[derive(Default, Clone)]
+struct Traffic {
+    sent: usize,
+    received: usize,
+    latencies: Vec<Duration>,
+}
+
+/// A field device: a client and a replica.
+struct Device {
+    client: Client,
+    user: Uuid,
+    replica: Replica,
+    traffic: Traffic,
+    cbor: bool,
+}
+
+impl Device {
+    fn meta(&self) -> ChangeMeta {
+        ChangeMeta {
+            user: Some(self.user.into()),
+            device: "bench".into(),
+            time: Utc::now(),
+        }
+    }
+
+    async fn send(&mut self, request: &SyncRequest) -> anyhow::Result<SyncResponse> {
+        let (body, content_type) = if self.cbor {
+            let mut bytes = Vec::new();
+            ciborium::into_writer(request, &mut bytes)?;
+            (bytes, "application/cbor")
+        } else {
+            (serde_json::to_vec(request)?, "application/json")
+        };
+        self.traffic.sent += body.len();
+        let started = Instant::now();
+        let response = self
+            .client
+            .http
+            .post(format!("{}/api/v1/sync", self.client.base))
+            .bearer_auth(&self.client.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        self.traffic.latencies.push(started.elapsed());
+        self.traffic.received += bytes.len();
+        if !status.is_success() {
+            bail!("sync: {status} {}", String::from_utf8_lossy(&bytes));
+        }
+        Ok(if self.cbor {
+            ciborium::from_reader(&bytes[..])?
+        } else {
+            serde_json::from_slice(&bytes)?
+        })
+    }
+
+    async fn sync(&mut self) -> anyhow::Result<()> {
+        for _ in 0..10_000 {
+            let request = self.replica.prepare_sync();
+            let response = self.send(&request).await?;
+            let outcome = self.replica.apply_sync(response)?;
+            if !outcome.notices.is_empty() {
+                bail!("unexpected notices: {:?}", outcome.notices);
+            }
+            if !outcome.has_more && !self.replica.needs_sync() {
+                return Ok(());
+            }
+        }
+        bail!("sync did not settle")
+    }
+}
+
+const CITIES: [(&str, f64, f64); 5] = [
+    ("Shanghai", 31.23, 121.47),
+    ("Hangzhou", 30.27, 120.15),
+    ("Nanjing", 32.06, 118.80),
+    ("Suzhou", 31.30, 120.62),
+    ("Hefei", 31.82, 117.23),
+];
+const STAGES: [&str; 4] = ["identified", "engaging", "deepening", "maintaining"];
+const SENTENCES: [&str; 4] = [
+    "Met the purchasing director, who wants a proposal before the budget round. ",
+    "The deputy head of IT is a supporter and will introduce us to the CFO. ",
+    "Competitor quoted 8% lower; we answer with service levels and payment terms. ",
+    "Follow up after the trade fair with the regional operations team. ",
+];
+
+fn object(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+/// Creates the device's accounts and visits offline, then its edits.
+fn build_offline(
+    device: &mut Device,
+    rng: &mut StdRng,
+    accounts: usize,
+    visits: usize,
+    edits: usize,
+) -> anyhow::Result<Vec<Uuid>> {
+    let meta = device.meta();
+    let mut ids = Vec::new();
+    for a in 0..accounts {
+        let (city, lat, lon) = CITIES[rng.random_range(0..CITIES.len())];
+        let account: Account = parse_record(json!({
+            "name": format!("{city} Account {a} {}", rng.random_range(1000..9999)),
+            "segment": "enterprise",
+            "stage": STAGES[rng.random_range(0..STAGES.len())],
+            "owner_id": device.user,
+            "scores": {"need": rng.random_range(0..100), "purchasing_power": rng.random_range(0..100), "loyalty": rng.random_range(0..100), "size": rng.random_range(0..100), "strategic_value": rng.random_range(0..100)},
+            "address": {"city": city, "country": "China"},
+            "location": {"lat": lat + rng.random_range(-0.05..0.05), "lon": lon + rng.random_range(-0.05..0.05)},
+            "tags": [city.to_lowercase()],
+            "notes": format!("{}{}{}", SENTENCES[a % 4], SENTENCES[(a + 1) % 4], SENTENCES[(a + 2) % 4]),
+        }))?;
+        let id = Uuid::now_v7();
+        device.replica.create(id, &account, &meta)?;
+        ids.push(id);
+        for v in 0..visits {
+            let visit: Visit = parse_record(json!({
+                "account_id": id,
+                "owner_id": device.user,
+                "planned_at": Utc::now() + ChronoDuration::days(i64::try_from(v).unwrap_or(0) + 1),
+                "type": "onsite",
+                "purpose": "Quarterly business review and renewal",
+                "steps": {"identify": {"done": true, "notes": "Reception, then the purchasing office"}, "probe": {"done": false, "notes": ""}},
+                "summary": format!("{}{}{}{}", SENTENCES[v % 4], SENTENCES[(v + 1) % 4], SENTENCES[(v + 2) % 4], SENTENCES[(v + 3) % 4]),
+            }))?;
+            device.replica.create(Uuid::now_v7(), &visit, &meta)?;
+        }
+    }
+    for id in &ids {
+        for e in 0..edits {
+            let patch = match e % 4 {
+                0 => json!({"stage": STAGES[rng.random_range(0..STAGES.len())]}),
+                1 => json!({"scores": {"loyalty": rng.random_range(0..100)}}),
+                2 => {
+                    let notes = device
+                        .replica
+                        .doc(*id)
+                        .map(|d| d.to_json()["notes"].as_str().unwrap_or_default().to_owned())
+                        .unwrap_or_default();
+                    json!({"notes": format!("{notes}{}", SENTENCES[e % 4])})
+                }
+                _ => json!({"tags": [format!("tag{}", rng.random_range(0..20))]}),
+            };
+            device.replica.edit::<Account>(*id, &object(patch), &meta)?;
+        }
+    }
+    Ok(ids)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
+struct FieldDay {
+    docs: usize,
+    changes: usize,
+    seconds: f64,
+    latencies: Vec<Duration>,
+    sent_per_device: f64,
+    received_per_device: f64,
+    peak_rss_mib: f64,
+    cpu_secs: f64,
+    database_mib: f64,
+    inprocess_seconds: f64,
+}
+
+async fn devices_for(
+    server: &Server,
+    http: &reqwest::Client,
+    reps: &[(Uuid, String)],
+    cbor: bool,
+    tag: &str,
+) -> anyhow::Result<Vec<Device>> {
+    try_join_all(reps.iter().map(|(id, username)| async move {
+        let client = Client::login(
+            http,
+            &server.base,
+            username,
+            &password(username),
+            &format!("{tag}-{username}"),
+        )
+        .await?;
+        anyhow::Ok(Device {
+            client,
+            user: *id,
+            replica: Replica::new(ActorId::random()),
+            traffic: Traffic::default(),
+            cbor,
+        })
+    }))
+    .await
+}
+
+/// Merges the devices' first pushes with `kam-sync-core` alone: load each
+/// document's bytes, check the record, save it.
+fn in_process_limit(requests: &[SyncRequest]) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    for request in requests {
+        for push in &request.push {
+            let mut doc = RecordDoc::from_automerge(push.kind, automerge::AutoCommit::new());
+            doc.automerge_mut().load_incremental(&push.changes.0)?;
+            match push.kind {
+                RecordKind::Account => drop(doc.read::<Account>()?),
+                RecordKind::Visit => drop(doc.read::<Visit>()?),
+            }
+            drop(doc.automerge_mut().save());
+        }
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+async fn field_day(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<FieldDay> {
+    let server = Server::start(cli)?;
+    let reps = make_reps(&server, http, cli.devices).await?;
+    let mut devices = devices_for(&server, http, &reps, cli.cbor, "phone").await?;
+    let mut rng = StdRng::seed_from_u64(7);
+    for device in &mut devices {
+        build_offline(device, &mut rng, cli.accounts, cli.visits, cli.edits)?;
+    }
+    let requests: Vec<SyncRequest> = devices
+        .iter_mut()
+        .map(|d| d.replica.prepare_sync())
+        .collect();
+    let inprocess_seconds = in_process_limit(&requests)?;
+    let cpu_before = server.cpu_secs();
+    let started = Instant::now();
+    let devices = try_join_all(devices.into_iter().map(|mut device| async move {
+        device.sync().await?;
+        anyhow::Ok(device)
+    }))
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu_secs = server.cpu_secs() - cpu_before;
+    let docs = cli.devices * cli.accounts * (1 + cli.visits);
+    let changes = docs + cli.devices * cli.accounts * cli.edits;
+    let mut latencies: Vec<Duration> = devices
+        .iter()
+        .flat_map(|d| d.traffic.latencies.clone())
+        .collect();
+    latencies.sort();
+    let n = devices.len().max(1) as f64;
+    Ok(FieldDay {
+        docs,
+        changes,
+        seconds,
+        latencies,
+        sent_per_device: devices.iter().map(|d| d.traffic.sent as f64).sum::<f64>() / n,
+        received_per_device: devices
+            .iter()
+            .map(|d| d.traffic.received as f64)
+            .sum::<f64>()
+            / n,
+        peak_rss_mib: server.peak_rss_mib(),
+        cpu_secs,
+        database_mib: server.database_mib(),
+        inprocess_seconds,
+    })
+}
+
+/// Two devices of one rep edit the same accounts (same field, same text
+/// position) offline, sync, and must converge with the server.
+async fn conflict(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<(f64, usize)> {
+    let server = Server::start(cli)?;
+    let reps = make_reps(&server, http, 1).await?;
+    let mut devices = devices_for(&server, http, &reps, cli.cbor, "phone").await?;
+    devices.extend(devices_for(&server, http, &reps, cli.cbor, "tablet").await?);
+    let mut rng = StdRng::seed_from_u64(11);
+    let ids = build_offline(&mut devices[0], &mut rng, cli.conflict_accounts, 0, 0)?;
+    devices[0].sync().await?;
+    devices[1].sync().await?;
+    for (d, device) in devices.iter_mut().enumerate() {
+        let meta = device.meta();
+        for id in &ids {
+            let notes = device
+                .replica
+                .doc(*id)
+                .map(|doc| {
+                    doc.to_json()["notes"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .unwrap_or_default();
+            let patch =
+                json!({"stage": STAGES[d + 1], "notes": format!("Device {d} was here. {notes}")});
+            device.replica.edit::<Account>(*id, &object(patch), &meta)?;
+        }
+    }
+    let started = Instant::now();
+    devices[0].sync().await?;
+    devices[1].sync().await?;
+    devices[0].sync().await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let rest = Client::login(
+        http,
+        &server.base,
+        &reps[0].1,
+        &password(&reps[0].1),
+        "check",
+    )
+    .await?;
+    for id in &ids {
+        let a = devices[0].replica.doc(*id).map(|d| d.to_json());
+        let b = devices[1].replica.doc(*id).map(|d| d.to_json());
+        if a != b {
+            bail!("devices differ on {id}");
+        }
+        let view = rest.get(&format!("/accounts/{id}")).await?;
+        if a.as_ref().map(|a| &a["notes"]) != Some(&view["notes"])
+            || a.as_ref().map(|a| &a["stage"]) != Some(&view["stage"])
+        {
+            bail!("device and server differ on {id}");
+        }
+    }
+    Ok((seconds, ids.len()))
+}
+
+/// A fresh device downloads a scope of `initial_docs` documents.
+async fn initial_download(
+    cli: &Cli,
+    http: &reqwest::Client,
+) -> anyhow::Result<(f64, usize, usize, f64)> {
+    let server = Server::start(cli)?;
+    let reps = make_reps(&server, http, 1).await?;
+    let mut maker = devices_for(&server, http, &reps, cli.cbor, "maker")
+        .await?
+        .remove(0);
+    let mut rng = StdRng::seed_from_u64(13);
+    build_offline(&mut maker, &mut rng, cli.initial_docs / 2, 1, 0)?;
+    maker.sync().await?;
+    let rss_before = server.rss_mib();
+    let mut fresh = devices_for(&server, http, &reps, cli.cbor, "fresh")
+        .await?
+        .remove(0);
+    let started = Instant::now();
+    fresh.sync().await?;
+    let seconds = started.elapsed().as_secs_f64();
+    if fresh.replica.len() != maker.replica.len() {
+        bail!(
+            "the fresh device holds {} documents, not {}",
+            fresh.replica.len(),
+            maker.replica.len()
+        );
+    }
+    Ok((
+        seconds,
+        fresh.replica.len(),
+        fresh.traffic.received,
+        server.rss_mib().max(rss_before),
+    ))
+}
+
+/// Runs the Node peer on the same workload; its JSON report.
+fn peer(cli: &Cli) -> anyhow::Result<Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/peer/run.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .args([
+            "--devices",
+            &cli.devices.to_string(),
+            "--accounts",
+            &cli.accounts.to_string(),
+        ])
+        .args([
+            "--visits",
+            &cli.visits.to_string(),
+            "--edits",
+            &cli.edits.to_string(),
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run {}", script.display()))?;
+    if !output.status.success() {
+        bail!("the peer failed ({})", output.status);
+    }
+    let text = String::from_utf8(output.stdout)?;
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .context("the peer printed no JSON")?;
+    Ok(serde_json::from_str(line)?)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let engine = if cli.database_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let format = if cli.cbor { "CBOR" } else { "JSON" };
+    println!(
+        "## kam-bench: {engine}, {format}, D={} A={} V={} E={}\n",
+        cli.devices, cli.accounts, cli.visits, cli.edits
+    );
+    let day = field_day(&cli, &http).await?;
+    let docs_per_s = day.docs as f64 / day.seconds;
+    let changes_per_s = day.changes as f64 / day.seconds;
+    let limit_docs_per_s = day.docs as f64 / day.inprocess_seconds;
+    println!("| field day | value |\n| --- | --- |");
+    println!("| documents / changes | {} / {} |", day.docs, day.changes);
+    println!(
+        "| wall time, all devices syncing at once | {:.2} s |",
+        day.seconds
+    );
+    println!("| documents/s merged and stored | {docs_per_s:.0} |");
+    println!("| changes/s merged and stored | {changes_per_s:.0} |");
+    println!(
+        "| request latency p50 / p95 / p99 | {:.1} / {:.1} / {:.1} ms ({} requests) |",
+        percentile(&day.latencies, 0.50),
+        percentile(&day.latencies, 0.95),
+        percentile(&day.latencies, 0.99),
+        day.latencies.len()
+    );
+    println!(
+        "| bytes per device, sent / received | {:.0} / {:.0} |",
+        day.sent_per_device, day.received_per_device
+    );
+    println!("| server peak RSS | {:.1} MiB |", day.peak_rss_mib);
+    println!("| server CPU during the sync | {:.2} s |", day.cpu_secs);
+    println!("| database size | {:.1} MiB |", day.database_mib);
+    println!(
+        "| in-process limit (kam-sync-core alone) | {limit_docs_per_s:.0} documents/s, {:.0} changes/s |",
+        day.changes as f64 / day.inprocess_seconds
+    );
+    println!(
+        "| end-to-end / in-process | {:.2} |",
+        docs_per_s / limit_docs_per_s
+    );
+    let (seconds, accounts) = conflict(&cli, &http).await?;
+    println!(
+        "| conflict: 2 devices x {accounts} accounts, same field and text, converged | {seconds:.2} s |"
+    );
+    let (seconds, docs, bytes, rss) = initial_download(&cli, &http).await?;
+    println!(
+        "| initial download of {docs} documents | {seconds:.2} s, {:.0} KiB, server RSS {rss:.1} MiB |",
+        bytes as f64 / 1024.0
+    );
+    if cli.peer {
+        match peer(&cli) {
+            Ok(report) => {
+                let peer_docs = report["docs_per_s"].as_f64().unwrap_or(0.0);
+                println!("| peer (automerge-repo, Node) documents/s | {peer_docs:.0} |");
+                if peer_docs > 0.0 {
+                    println!(
+                        "| kam-sync / peer throughput | {:.1}x |",
+                        docs_per_s / peer_docs
+                    );
+                }
+                println!("\npeer report: `{report}`");
+            }
+            Err(err) => println!("| peer | not run: {err:#} |"),
+        }
+    }
+    Ok(())
+}
