@@ -37,6 +37,8 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Largest page a list may ask for.
     pub max_page_size: u64,
+    /// Memory for loaded hot documents, in MiB (an estimate; see `records::cache`).
+    pub doc_cache_mib: u64,
 }
 
 /// Database settings.
@@ -96,6 +98,7 @@ impl Settings {
             .set_default("server.max_body_bytes", 2 * 1024 * 1024)?
             .set_default("server.max_page_size", 500)?
             .set_default("database.max_connections", 8)?
+            .set_default("server.doc_cache_mib", 256)?
             .set_default("auth.access_ttl_secs", 15 * 60)?
             .set_default("auth.refresh_ttl_days", 30)?
             .set_default("visits.check_in_max_distance_m", 500.0)?

@@ -36,7 +36,7 @@ pub async fn horizon(conn: &impl ConnectionTrait) -> anyhow::Result<i64> {
 }
 
 /// Keeps the newest `keep` log positions and folds the rest into snapshots.
-pub async fn compact(db: &Db, keep: i64) -> anyhow::Result<Compaction> {
+pub async fn compact(db: &Db, cache: &records::cache::DocCache, keep: i64) -> anyhow::Result<Compaction> {
     let conn = db.conn();
     let head: Option<i64> = doc_change::Entity::find()
         .select_only()
@@ -66,7 +66,7 @@ pub async fn compact(db: &Db, keep: i64) -> anyhow::Result<Compaction> {
     for id in stale {
         let _guard = db.write_guard().await;
         let txn = conn.begin().await?;
-        let Some(mut loaded) = records::load(&txn, id, true)
+        let Some(mut loaded) = records::load(&txn, cache, id, true)
             .await
             .map_err(|err| anyhow::anyhow!("cannot load {id}: {err}"))?
         else {
@@ -86,6 +86,7 @@ pub async fn compact(db: &Db, keep: i64) -> anyhow::Result<Compaction> {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        cache.put(id, loaded.doc.into_automerge(), loaded.row.last_seq);
         snapshots += 1;
     }
     let _guard = db.write_guard().await;

@@ -35,6 +35,8 @@ pub struct AppState {
     /// A password hash that matches nothing, checked when a login names an
     /// unknown user.
     pub decoy_hash: String,
+    /// Loaded hot documents.
+    pub cache: crate::records::cache::DocCache,
 }
 
 impl AppState {
@@ -46,12 +48,14 @@ impl AppState {
             None => shared_jwt_secret(&db).await?,
         };
         let keys = TokenKeys::new(&secret, settings.auth.access_ttl_secs);
+        let cache = crate::records::cache::DocCache::new(settings.server.doc_cache_mib * 1024 * 1024);
         Ok(Self {
             db,
             keys,
             settings: Arc::new(settings),
             login_throttle: LoginThrottle::default(),
             actor: automerge::ActorId::random(),
+            cache,
             decoy_hash: crate::auth::hash_password(secrecy::SecretString::from(
                 uuid::Uuid::new_v4().to_string(),
             ))

@@ -97,6 +97,11 @@ async fn node_major() -> Option<u32> {
 
 /// Installs the example's locked dependencies unless they are there.
 async fn install_dependencies(dir: &Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        dir.join("package-lock.json").is_file(),
+        "the example is missing: no {}",
+        dir.join("package-lock.json").display()
+    );
     if dir
         .join("node_modules/@automerge/automerge/package.json")
         .is_file()

@@ -602,7 +602,7 @@ async fn a_cursor_from_before_a_compaction_still_works_with_whole_documents() ->
             .await?
             .ensure_status(200)?;
     }
-    let done = kam_server::feed::compact(app.db(), 0).await?;
+    let done = kam_server::feed::compact(app.db(), &app.state().cache, 0).await?;
     assert!(done.deleted > 0, "{done:?}");
     rest.patch(
         &format!("/accounts/{id}"),

@@ -348,7 +348,7 @@ pub async fn create(
     let mut doc = RecordDoc::create(&account, state.actor.clone(), &meta)?;
     let _guard = state.db.write_guard().await;
     let txn = conn.begin().await?;
-    if load(&txn, id, true).await?.is_some() {
+    if super::find(&txn, id, true).await?.is_some() {
         return Err(ApiError::conflict(
             "already_exists",
             "a record with this id exists",
@@ -359,6 +359,7 @@ pub async fn create(
     let seq = store(&txn, id, None, &mut doc, vec![chunk]).await?;
     let view = materialize(&txn, id, &doc, seq, &meta, None).await?;
     txn.commit().await?;
+    state.cache.put(id, doc.into_automerge(), seq);
     Ok(view)
 }
 
@@ -377,7 +378,7 @@ pub async fn update(
         row: doc_row,
         mut doc,
         heads,
-    }) = load(&txn, id, true).await?
+    }) = load(&txn, &state.cache, id, true).await?
     else {
         return Err(ApiError::not_found("account"));
     };
@@ -388,6 +389,7 @@ pub async fn update(
     doc.automerge_mut().set_actor(state.actor.clone());
     let meta = state.change_meta(caller);
     let Some((patched, _)) = doc.merge_patch::<Account>(&patch, &meta)? else {
+        state.cache.put(id, doc.into_automerge(), doc_row.last_seq);
         return view_of(&row);
     };
     let derived = review(&txn, caller, Some(&current), &patched)
@@ -401,6 +403,7 @@ pub async fn update(
     let seq = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
     let view = materialize(&txn, id, &doc, seq, &meta, Some(&row)).await?;
     txn.commit().await?;
+    state.cache.put(id, doc.into_automerge(), seq);
     Ok(view)
 }
 

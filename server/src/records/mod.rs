@@ -4,10 +4,12 @@
 //! record's relational row, all in one transaction.
 
 pub mod accounts;
+pub mod cache;
 pub mod page;
 pub mod visits;
 
 use crate::entities::{doc_change, document};
+use cache::DocCache;
 use crate::error::{ApiError, ApiResult};
 use automerge::ChangeHash;
 use chrono::Utc;
@@ -24,46 +26,92 @@ use uuid::Uuid;
 /// whatever the length of its history.
 pub const COMPACT_AFTER: i32 = 32;
 
+/// A document's storage row, without its snapshot.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct DocMeta {
+    /// The record's id.
+    pub id: Uuid,
+    /// Its kind.
+    pub kind: String,
+    /// The account it belongs to.
+    pub account_id: Uuid,
+    /// Change-log position of its last change.
+    pub last_seq: i64,
+    /// The last position folded into its snapshot.
+    pub snapshot_seq: i64,
+    /// Changes logged after the snapshot.
+    pub changes_since_snapshot: i32,
+}
+
 /// A document as loaded for reading or changing.
 pub struct Loaded {
     /// Its storage row.
-    pub row: document::Model,
+    pub row: DocMeta,
     /// The document.
     pub doc: RecordDoc,
     /// Its heads when loaded: what a change is saved after.
     pub heads: Vec<ChangeHash>,
 }
 
-/// Loads a document; with `lock`, holds its row until the transaction ends
-/// (PostgreSQL `FOR UPDATE`; SQLite writers are already serialized).
-pub async fn load(conn: &impl ConnectionTrait, id: Uuid, lock: bool) -> ApiResult<Option<Loaded>> {
-    let mut query = document::Entity::find_by_id(id);
+/// A document's row without its snapshot; with `lock`, holds the row until
+/// the transaction ends (PostgreSQL `FOR UPDATE`; SQLite writers are already
+/// serialized).
+pub async fn find(conn: &impl ConnectionTrait, id: Uuid, lock: bool) -> ApiResult<Option<DocMeta>> {
+    let mut query = document::Entity::find_by_id(id)
+        .select_only()
+        .column(document::Column::Id)
+        .column(document::Column::Kind)
+        .column(document::Column::AccountId)
+        .column(document::Column::LastSeq)
+        .column(document::Column::SnapshotSeq)
+        .column(document::Column::ChangesSinceSnapshot);
     if lock && conn.get_database_backend() == DbBackend::Postgres {
         query = query.lock_exclusive();
     }
-    let Some(row) = query.one(conn).await? else {
-        return Ok(None);
-    };
-    let kind = RecordKind::parse(&row.kind).ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!(
-            "document {id} has unknown kind {}",
-            row.kind
-        ))
-    })?;
-    let mut doc = RecordDoc::load(kind, &row.snapshot).map_err(ApiError::internal)?;
-    let chunks = doc_change::Entity::find()
+    Ok(query.into_model::<DocMeta>().one(conn).await?)
+}
+
+async fn chunks_after(conn: &impl ConnectionTrait, id: Uuid, after: i64) -> ApiResult<Vec<Vec<u8>>> {
+    Ok(doc_change::Entity::find()
         .select_only()
         .column(doc_change::Column::Bytes)
         .filter(doc_change::Column::DocId.eq(id))
-        .filter(doc_change::Column::Seq.gt(row.snapshot_seq))
+        .filter(doc_change::Column::Seq.gt(after))
         .order_by_asc(doc_change::Column::Seq)
         .into_tuple::<Vec<u8>>()
         .all(conn)
-        .await?;
-    for chunk in chunks {
-        doc.automerge_mut()
-            .load_incremental(&chunk)
-            .map_err(ApiError::internal)?;
+        .await?)
+}
+
+/// Loads a document, from the cache when it holds it (catching up on what
+/// other server processes logged since), else from its snapshot and the
+/// changes logged after it. With `lock`, as [`find`].
+pub async fn load(conn: &impl ConnectionTrait, cache: &DocCache, id: Uuid, lock: bool) -> ApiResult<Option<Loaded>> {
+    let Some(row) = find(conn, id, lock).await? else {
+        return Ok(None);
+    };
+    let kind = RecordKind::parse(&row.kind).ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!("document {id} has unknown kind {}", row.kind))
+    })?;
+    let (mut doc, after) = match cache.take(id) {
+        Some((doc, version)) if (row.snapshot_seq..=row.last_seq).contains(&version) => {
+            (RecordDoc::from_automerge(kind, doc), version)
+        }
+        _ => {
+            let snapshot: Vec<u8> = document::Entity::find_by_id(id)
+                .select_only()
+                .column(document::Column::Snapshot)
+                .into_tuple()
+                .one(conn)
+                .await?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("document {id} vanished")))?;
+            (RecordDoc::load(kind, &snapshot).map_err(ApiError::internal)?, row.snapshot_seq)
+        }
+    };
+    if after < row.last_seq {
+        for chunk in chunks_after(conn, id, after).await? {
+            doc.automerge_mut().load_incremental(&chunk).map_err(ApiError::internal)?;
+        }
     }
     let heads = doc.automerge_mut().get_heads();
     Ok(Some(Loaded { row, doc, heads }))
@@ -103,7 +151,7 @@ impl<'a> Chunk<'a> {
 pub async fn store(
     conn: &impl ConnectionTrait,
     id: Uuid,
-    existing: Option<&document::Model>,
+    existing: Option<&DocMeta>,
     doc: &mut RecordDoc,
     chunks: Vec<Chunk<'_>>,
 ) -> ApiResult<i64> {

@@ -250,7 +250,7 @@ pub async fn create(
     let mut doc = RecordDoc::create(&visit, state.actor.clone(), &meta)?;
     let _guard = state.db.write_guard().await;
     let txn = conn.begin().await?;
-    if load(&txn, id, true).await?.is_some() {
+    if super::find(&txn, id, true).await?.is_some() {
         return Err(ApiError::conflict(
             "already_exists",
             "a record with this id exists",
@@ -270,6 +270,7 @@ pub async fn create(
     )
     .await?;
     txn.commit().await?;
+    state.cache.put(id, doc.into_automerge(), seq);
     Ok(view)
 }
 
@@ -354,7 +355,7 @@ pub async fn update(
         row: doc_row,
         mut doc,
         heads,
-    }) = load(&txn, id, true).await?
+    }) = load(&txn, &state.cache, id, true).await?
     else {
         return Err(ApiError::not_found("visit"));
     };
@@ -366,6 +367,7 @@ pub async fn update(
     doc.automerge_mut().set_actor(state.actor.clone());
     let meta = state.change_meta(caller);
     let Some((patched, _)) = doc.merge_patch::<Visit>(&patch, &meta)? else {
+        state.cache.put(id, doc.into_automerge(), doc_row.last_seq);
         return view_of(&row);
     };
     review(&txn, caller, Some(&current), &patched)
@@ -385,6 +387,7 @@ pub async fn update(
     )
     .await?;
     txn.commit().await?;
+    state.cache.put(id, doc.into_automerge(), seq);
     Ok(view)
 }
 

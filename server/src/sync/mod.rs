@@ -27,6 +27,7 @@ pub async fn sync(
     let (pushed, notices) = push::apply(state, caller, request.push).await?;
     let page = pull::pull(
         state.db.conn(),
+        &state.cache,
         caller,
         cursor,
         &request.resend,

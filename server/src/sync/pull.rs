@@ -9,6 +9,7 @@ use crate::auth::AuthUser;
 use crate::entities::{account, account_share, doc_change, document, scope_change};
 use crate::error::{ApiError, ApiResult};
 use crate::records;
+use crate::records::cache::DocCache;
 use kam_sync_core::RecordKind;
 use kam_sync_core::protocol::{Bytes, PullDoc, Removed};
 use sea_orm::{
@@ -131,25 +132,28 @@ async fn scope_transitions(
     Ok((entered, removed))
 }
 
-async fn whole(txn: &DatabaseTransaction, doc: &DocHead) -> ApiResult<Option<PullDoc>> {
-    let Some(mut loaded) = records::load(txn, doc.id, false).await? else {
+async fn whole(txn: &DatabaseTransaction, cache: &DocCache, doc: &DocHead) -> ApiResult<Option<PullDoc>> {
+    let Some(mut loaded) = records::load(txn, cache, doc.id, false).await? else {
         return Ok(None);
     };
     let heads = loaded.heads.iter().map(ToString::to_string).collect();
-    Ok(Some(PullDoc {
+    let entry = PullDoc {
         id: doc.id,
         kind: loaded.doc.kind(),
         account_id: doc.account_id,
         whole: true,
         data: Bytes(loaded.doc.automerge_mut().save()),
         heads,
-    }))
+    };
+    cache.put(doc.id, loaded.doc.into_automerge(), loaded.row.last_seq);
+    Ok(Some(entry))
 }
 
 /// The changes after `base` that the device does not already have (its own
 /// pushes), or the whole document when that is smaller or needed.
 async fn changes_or_whole(
     txn: &DatabaseTransaction,
+    cache: &DocCache,
     doc: &DocHead,
     base: i64,
     session: Uuid,
@@ -165,7 +169,7 @@ async fn changes_or_whole(
         .all(txn)
         .await?;
     if rows.len() > WHOLE_AFTER_CHUNKS {
-        return whole(txn, doc).await;
+        return whole(txn, cache, doc).await;
     }
     let data: Vec<u8> = rows
         .into_iter()
@@ -190,6 +194,7 @@ async fn changes_or_whole(
 /// One page of what the caller's device lacks after `cursor`.
 pub async fn pull(
     conn: &sea_orm::DatabaseConnection,
+    cache: &DocCache,
     caller: &AuthUser,
     cursor: Option<SyncCursor>,
     resend: &[Uuid],
@@ -236,9 +241,9 @@ pub async fn pull(
         let send_whole =
             base < horizon.max(1) || resend.contains(&doc.id) || entered.contains(&doc.account_id);
         let entry = if send_whole {
-            whole(&txn, doc).await?
+            whole(&txn, cache, doc).await?
         } else {
-            changes_or_whole(&txn, doc, base, caller.session_id).await?
+            changes_or_whole(&txn, cache, doc, base, caller.session_id).await?
         };
         if let Some(entry) = entry {
             sent.insert(entry.id);
@@ -261,7 +266,7 @@ pub async fn pull(
     }
     for doc in extra_query.into_model::<DocHead>().all(&txn).await? {
         if !sent.contains(&doc.id)
-            && let Some(entry) = whole(&txn, &doc).await?
+            && let Some(entry) = whole(&txn, cache, &doc).await?
         {
             sent.insert(entry.id);
             pull.push(entry);

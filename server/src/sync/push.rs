@@ -73,17 +73,23 @@ pub async fn apply(
     by_id.sort();
     let mut loaded = HashMap::new();
     for id in by_id {
-        loaded.insert(id, records::load(&txn, id, true).await?);
+        loaded.insert(id, records::load(&txn, &state.cache, id, true).await?);
     }
     let mut results = Vec::with_capacity(pushes.len());
     let mut notices = Vec::new();
+    let mut keep = Vec::new();
     for push in pushes {
         let existing = loaded.remove(&push.id).flatten();
-        let (result, mut doc_notices) = apply_one(&txn, state, caller, push, existing).await?;
-        results.push(result);
-        notices.append(&mut doc_notices);
+        let id = push.id;
+        let mut outcome = apply_one(&txn, state, caller, push, existing).await?;
+        results.push(outcome.result);
+        notices.append(&mut outcome.notices);
+        keep.extend(outcome.keep.map(|(doc, version)| (id, doc, version)));
     }
     txn.commit().await?;
+    for (id, doc, version) in keep {
+        state.cache.put(id, doc, version);
+    }
     Ok((results, notices))
 }
 
@@ -96,15 +102,24 @@ fn notice(id: Uuid, code: &str, field: Option<&str>, message: impl Into<String>)
     }
 }
 
-fn refused(id: Uuid, heads: Vec<String>, notices: Vec<Notice>) -> (PushResult, Vec<Notice>) {
-    (
-        PushResult {
+/// What pushing one document came to, and the document to keep cached
+/// once the transaction commits.
+struct Outcome {
+    result: PushResult,
+    notices: Vec<Notice>,
+    keep: Option<(AutoCommit, i64)>,
+}
+
+fn refused(id: Uuid, heads: Vec<String>, notices: Vec<Notice>) -> Outcome {
+    Outcome {
+        result: PushResult {
             id,
             status: PushStatus::Refused,
             heads,
         },
         notices,
-    )
+        keep: None,
+    }
 }
 
 fn hex_heads(heads: &[ChangeHash]) -> Vec<String> {
@@ -236,7 +251,7 @@ async fn apply_one(
     caller: &AuthUser,
     push: PushDoc,
     existing: Option<Loaded>,
-) -> ApiResult<(PushResult, Vec<Notice>)> {
+) -> ApiResult<Outcome> {
     let id = push.id;
     let existed = existing.is_some();
     let (row, mut doc, heads_before) = match existing {
@@ -321,14 +336,15 @@ async fn apply_one(
     }
     let heads_merged = doc.automerge_mut().get_heads();
     if heads_merged == heads_before {
-        return Ok((
-            PushResult {
+        return Ok(Outcome {
+            result: PushResult {
                 id,
                 status: PushStatus::Unchanged,
                 heads: before,
             },
-            Vec::new(),
-        ));
+            notices: Vec::new(),
+            keep: row.map(|row| (doc.into_automerge(), row.last_seq)),
+        });
     }
     let merged = doc.to_json();
     let account_id = match push.kind.account_of(id, &merged) {
@@ -457,5 +473,9 @@ async fn apply_one(
         }
     }
     let heads = hex_heads(&doc.automerge_mut().get_heads());
-    Ok((PushResult { id, status, heads }, notices))
+    Ok(Outcome {
+        result: PushResult { id, status, heads },
+        notices,
+        keep: Some((doc.into_automerge(), version)),
+    })
 }
