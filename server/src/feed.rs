@@ -36,7 +36,11 @@ pub async fn horizon(conn: &impl ConnectionTrait) -> anyhow::Result<i64> {
 }
 
 /// Keeps the newest `keep` log positions and folds the rest into snapshots.
-pub async fn compact(db: &Db, cache: &records::cache::DocCache, keep: i64) -> anyhow::Result<Compaction> {
+pub async fn compact(
+    db: &Db,
+    cache: &records::cache::DocCache,
+    keep: i64,
+) -> anyhow::Result<Compaction> {
     let conn = db.conn();
     let head: Option<i64> = doc_change::Entity::find()
         .select_only()

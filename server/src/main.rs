@@ -56,7 +56,9 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init();
             let settings = Settings::load()?;
             let db = Db::connect(&settings.database).await?;
-            let done = kam_server::feed::compact(&db, &kam_server::records::cache::DocCache::new(0), keep).await?;
+            let done =
+                kam_server::feed::compact(&db, &kam_server::records::cache::DocCache::new(0), keep)
+                    .await?;
             println!(
                 "horizon {}: {} snapshots rewritten, {} log entries removed",
                 done.horizon, done.snapshots, done.deleted

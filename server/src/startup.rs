@@ -48,7 +48,8 @@ impl AppState {
             None => shared_jwt_secret(&db).await?,
         };
         let keys = TokenKeys::new(&secret, settings.auth.access_ttl_secs);
-        let cache = crate::records::cache::DocCache::new(settings.server.doc_cache_mib * 1024 * 1024);
+        let cache =
+            crate::records::cache::DocCache::new(settings.server.doc_cache_mib * 1024 * 1024);
         Ok(Self {
             db,
             keys,

@@ -16,7 +16,11 @@ use uuid::Uuid;
 const STAGES: [&str; 2] = ["engaging", "deepening"];
 
 fn meta() -> ChangeMeta {
-    ChangeMeta { user: None, device: "bench".into(), time: Utc::now() }
+    ChangeMeta {
+        user: None,
+        device: "bench".into(),
+        time: Utc::now(),
+    }
 }
 
 fn account(i: usize) -> Account {
@@ -39,10 +43,16 @@ fn patch(value: Value) -> Map<String, Value> {
 
 /// A record document with `edits` one-field edits after its creation.
 fn with_history(edits: usize) -> RecordDoc {
-    let mut doc = RecordDoc::create(&account(0), ActorId::random(), &meta()).unwrap_or_else(|err| panic!("{err:?}"));
+    let mut doc = RecordDoc::create(&account(0), ActorId::random(), &meta())
+        .unwrap_or_else(|err| panic!("{err:?}"));
     for i in 0..edits {
-        let change = if i % 2 == 0 { json!({"scores": {"loyalty": i % 100}}) } else { json!({"stage": STAGES[i % 4 / 2]}) };
-        doc.merge_patch::<Account>(&patch(change), &meta()).unwrap_or_else(|err| panic!("{err:?}"));
+        let change = if i % 2 == 0 {
+            json!({"scores": {"loyalty": i % 100}})
+        } else {
+            json!({"stage": STAGES[i % 4 / 2]})
+        };
+        doc.merge_patch::<Account>(&patch(change), &meta())
+            .unwrap_or_else(|err| panic!("{err:?}"));
     }
     doc
 }
@@ -52,7 +62,9 @@ fn push_of(docs: usize, edits: usize) -> SyncRequest {
     let mut replica = Replica::new(ActorId::random());
     for i in 0..docs {
         let id = Uuid::now_v7();
-        replica.create(id, &account(i), &meta()).unwrap_or_else(|err| panic!("{err:?}"));
+        replica
+            .create(id, &account(i), &meta())
+            .unwrap_or_else(|err| panic!("{err:?}"));
         for e in 0..edits {
             replica
                 .edit::<Account>(id, &patch(json!({"scores": {"loyalty": e}})), &meta())
@@ -64,16 +76,24 @@ fn push_of(docs: usize, edits: usize) -> SyncRequest {
 
 fn apply_push(c: &mut Criterion) {
     let request = push_of(100, 10);
-    c.bench_function("apply a push of 100 documents x 11 changes (merge + validate + save)", |b| {
-        b.iter(|| {
-            for push in &request.push {
-                let mut doc = RecordDoc::from_automerge(push.kind, AutoCommit::new());
-                doc.automerge_mut().load_incremental(&push.changes.0).unwrap_or_else(|err| panic!("{err}"));
-                black_box(doc.read::<Account>().unwrap_or_else(|err| panic!("{err:?}")));
-                black_box(doc.automerge_mut().save());
-            }
-        });
-    });
+    c.bench_function(
+        "apply a push of 100 documents x 11 changes (merge + validate + save)",
+        |b| {
+            b.iter(|| {
+                for push in &request.push {
+                    let mut doc = RecordDoc::from_automerge(push.kind, AutoCommit::new());
+                    doc.automerge_mut()
+                        .load_incremental(&push.changes.0)
+                        .unwrap_or_else(|err| panic!("{err}"));
+                    black_box(
+                        doc.read::<Account>()
+                            .unwrap_or_else(|err| panic!("{err:?}")),
+                    );
+                    black_box(doc.automerge_mut().save());
+                }
+            });
+        },
+    );
 }
 
 fn apply_pull(c: &mut Criterion) {
@@ -83,14 +103,27 @@ fn apply_pull(c: &mut Criterion) {
         pull: request
             .push
             .iter()
-            .map(|p| PullDoc { id: p.id, kind: RecordKind::Account, account_id: p.id, whole: true, data: p.changes.clone(), heads: Vec::new() })
+            .map(|p| PullDoc {
+                id: p.id,
+                kind: RecordKind::Account,
+                account_id: p.id,
+                whole: true,
+                data: p.changes.clone(),
+                heads: Vec::new(),
+            })
             .collect(),
         ..SyncResponse::default()
     };
     c.bench_function("a device applies a pull of 100 documents", |b| {
         b.iter_batched(
             || (Replica::new(ActorId::random()), response.clone()),
-            |(mut replica, response)| black_box(replica.apply_sync(response).unwrap_or_else(|err| panic!("{err}"))),
+            |(mut replica, response)| {
+                black_box(
+                    replica
+                        .apply_sync(response)
+                        .unwrap_or_else(|err| panic!("{err}")),
+                )
+            },
             BatchSize::SmallInput,
         );
     });
@@ -101,7 +134,9 @@ fn wire_format(c: &mut Criterion) {
     let json = serde_json::to_vec(&request).unwrap_or_default();
     let mut cbor = Vec::new();
     ciborium::into_writer(&request, &mut cbor).unwrap_or_else(|err| panic!("{err}"));
-    c.bench_function("encode a 100-document push as JSON", |b| b.iter(|| black_box(serde_json::to_vec(&request))));
+    c.bench_function("encode a 100-document push as JSON", |b| {
+        b.iter(|| black_box(serde_json::to_vec(&request)))
+    });
     c.bench_function("decode a 100-document push from JSON", |b| {
         b.iter(|| black_box(serde_json::from_slice::<SyncRequest>(&json).unwrap_or_default()))
     });
@@ -113,43 +148,67 @@ fn wire_format(c: &mut Criterion) {
         })
     });
     c.bench_function("decode a 100-document push from CBOR", |b| {
-        b.iter(|| black_box(ciborium::from_reader::<SyncRequest, _>(&cbor[..]).unwrap_or_else(|err| panic!("{err}"))))
+        b.iter(|| {
+            black_box(
+                ciborium::from_reader::<SyncRequest, _>(&cbor[..])
+                    .unwrap_or_else(|err| panic!("{err}")),
+            )
+        })
     });
 }
 
 fn merge_into_history(c: &mut Criterion) {
     for history in [0usize, 10_000] {
         let mut base = with_history(history);
-        let mut device = RecordDoc::load(RecordKind::Account, &base.automerge_mut().save()).unwrap_or_else(|err| panic!("{err:?}"));
+        let mut device = RecordDoc::load(RecordKind::Account, &base.automerge_mut().save())
+            .unwrap_or_else(|err| panic!("{err:?}"));
         device.automerge_mut().set_actor(ActorId::random());
         let heads = device.automerge_mut().get_heads();
         device
             .merge_patch::<Account>(&patch(json!({"stage": "maintaining"})), &meta())
             .unwrap_or_else(|err| panic!("{err:?}"));
         let change = device.automerge_mut().save_after(&heads);
-        let push = PushDoc { id: Uuid::nil(), kind: RecordKind::Account, changes: Bytes(change) };
-        c.bench_function(&format!("merge one change into a loaded record with {history} changes of history"), |b| {
-            b.iter_batched(
-                || base.automerge_mut().fork(),
-                |mut doc| {
-                    let before = doc.get_heads();
-                    doc.load_incremental(&push.changes.0).unwrap_or_else(|err| panic!("{err}"));
-                    black_box(doc.save_after(&before))
-                },
-                BatchSize::LargeInput,
-            );
-        });
+        let push = PushDoc {
+            id: Uuid::nil(),
+            kind: RecordKind::Account,
+            changes: Bytes(change),
+        };
+        c.bench_function(
+            &format!("merge one change into a loaded record with {history} changes of history"),
+            |b| {
+                b.iter_batched(
+                    || base.automerge_mut().fork(),
+                    |mut doc| {
+                        let before = doc.get_heads();
+                        doc.load_incremental(&push.changes.0)
+                            .unwrap_or_else(|err| panic!("{err}"));
+                        black_box(doc.save_after(&before))
+                    },
+                    BatchSize::LargeInput,
+                );
+            },
+        );
         let snapshot = base.automerge_mut().save();
-        c.bench_function(&format!("load from snapshot, then merge one change, {history} changes of history"), |b| {
-            b.iter(|| {
-                let mut doc = AutoCommit::load(&snapshot).unwrap_or_else(|err| panic!("{err}"));
-                let before = doc.get_heads();
-                doc.load_incremental(&push.changes.0).unwrap_or_else(|err| panic!("{err}"));
-                black_box(doc.save_after(&before))
-            });
-        });
+        c.bench_function(
+            &format!("load from snapshot, then merge one change, {history} changes of history"),
+            |b| {
+                b.iter(|| {
+                    let mut doc = AutoCommit::load(&snapshot).unwrap_or_else(|err| panic!("{err}"));
+                    let before = doc.get_heads();
+                    doc.load_incremental(&push.changes.0)
+                        .unwrap_or_else(|err| panic!("{err}"));
+                    black_box(doc.save_after(&before))
+                });
+            },
+        );
     }
 }
 
-criterion_group!(benches, apply_push, apply_pull, wire_format, merge_into_history);
+criterion_group!(
+    benches,
+    apply_push,
+    apply_pull,
+    wire_format,
+    merge_into_history
+);
 criterion_main!(benches);

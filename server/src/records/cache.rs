@@ -50,7 +50,11 @@ impl DocCache {
     /// An empty cache holding at most about `max_bytes` of documents.
     pub fn new(max_bytes: u64) -> Self {
         Self {
-            inner: Mutex::new(Inner { entries: HashMap::new(), bytes: 0, clock: 0 }),
+            inner: Mutex::new(Inner {
+                entries: HashMap::new(),
+                bytes: 0,
+                clock: 0,
+            }),
             max_bytes,
         }
     }
@@ -78,12 +82,25 @@ impl DocCache {
         }
         inner.clock += 1;
         let used = inner.clock;
-        if let Some(old) = inner.entries.insert(id, Entry { doc, version, size, used }) {
+        if let Some(old) = inner.entries.insert(
+            id,
+            Entry {
+                doc,
+                version,
+                size,
+                used,
+            },
+        ) {
             inner.bytes -= old.size;
         }
         inner.bytes += size;
         while inner.bytes > self.max_bytes {
-            let Some(oldest) = inner.entries.iter().min_by_key(|(_, e)| e.used).map(|(id, _)| *id) else {
+            let Some(oldest) = inner
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(id, _)| *id)
+            else {
                 break;
             };
             if let Some(evicted) = inner.entries.remove(&oldest) {
@@ -94,7 +111,10 @@ impl DocCache {
 
     /// Documents held and their estimated bytes.
     pub fn usage(&self) -> (usize, u64) {
-        self.inner.lock().map(|i| (i.entries.len(), i.bytes)).unwrap_or_default()
+        self.inner
+            .lock()
+            .map(|i| (i.entries.len(), i.bytes))
+            .unwrap_or_default()
     }
 }
 

@@ -9,9 +9,9 @@ pub mod page;
 pub mod visits;
 
 use crate::entities::{doc_change, document};
-use cache::DocCache;
 use crate::error::{ApiError, ApiResult};
 use automerge::ChangeHash;
+use cache::DocCache;
 use chrono::Utc;
 use kam_sync_core::{ChangeMeta, RecordDoc, RecordKind};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -71,7 +71,11 @@ pub async fn find(conn: &impl ConnectionTrait, id: Uuid, lock: bool) -> ApiResul
     Ok(query.into_model::<DocMeta>().one(conn).await?)
 }
 
-async fn chunks_after(conn: &impl ConnectionTrait, id: Uuid, after: i64) -> ApiResult<Vec<Vec<u8>>> {
+async fn chunks_after(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    after: i64,
+) -> ApiResult<Vec<Vec<u8>>> {
     Ok(doc_change::Entity::find()
         .select_only()
         .column(doc_change::Column::Bytes)
@@ -86,12 +90,20 @@ async fn chunks_after(conn: &impl ConnectionTrait, id: Uuid, after: i64) -> ApiR
 /// Loads a document, from the cache when it holds it (catching up on what
 /// other server processes logged since), else from its snapshot and the
 /// changes logged after it. With `lock`, as [`find`].
-pub async fn load(conn: &impl ConnectionTrait, cache: &DocCache, id: Uuid, lock: bool) -> ApiResult<Option<Loaded>> {
+pub async fn load(
+    conn: &impl ConnectionTrait,
+    cache: &DocCache,
+    id: Uuid,
+    lock: bool,
+) -> ApiResult<Option<Loaded>> {
     let Some(row) = find(conn, id, lock).await? else {
         return Ok(None);
     };
     let kind = RecordKind::parse(&row.kind).ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!("document {id} has unknown kind {}", row.kind))
+        ApiError::internal(anyhow::anyhow!(
+            "document {id} has unknown kind {}",
+            row.kind
+        ))
     })?;
     let (mut doc, after) = match cache.take(id) {
         Some((doc, version)) if (row.snapshot_seq..=row.last_seq).contains(&version) => {
@@ -105,12 +117,17 @@ pub async fn load(conn: &impl ConnectionTrait, cache: &DocCache, id: Uuid, lock:
                 .one(conn)
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("document {id} vanished")))?;
-            (RecordDoc::load(kind, &snapshot).map_err(ApiError::internal)?, row.snapshot_seq)
+            (
+                RecordDoc::load(kind, &snapshot).map_err(ApiError::internal)?,
+                row.snapshot_seq,
+            )
         }
     };
     if after < row.last_seq {
         for chunk in chunks_after(conn, id, after).await? {
-            doc.automerge_mut().load_incremental(&chunk).map_err(ApiError::internal)?;
+            doc.automerge_mut()
+                .load_incremental(&chunk)
+                .map_err(ApiError::internal)?;
         }
     }
     let heads = doc.automerge_mut().get_heads();

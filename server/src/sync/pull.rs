@@ -132,7 +132,11 @@ async fn scope_transitions(
     Ok((entered, removed))
 }
 
-async fn whole(txn: &DatabaseTransaction, cache: &DocCache, doc: &DocHead) -> ApiResult<Option<PullDoc>> {
+async fn whole(
+    txn: &DatabaseTransaction,
+    cache: &DocCache,
+    doc: &DocHead,
+) -> ApiResult<Option<PullDoc>> {
     let Some(mut loaded) = records::load(txn, cache, doc.id, false).await? else {
         return Ok(None);
     };
