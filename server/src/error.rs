@@ -122,6 +122,14 @@ impl ApiError {
         self.code
     }
 
+    /// The most specific code: the first violation's for a
+    /// `validation_failed`, else the problem's own.
+    pub fn specific_code(&self) -> &str {
+        self.violations
+            .first()
+            .map_or(self.code, |v| v.code.as_str())
+    }
+
     /// The sentence for a person.
     pub fn detail(&self) -> &str {
         &self.detail

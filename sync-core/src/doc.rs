@@ -154,10 +154,12 @@ impl RecordDoc {
         patch: &Map<String, Value>,
         meta: &ChangeMeta,
     ) -> Result<Option<(R, ChangeHash)>, RecordError> {
+        // Removing a field the record does not know is allowed: it is how a
+        // server cleans up what a newer or faulty client wrote.
         let unknown: Vec<Violation> = patch
-            .keys()
-            .filter(|key| !R::FIELDS.contains(&key.as_str()))
-            .map(|key| Violation::new(key.clone(), "unknown_field", "no such field"))
+            .iter()
+            .filter(|(key, value)| !R::FIELDS.contains(&key.as_str()) && !value.is_null())
+            .map(|(key, _)| Violation::new(key.clone(), "unknown_field", "no such field"))
             .collect();
         if !unknown.is_empty() {
             return Err(RecordError::Invalid(unknown));

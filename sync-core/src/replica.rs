@@ -41,6 +41,10 @@ struct LocalDoc {
     /// Heads at which the server refused this document: not pushed again
     /// until it changes.
     refused_at: Option<Vec<ChangeHash>>,
+    /// The device's heads when it last pushed: once the push is acknowledged
+    /// the server has them, even before the device pulls the server's own
+    /// changes (a compensation arriving on a later page).
+    in_flight: Vec<ChangeHash>,
 }
 
 impl LocalDoc {
@@ -163,6 +167,7 @@ impl Replica {
                 account_id,
                 server_heads: Vec::new(),
                 refused_at: None,
+                in_flight: Vec::new(),
             },
         );
         Ok(())
@@ -214,6 +219,7 @@ impl Replica {
             .map(|(id, local)| {
                 let known = local.known_server_heads();
                 let kind = local.doc.kind();
+                local.in_flight = local.doc.automerge_mut().get_heads();
                 let doc = local.doc.automerge_mut();
                 let changes = if known.is_empty() {
                     doc.save()
@@ -250,7 +256,13 @@ impl Replica {
                 if pushed.status == PushStatus::Refused {
                     local.refused_at = Some(local.doc.automerge_mut().get_heads());
                 } else {
-                    local.server_heads = parse_heads(&pushed.heads);
+                    let mut heads = parse_heads(&pushed.heads);
+                    for head in local.in_flight.drain(..) {
+                        if !heads.contains(&head) {
+                            heads.push(head);
+                        }
+                    }
+                    local.server_heads = heads;
                     local.refused_at = None;
                 }
             }
@@ -273,6 +285,7 @@ impl Replica {
                 account_id: entry.account_id,
                 server_heads: Vec::new(),
                 refused_at: None,
+                in_flight: Vec::new(),
             });
             local
                 .doc
@@ -298,11 +311,13 @@ impl Replica {
         if !response.has_more
             && let Some(confirmed) = self.reset_confirmed.take()
         {
+            // Documents the server never acknowledged stay: they are this
+            // device's own work, not something the server withdrew.
             let stale: Vec<Uuid> = self
                 .docs
-                .keys()
-                .filter(|id| !confirmed.contains(id))
-                .copied()
+                .iter()
+                .filter(|(id, local)| !confirmed.contains(id) && !local.server_heads.is_empty())
+                .map(|(id, _)| *id)
                 .collect();
             for id in stale {
                 outcome.dropped.extend(self.drop_with_children(id));
@@ -372,6 +387,7 @@ impl Replica {
                     account_id: doc.account_id,
                     server_heads: parse_heads(&doc.server_heads),
                     refused_at: doc.refused_at.as_deref().map(parse_heads),
+                    in_flight: Vec::new(),
                 },
             );
         }
@@ -387,11 +403,8 @@ impl Replica {
 
 fn has_unpushed(local: &mut LocalDoc) -> bool {
     let heads = local.doc.automerge_mut().get_heads();
-    let mut server = local.server_heads.clone();
-    let mut current = heads.clone();
-    server.sort();
-    current.sort();
-    current != server && local.refused_at.as_ref() != Some(&heads)
+    let acknowledged = heads.iter().all(|head| local.server_heads.contains(head));
+    !acknowledged && local.refused_at.as_ref() != Some(&heads)
 }
 
 /// Parses hex change hashes, skipping any that do not parse.

@@ -627,3 +627,115 @@ async fn a_cursor_from_before_a_compaction_still_works_with_whole_documents() ->
     assert_eq!(phone.json(id), fields(&rest.account(id).await?));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_visit_pushed_before_its_new_account_in_one_request_lands_with_it() -> anyhow::Result<()>
+{
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    phone.sync().await?;
+    let meta = phone.meta();
+    let account: Account = kam_sync_core::parse_record(
+        json!({"name": "Suzhou Park", "segment": "government", "owner_id": org.rep_a1.id}),
+    )?;
+    let visit_id = Uuid::now_v7();
+    let account_id = Uuid::now_v7();
+    phone.replica.create(account_id, &account, &meta)?;
+    let visit: Visit = kam_sync_core::parse_record(
+        json!({"account_id": account_id, "owner_id": org.rep_a1.id, "planned_at": Utc::now(), "type": "onsite"}),
+    )?;
+    phone.replica.create(visit_id, &visit, &meta)?;
+    let mut request = phone.replica.prepare_sync();
+    request.push.sort_by_key(|p| p.kind != RecordKind::Visit);
+    assert_eq!(
+        request.push[0].kind,
+        RecordKind::Visit,
+        "the visit goes first"
+    );
+    let response: SyncResponse = phone.send(&request).await?.ensure_status(200)?.json()?;
+    assert!(response.notices.is_empty(), "{:?}", response.notices);
+    assert_eq!(
+        response.pushed[0].id, visit_id,
+        "results keep the request's order"
+    );
+    assert!(
+        response
+            .pushed
+            .iter()
+            .all(|p| p.status != PushStatus::Refused),
+        "{:?}",
+        response.pushed
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_compressed_request_is_read() -> anyhow::Result<()> {
+    use std::io::Write;
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let (_, account) = account_on_server(&app, &org.rep_a1, "Nanjing Steel").await?;
+    let phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(&serde_json::to_vec(&SyncRequest::default())?)?;
+    let response = phone
+        .session
+        .request(reqwest::Method::POST, "/sync")
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gzip.finish()?)
+        .send()
+        .await?;
+    let reply = Reply::read(response).await?.ensure_status(200)?;
+    let decoded: SyncResponse = reply.json()?;
+    assert_eq!(decoded.pull[0].id, account.id.0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_field_the_server_does_not_know_is_removed_and_sync_carries_on() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let (rest, account) = account_on_server(&app, &org.rep_a1, "Hefei BOE").await?;
+    let id = account.id.0;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    phone.sync().await?;
+    phone.edit_account(id, json!({"stage": "engaging"}))?;
+    let meta = phone.meta();
+    phone.replica.edit_raw(id, &meta, |doc| {
+        doc.put(automerge::ROOT, "favourite_colour", "teal")
+    })?;
+    let outcome = phone.sync().await?;
+    assert!(
+        outcome
+            .notices
+            .iter()
+            .any(|n| n.field.as_deref() == Some("favourite_colour")),
+        "{:?}",
+        outcome.notices
+    );
+    assert_eq!(phone.json(id), fields(&rest.account(id).await?));
+    phone.edit_account(id, json!({"stage": "deepening"}))?;
+    phone.sync().await?;
+    assert_eq!(rest.account(id).await?.account.stage.as_str(), "deepening");
+    Ok(())
+}
+
+#[tokio::test]
+async fn after_compacting_everything_the_cursor_still_moves_on() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    account_on_server(&app, &org.rep_a1, "Anhui Transport").await?;
+    kam_server::feed::compact(app.db(), &app.state().cache, 0).await?;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    phone.sync().await?;
+    let request = phone.replica.prepare_sync();
+    let response: SyncResponse = phone.send(&request).await?.ensure_status(200)?.json()?;
+    assert!(
+        response.pull.is_empty(),
+        "nothing new, nothing resent: {:?}",
+        response.pull.len()
+    );
+    Ok(())
+}

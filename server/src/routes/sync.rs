@@ -20,12 +20,13 @@ pub fn configure(config: &mut ServiceConfig) {
     config.service(sync);
 }
 
+/// The first media type a header names (`Accept` lists them by preference).
 fn media_type(req: &HttpRequest, name: header::HeaderName) -> Option<String> {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(|v| {
-            v.split(';')
+            v.split([',', ';'])
                 .next()
                 .unwrap_or_default()
                 .trim()
@@ -33,7 +34,14 @@ fn media_type(req: &HttpRequest, name: header::HeaderName) -> Option<String> {
         })
 }
 
-async fn read_body(mut payload: web::Payload, limit: usize) -> ApiResult<web::BytesMut> {
+/// Reads the body, decoding `Content-Encoding` (gzip, br, zstd, deflate),
+/// and stops at `limit` decoded bytes.
+async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> ApiResult<web::BytesMut> {
+    let mut payload = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
@@ -89,7 +97,7 @@ async fn sync(
             ));
         }
     };
-    let body = read_body(payload, state.settings.sync.max_body_bytes).await?;
+    let body = read_body(&req, payload, state.settings.sync.max_body_bytes).await?;
     let request: SyncRequest = if cbor {
         ciborium::from_reader(&body[..])
             .map_err(|err| ApiError::bad_request("malformed_cbor", err.to_string()))?

@@ -102,10 +102,13 @@ async fn scope_transitions(
             .order_by_desc(scope_change::Column::Seq)
             .one(txn)
             .await?;
-        let seen_then = then.is_some_and(|row| {
-            let shares: Vec<Uuid> = serde_json::from_value(row.shared_with).unwrap_or_default();
-            can_see(caller, row.owner_id, row.team_id, row.branch_id, &shares)
-        });
+        // An account made after `base` is new, not entered: its changes since
+        // `base` are all of it.
+        let Some(then) = then else {
+            continue;
+        };
+        let shares: Vec<Uuid> = serde_json::from_value(then.shared_with).unwrap_or_default();
+        let seen_then = can_see(caller, then.owner_id, then.team_id, then.branch_id, &shares);
         let seen_now = match account::Entity::find_by_id(account_id).one(txn).await? {
             Some(row) => {
                 let shares: Vec<Uuid> = account_share::Entity::find()
@@ -206,7 +209,9 @@ pub async fn pull(
 ) -> ApiResult<PullPage> {
     let scope = scope_fingerprint(caller);
     let (base, after, reset) = match cursor {
-        None => (0, 0, false),
+        // Without a cursor the device may still hold documents (it lost its
+        // state, or was reinstalled): rebuild its scope.
+        None => (0, 0, true),
         Some(cursor) if cursor.scope != scope => (0, 0, true),
         Some(cursor) => (cursor.base, cursor.after, false),
     };
@@ -280,7 +285,7 @@ pub async fn pull(
         let after = docs.last().map_or(after, |d| d.last_seq);
         SyncCursor { base, after, scope }
     } else {
-        let head = feed_head.unwrap_or(0).max(after).max(base);
+        let head = feed_head.unwrap_or(0).max(horizon).max(after).max(base);
         SyncCursor {
             base: head,
             after: head,

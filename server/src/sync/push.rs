@@ -54,10 +54,10 @@ pub async fn apply(
         ));
     }
     let mut seen = HashSet::new();
-    for push in &pushes {
+    for (index, push) in pushes.iter().enumerate() {
         if !seen.insert(push.id) {
             return Err(ApiError::invalid_field(
-                "push",
+                &format!("push.{index}"),
                 "duplicate_document",
                 format!("document {} is pushed twice", push.id),
             ));
@@ -75,14 +75,22 @@ pub async fn apply(
     for id in by_id {
         loaded.insert(id, records::load(&txn, &state.cache, id, true).await?);
     }
-    let mut results = Vec::with_capacity(pushes.len());
+    // Accounts first: a visit made offline under a new account needs the
+    // account in place to be in scope, whatever order the device sent them in.
+    let mut order: Vec<usize> = (0..pushes.len()).collect();
+    order.sort_by_key(|&index| (pushes[index].kind != RecordKind::Account, index));
+    let mut pending: Vec<Option<PushDoc>> = pushes.into_iter().map(Some).collect();
+    let mut results: Vec<Option<PushResult>> = vec![None; pending.len()];
     let mut notices = Vec::new();
     let mut keep = Vec::new();
-    for push in pushes {
+    for index in order {
+        let Some(push) = pending[index].take() else {
+            continue;
+        };
         let existing = loaded.remove(&push.id).flatten();
         let id = push.id;
-        let mut outcome = apply_one(&txn, state, caller, push, existing).await?;
-        results.push(outcome.result);
+        let mut outcome = apply_one(&txn, state, caller, push, existing, index).await?;
+        results[index] = Some(outcome.result);
         notices.append(&mut outcome.notices);
         keep.extend(outcome.keep.map(|(doc, version)| (id, doc, version)));
     }
@@ -90,7 +98,7 @@ pub async fn apply(
     for (id, doc, version) in keep {
         state.cache.put(id, doc, version);
     }
-    Ok((results, notices))
+    Ok((results.into_iter().flatten().collect(), notices))
 }
 
 fn notice(id: Uuid, code: &str, field: Option<&str>, message: impl Into<String>) -> Notice {
@@ -251,7 +259,9 @@ async fn apply_one(
     caller: &AuthUser,
     push: PushDoc,
     existing: Option<Loaded>,
+    index: usize,
 ) -> ApiResult<Outcome> {
+    let field = format!("push.{index}");
     let id = push.id;
     let existed = existing.is_some();
     let (row, mut doc, heads_before) = match existing {
@@ -264,7 +274,7 @@ async fn apply_one(
     };
     if doc.kind() != push.kind {
         return Err(ApiError::invalid_field(
-            "push",
+            &field,
             "kind_mismatch",
             format!(
                 "document {id} is a {}, not a {}",
@@ -311,7 +321,7 @@ async fn apply_one(
     if !doc.automerge_mut().get_missing_deps(&[]).is_empty() {
         if !existed {
             return Err(ApiError::invalid_field(
-                "push",
+                &field,
                 "unknown_document",
                 format!("document {id} is unknown here and the changes are not a whole document"),
             ));
@@ -329,7 +339,7 @@ async fn apply_one(
     }
     if foreign_roots(&mut doc, &heads_before, existed) {
         return Err(ApiError::invalid_field(
-            "push",
+            &field,
             "foreign_document",
             format!("the changes pushed for document {id} belong to another document"),
         ));
@@ -400,7 +410,7 @@ async fn apply_one(
     for refusal in &verdict.refusals {
         notices.push(notice(
             id,
-            refusal.error.code(),
+            refusal.error.specific_code(),
             Some(refusal.field),
             format!("{}; the server undid it", refusal.error.detail()),
         ));
@@ -414,7 +424,7 @@ async fn apply_one(
             .map(|r| {
                 notice(
                     id,
-                    r.error.code(),
+                    r.error.specific_code(),
                     Some(r.field),
                     r.error.detail().to_owned(),
                 )
