@@ -13,7 +13,11 @@
 # between the populate and the fetch phase (a cold server that holds the
 # documents only on disk); pass --phase all to keep one warm server instead.
 # Env: PEER_SKIP_INSTALL=1 skips npm ci; PEER_KEEP=1 keeps the temp dir (data,
-# logs); PEER_HARD_TIMEOUT_S caps each driver run (default: --timeout-s + 120).
+# logs); PEER_HARD_TIMEOUT_S caps each driver run (default: --timeout-s + 120);
+# PEER_TMPDIR puts the temp dir (and so the server's data directory) elsewhere,
+# e.g. PEER_TMPDIR=/dev/shm to take the disk out of the measurement;
+# PEER_SERVER_NODE_ARGS adds node flags to the server (e.g. "--cpu-prof
+# --cpu-prof-dir=/tmp/prof" or "--trace-gc") for diagnosis.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -48,7 +52,7 @@ done
 [[ "$timeout_s" =~ ^[0-9]+$ ]] || { log "bad --timeout-s $timeout_s"; exit 64; }
 hard_timeout="${PEER_HARD_TIMEOUT_S:-$((timeout_s + 120))}"
 
-WORK="$(mktemp -d -t kam-peer.XXXXXX)"
+WORK="$(mktemp -d -p "${PEER_TMPDIR:-${TMPDIR:-/tmp}}" kam-peer.XXXXXX)"
 DATA_DIR="$WORK/data"
 mkdir -p "$DATA_DIR"
 SERVER_PID=""
@@ -56,7 +60,8 @@ PORT=""
 
 start_server() {
   : >"$WORK/server.out"
-  node server.mjs --data-dir "$DATA_DIR" --port 0 >"$WORK/server.out" &
+  # shellcheck disable=SC2086 # word splitting of extra node flags is intended
+  node ${PEER_SERVER_NODE_ARGS:-} server.mjs --data-dir "$DATA_DIR" --port 0 --save-log "$WORK/saves.log" >"$WORK/server.out" &
   SERVER_PID=$!
   local i
   for ((i = 0; i < 300; i++)); do # at most 30 s
@@ -92,9 +97,15 @@ stop_server() {
   SERVER_PID=""
 }
 
+DRIVER_PID=""
+
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  if [[ -n "$DRIVER_PID" ]] && kill -0 "$DRIVER_PID" 2>/dev/null; then
+    kill -TERM "$DRIVER_PID" 2>/dev/null || true # timeout(1) passes it on to node
+    wait "$DRIVER_PID" 2>/dev/null || true
+  fi
   stop_server
   if [[ "${PEER_KEEP:-0}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
   exit "$rc"
@@ -103,15 +114,26 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# run_driver OUTFILE [args]: runs field-day.mjs in the background and waits
+# for it, so that a signal to this script is handled at once (bash runs traps
+# only between foreground commands).
 run_driver() {
+  local out="$1"
+  shift
   timeout -k 10 "$hard_timeout" node field-day.mjs \
-    --server-url "ws://127.0.0.1:$PORT" --server-pid "$SERVER_PID" --data-dir "$DATA_DIR" "$@"
+    --server-url "ws://127.0.0.1:$PORT" --server-pid "$SERVER_PID" --data-dir "$DATA_DIR" \
+    --save-log "$WORK/saves.log" "$@" >"$out" &
+  DRIVER_PID=$!
+  local code=0
+  wait "$DRIVER_PID" || code=$?
+  DRIVER_PID=""
+  return "$code"
 }
 
 rc=0
 start_server
 if [[ "$scenario" == initial && "$phase_given" == 0 ]]; then
-  run_driver "$@" --phase populate --state-file "$WORK/state.json" >"$WORK/populate.json" || rc=$?
+  run_driver "$WORK/populate.json" "$@" --phase populate --state-file "$WORK/state.json" || rc=$?
   if [[ $rc -ne 0 ]]; then
     log "populate phase failed (exit $rc)"
     exit "$rc"
@@ -119,9 +141,9 @@ if [[ "$scenario" == initial && "$phase_given" == 0 ]]; then
   log "restarting the server on the same data directory (cold server for the fetch)"
   stop_server
   start_server
-  run_driver "$@" --phase fetch --state-file "$WORK/state.json" >"$WORK/result.json" || rc=$?
+  run_driver "$WORK/result.json" "$@" --phase fetch --state-file "$WORK/state.json" || rc=$?
 else
-  run_driver "$@" >"$WORK/result.json" || rc=$?
+  run_driver "$WORK/result.json" "$@" || rc=$?
 fi
 stop_server
 cat "$WORK/result.json"

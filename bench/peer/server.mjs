@@ -10,7 +10,13 @@
 // site (the WebSocketServer listens by itself, on 127.0.0.1 only), and the
 // data directory and port come from arguments.
 //
-// Usage: node server.mjs --data-dir DIR [--port N]   (N=0: the OS picks a free port)
+// Usage: node server.mjs --data-dir DIR [--port N] [--save-log FILE]
+//   --port 0 lets the OS pick a free port.
+//   --save-log FILE (benchmark instrumentation, off by default): after each
+//   document chunk (snapshot or incremental) has been written to the data
+//   directory, append the document id as one line to FILE. The driver uses it
+//   only as a hint of which documents to re-read from disk; it still verifies
+//   heads from the files themselves. Cost: one buffered line per chunk write.
 // Prints one line on stdout once listening:
 //   kam-peer-server ready port=<port> pid=<pid> data_dir=<dir> peer_id=<id>
 import fs from "node:fs"
@@ -27,6 +33,7 @@ const { values } = parseArgs({
   options: {
     "data-dir": { type: "string", default: process.env.DATA_DIR },
     port: { type: "string", default: process.env.PORT ?? "0" },
+    "save-log": { type: "string" },
   },
 })
 const dir = values["data-dir"]
@@ -41,11 +48,39 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(64)
 }
 
+/** Delegates to NodeFSStorageAdapter; logs the document id once a chunk write has completed. */
+class SaveLoggingStorageAdapter {
+  constructor(inner, stream) {
+    this.inner = inner
+    this.stream = stream
+  }
+  load(key) {
+    return this.inner.load(key)
+  }
+  async save(key, data) {
+    await this.inner.save(key, data)
+    if (key[1] === "snapshot" || key[1] === "incremental") this.stream.write(`${key[0]}\n`)
+  }
+  remove(key) {
+    return this.inner.remove(key)
+  }
+  loadRange(prefix) {
+    return this.inner.loadRange(prefix)
+  }
+  removeRange(prefix) {
+    return this.inner.removeRange(prefix)
+  }
+}
+
+const fsStorage = new NodeFSStorageAdapter(dir)
+const saveLog = values["save-log"] ? fs.createWriteStream(values["save-log"], { flags: "a" }) : null
+const storage = saveLog ? new SaveLoggingStorageAdapter(fsStorage, saveLog) : fsStorage
+
 const socket = new WebSocketServer({ host: HOST, port })
 const peerId = `storage-server-${os.hostname()}`
 const repo = new Repo({
   network: [new NodeWSServerAdapter(socket)],
-  storage: new NodeFSStorageAdapter(dir),
+  storage,
   peerId,
   // Since this is a server, we don't share generously — meaning we only sync
   // documents they already know about and can ask for by ID.

@@ -28,6 +28,17 @@ export function procStats(pid) {
   }
 }
 
+/** CPU seconds of one thread (the main thread's tid is the pid), from /proc. */
+export function threadCpuSeconds(pid, tid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return (Number(rest[14 - 3]) + Number(rest[15 - 3])) / CLK_TCK
+  } catch {
+    return null
+  }
+}
+
 /** Reset a process's peak RSS (VmHWM) to its current RSS. Needs root or the same uid. */
 export function resetPeakRss(pid) {
   try {
@@ -74,18 +85,20 @@ export function percentile(sorted, p) {
   return sorted[i]
 }
 
-export function summary(values) {
+/** min/p50/p95/p99/max/mean (nearest-rank percentiles); `total` (the sum) only when asked. */
+export function summary(values, { total = false } = {}) {
   const s = [...values].sort((a, b) => a - b)
   const sum = s.reduce((a, b) => a + b, 0)
-  return {
+  const out = {
     min: s[0] ?? null,
     p50: percentile(s, 50),
     p95: percentile(s, 95),
     p99: percentile(s, 99),
     max: s[s.length - 1] ?? null,
-    mean: s.length ? sum / s.length : null,
-    total: sum,
+    mean: s.length ? Math.round((sum / s.length) * 10) / 10 : null,
   }
+  if (total) out.total = sum
+  return out
 }
 
 export const sameHeads = (a, b) => {
@@ -135,6 +148,7 @@ export async function diskHeads(dataDir, documentId, cache) {
   try {
     const doc = A.loadIncremental(A.init(), Buffer.concat(parts))
     heads = A.getHeads(doc)
+    A.free(doc) // don't leave WASM memory to the GC (see README on external memory)
   } catch {
     heads = null // a chunk still being written
   }
