@@ -16,6 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use uuid::Uuid;
 
+/// Most documents one request pushes: a device with more pending work
+/// syncs in several requests, each small enough for a weak link.
+pub const PUSH_BATCH: usize = 200;
+
 /// Why a replica operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicaError {
@@ -209,14 +213,25 @@ impl Replica {
         Ok(())
     }
 
-    /// The request to send: every document's unacknowledged changes, the
-    /// documents wanted whole, and the cursor.
+    /// The request to send: up to [`PUSH_BATCH`] documents' unacknowledged
+    /// changes (the rest go in the next request), the documents wanted
+    /// whole, and the cursor.
     pub fn prepare_sync(&mut self) -> SyncRequest {
-        let push = self
+        // Accounts go first, so a batch never holds a visit whose new account
+        // waits for a later one.
+        let mut pending: Vec<(bool, Uuid)> = self
             .docs
             .iter_mut()
-            .filter_map(|(id, local)| has_unpushed(local).then_some((id, local)))
-            .map(|(id, local)| {
+            .filter_map(|(id, local)| {
+                has_unpushed(local).then_some((local.doc.kind() != RecordKind::Account, *id))
+            })
+            .collect();
+        pending.sort();
+        let push = pending
+            .into_iter()
+            .take(PUSH_BATCH)
+            .filter_map(|(_, id)| {
+                let local = self.docs.get_mut(&id)?;
                 let known = local.known_server_heads();
                 let kind = local.doc.kind();
                 local.in_flight = local.doc.automerge_mut().get_heads();
@@ -226,11 +241,11 @@ impl Replica {
                 } else {
                     doc.save_after(&known)
                 };
-                PushDoc {
-                    id: *id,
+                Some(PushDoc {
+                    id,
                     kind,
                     changes: Bytes(changes),
-                }
+                })
             })
             .collect();
         SyncRequest {

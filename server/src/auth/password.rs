@@ -1,12 +1,20 @@
-//! Argon2id password hashing. Hashing is slow on purpose, so it runs on the
-//! blocking pool, never on the async workers.
+//! Argon2id password hashing. Hashing is slow and memory-hard on purpose
+//! (19 MiB per hash), so it runs on the blocking pool, never on the async
+//! workers, and only as many at once as there are cores: a storm of logins
+//! queues instead of taking a gigabyte.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::LazyLock;
+use tokio::sync::Semaphore;
+
+static HASHING: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
 
 /// Hashes a password into a PHC string.
 pub async fn hash_password(password: SecretString) -> anyhow::Result<String> {
+    let _turn = HASHING.acquire().await?;
     tokio::task::spawn_blocking(move || {
         let mut salt_bytes = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt_bytes);
@@ -22,6 +30,7 @@ pub async fn hash_password(password: SecretString) -> anyhow::Result<String> {
 
 /// Checks a password against a PHC string; a malformed hash never matches.
 pub async fn verify_password(password: SecretString, phc: String) -> anyhow::Result<bool> {
+    let _turn = HASHING.acquire().await?;
     tokio::task::spawn_blocking(move || {
         let Ok(parsed) = PasswordHash::new(&phc) else {
             return false;

@@ -125,7 +125,12 @@ impl Server {
         self.child.id()
     }
 
-    /// Peak resident memory so far, in MiB.
+    /// Starts a new peak-memory measurement (Linux `clear_refs`).
+    fn reset_peak_rss(&self) {
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5");
+    }
+
+    /// Peak resident memory since the last reset, in MiB.
     fn peak_rss_mib(&self) -> f64 {
         proc_status_kib(self.pid(), "VmHWM:") / 1024.0
     }
@@ -483,6 +488,7 @@ struct FieldDay {
     latencies: Vec<Duration>,
     sent_per_device: f64,
     received_per_device: f64,
+    rss_before_mib: f64,
     peak_rss_mib: f64,
     cpu_secs: f64,
     database_mib: f64,
@@ -548,6 +554,8 @@ async fn field_day(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<FieldDay
         .collect();
     let inprocess_seconds = in_process_limit(&requests)?;
     let cpu_before = server.cpu_secs();
+    let rss_before_mib = server.rss_mib();
+    server.reset_peak_rss();
     let started = Instant::now();
     let devices = try_join_all(devices.into_iter().map(|mut device| async move {
         device.sync().await?;
@@ -575,6 +583,7 @@ async fn field_day(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<FieldDay
             .map(|d| d.traffic.received as f64)
             .sum::<f64>()
             / n,
+        rss_before_mib,
         peak_rss_mib: server.peak_rss_mib(),
         cpu_secs,
         database_mib: server.database_mib(),
@@ -747,7 +756,10 @@ async fn main() -> anyhow::Result<()> {
         "| bytes per device, sent / received | {:.0} / {:.0} |",
         day.sent_per_device, day.received_per_device
     );
-    println!("| server peak RSS | {:.1} MiB |", day.peak_rss_mib);
+    println!(
+        "| server RSS before the sync / peak during it | {:.1} / {:.1} MiB |",
+        day.rss_before_mib, day.peak_rss_mib
+    );
     println!("| server CPU during the sync | {:.2} s |", day.cpu_secs);
     println!("| database size | {:.1} MiB |", day.database_mib);
     println!(
