@@ -602,7 +602,8 @@ pub async fn list_users(
     filter: UserFilter,
     max_page_size: u64,
 ) -> ApiResult<Page<User>> {
-    let mut condition = user_scope(viewer)?.condition();
+    // The scope is an OR of grounds for seeing a user: it must be one AND-ed term.
+    let mut condition = Condition::all().add(user_scope(viewer)?.condition());
     let limit = Page::<User>::limit(filter.limit, max_page_size)?;
     if let Some(role) = filter.role {
         condition = condition.add(user::Column::Role.eq(role.as_str()));

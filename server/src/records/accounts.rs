@@ -520,3 +520,59 @@ pub async fn materialize(
     }
     Ok(view)
 }
+
+/// Moves the accounts `owner` owns to the team the owner is in now: an
+/// account's team is its owner's, and who may see it follows. Each move is a
+/// server change, logged like any other, so devices drop or receive the
+/// account. Returns how many accounts moved.
+pub async fn follow_owner_team(state: &AppState, owner: Uuid) -> ApiResult<usize> {
+    let conn = state.db.conn();
+    let Some(user) = user::Entity::find_by_id(owner).one(conn).await? else {
+        return Ok(0);
+    };
+    let team = json(&user.team_id.map(TeamId));
+    let owned: Vec<(Uuid, Option<Uuid>)> = account::Entity::find()
+        .select_only()
+        .column(account::Column::Id)
+        .column(account::Column::TeamId)
+        .filter(account::Column::OwnerId.eq(owner))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let meta = ChangeMeta {
+        user: None,
+        device: "server".into(),
+        time: Utc::now(),
+    };
+    let mut moved = 0;
+    for (id, _) in owned.into_iter().filter(|(_, t)| *t != user.team_id) {
+        let _guard = state.db.write_guard().await;
+        let txn = conn.begin().await?;
+        let Some(Loaded {
+            row: doc_row,
+            mut doc,
+            heads,
+        }) = load(&txn, &state.cache, id, true).await?
+        else {
+            continue;
+        };
+        let Some(row) = account::Entity::find_by_id(id).one(&txn).await? else {
+            continue;
+        };
+        doc.automerge_mut().set_actor(state.actor.clone());
+        let mut patch = Map::new();
+        patch.insert("team_id".into(), team.clone());
+        if doc.merge_patch::<Account>(&patch, &meta)?.is_none() {
+            continue;
+        }
+        let Some(chunk) = Chunk::since(&mut doc, &heads, &meta, None) else {
+            continue;
+        };
+        let seq = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
+        materialize(&txn, id, &doc, seq, &meta, Some(&row)).await?;
+        txn.commit().await?;
+        state.cache.put(id, doc.into_automerge(), seq);
+        moved += 1;
+    }
+    Ok(moved)
+}

@@ -322,6 +322,9 @@ fn patch_for(current: &Visit, change: VisitChange) -> ApiResult<Map<String, Valu
                 "check in before checking out",
             ));
         }
+        VisitChange::CheckOut(_) if current.status == VisitStatus::Cancelled => {
+            return Err(ApiError::conflict("visit_closed", "the visit is cancelled"));
+        }
         VisitChange::CheckOut(_) if current.check_out.is_some() => {
             return Err(ApiError::conflict(
                 "already_checked_out",

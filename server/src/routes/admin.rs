@@ -367,14 +367,16 @@ async fn patch_user(
 ) -> ApiResult<HttpResponse> {
     caller.require(ADMIN)?;
     let changes = UserChanges::try_from(body.into_inner())?;
+    let id = id.into_inner();
     let user = org::update_user(
         &state.db,
         &state.sessions(),
-        id.into_inner(),
+        id,
         changes,
         if_match(&req).as_deref(),
     )
     .await?;
+    crate::records::accounts::follow_owner_team(&state, id).await?;
     Ok(record_response(StatusCode::OK, user.version, &user))
 }
 
