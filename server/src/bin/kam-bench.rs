@@ -684,6 +684,50 @@ async fn initial_download(
     ))
 }
 
+/// Prints the peer's figures next to ours, as ratios.
+fn print_peer(report: &Value, docs_per_s: f64, changes_per_s: f64) {
+    let number = |path: &[&str]| {
+        path.iter()
+            .fold(report, |v, key| &v[*key])
+            .as_f64()
+            .unwrap_or(0.0)
+    };
+    let ratio = |ours: f64, theirs: f64| if theirs > 0.0 { ours / theirs } else { 0.0 };
+    let peer_docs = number(&["docs_per_s"]);
+    let peer_changes = number(&["changes_per_s"]);
+    println!(
+        "\n| peer: automerge-repo sync server (Node), same workload | value | kam-sync / peer |"
+    );
+    println!("| --- | --- | --- |");
+    println!(
+        "| documents/s merged and stored | {peer_docs:.0} | {:.1}x |",
+        ratio(docs_per_s, peer_docs)
+    );
+    println!(
+        "| changes/s merged and stored | {peer_changes:.0} | {:.1}x |",
+        ratio(changes_per_s, peer_changes)
+    );
+    println!(
+        "| per-device sync time p50 / p99 | {:.0} / {:.0} ms | |",
+        number(&["device_sync_ms", "p50"]),
+        number(&["device_sync_ms", "p99"])
+    );
+    println!(
+        "| bytes per device, sent / received | {:.0} / {:.0} | |",
+        number(&["bytes_sent", "mean"]),
+        number(&["bytes_received", "mean"])
+    );
+    println!(
+        "| server peak RSS / CPU during the sync | {:.1} MiB / {:.2} s | |",
+        number(&["server", "peak_rss_kb"]) / 1024.0,
+        number(&["server", "cpu_s"])
+    );
+    println!(
+        "| storage size | {:.1} MiB | |",
+        number(&["storage", "bytes"]) / 1_048_576.0
+    );
+}
+
 /// Runs the Node peer on the same workload; its JSON report.
 fn peer(cli: &Cli) -> anyhow::Result<Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/peer/run.sh");
@@ -708,12 +752,8 @@ fn peer(cli: &Cli) -> anyhow::Result<Value> {
         bail!("the peer failed ({})", output.status);
     }
     let text = String::from_utf8(output.stdout)?;
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .context("the peer printed no JSON")?;
-    Ok(serde_json::from_str(line)?)
+    let start = text.find('{').context("the peer printed no JSON")?;
+    Ok(serde_json::from_str(text[start..].trim())?)
 }
 
 #[tokio::main]
@@ -781,17 +821,7 @@ async fn main() -> anyhow::Result<()> {
     );
     if cli.peer {
         match peer(&cli) {
-            Ok(report) => {
-                let peer_docs = report["docs_per_s"].as_f64().unwrap_or(0.0);
-                println!("| peer (automerge-repo, Node) documents/s | {peer_docs:.0} |");
-                if peer_docs > 0.0 {
-                    println!(
-                        "| kam-sync / peer throughput | {:.1}x |",
-                        docs_per_s / peer_docs
-                    );
-                }
-                println!("\npeer report: `{report}`");
-            }
+            Ok(report) => print_peer(&report, docs_per_s, changes_per_s),
             Err(err) => println!("| peer | not run: {err:#} |"),
         }
     }

@@ -175,17 +175,18 @@ async fn changes_or_whole(
         .into_tuple()
         .all(txn)
         .await?;
-    if rows.len() > WHOLE_AFTER_CHUNKS {
-        return whole(txn, cache, doc).await;
-    }
-    let data: Vec<u8> = rows
+    let missing: Vec<Vec<u8>> = rows
         .into_iter()
         .filter(|(_, origin)| *origin != Some(session))
-        .flat_map(|(bytes, _)| bytes)
+        .map(|(bytes, _)| bytes)
         .collect();
-    if data.is_empty() {
+    if missing.is_empty() {
         return Ok(None);
     }
+    if missing.len() > WHOLE_AFTER_CHUNKS {
+        return whole(txn, cache, doc).await;
+    }
+    let data = missing.concat();
     let kind = RecordKind::parse(&doc.kind)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown kind {}", doc.kind)))?;
     Ok(Some(PullDoc {
@@ -247,8 +248,11 @@ pub async fn pull(
     let mut sent = HashSet::new();
     let mut pull = Vec::new();
     for doc in &docs {
+        // A first sync (base 0) reads the log from its start like any other,
+        // so the device's own pushes are not sent back; only a base the log
+        // no longer reaches needs whole documents.
         let send_whole =
-            base < horizon.max(1) || resend.contains(&doc.id) || entered.contains(&doc.account_id);
+            base < horizon || resend.contains(&doc.id) || entered.contains(&doc.account_id);
         let entry = if send_whole {
             whole(&txn, cache, doc).await?
         } else {
