@@ -8,7 +8,7 @@
 use crate::auth::AuthUser;
 use crate::entities::{account, visit};
 use crate::error::{ApiError, ApiResult};
-use crate::records::{self, Chunk, Loaded, Review, accounts, visits};
+use crate::records::{self, Chunk, DocMeta, Loaded, Review, accounts, visits};
 use crate::startup::AppState;
 use automerge::{AutoCommit, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad};
 use chrono::Utc;
@@ -82,20 +82,32 @@ pub async fn apply(
     let mut pending: Vec<Option<PushDoc>> = pushes.into_iter().map(Some).collect();
     let mut results: Vec<Option<PushResult>> = vec![None; pending.len()];
     let mut notices = Vec::new();
-    let mut keep = Vec::new();
+    let mut writes = Vec::new();
+    let mut batch_accounts = HashSet::new();
     for index in order {
         let Some(push) = pending[index].take() else {
             continue;
         };
         let existing = loaded.remove(&push.id).flatten();
-        let id = push.id;
-        let mut outcome = apply_one(&txn, state, caller, push, existing, index).await?;
+        let mut outcome =
+            apply_one(&txn, state, caller, push, existing, index, &batch_accounts).await?;
         results[index] = Some(outcome.result);
         notices.append(&mut outcome.notices);
-        keep.extend(outcome.keep.map(|(doc, version)| (id, doc, version)));
+        if let Some(write) = outcome.write {
+            if write.doc.kind() == RecordKind::Account {
+                batch_accounts.insert(write.id);
+            }
+            writes.push(write);
+        }
+    }
+    // Everything is merged and checked before anything is written: the feed
+    // lock (taken by the first write) is held only for the writes.
+    let mut cached = Vec::with_capacity(writes.len());
+    for pending_write in writes {
+        cached.push(write(&txn, state, caller, pending_write).await?);
     }
     txn.commit().await?;
-    for (id, doc, version) in keep {
+    for (id, doc, version) in cached {
         state.cache.put(id, doc, version);
     }
     Ok((results.into_iter().flatten().collect(), notices))
@@ -110,13 +122,26 @@ fn notice(id: Uuid, code: &str, field: Option<&str>, message: impl Into<String>)
     }
 }
 
-/// What pushing one document came to, and the document to keep cached
-/// once the transaction commits.
+/// What pushing one document came to, and what it writes.
 struct Outcome {
     result: PushResult,
     notices: Vec<Notice>,
-    keep: Option<(AutoCommit, i64)>,
+    write: Option<Write>,
 }
+
+/// A merged document waiting to be stored: the device's changes, then the
+/// server's compensation, if any.
+struct Write {
+    id: Uuid,
+    existing: Option<DocMeta>,
+    doc: RecordDoc,
+    device: (Vec<u8>, ChangeMeta),
+    server: Option<(Vec<u8>, ChangeMeta)>,
+}
+
+/// What a write leaves for the cache once the transaction commits: a
+/// document as of a version.
+type Cached = (Uuid, AutoCommit, i64);
 
 fn refused(id: Uuid, heads: Vec<String>, notices: Vec<Notice>) -> Outcome {
     Outcome {
@@ -126,7 +151,7 @@ fn refused(id: Uuid, heads: Vec<String>, notices: Vec<Notice>) -> Outcome {
             heads,
         },
         notices,
-        keep: None,
+        write: None,
     }
 }
 
@@ -260,6 +285,7 @@ async fn apply_one(
     push: PushDoc,
     existing: Option<Loaded>,
     index: usize,
+    batch_accounts: &HashSet<Uuid>,
 ) -> ApiResult<Outcome> {
     let field = format!("push.{index}");
     let id = push.id;
@@ -353,7 +379,7 @@ async fn apply_one(
                 heads: before,
             },
             notices: Vec::new(),
-            keep: row.map(|row| (doc.into_automerge(), row.last_seq)),
+            write: None,
         });
     }
     let merged = doc.to_json();
@@ -373,7 +399,8 @@ async fn apply_one(
             ));
         }
     };
-    if !existed && !visible(conn, caller, push.kind, id, account_id, false).await? {
+    let in_batch = batch_accounts.contains(&account_id);
+    if !existed && !in_batch && !visible(conn, caller, push.kind, id, account_id, false).await? {
         return Ok(refused(
             id,
             Vec::new(),
@@ -448,50 +475,85 @@ async fn apply_one(
         device: "server".into(),
         time: Utc::now(),
     };
-    let mut chunks = vec![Chunk {
-        bytes: doc.automerge_mut().save_after(&heads_before),
-        meta: &device_meta,
-        origin: Some(caller.session_id),
-    }];
+    let device_bytes = doc.automerge_mut().save_after(&heads_before);
     let (Some(current), Some(target)) = (merged.as_object(), target.as_object()) else {
         return Err(ApiError::internal(anyhow::anyhow!("records are objects")));
     };
     let correction = diff_patch(current, target);
+    let mut server = None;
     if !correction.is_empty() {
         merge_patch(&mut doc, &correction, &server_meta)?;
-        if let Some(chunk) = Chunk::since(&mut doc, &heads_merged, &server_meta, None) {
-            chunks.push(chunk);
+        let after = doc.automerge_mut().get_heads();
+        if after != heads_merged {
+            server = Some((doc.automerge_mut().save_after(&heads_merged), server_meta));
         }
     }
-    let status = if chunks.len() > 1 {
+    let status = if server.is_some() {
         PushStatus::Corrected
     } else {
         PushStatus::Applied
     };
-    let version = records::store(conn, id, row.as_ref(), &mut doc, chunks).await?;
-    match push.kind {
+    let heads = hex_heads(&doc.automerge_mut().get_heads());
+    Ok(Outcome {
+        result: PushResult { id, status, heads },
+        notices,
+        write: Some(Write {
+            id,
+            existing: row,
+            doc,
+            device: (device_bytes, device_meta),
+            server,
+        }),
+    })
+}
+
+/// Stores a merged document and re-materializes its row.
+async fn write(
+    conn: &impl ConnectionTrait,
+    state: &AppState,
+    caller: &AuthUser,
+    mut write: Write,
+) -> ApiResult<Cached> {
+    let id = write.id;
+    let mut chunks = vec![Chunk {
+        bytes: write.device.0,
+        meta: &write.device.1,
+        origin: Some(caller.session_id),
+    }];
+    if let Some((bytes, meta)) = &write.server {
+        chunks.push(Chunk {
+            bytes: bytes.clone(),
+            meta,
+            origin: None,
+        });
+    }
+    let version = records::store(conn, id, write.existing.as_ref(), &mut write.doc, chunks).await?;
+    match write.doc.kind() {
         RecordKind::Account => {
             let previous = account::Entity::find_by_id(id).one(conn).await?;
-            accounts::materialize(conn, id, &doc, version, &device_meta, previous.as_ref()).await?;
+            accounts::materialize(
+                conn,
+                id,
+                &write.doc,
+                version,
+                &write.device.1,
+                previous.as_ref(),
+            )
+            .await?;
         }
         RecordKind::Visit => {
             let previous = visit::Entity::find_by_id(id).one(conn).await?;
             visits::materialize(
                 conn,
                 id,
-                &doc,
+                &write.doc,
                 version,
-                &device_meta,
+                &write.device.1,
                 previous.as_ref(),
                 state.settings.visits.check_in_max_distance_m,
             )
             .await?;
         }
     }
-    let heads = hex_heads(&doc.automerge_mut().get_heads());
-    Ok(Outcome {
-        result: PushResult { id, status, heads },
-        notices,
-        keep: Some((doc.into_automerge(), version)),
-    })
+    Ok((id, write.doc.into_automerge(), version))
 }
