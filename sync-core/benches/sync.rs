@@ -188,6 +188,59 @@ fn merge_into_history(c: &mut Criterion) {
                 );
             },
         );
+        c.bench_function(
+            &format!(
+                "apply one change (no save) to a loaded record with {history} changes of history"
+            ),
+            |b| {
+                b.iter_batched(
+                    || base.automerge_mut().fork(),
+                    |mut doc| {
+                        doc.load_incremental(&push.changes.0)
+                            .unwrap_or_else(|err| panic!("{err}"));
+                        black_box(doc)
+                    },
+                    BatchSize::LargeInput,
+                );
+            },
+        );
+        c.bench_function(&format!("apply one change with apply_changes to a loaded record with {history} changes of history"), |b| {
+            let changes: Vec<automerge::Change> = {
+                let mut scratch = base.automerge_mut().fork();
+                let before = scratch.get_heads();
+                scratch.load_incremental(&push.changes.0).unwrap_or_else(|err| panic!("{err}"));
+                scratch.get_changes(&before).into_iter().collect()
+            };
+            b.iter_batched(
+                || (base.automerge_mut().fork(), changes.clone()),
+                |(mut doc, changes)| {
+                    doc.apply_changes(changes).unwrap_or_else(|err| panic!("{err}"));
+                    black_box(doc)
+                },
+                BatchSize::LargeInput,
+            );
+        });
+        c.bench_function(&format!("apply one change to a warm record (it already took one since loading) with {history} changes of history"), |b| {
+            let mut other = RecordDoc::load(RecordKind::Account, &base.automerge_mut().save()).unwrap_or_else(|err| panic!("{err:?}"));
+            other.automerge_mut().set_actor(ActorId::random());
+            let other_heads = other.automerge_mut().get_heads();
+            other
+                .merge_patch::<Account>(&patch(json!({"industry": "water"})), &meta())
+                .unwrap_or_else(|err| panic!("{err:?}"));
+            let warm_up = other.automerge_mut().save_after(&other_heads);
+            b.iter_batched(
+                || {
+                    let mut doc = base.automerge_mut().fork();
+                    doc.load_incremental(&warm_up).unwrap_or_else(|err| panic!("{err}"));
+                    doc
+                },
+                |mut doc| {
+                    doc.load_incremental(&push.changes.0).unwrap_or_else(|err| panic!("{err}"));
+                    black_box(doc)
+                },
+                BatchSize::LargeInput,
+            );
+        });
         let snapshot = base.automerge_mut().save();
         c.bench_function(
             &format!("load from snapshot, then merge one change, {history} changes of history"),

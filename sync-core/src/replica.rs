@@ -267,6 +267,13 @@ impl Replica {
             self.reset_confirmed = Some(BTreeSet::new());
         }
         for pushed in &response.pushed {
+            if pushed.status != PushStatus::Refused
+                && let Some(confirmed) = &mut self.reset_confirmed
+            {
+                // The server took it and skips it in the pull (the device has
+                // it): it is in scope.
+                confirmed.insert(pushed.id);
+            }
             if let Some(local) = self.docs.get_mut(&pushed.id) {
                 if pushed.status == PushStatus::Refused {
                     local.refused_at = Some(local.doc.automerge_mut().get_heads());

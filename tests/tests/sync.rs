@@ -739,3 +739,50 @@ async fn after_compacting_everything_the_cursor_still_moves_on() -> anyhow::Resu
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn records_made_before_the_very_first_sync_stay_on_the_device() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rest = app.login_as(&org.rep_a1).await?;
+    let existing = rest
+        .create_account(new_account("Already on the server"))
+        .await?
+        .id
+        .0;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    let meta = phone.meta();
+    let mut made = Vec::new();
+    let mut made_visits = Vec::new();
+    for i in 0..3 {
+        let account: Account = kam_sync_core::parse_record(
+            json!({"name": format!("Made offline {i}"), "segment": "education", "owner_id": org.rep_a1.id}),
+        )?;
+        let id = Uuid::now_v7();
+        phone.replica.create(id, &account, &meta)?;
+        made.push(id);
+        // A visit needs no server-kept field, so nothing of it comes back.
+        let visit: Visit = kam_sync_core::parse_record(
+            json!({"account_id": id, "owner_id": org.rep_a1.id, "planned_at": Utc::now(), "type": "phone"}),
+        )?;
+        let visit_id = Uuid::now_v7();
+        phone.replica.create(visit_id, &visit, &meta)?;
+        made_visits.push(visit_id);
+    }
+    phone.sync().await?;
+    for id in &made_visits {
+        assert!(
+            phone.replica.doc(*id).is_some(),
+            "the device dropped its own visit {id}"
+        );
+    }
+    for id in &made {
+        assert!(
+            phone.replica.doc(*id).is_some(),
+            "the device dropped its own {id}"
+        );
+        assert_eq!(phone.json(*id), fields(&rest.account(id).await?));
+    }
+    assert!(phone.replica.doc(existing).is_some());
+    Ok(())
+}

@@ -55,6 +55,9 @@ struct Cli {
     /// Documents in the initial-download scenario.
     #[arg(long, default_value_t = 2000)]
     initial_docs: usize,
+    /// Changes of history behind the long-lived record in the history scenario.
+    #[arg(long, default_value_t = 10_000)]
+    history: usize,
     /// A PostgreSQL server to make a fresh database on (else SQLite in a temp dir).
     #[arg(long)]
     database_url: Option<String>,
@@ -728,6 +731,43 @@ fn print_peer(report: &Value, docs_per_s: f64, changes_per_s: f64) {
     );
 }
 
+/// Median sync latency of a one-field edit to a fresh account and to one
+/// with `history` changes behind it, through the real server.
+async fn history(cli: &Cli, http: &reqwest::Client, history: usize) -> anyhow::Result<(f64, f64)> {
+    let server = Server::start(cli)?;
+    let reps = make_reps(&server, http, 1).await?;
+    let mut device = devices_for(&server, http, &reps, cli.cbor, "phone")
+        .await?
+        .remove(0);
+    let mut rng = StdRng::seed_from_u64(17);
+    let ids = build_offline(&mut device, &mut rng, 2, 0, 0)?;
+    let meta = device.meta();
+    for i in 0..history {
+        let patch = json!({"scores": {"loyalty": i % 100}, "stage": STAGES[i % STAGES.len()]});
+        device
+            .replica
+            .edit::<Account>(ids[1], &object(patch), &meta)?;
+    }
+    device.sync().await?;
+    let mut medians = Vec::new();
+    for id in &ids {
+        let mut latencies = Vec::new();
+        for round in 0..40 {
+            device.replica.edit::<Account>(
+                *id,
+                &object(json!({"industry": format!("round {round}")})),
+                &meta,
+            )?;
+            let started = Instant::now();
+            device.sync().await?;
+            latencies.push(started.elapsed());
+        }
+        latencies.sort();
+        medians.push(percentile(&latencies, 0.5));
+    }
+    Ok((medians[0], medians[1]))
+}
+
 /// Runs the Node peer on the same workload; its JSON report.
 fn peer(cli: &Cli) -> anyhow::Result<Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/peer/run.sh");
@@ -818,6 +858,12 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "| initial download of {docs} documents | {seconds:.2} s, {:.0} KiB, server RSS {rss:.1} MiB |",
         bytes as f64 / 1024.0
+    );
+    let (fresh, long) = history(&cli, &http, cli.history).await?;
+    println!(
+        "| one-field edit synced, median: fresh record / {} changes of history | {fresh:.2} / {long:.2} ms ({:.2}x) |",
+        cli.history,
+        long / fresh
     );
     if cli.peer {
         match peer(&cli) {
