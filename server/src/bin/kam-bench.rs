@@ -733,7 +733,11 @@ fn print_peer(report: &Value, docs_per_s: f64, changes_per_s: f64) {
 
 /// Median sync latency of a one-field edit to a fresh account and to one
 /// with `history` changes behind it, through the real server.
-async fn history(cli: &Cli, http: &reqwest::Client, history: usize) -> anyhow::Result<(f64, f64)> {
+async fn history(
+    cli: &Cli,
+    http: &reqwest::Client,
+    history: usize,
+) -> anyhow::Result<(f64, f64, f64)> {
     let server = Server::start(cli)?;
     let reps = make_reps(&server, http, 1).await?;
     let mut device = devices_for(&server, http, &reps, cli.cbor, "phone")
@@ -750,6 +754,8 @@ async fn history(cli: &Cli, http: &reqwest::Client, history: usize) -> anyhow::R
     }
     device.sync().await?;
     let mut medians = Vec::new();
+    let traffic_before = device.traffic.sent + device.traffic.received;
+    let mut edits = 0;
     for id in &ids {
         let mut latencies = Vec::new();
         for round in 0..40 {
@@ -761,11 +767,14 @@ async fn history(cli: &Cli, http: &reqwest::Client, history: usize) -> anyhow::R
             let started = Instant::now();
             device.sync().await?;
             latencies.push(started.elapsed());
+            edits += 1;
         }
         latencies.sort();
         medians.push(percentile(&latencies, 0.5));
     }
-    Ok((medians[0], medians[1]))
+    let bytes_per_edit =
+        (device.traffic.sent + device.traffic.received - traffic_before) as f64 / f64::from(edits);
+    Ok((medians[0], medians[1], bytes_per_edit))
 }
 
 /// Runs the Node peer on the same workload; its JSON report.
@@ -859,7 +868,10 @@ async fn main() -> anyhow::Result<()> {
         "| initial download of {docs} documents | {seconds:.2} s, {:.0} KiB, server RSS {rss:.1} MiB |",
         bytes as f64 / 1024.0
     );
-    let (fresh, long) = history(&cli, &http, cli.history).await?;
+    let (fresh, long, bytes_per_edit) = history(&cli, &http, cli.history).await?;
+    println!(
+        "| a one-field edit on the wire, push and pull together | {bytes_per_edit:.0} bytes |"
+    );
     println!(
         "| one-field edit synced, median: fresh record / {} changes of history | {fresh:.2} / {long:.2} ms ({:.2}x) |",
         cli.history,
