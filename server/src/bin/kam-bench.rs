@@ -334,6 +334,9 @@ struct Traffic {
 struct Device {
     client: Client,
     user: Uuid,
+    /// The user's team, as `/auth/me` tells it: a client writes it into the
+    /// accounts it creates, so the server has nothing to correct.
+    team: Value,
     replica: Replica,
     traffic: Traffic,
     cbor: bool,
@@ -433,6 +436,7 @@ fn build_offline(
             "segment": "enterprise",
             "stage": STAGES[rng.random_range(0..STAGES.len())],
             "owner_id": device.user,
+            "team_id": device.team,
             "scores": {"need": rng.random_range(0..100), "purchasing_power": rng.random_range(0..100), "loyalty": rng.random_range(0..100), "size": rng.random_range(0..100), "strategic_value": rng.random_range(0..100)},
             "address": {"city": city, "country": "China"},
             "location": {"lat": lat + rng.random_range(-0.05..0.05), "lon": lon + rng.random_range(-0.05..0.05)},
@@ -514,9 +518,11 @@ async fn devices_for(
             &format!("{tag}-{username}"),
         )
         .await?;
+        let me = client.get("/auth/me").await?;
         anyhow::Ok(Device {
             client,
             user: *id,
+            team: me["team_id"].clone(),
             replica: Replica::new(ActorId::random()),
             traffic: Traffic::default(),
             cbor,
