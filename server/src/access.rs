@@ -18,7 +18,15 @@ use sea_orm::{ColumnTrait, Condition};
 use uuid::Uuid;
 
 /// The accounts a caller may see, as a condition on `accounts` (`None`: all).
+///
+/// The grounds for access are alternatives (owner OR shared OR team), so the
+/// condition is wrapped as one AND-ed term: a caller may add filters to it
+/// without widening it.
 pub fn account_scope(user: &AuthUser) -> Option<Condition> {
+    grounds(user).map(|grounds| Condition::all().add(grounds))
+}
+
+fn grounds(user: &AuthUser) -> Option<Condition> {
     let own_or_shared = || {
         Condition::any()
             .add(account::Column::OwnerId.eq(user.id.0))

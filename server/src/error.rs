@@ -135,11 +135,6 @@ impl ApiError {
         &self.detail
     }
 
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
     /// The body this error renders.
     pub fn problem(&self) -> Problem {
         Problem {
@@ -194,15 +189,6 @@ impl From<sea_orm::DbErr> for ApiError {
             return Self::conflict("already_exists", "a record with this key exists");
         }
         Self::internal(err)
-    }
-}
-
-impl From<sea_orm::TransactionError<ApiError>> for ApiError {
-    fn from(err: sea_orm::TransactionError<ApiError>) -> Self {
-        match err {
-            sea_orm::TransactionError::Connection(err) => Self::internal(err),
-            sea_orm::TransactionError::Transaction(err) => err,
-        }
     }
 }
 

@@ -543,10 +543,15 @@ fn user_scope(viewer: &AuthUser) -> ApiResult<UserScope> {
 }
 
 impl UserScope {
-    /// As a condition on `users`. A user's branch is their own, or else their
+    /// As a condition on `users`, wrapped as one AND-ed term so that filters
+    /// added to it narrow it. A user's branch is their own, or else their
     /// team's (as for the caller in [`AuthUser`]); a manager also belongs to
     /// the branches of the teams they lead.
     fn condition(&self) -> Condition {
+        Condition::all().add(self.grounds())
+    }
+
+    fn grounds(&self) -> Condition {
         match self {
             Self::Everyone => Condition::all(),
             Self::Branch(branch_id) => {
@@ -602,8 +607,7 @@ pub async fn list_users(
     filter: UserFilter,
     max_page_size: u64,
 ) -> ApiResult<Page<User>> {
-    // The scope is an OR of grounds for seeing a user: it must be one AND-ed term.
-    let mut condition = Condition::all().add(user_scope(viewer)?.condition());
+    let mut condition = user_scope(viewer)?.condition();
     let limit = Page::<User>::limit(filter.limit, max_page_size)?;
     if let Some(role) = filter.role {
         condition = condition.add(user::Column::Role.eq(role.as_str()));

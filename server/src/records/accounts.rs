@@ -114,11 +114,7 @@ pub async fn list(
     filter: AccountFilter,
 ) -> ApiResult<Page<AccountView>> {
     let limit = Page::<AccountView>::limit(filter.limit, state.settings.server.max_page_size)?;
-    // The scope is an OR of grounds for access: it must be one AND-ed term.
-    let mut condition = Condition::all();
-    if let Some(scope) = account_scope(caller) {
-        condition = condition.add(scope);
-    }
+    let mut condition = account_scope(caller).unwrap_or_else(Condition::all);
     if let Some(owner) = filter.owner_id {
         condition = condition.add(account::Column::OwnerId.eq(owner));
     }
@@ -348,15 +344,7 @@ pub async fn create(
     let mut doc = RecordDoc::create(&account, state.actor.clone(), &meta)?;
     let _guard = state.db.write_guard().await;
     let txn = conn.begin().await?;
-    if super::find(&txn, id, true).await?.is_some() {
-        return Err(ApiError::conflict(
-            "already_exists",
-            "a record with this id exists",
-        ));
-    }
-    let chunk = Chunk::since(&mut doc, &[], &meta, None)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a new document made no change")))?;
-    let seq = store(&txn, id, None, &mut doc, vec![chunk]).await?;
+    let seq = super::store_new(&txn, id, &mut doc, &meta).await?;
     let view = materialize(&txn, id, &doc, seq, &meta, None).await?;
     txn.commit().await?;
     state.cache.put(id, doc.into_automerge(), seq);

@@ -244,6 +244,25 @@ pub async fn store(
     Ok(seq)
 }
 
+/// Stores a record made through the API: its id must be new (409
+/// `already_exists` otherwise). Returns its first version.
+pub async fn store_new(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    doc: &mut RecordDoc,
+    meta: &ChangeMeta,
+) -> ApiResult<i64> {
+    if find(conn, id, true).await?.is_some() {
+        return Err(ApiError::conflict(
+            "already_exists",
+            "a record with this id exists",
+        ));
+    }
+    let chunk = Chunk::since(doc, &[], meta, None)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a new document made no change")))?;
+    store(conn, id, None, doc, vec![chunk]).await
+}
+
 /// Makes change-log positions visible in the order they were taken.
 ///
 /// On PostgreSQL a transaction that took sequence 41 can commit after one

@@ -250,15 +250,7 @@ pub async fn create(
     let mut doc = RecordDoc::create(&visit, state.actor.clone(), &meta)?;
     let _guard = state.db.write_guard().await;
     let txn = conn.begin().await?;
-    if super::find(&txn, id, true).await?.is_some() {
-        return Err(ApiError::conflict(
-            "already_exists",
-            "a record with this id exists",
-        ));
-    }
-    let chunk = Chunk::since(&mut doc, &[], &meta, None)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a new document made no change")))?;
-    let seq = store(&txn, id, None, &mut doc, vec![chunk]).await?;
+    let seq = super::store_new(&txn, id, &mut doc, &meta).await?;
     let view = materialize(
         &txn,
         id,

@@ -103,15 +103,7 @@ async fn sync(
             .map_err(|err| ApiError::bad_request("malformed_cbor", err.to_string()))?
     } else {
         serde_json::from_slice(&body).map_err(|err| {
-            if err.is_data() {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_body",
-                    err.to_string(),
-                )
-            } else {
-                ApiError::bad_request("malformed_json", err.to_string())
-            }
+            super::json_error(actix_web::error::JsonPayloadError::Deserialize(err))
         })?
     };
     let response = crate::sync::sync(&state, &caller, request).await?;

@@ -372,6 +372,11 @@ async fn apply_one(
     }
     let heads_merged = doc.automerge_mut().get_heads();
     if heads_merged == heads_before {
+        // Nothing new (a retried request): the document is as committed, so
+        // it goes back into the cache it was taken from.
+        if let Some(row) = &row {
+            state.cache.put(id, doc.into_automerge(), row.last_seq);
+        }
         return Ok(Outcome {
             result: PushResult {
                 id,
