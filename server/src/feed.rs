@@ -42,14 +42,10 @@ pub async fn compact(
     keep: i64,
 ) -> anyhow::Result<Compaction> {
     let conn = db.conn();
-    let head: Option<i64> = doc_change::Entity::find()
-        .select_only()
-        .column_as(doc_change::Column::Seq.max(), "head")
-        .into_tuple()
-        .one(conn)
-        .await?
-        .flatten();
-    let target = head.unwrap_or(0) - Ord::max(keep, 0);
+    let head = records::feed_head(conn)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot read the feed head: {err}"))?;
+    let target = head - Ord::max(keep, 0);
     let current = horizon(conn).await?;
     if target <= current {
         return Ok(Compaction {

@@ -6,6 +6,7 @@ pub mod account_share;
 pub mod branch;
 pub mod doc_change;
 pub mod document;
+pub mod feed_head;
 pub mod refresh_token;
 pub mod scope_change;
 pub mod server_value;

@@ -1,7 +1,10 @@
 //! Accounts: creating, changing and reading them with the authority rules
 //! (who may own, reassign, tier and share), and materializing their rows.
 
-use super::{Chunk, Loaded, Review, check_if_match, load, store, with_fields};
+use super::{
+    Chunk, Loaded, Materialize, Review, check_if_match, insert_in_batches, load, store,
+    upsert_in_batches, with_fields,
+};
 use crate::access::{account_scope, can_see_account, require_writer};
 use crate::auth::{AuthUser, Role};
 use crate::entities::{account, account_share, scope_change, team, user};
@@ -14,11 +17,12 @@ use kam_sync_core::ids::{AccountId, TeamId, UserId};
 use kam_sync_core::{Account, ChangeMeta, Conflict, RecordDoc, parse_record};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -102,6 +106,30 @@ pub async fn visible_row(
     }
 }
 
+/// Those of `ids` that are accounts the caller may see, in one query.
+pub async fn visible_among(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    ids: &[Uuid],
+) -> ApiResult<HashSet<Uuid>> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut query = account::Entity::find()
+        .select_only()
+        .column(account::Column::Id)
+        .filter(account::Column::Id.is_in(ids.iter().copied()));
+    if let Some(scope) = account_scope(caller) {
+        query = query.filter(scope);
+    }
+    Ok(query
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// Reads one account.
 pub async fn get(state: &AppState, caller: &AuthUser, id: Uuid) -> ApiResult<AccountView> {
     view_of(&visible_row(state.db.conn(), caller, id).await?)
@@ -167,6 +195,11 @@ async fn check_owner(
     caller: &AuthUser,
     owner: UserId,
 ) -> ApiResult<Option<TeamId>> {
+    // The caller was read from the database for this request (active, with
+    // their role and team): owning their own account needs no look-up.
+    if owner == caller.id && matches!(caller.role, Role::Rep | Role::Manager | Role::Director) {
+        return Ok(caller.team_id);
+    }
     let row = user::Entity::find_by_id(owner.0)
         .one(conn)
         .await?
@@ -396,7 +429,7 @@ pub async fn update(
 }
 
 /// Writes the account's row, its shares and, when who may see it changed,
-/// its scope history, from its document.
+/// its scope history, from its document: [`materialize_all`] for one.
 pub async fn materialize(
     conn: &impl ConnectionTrait,
     id: Uuid,
@@ -405,108 +438,169 @@ pub async fn materialize(
     meta: &ChangeMeta,
     previous: Option<&account::Model>,
 ) -> ApiResult<AccountView> {
-    let account: Account = doc.read()?;
-    let branch_id = match account.team_id {
-        Some(team_id) => team::Entity::find_by_id(team_id.0)
-            .one(conn)
+    materialize_all(
+        conn,
+        &[Materialize {
+            id,
+            doc,
+            version,
+            meta,
+            previous,
+        }],
+    )
+    .await?
+    .pop()
+    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("account {id} was not materialized")))
+}
+
+/// Writes the rows, shares and scope history of many accounts in a few
+/// statements: one look-up of their teams' branches and of their shares
+/// before, then multi-row writes. Returns the views, in order.
+pub async fn materialize_all(
+    conn: &impl ConnectionTrait,
+    items: &[Materialize<'_, account::Model>],
+) -> ApiResult<Vec<AccountView>> {
+    let accounts: Vec<Account> = items
+        .iter()
+        .map(|item| item.doc.read())
+        .collect::<Result<_, _>>()?;
+    let team_ids: HashSet<Uuid> = accounts
+        .iter()
+        .filter_map(|a| a.team_id.map(|t| t.0))
+        .collect();
+    let branches: HashMap<Uuid, Option<Uuid>> = if team_ids.is_empty() {
+        HashMap::new()
+    } else {
+        team::Entity::find()
+            .select_only()
+            .column(team::Column::Id)
+            .column(team::Column::BranchId)
+            .filter(team::Column::Id.is_in(team_ids))
+            .into_tuple::<(Uuid, Option<Uuid>)>()
+            .all(conn)
             .await?
-            .map(|t| t.branch_id),
-        None => None,
+            .into_iter()
+            .collect()
     };
-    let mut shares: Vec<Uuid> = account.shared_with.iter().map(|u| u.0).collect();
-    shares.sort();
-    shares.dedup();
-    let old_shares = match previous {
-        Some(previous) => {
-            let mut old = shares_of(conn, previous.id).await?;
-            old.sort();
-            old
-        }
-        None => Vec::new(),
-    };
-    let scope_changed = previous.is_none_or(|p| {
-        p.owner_id != account.owner_id.0
-            || p.team_id != account.team_id.map(|t| t.0)
-            || p.branch_id != branch_id
-            || old_shares != shares
-    });
-    let view = AccountView {
-        id: AccountId(id),
-        conflicts: doc.conflicts(),
-        created_by: previous.map_or(meta.user, |p| p.created_by.map(UserId)),
-        created_at: previous.map_or(meta.time, |p| p.created_at),
-        updated_at: meta.time,
-        version,
-        account,
-    };
-    let account = &view.account;
-    let model = account::ActiveModel {
-        id: Set(id),
-        name: Set(account.name.clone()),
-        name_search: Set(account.name.to_lowercase()),
-        segment: Set(account.segment.as_str().to_owned()),
-        tier: Set(account.tier.map(|t| t.as_str().to_owned())),
-        proposed_tier: Set(account.proposed_tier.map(|t| t.as_str().to_owned())),
-        stage: Set(account.stage.as_str().to_owned()),
-        owner_id: Set(account.owner_id.0),
-        team_id: Set(account.team_id.map(|t| t.0)),
-        branch_id: Set(branch_id),
-        deleted: Set(account.deleted),
-        created_by: Set(view.created_by.map(|u| u.0)),
-        created_at: Set(view.created_at),
-        updated_at: Set(view.updated_at),
-        version: Set(version),
-        body: Set(serde_json::to_value(&view).map_err(ApiError::internal)?),
-    };
-    account::Entity::insert(model)
-        .on_conflict(
-            OnConflict::column(account::Column::Id)
-                .update_columns([
-                    account::Column::Name,
-                    account::Column::NameSearch,
-                    account::Column::Segment,
-                    account::Column::Tier,
-                    account::Column::ProposedTier,
-                    account::Column::Stage,
-                    account::Column::OwnerId,
-                    account::Column::TeamId,
-                    account::Column::BranchId,
-                    account::Column::Deleted,
-                    account::Column::UpdatedAt,
-                    account::Column::Version,
-                    account::Column::Body,
-                ])
-                .to_owned(),
-        )
-        .exec(conn)
-        .await?;
-    if scope_changed {
-        account_share::Entity::delete_many()
-            .filter(account_share::Column::AccountId.eq(id))
-            .exec(conn)
+    let previous_ids: Vec<Uuid> = items
+        .iter()
+        .filter_map(|item| item.previous.map(|p| p.id))
+        .collect();
+    let mut old_shares: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    if !previous_ids.is_empty() {
+        let rows: Vec<(Uuid, Uuid)> = account_share::Entity::find()
+            .select_only()
+            .column(account_share::Column::AccountId)
+            .column(account_share::Column::UserId)
+            .filter(account_share::Column::AccountId.is_in(previous_ids))
+            .into_tuple()
+            .all(conn)
             .await?;
-        if !shares.is_empty() {
-            account_share::Entity::insert_many(shares.iter().map(|user_id| {
-                account_share::ActiveModel {
-                    account_id: Set(id),
-                    user_id: Set(*user_id),
-                }
-            }))
-            .exec(conn)
-            .await?;
+        for (account_id, user_id) in rows {
+            old_shares.entry(account_id).or_default().push(user_id);
         }
-        scope_change::ActiveModel {
-            account_id: Set(id),
-            seq: Set(version),
+    }
+    let mut views = Vec::with_capacity(items.len());
+    let mut models = Vec::with_capacity(items.len());
+    let mut rescoped_before = Vec::new();
+    let mut new_shares = Vec::new();
+    let mut scope_changes = Vec::new();
+    for (item, account) in items.iter().zip(accounts) {
+        let id = item.id;
+        let branch_id = account
+            .team_id
+            .and_then(|t| branches.get(&t.0).copied().flatten());
+        let mut shares: Vec<Uuid> = account.shared_with.iter().map(|u| u.0).collect();
+        shares.sort();
+        shares.dedup();
+        let mut before = old_shares.remove(&id).unwrap_or_default();
+        before.sort();
+        let scope_changed = item.previous.is_none_or(|p| {
+            p.owner_id != account.owner_id.0
+                || p.team_id != account.team_id.map(|t| t.0)
+                || p.branch_id != branch_id
+                || before != shares
+        });
+        let view = AccountView {
+            id: AccountId(id),
+            conflicts: item.doc.conflicts(),
+            created_by: item
+                .previous
+                .map_or(item.meta.user, |p| p.created_by.map(UserId)),
+            created_at: item.previous.map_or(item.meta.time, |p| p.created_at),
+            updated_at: item.meta.time,
+            version: item.version,
+            account,
+        };
+        let account = &view.account;
+        models.push(account::ActiveModel {
+            id: Set(id),
+            name: Set(account.name.clone()),
+            name_search: Set(account.name.to_lowercase()),
+            segment: Set(account.segment.as_str().to_owned()),
+            tier: Set(account.tier.map(|t| t.as_str().to_owned())),
+            proposed_tier: Set(account.proposed_tier.map(|t| t.as_str().to_owned())),
+            stage: Set(account.stage.as_str().to_owned()),
             owner_id: Set(account.owner_id.0),
             team_id: Set(account.team_id.map(|t| t.0)),
             branch_id: Set(branch_id),
-            shared_with: Set(json(&shares)),
+            deleted: Set(account.deleted),
+            created_by: Set(view.created_by.map(|u| u.0)),
+            created_at: Set(view.created_at),
+            updated_at: Set(view.updated_at),
+            version: Set(item.version),
+            body: Set(serde_json::to_value(&view).map_err(ApiError::internal)?),
+        });
+        if scope_changed {
+            if item.previous.is_some() {
+                rescoped_before.push(id);
+            }
+            new_shares.extend(shares.iter().map(|user_id| account_share::ActiveModel {
+                account_id: Set(id),
+                user_id: Set(*user_id),
+            }));
+            scope_changes.push(scope_change::ActiveModel {
+                account_id: Set(id),
+                seq: Set(item.version),
+                owner_id: Set(account.owner_id.0),
+                team_id: Set(account.team_id.map(|t| t.0)),
+                branch_id: Set(branch_id),
+                shared_with: Set(json(&shares)),
+            });
         }
-        .insert(conn)
-        .await?;
+        views.push(view);
     }
-    Ok(view)
+    upsert_in_batches(
+        conn,
+        models,
+        OnConflict::column(account::Column::Id)
+            .update_columns([
+                account::Column::Name,
+                account::Column::NameSearch,
+                account::Column::Segment,
+                account::Column::Tier,
+                account::Column::ProposedTier,
+                account::Column::Stage,
+                account::Column::OwnerId,
+                account::Column::TeamId,
+                account::Column::BranchId,
+                account::Column::Deleted,
+                account::Column::UpdatedAt,
+                account::Column::Version,
+                account::Column::Body,
+            ])
+            .to_owned(),
+    )
+    .await?;
+    if !rescoped_before.is_empty() {
+        account_share::Entity::delete_many()
+            .filter(account_share::Column::AccountId.is_in(rescoped_before))
+            .exec(conn)
+            .await?;
+    }
+    insert_in_batches(conn, new_shares).await?;
+    insert_in_batches(conn, scope_changes).await?;
+    Ok(views)
 }
 
 /// Moves the accounts `owner` owns to the team the owner is in now: an

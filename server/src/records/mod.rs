@@ -8,17 +8,18 @@ pub mod cache;
 pub mod page;
 pub mod visits;
 
-use crate::entities::{doc_change, document};
+use crate::entities::{doc_change, document, feed_head};
 use crate::error::{ApiError, ApiResult};
 use automerge::ChangeHash;
 use cache::DocCache;
 use chrono::Utc;
 use kam_sync_core::{ChangeMeta, RecordDoc, RecordKind};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Logged changes after which a document's snapshot is rewritten, so that
@@ -57,34 +58,30 @@ pub struct Loaded {
 /// the transaction ends (PostgreSQL `FOR UPDATE`; SQLite writers are already
 /// serialized).
 pub async fn find(conn: &impl ConnectionTrait, id: Uuid, lock: bool) -> ApiResult<Option<DocMeta>> {
-    let mut query = document::Entity::find_by_id(id)
+    Ok(find_many(conn, &[id], lock).await?.pop())
+}
+
+/// The rows of those of `ids` that exist, in id order; with `lock`, as
+/// [`find`] (rows are locked in id order, so two writers cannot deadlock).
+async fn find_many(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+    lock: bool,
+) -> ApiResult<Vec<DocMeta>> {
+    let mut query = document::Entity::find()
         .select_only()
         .column(document::Column::Id)
         .column(document::Column::Kind)
         .column(document::Column::AccountId)
         .column(document::Column::LastSeq)
         .column(document::Column::SnapshotSeq)
-        .column(document::Column::ChangesSinceSnapshot);
+        .column(document::Column::ChangesSinceSnapshot)
+        .filter(document::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(document::Column::Id);
     if lock && conn.get_database_backend() == DbBackend::Postgres {
         query = query.lock_exclusive();
     }
-    Ok(query.into_model::<DocMeta>().one(conn).await?)
-}
-
-async fn chunks_after(
-    conn: &impl ConnectionTrait,
-    id: Uuid,
-    after: i64,
-) -> ApiResult<Vec<Vec<u8>>> {
-    Ok(doc_change::Entity::find()
-        .select_only()
-        .column(doc_change::Column::Bytes)
-        .filter(doc_change::Column::DocId.eq(id))
-        .filter(doc_change::Column::Seq.gt(after))
-        .order_by_asc(doc_change::Column::Seq)
-        .into_tuple::<Vec<u8>>()
-        .all(conn)
-        .await?)
+    Ok(query.into_model::<DocMeta>().all(conn).await?)
 }
 
 /// Loads a document, from the cache when it holds it (catching up on what
@@ -96,42 +93,97 @@ pub async fn load(
     id: Uuid,
     lock: bool,
 ) -> ApiResult<Option<Loaded>> {
-    let Some(row) = find(conn, id, lock).await? else {
-        return Ok(None);
-    };
-    let kind = RecordKind::parse(&row.kind).ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!(
-            "document {id} has unknown kind {}",
-            row.kind
-        ))
-    })?;
-    let (mut doc, after) = match cache.take(id) {
-        Some((doc, version)) if (row.snapshot_seq..=row.last_seq).contains(&version) => {
-            (RecordDoc::from_automerge(kind, doc), version)
-        }
-        _ => {
-            let snapshot: Vec<u8> = document::Entity::find_by_id(id)
-                .select_only()
-                .column(document::Column::Snapshot)
-                .into_tuple()
-                .one(conn)
-                .await?
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("document {id} vanished")))?;
-            (
-                RecordDoc::load(kind, &snapshot).map_err(ApiError::internal)?,
-                row.snapshot_seq,
-            )
-        }
-    };
-    if after < row.last_seq {
-        for chunk in chunks_after(conn, id, after).await? {
-            doc.automerge_mut()
-                .load_incremental(&chunk)
-                .map_err(ApiError::internal)?;
+    Ok(load_many(conn, cache, &[id], lock).await?.remove(&id))
+}
+
+/// Loads those of `ids` that exist, as [`load`] does one, in three
+/// statements whatever their number: the rows, the snapshots the cache
+/// does not hold, and the log entries after each document's snapshot or
+/// cached version.
+pub async fn load_many(
+    conn: &impl ConnectionTrait,
+    cache: &DocCache,
+    ids: &[Uuid],
+    lock: bool,
+) -> ApiResult<HashMap<Uuid, Loaded>> {
+    let rows = find_many(conn, ids, lock).await?;
+    let mut docs = HashMap::with_capacity(rows.len());
+    let mut uncached = Vec::new();
+    for row in &rows {
+        let kind = RecordKind::parse(&row.kind).ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!(
+                "document {} has unknown kind {}",
+                row.id,
+                row.kind
+            ))
+        })?;
+        match cache.take(row.id) {
+            Some((doc, version)) if (row.snapshot_seq..=row.last_seq).contains(&version) => {
+                docs.insert(row.id, (RecordDoc::from_automerge(kind, doc), version));
+            }
+            _ => uncached.push((row.id, kind, row.snapshot_seq)),
         }
     }
-    let heads = doc.automerge_mut().get_heads();
-    Ok(Some(Loaded { row, doc, heads }))
+    if !uncached.is_empty() {
+        let snapshots: HashMap<Uuid, Vec<u8>> = document::Entity::find()
+            .select_only()
+            .column(document::Column::Id)
+            .column(document::Column::Snapshot)
+            .filter(document::Column::Id.is_in(uncached.iter().map(|(id, _, _)| *id)))
+            .into_tuple::<(Uuid, Vec<u8>)>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .collect();
+        for (id, kind, snapshot_seq) in uncached {
+            let snapshot = snapshots
+                .get(&id)
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("document {id} vanished")))?;
+            let doc = RecordDoc::load(kind, snapshot).map_err(ApiError::internal)?;
+            docs.insert(id, (doc, snapshot_seq));
+        }
+    }
+    let behind: Vec<(Uuid, i64)> = rows
+        .iter()
+        .filter_map(|row| {
+            let (_, after) = docs.get(&row.id)?;
+            (*after < row.last_seq).then_some((row.id, *after))
+        })
+        .collect();
+    if !behind.is_empty() {
+        let mut condition = Condition::any();
+        for (id, after) in &behind {
+            condition = condition.add(
+                Condition::all()
+                    .add(doc_change::Column::DocId.eq(*id))
+                    .add(doc_change::Column::Seq.gt(*after)),
+            );
+        }
+        let chunks: Vec<(Uuid, Vec<u8>)> = doc_change::Entity::find()
+            .select_only()
+            .column(doc_change::Column::DocId)
+            .column(doc_change::Column::Bytes)
+            .filter(condition)
+            .order_by_asc(doc_change::Column::Seq)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (id, bytes) in chunks {
+            if let Some((doc, _)) = docs.get_mut(&id) {
+                doc.automerge_mut()
+                    .load_incremental(&bytes)
+                    .map_err(ApiError::internal)?;
+            }
+        }
+    }
+    let mut loaded = HashMap::with_capacity(rows.len());
+    for row in rows {
+        if let Some((mut doc, _)) = docs.remove(&row.id) {
+            let heads = doc.automerge_mut().get_heads();
+            loaded.insert(row.id, Loaded { row, doc, heads });
+        }
+    }
+    Ok(loaded)
 }
 
 /// One change-log entry to write: Automerge changes and who made them.
@@ -162,9 +214,181 @@ impl<'a> Chunk<'a> {
     }
 }
 
+/// One document to store: what it gained since `existing` (`None`: it is
+/// new), in order.
+pub struct DocWrite<'a> {
+    /// The record's id.
+    pub id: Uuid,
+    /// Its storage row before this write; `None` for a new document.
+    pub existing: Option<&'a DocMeta>,
+    /// The document as it is now.
+    pub doc: &'a mut RecordDoc,
+    /// What it gained, in order; at least one.
+    pub chunks: Vec<Chunk<'a>>,
+}
+
+/// Rows per multi-row insert: far below SQLite's and PostgreSQL's limits
+/// on bound parameters, and small enough to keep each statement's blobs
+/// modest.
+const INSERT_BATCH: usize = 200;
+
+/// Logs what each document gained and keeps its row, heads and snapshot
+/// current, in a handful of statements whatever the number of documents:
+/// log positions are taken first (see [`take_positions`]), so new
+/// documents and log rows are inserted many rows at a time. Returns each
+/// document's new version (the position of its last log entry), in order.
+pub async fn store_all(
+    conn: &impl ConnectionTrait,
+    writes: Vec<DocWrite<'_>>,
+) -> ApiResult<Vec<i64>> {
+    let total: usize = writes.iter().map(|write| write.chunks.len()).sum();
+    if writes.iter().any(|write| write.chunks.is_empty()) {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "a document is stored with no change"
+        )));
+    }
+    if total == 0 {
+        return Ok(Vec::new());
+    }
+    let count = i64::try_from(total).map_err(ApiError::internal)?;
+    let mut next = take_positions(conn, count).await? - count + 1;
+    let now = Utc::now();
+    let mut new_documents = Vec::new();
+    let mut log_rows = Vec::with_capacity(total);
+    let mut updates = Vec::new();
+    let mut versions = Vec::with_capacity(writes.len());
+    for DocWrite {
+        id,
+        existing,
+        doc,
+        chunks,
+    } in writes
+    {
+        let kind = doc.kind().as_str().to_owned();
+        let heads = serde_json::to_value(
+            doc.automerge_mut()
+                .get_heads()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        )
+        .map_err(ApiError::internal)?;
+        let added = i32::try_from(chunks.len()).unwrap_or(i32::MAX);
+        for chunk in chunks {
+            log_rows.push(doc_change::ActiveModel {
+                seq: Set(next),
+                doc_id: Set(id),
+                kind: Set(kind.clone()),
+                bytes: Set(chunk.bytes),
+                user_id: Set(chunk.meta.user.map(|u| u.0)),
+                device_id: Set(chunk.meta.device.clone()),
+                origin_session: Set(chunk.origin),
+                created_at: Set(now),
+            });
+            next += 1;
+        }
+        let version = next - 1;
+        versions.push(version);
+        match existing {
+            None => {
+                let account_id = doc.kind().account_of(id, &doc.to_json()).ok_or_else(|| {
+                    ApiError::internal(anyhow::anyhow!("record {id} names no account"))
+                })?;
+                new_documents.push(document::ActiveModel {
+                    id: Set(id),
+                    kind: Set(kind),
+                    account_id: Set(account_id),
+                    last_seq: Set(version),
+                    heads: Set(heads),
+                    snapshot: Set(doc.automerge_mut().save()),
+                    snapshot_seq: Set(version),
+                    changes_since_snapshot: Set(0),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                });
+            }
+            Some(row) => {
+                let update = document::Entity::update_many()
+                    .col_expr(document::Column::UpdatedAt, Expr::value(now))
+                    .col_expr(document::Column::LastSeq, Expr::value(version))
+                    .col_expr(document::Column::Heads, Expr::value(heads))
+                    .filter(document::Column::Id.eq(id));
+                updates.push(if row.changes_since_snapshot + added >= COMPACT_AFTER {
+                    update
+                        .col_expr(
+                            document::Column::Snapshot,
+                            Expr::value(doc.automerge_mut().save()),
+                        )
+                        .col_expr(document::Column::SnapshotSeq, Expr::value(version))
+                        .col_expr(document::Column::ChangesSinceSnapshot, Expr::value(0))
+                } else {
+                    update.col_expr(
+                        document::Column::ChangesSinceSnapshot,
+                        Expr::col(document::Column::ChangesSinceSnapshot).add(added),
+                    )
+                });
+            }
+        }
+    }
+    insert_in_batches(conn, new_documents).await?;
+    insert_in_batches(conn, log_rows).await?;
+    for update in updates {
+        update.exec(conn).await?;
+    }
+    Ok(versions)
+}
+
+/// Inserts `rows` a batch at a time.
+pub async fn insert_in_batches<A>(conn: &impl ConnectionTrait, rows: Vec<A>) -> ApiResult<()>
+where
+    A: ActiveModelTrait + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<A> = rows.by_ref().take(INSERT_BATCH).collect();
+        A::Entity::insert_many(batch)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Inserts `rows` a batch at a time, updating those that exist already.
+pub async fn upsert_in_batches<A>(
+    conn: &impl ConnectionTrait,
+    rows: Vec<A>,
+    on_conflict: OnConflict,
+) -> ApiResult<()>
+where
+    A: ActiveModelTrait + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<A> = rows.by_ref().take(INSERT_BATCH).collect();
+        A::Entity::insert_many(batch)
+            .on_conflict(on_conflict.clone())
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A record to materialize: its document as stored, and its row before.
+pub struct Materialize<'a, Row> {
+    /// The record's id.
+    pub id: Uuid,
+    /// Its document.
+    pub doc: &'a RecordDoc,
+    /// The version just stored.
+    pub version: i64,
+    /// Who made the change, from where, when.
+    pub meta: &'a ChangeMeta,
+    /// Its row before (`None`: a new record).
+    pub previous: Option<&'a Row>,
+}
+
 /// Logs `chunks` (what `doc` gained, in order) and keeps the document row,
-/// its heads and its snapshot current. Returns the last entry's sequence
-/// number: the record's new version.
+/// its heads and its snapshot current: [`store_all`] for one document.
 pub async fn store(
     conn: &impl ConnectionTrait,
     id: Uuid,
@@ -172,76 +396,20 @@ pub async fn store(
     doc: &mut RecordDoc,
     chunks: Vec<Chunk<'_>>,
 ) -> ApiResult<i64> {
-    let now = Utc::now();
-    let kind = doc.kind().as_str().to_owned();
-    let heads = serde_json::to_value(
-        doc.automerge_mut()
-            .get_heads()
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>(),
+    let versions = store_all(
+        conn,
+        vec![DocWrite {
+            id,
+            existing,
+            doc,
+            chunks,
+        }],
     )
-    .map_err(ApiError::internal)?;
-    lock_feed(conn).await?;
-    if existing.is_none() {
-        let account_id = doc
-            .kind()
-            .account_of(id, &doc.to_json())
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("record {id} names no account")))?;
-        document::ActiveModel {
-            id: Set(id),
-            kind: Set(kind.clone()),
-            account_id: Set(account_id),
-            last_seq: Set(0),
-            heads: Set(heads.clone()),
-            snapshot: Set(Vec::new()),
-            snapshot_seq: Set(0),
-            changes_since_snapshot: Set(0),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(conn)
-        .await?;
-    }
-    let added = i32::try_from(chunks.len()).unwrap_or(i32::MAX);
-    let mut seq = 0;
-    for chunk in chunks {
-        seq = doc_change::ActiveModel {
-            seq: sea_orm::NotSet,
-            doc_id: Set(id),
-            kind: Set(kind.clone()),
-            bytes: Set(chunk.bytes),
-            user_id: Set(chunk.meta.user.map(|u| u.0)),
-            device_id: Set(chunk.meta.device.clone()),
-            origin_session: Set(chunk.origin),
-            created_at: Set(now),
-        }
-        .insert(conn)
-        .await?
-        .seq;
-    }
-    let compact = existing.is_none_or(|row| row.changes_since_snapshot + added >= COMPACT_AFTER);
-    let mut update = document::Entity::update_many()
-        .col_expr(document::Column::UpdatedAt, Expr::value(now))
-        .col_expr(document::Column::LastSeq, Expr::value(seq))
-        .col_expr(document::Column::Heads, Expr::value(heads))
-        .filter(document::Column::Id.eq(id));
-    update = if compact {
-        update
-            .col_expr(
-                document::Column::Snapshot,
-                Expr::value(doc.automerge_mut().save()),
-            )
-            .col_expr(document::Column::SnapshotSeq, Expr::value(seq))
-            .col_expr(document::Column::ChangesSinceSnapshot, Expr::value(0))
-    } else {
-        update.col_expr(
-            document::Column::ChangesSinceSnapshot,
-            Expr::col(document::Column::ChangesSinceSnapshot).add(added),
-        )
-    };
-    update.exec(conn).await?;
-    Ok(seq)
+    .await?;
+    versions
+        .first()
+        .copied()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("nothing was stored")))
 }
 
 /// Stores a record made through the API: its id must be new (409
@@ -263,22 +431,38 @@ pub async fn store_new(
     store(conn, id, None, doc, vec![chunk]).await
 }
 
-/// Makes change-log positions visible in the order they were taken.
+/// Takes `count` change-log positions and returns the last of them.
 ///
-/// On PostgreSQL a transaction that took sequence 41 can commit after one
-/// that took 42; a puller that already moved past 42 would never see 41. So
-/// writers take the feed lock before taking a sequence number and hold it to
-/// commit: positions become visible strictly in order, and a puller may trust
-/// that every position up to the highest it sees is final. Only the short
-/// tail of a write (log insert, row updates, commit) is serialized; loading
-/// and merging documents run in parallel. SQLite writers are serialized
-/// already. See `docs/sync-protocol.md`.
-async fn lock_feed(conn: &impl ConnectionTrait) -> ApiResult<()> {
-    if conn.get_database_backend() == DbBackend::Postgres {
-        conn.execute_unprepared("SELECT pg_advisory_xact_lock(7110731)")
-            .await?;
-    }
-    Ok(())
+/// The positions come from the `feed_head` row, whose lock a writer holds
+/// until it commits. That makes positions visible in the order they were
+/// taken: on PostgreSQL a transaction that took 41 could otherwise commit
+/// after one that took 42, and a puller that already moved past 42 would
+/// never see 41; with the lock, every position up to the highest a reader
+/// sees is final. A rolled-back write gives its positions back, so the log
+/// has no holes. Only the short tail of a write (log inserts, row updates,
+/// commit) is serialized; loading and merging documents run in parallel.
+/// SQLite writers are serialized already. See `docs/sync-protocol.md`.
+async fn take_positions(conn: &impl ConnectionTrait, count: i64) -> ApiResult<i64> {
+    feed_head::Entity::update_many()
+        .col_expr(
+            feed_head::Column::Seq,
+            Expr::col(feed_head::Column::Seq).add(count),
+        )
+        .filter(feed_head::Column::Id.eq(feed_head::ROW))
+        .exec_with_returning(conn)
+        .await?
+        .first()
+        .map(|row| row.seq)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the feed_head row is missing")))
+}
+
+/// The last change-log position committed, as the connection's snapshot
+/// sees it.
+pub async fn feed_head(conn: &impl ConnectionTrait) -> ApiResult<i64> {
+    Ok(feed_head::Entity::find_by_id(feed_head::ROW)
+        .one(conn)
+        .await?
+        .map_or(0, |row| row.seq))
 }
 
 /// Takes the optional client-chosen `id` out of a new record's body; makes

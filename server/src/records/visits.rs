@@ -2,7 +2,7 @@
 //! steps, and their materialized rows. A visit is visible to whoever sees its
 //! account.
 
-use super::{Chunk, Loaded, Review, check_if_match, load, store};
+use super::{Chunk, Loaded, Materialize, Review, check_if_match, load, store, upsert_in_batches};
 use crate::access::{require_writer, visible_account_ids};
 use crate::auth::AuthUser;
 use crate::entities::{account, user, visit};
@@ -18,10 +18,11 @@ use kam_sync_core::{ChangeMeta, Conflict, RecordDoc, Visit, parse_record};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::collections::{HashMap, HashSet};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -386,7 +387,7 @@ pub async fn update(
     Ok(view)
 }
 
-/// Writes the visit's row from its document.
+/// Writes the visit's row from its document: [`materialize_all`] for one.
 pub async fn materialize(
     conn: &impl ConnectionTrait,
     id: Uuid,
@@ -396,68 +397,111 @@ pub async fn materialize(
     previous: Option<&visit::Model>,
     max_distance_m: f64,
 ) -> ApiResult<VisitView> {
-    let visit: Visit = doc.read()?;
-    let account_location = match account::Entity::find_by_id(visit.account_id.0)
-        .one(conn)
-        .await?
-    {
-        Some(row) => {
-            serde_json::from_value::<AccountView>(row.body)
-                .map_err(ApiError::internal)?
-                .account
-                .location
+    materialize_all(
+        conn,
+        &[Materialize {
+            id,
+            doc,
+            version,
+            meta,
+            previous,
+        }],
+        max_distance_m,
+    )
+    .await?
+    .pop()
+    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("visit {id} was not materialized")))
+}
+
+/// Writes the rows of many visits: one look-up of their accounts'
+/// locations (to judge check-in distances), then multi-row upserts.
+/// Returns the views, in order.
+pub async fn materialize_all(
+    conn: &impl ConnectionTrait,
+    items: &[Materialize<'_, visit::Model>],
+    max_distance_m: f64,
+) -> ApiResult<Vec<VisitView>> {
+    let visits: Vec<Visit> = items
+        .iter()
+        .map(|item| item.doc.read())
+        .collect::<Result<_, _>>()?;
+    let checked_in: HashSet<Uuid> = visits
+        .iter()
+        .filter(|v| v.check_in.is_some())
+        .map(|v| v.account_id.0)
+        .collect();
+    let mut locations: HashMap<Uuid, GeoPoint> = HashMap::new();
+    if !checked_in.is_empty() {
+        let bodies: Vec<Value> = account::Entity::find()
+            .select_only()
+            .column(account::Column::Body)
+            .filter(account::Column::Id.is_in(checked_in))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for body in bodies {
+            let view: AccountView = serde_json::from_value(body).map_err(ApiError::internal)?;
+            if let Some(location) = view.account.location {
+                locations.insert(view.id.0, location);
+            }
         }
-        None => None,
-    };
-    let distance = match (&visit.check_in, account_location) {
-        (Some(check_in), Some(location)) => Some(check_in.location.distance_m(&location)),
-        _ => None,
-    };
-    let view = VisitView {
-        id: VisitId(id),
-        check_in_distance_m: distance,
-        check_in_too_far: distance.is_some_and(|d| d > max_distance_m),
-        conflicts: doc.conflicts(),
-        created_by: previous.map_or(meta.user, |p| p.created_by.map(UserId)),
-        created_at: previous.map_or(meta.time, |p| p.created_at),
-        updated_at: meta.time,
-        version,
-        visit,
-    };
-    let visit = &view.visit;
-    let model = visit::ActiveModel {
-        id: sea_orm::Set(id),
-        account_id: sea_orm::Set(visit.account_id.0),
-        owner_id: sea_orm::Set(visit.owner_id.0),
-        planned_at: sea_orm::Set(visit.planned_at),
-        visit_type: sea_orm::Set(visit.visit_type.as_str().to_owned()),
-        status: sea_orm::Set(visit.status.as_str().to_owned()),
-        outcome: sea_orm::Set(visit.outcome.map(|o| o.as_str().to_owned())),
-        deleted: sea_orm::Set(visit.deleted),
-        created_by: sea_orm::Set(view.created_by.map(|u| u.0)),
-        created_at: sea_orm::Set(view.created_at),
-        updated_at: sea_orm::Set(view.updated_at),
-        version: sea_orm::Set(version),
-        body: sea_orm::Set(serde_json::to_value(&view).map_err(ApiError::internal)?),
-    };
-    visit::Entity::insert(model)
-        .on_conflict(
-            OnConflict::column(visit::Column::Id)
-                .update_columns([
-                    visit::Column::AccountId,
-                    visit::Column::OwnerId,
-                    visit::Column::PlannedAt,
-                    visit::Column::VisitType,
-                    visit::Column::Status,
-                    visit::Column::Outcome,
-                    visit::Column::Deleted,
-                    visit::Column::UpdatedAt,
-                    visit::Column::Version,
-                    visit::Column::Body,
-                ])
-                .to_owned(),
-        )
-        .exec(conn)
-        .await?;
-    Ok(view)
+    }
+    let mut views = Vec::with_capacity(items.len());
+    let mut models = Vec::with_capacity(items.len());
+    for (item, visit) in items.iter().zip(visits) {
+        let distance = match (&visit.check_in, locations.get(&visit.account_id.0)) {
+            (Some(check_in), Some(location)) => Some(check_in.location.distance_m(location)),
+            _ => None,
+        };
+        let view = VisitView {
+            id: VisitId(item.id),
+            check_in_distance_m: distance,
+            check_in_too_far: distance.is_some_and(|d| d > max_distance_m),
+            conflicts: item.doc.conflicts(),
+            created_by: item
+                .previous
+                .map_or(item.meta.user, |p| p.created_by.map(UserId)),
+            created_at: item.previous.map_or(item.meta.time, |p| p.created_at),
+            updated_at: item.meta.time,
+            version: item.version,
+            visit,
+        };
+        let visit = &view.visit;
+        models.push(visit::ActiveModel {
+            id: Set(item.id),
+            account_id: Set(visit.account_id.0),
+            owner_id: Set(visit.owner_id.0),
+            planned_at: Set(visit.planned_at),
+            visit_type: Set(visit.visit_type.as_str().to_owned()),
+            status: Set(visit.status.as_str().to_owned()),
+            outcome: Set(visit.outcome.map(|o| o.as_str().to_owned())),
+            deleted: Set(visit.deleted),
+            created_by: Set(view.created_by.map(|u| u.0)),
+            created_at: Set(view.created_at),
+            updated_at: Set(view.updated_at),
+            version: Set(item.version),
+            body: Set(serde_json::to_value(&view).map_err(ApiError::internal)?),
+        });
+        views.push(view);
+    }
+    upsert_in_batches(
+        conn,
+        models,
+        OnConflict::column(visit::Column::Id)
+            .update_columns([
+                visit::Column::AccountId,
+                visit::Column::OwnerId,
+                visit::Column::PlannedAt,
+                visit::Column::VisitType,
+                visit::Column::Status,
+                visit::Column::Outcome,
+                visit::Column::Deleted,
+                visit::Column::UpdatedAt,
+                visit::Column::Version,
+                visit::Column::Body,
+            ])
+            .to_owned(),
+    )
+    .await?;
+    Ok(views)
 }

@@ -218,13 +218,7 @@ pub async fn pull(
     };
     let limit = u64::from(limit.unwrap_or(DEFAULT_PULL_DOCS).clamp(1, MAX_PULL_DOCS));
     let txn = read_transaction(conn).await?;
-    let feed_head: Option<i64> = doc_change::Entity::find()
-        .select_only()
-        .column_as(doc_change::Column::Seq.max(), "head")
-        .into_tuple()
-        .one(&txn)
-        .await?
-        .flatten();
+    let feed_head = records::feed_head(&txn).await?;
     let horizon = crate::feed::horizon(&txn)
         .await
         .map_err(ApiError::internal)?;
@@ -289,7 +283,7 @@ pub async fn pull(
         let after = docs.last().map_or(after, |d| d.last_seq);
         SyncCursor { base, after, scope }
     } else {
-        let head = feed_head.unwrap_or(0).max(horizon).max(after).max(base);
+        let head = feed_head.max(horizon).max(after).max(base);
         SyncCursor {
             base: head,
             after: head,

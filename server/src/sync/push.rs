@@ -8,7 +8,9 @@
 use crate::auth::AuthUser;
 use crate::entities::{account, visit};
 use crate::error::{ApiError, ApiResult};
-use crate::records::{self, Chunk, DocMeta, Loaded, Review, accounts, visits};
+use crate::records::{
+    self, Chunk, DocMeta, DocWrite, Loaded, Materialize, Review, accounts, visits,
+};
 use crate::startup::AppState;
 use automerge::{AutoCommit, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad};
 use chrono::Utc;
@@ -17,7 +19,7 @@ use kam_sync_core::{
     Account, ChangeMeta, RecordDoc, RecordError, RecordKind, Violation, Visit, diff_patch,
     parse_record,
 };
-use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -27,7 +29,7 @@ pub const MAX_PUSH_DOCS: usize = 1_000;
 
 /// Checks that `bytes` are whole, well-formed Automerge changes or documents
 /// (they may depend on changes the server has; that is checked on merge).
-fn check_bytes(id: Uuid, bytes: &[u8]) -> ApiResult<()> {
+pub fn check_bytes(id: Uuid, bytes: &[u8]) -> ApiResult<()> {
     match AutoCommit::load_with_options(
         bytes,
         LoadOptions::new().on_partial_load(OnPartialLoad::Error),
@@ -69,12 +71,9 @@ pub async fn apply(
     }
     let _guard = state.db.write_guard().await;
     let txn = state.db.conn().begin().await?;
-    let mut by_id: Vec<Uuid> = pushes.iter().map(|p| p.id).collect();
-    by_id.sort();
-    let mut loaded = HashMap::new();
-    for id in by_id {
-        loaded.insert(id, records::load(&txn, &state.cache, id, true).await?);
-    }
+    let ids: Vec<Uuid> = pushes.iter().map(|p| p.id).collect();
+    let mut loaded = records::load_many(&txn, &state.cache, &ids, true).await?;
+    let mut visibility = Visibility::of_existing(&txn, caller, loaded.values()).await?;
     // Accounts first: a visit made offline under a new account needs the
     // account in place to be in scope, whatever order the device sent them in.
     let mut order: Vec<usize> = (0..pushes.len()).collect();
@@ -83,32 +82,30 @@ pub async fn apply(
     let mut results: Vec<Option<PushResult>> = vec![None; pending.len()];
     let mut notices = Vec::new();
     let mut writes = Vec::new();
-    let mut batch_accounts = HashSet::new();
     for index in order {
         let Some(push) = pending[index].take() else {
             continue;
         };
-        let existing = loaded.remove(&push.id).flatten();
+        let existing = loaded.remove(&push.id);
         let mut outcome =
-            apply_one(&txn, state, caller, push, existing, index, &batch_accounts).await?;
+            apply_one(&txn, state, caller, push, existing, index, &mut visibility).await?;
         results[index] = Some(outcome.result);
         notices.append(&mut outcome.notices);
         if let Some(write) = outcome.write {
             if write.doc.kind() == RecordKind::Account {
-                batch_accounts.insert(write.id);
+                visibility.pushed_account(write.id);
             }
             writes.push(write);
         }
     }
     // Everything is merged and checked before anything is written: the feed
     // lock (taken by the first write) is held only for the writes.
-    let mut cached = Vec::with_capacity(writes.len());
-    for pending_write in writes {
-        cached.push(write(&txn, state, caller, pending_write).await?);
-    }
+    let versions = store_writes(&txn, state, caller, &mut writes).await?;
     txn.commit().await?;
-    for (id, doc, version) in cached {
-        state.cache.put(id, doc, version);
+    for (write, version) in writes.into_iter().zip(versions) {
+        state
+            .cache
+            .put(write.id, write.doc.into_automerge(), version);
     }
     Ok((results.into_iter().flatten().collect(), notices))
 }
@@ -138,10 +135,6 @@ struct Write {
     device: (Vec<u8>, ChangeMeta),
     server: Option<(Vec<u8>, ChangeMeta)>,
 }
-
-/// What a write leaves for the cache once the transaction commits: a
-/// document as of a version.
-type Cached = (Uuid, AutoCommit, i64);
 
 fn refused(id: Uuid, heads: Vec<String>, notices: Vec<Notice>) -> Outcome {
     Outcome {
@@ -252,29 +245,55 @@ fn keep_valid_fields(
 
 /// Whether a change set brings a second root (a change with no
 /// dependencies) into a document: the bytes belong to another document.
-fn foreign_roots(doc: &mut RecordDoc, since: &[ChangeHash], existed: bool) -> bool {
+pub fn foreign_roots(doc: &mut RecordDoc, since: &[ChangeHash], existed: bool) -> bool {
     let changes = doc.automerge_mut().get_changes(since);
     let roots = changes.iter().filter(|c| c.deps().is_empty()).count();
     if existed { roots > 0 } else { roots != 1 }
 }
 
-async fn visible(
-    conn: &impl ConnectionTrait,
-    caller: &AuthUser,
-    kind: RecordKind,
-    id: Uuid,
-    account_id: Uuid,
-    existed: bool,
-) -> ApiResult<bool> {
-    let found = match (kind, existed) {
-        (RecordKind::Account, false) => return Ok(true),
-        (RecordKind::Account, true) => accounts::visible_row(conn, caller, id).await,
-        (RecordKind::Visit, _) => accounts::visible_row(conn, caller, account_id).await,
-    };
-    match found {
-        Ok(_) => Ok(true),
-        Err(err) if err.code() == "not_found" => Ok(false),
-        Err(err) => Err(err),
+/// Which accounts the caller may see, asked once per account: the accounts
+/// of the documents that exist are looked up together before merging, an
+/// account a new visit names is looked up when met, and an account the
+/// request itself creates counts as seen (a visit made offline under a new
+/// account comes in the same push).
+struct Visibility {
+    known: HashMap<Uuid, bool>,
+}
+
+impl Visibility {
+    async fn of_existing<'a>(
+        conn: &impl ConnectionTrait,
+        caller: &AuthUser,
+        loaded: impl Iterator<Item = &'a Loaded>,
+    ) -> ApiResult<Self> {
+        let accounts: Vec<Uuid> = loaded.map(|l| l.row.account_id).collect();
+        let visible = accounts::visible_among(conn, caller, &accounts).await?;
+        Ok(Self {
+            known: accounts
+                .into_iter()
+                .map(|id| (id, visible.contains(&id)))
+                .collect(),
+        })
+    }
+
+    fn pushed_account(&mut self, id: Uuid) {
+        self.known.insert(id, true);
+    }
+
+    async fn account(
+        &mut self,
+        conn: &impl ConnectionTrait,
+        caller: &AuthUser,
+        account_id: Uuid,
+    ) -> ApiResult<bool> {
+        if let Some(known) = self.known.get(&account_id) {
+            return Ok(*known);
+        }
+        let visible = accounts::visible_among(conn, caller, &[account_id])
+            .await?
+            .contains(&account_id);
+        self.known.insert(account_id, visible);
+        Ok(visible)
     }
 }
 
@@ -285,11 +304,12 @@ async fn apply_one(
     push: PushDoc,
     existing: Option<Loaded>,
     index: usize,
-    batch_accounts: &HashSet<Uuid>,
+    visibility: &mut Visibility,
 ) -> ApiResult<Outcome> {
     let field = format!("push.{index}");
     let id = push.id;
     let existed = existing.is_some();
+    let stored_account = existing.as_ref().map(|l| l.row.account_id);
     let (row, mut doc, heads_before) = match existing {
         Some(Loaded { row, doc, heads }) => (Some(row), doc, heads),
         None => (
@@ -323,20 +343,19 @@ async fn apply_one(
         ));
     }
     let old_json = existed.then(|| doc.to_json());
-    if let Some(old) = &old_json {
-        let account_id = push.kind.account_of(id, old).unwrap_or(id);
-        if !visible(conn, caller, push.kind, id, account_id, true).await? {
-            return Ok(refused(
+    if let Some(account_id) = stored_account
+        && !visibility.account(conn, caller, account_id).await?
+    {
+        return Ok(refused(
+            id,
+            Vec::new(),
+            vec![notice(
                 id,
-                Vec::new(),
-                vec![notice(
-                    id,
-                    "out_of_scope",
-                    None,
-                    "this record is not in your scope",
-                )],
-            ));
-        }
+                "out_of_scope",
+                None,
+                "this record is not in your scope",
+            )],
+        ));
     }
     doc.automerge_mut().set_actor(state.actor.clone());
     doc.automerge_mut()
@@ -404,8 +423,8 @@ async fn apply_one(
             ));
         }
     };
-    let in_batch = batch_accounts.contains(&account_id);
-    if !existed && !in_batch && !visible(conn, caller, push.kind, id, account_id, false).await? {
+    let new_visit = !existed && push.kind == RecordKind::Visit;
+    if new_visit && !visibility.account(conn, caller, account_id).await? {
         return Ok(refused(
             id,
             Vec::new(),
@@ -512,53 +531,94 @@ async fn apply_one(
     })
 }
 
-/// Stores a merged document and re-materializes its row.
-async fn write(
+/// Stores the merged documents and re-materializes their rows, in a few
+/// multi-row statements per kind; returns each document's new version.
+async fn store_writes(
     conn: &impl ConnectionTrait,
     state: &AppState,
     caller: &AuthUser,
-    mut write: Write,
-) -> ApiResult<Cached> {
-    let id = write.id;
-    let mut chunks = vec![Chunk {
-        bytes: write.device.0,
-        meta: &write.device.1,
-        origin: Some(caller.session_id),
-    }];
-    if let Some((bytes, meta)) = &write.server {
-        chunks.push(Chunk {
-            bytes: bytes.clone(),
-            meta,
-            origin: None,
-        });
-    }
-    let version = records::store(conn, id, write.existing.as_ref(), &mut write.doc, chunks).await?;
-    match write.doc.kind() {
-        RecordKind::Account => {
-            let previous = account::Entity::find_by_id(id).one(conn).await?;
-            accounts::materialize(
-                conn,
+    writes: &mut [Write],
+) -> ApiResult<Vec<i64>> {
+    let doc_writes = writes
+        .iter_mut()
+        .map(|write| {
+            let Write {
                 id,
-                &write.doc,
-                version,
-                &write.device.1,
-                previous.as_ref(),
-            )
-            .await?;
-        }
-        RecordKind::Visit => {
-            let previous = visit::Entity::find_by_id(id).one(conn).await?;
-            visits::materialize(
-                conn,
-                id,
-                &write.doc,
-                version,
-                &write.device.1,
-                previous.as_ref(),
-                state.settings.visits.check_in_max_distance_m,
-            )
-            .await?;
-        }
-    }
-    Ok((id, write.doc.into_automerge(), version))
+                existing,
+                doc,
+                device,
+                server,
+            } = write;
+            let mut chunks = vec![Chunk {
+                bytes: std::mem::take(&mut device.0),
+                meta: &device.1,
+                origin: Some(caller.session_id),
+            }];
+            if let Some((bytes, meta)) = server {
+                chunks.push(Chunk {
+                    bytes: std::mem::take(bytes),
+                    meta,
+                    origin: None,
+                });
+            }
+            DocWrite {
+                id: *id,
+                existing: existing.as_ref(),
+                doc,
+                chunks,
+            }
+        })
+        .collect();
+    let versions = records::store_all(conn, doc_writes).await?;
+    let of_kind = |kind: RecordKind| {
+        writes
+            .iter()
+            .zip(&versions)
+            .filter(move |(write, _)| write.doc.kind() == kind)
+    };
+    let account_ids: Vec<Uuid> = of_kind(RecordKind::Account).map(|(w, _)| w.id).collect();
+    let previous_accounts: HashMap<Uuid, account::Model> = if account_ids.is_empty() {
+        HashMap::new()
+    } else {
+        account::Entity::find()
+            .filter(account::Column::Id.is_in(account_ids))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect()
+    };
+    let items: Vec<_> = of_kind(RecordKind::Account)
+        .map(|(write, version)| Materialize {
+            id: write.id,
+            doc: &write.doc,
+            version: *version,
+            meta: &write.device.1,
+            previous: previous_accounts.get(&write.id),
+        })
+        .collect();
+    accounts::materialize_all(conn, &items).await?;
+    let visit_ids: Vec<Uuid> = of_kind(RecordKind::Visit).map(|(w, _)| w.id).collect();
+    let previous_visits: HashMap<Uuid, visit::Model> = if visit_ids.is_empty() {
+        HashMap::new()
+    } else {
+        visit::Entity::find()
+            .filter(visit::Column::Id.is_in(visit_ids))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect()
+    };
+    let items: Vec<_> = of_kind(RecordKind::Visit)
+        .map(|(write, version)| Materialize {
+            id: write.id,
+            doc: &write.doc,
+            version: *version,
+            meta: &write.device.1,
+            previous: previous_visits.get(&write.id),
+        })
+        .collect();
+    visits::materialize_all(conn, &items, state.settings.visits.check_in_max_distance_m).await?;
+    Ok(versions)
 }
