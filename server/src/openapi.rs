@@ -2,6 +2,7 @@
 //! schemas come from the `#[utoipa::path]` handlers as they are mounted.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -46,6 +47,43 @@ impl Modify for BearerAuth {
 /// The frame every route is added to.
 pub fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// Lets the schemas flattened into others (`allOf`: `Account` into
+/// `AccountView`) accept other properties. utoipa closes a
+/// `deny_unknown_fields` type with `additionalProperties: false`, which in an
+/// `allOf` rejects every field the view adds: each view answered would break
+/// its own schema. The request bodies copy the record's schema and stay closed.
+pub fn open_flattened_schemas(document: &mut utoipa::openapi::OpenApi) {
+    fn flattened(value: &serde_json::Value, names: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::Array(parts)) = map.get("allOf") {
+                    names.extend(parts.iter().filter_map(|part| {
+                        part.get("$ref")?
+                            .as_str()?
+                            .strip_prefix("#/components/schemas/")
+                            .map(str::to_owned)
+                    }));
+                }
+                map.values().for_each(|v| flattened(v, names));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| flattened(v, names)),
+            _ => {}
+        }
+    }
+    let mut names = Vec::new();
+    if let Ok(json) = serde_json::to_value(&*document) {
+        flattened(&json, &mut names);
+    }
+    let Some(components) = document.components.as_mut() else {
+        return;
+    };
+    for name in names {
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&name) {
+            object.additional_properties = None;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -594,7 +594,8 @@ pub struct UserFilter {
     pub team_id: Option<Uuid>,
     /// Only active (true) or only deactivated (false) users.
     pub active: Option<bool>,
-    /// Page size (default 50).
+    /// Page size (default 50), up to the server's `max_page_size` (500 unless configured).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

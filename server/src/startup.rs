@@ -8,14 +8,16 @@ use crate::entities::server_value;
 use crate::error::ApiError;
 use crate::{openapi, routes, telemetry};
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
-use actix_web::{App, HttpRequest, HttpServer, web};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{App, HttpRequest, HttpServer, ResponseError, web};
 use anyhow::Context;
 use base64::Engine;
 use rand::RngCore;
 use sea_orm::{EntityTrait, Set};
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::{AppExt, UtoipaApp};
 use utoipa_swagger_ui::SwaggerUi;
@@ -173,7 +175,9 @@ where
 
 /// The OpenAPI document, generated from the routes.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    mount(App::new().into_utoipa_app()).split_for_parts().1
+    let mut document = mount(App::new().into_utoipa_app()).split_for_parts().1;
+    openapi::open_flattened_schemas(&mut document);
+    document
 }
 
 fn json_config(settings: &Settings) -> web::JsonConfig {
@@ -187,12 +191,72 @@ fn json_config(settings: &Settings) -> web::JsonConfig {
         .error_handler(|err, _| crate::routes::json_error(err).into())
 }
 
-async fn route_not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::new(
-        actix_web::http::StatusCode::NOT_FOUND,
-        "route_not_found",
-        format!("no route for {} {}", req.method(), req.path()),
-    ))
+/// Every documented path, split at `/`, with the methods it answers as an
+/// `Allow` header value.
+static DOCUMENTED_PATHS: LazyLock<Vec<(Vec<String>, String)>> = LazyLock::new(|| {
+    openapi_document()
+        .paths
+        .paths
+        .iter()
+        .map(|(path, item)| {
+            let methods = [
+                ("GET", &item.get),
+                ("PUT", &item.put),
+                ("POST", &item.post),
+                ("DELETE", &item.delete),
+                ("OPTIONS", &item.options),
+                ("HEAD", &item.head),
+                ("PATCH", &item.patch),
+                ("TRACE", &item.trace),
+            ]
+            .into_iter()
+            .filter_map(|(method, operation)| operation.as_ref().map(|_| method))
+            .collect::<Vec<_>>()
+            .join(", ");
+            (path.split('/').map(str::to_owned).collect(), methods)
+        })
+        .collect()
+});
+
+/// The methods `path` answers, if it is a documented path (`{name}` matches
+/// any non-empty segment, as in the router).
+fn allowed_methods(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    DOCUMENTED_PATHS
+        .iter()
+        .find(|(template, _)| {
+            template.len() == segments.len()
+                && template.iter().zip(&segments).all(|(part, segment)| {
+                    part == segment || (part.starts_with('{') && !segment.is_empty())
+                })
+        })
+        .map(|(_, methods)| methods.as_str())
+}
+
+/// 405 with `Allow` for a known path asked with another method, else 404.
+async fn route_not_found(req: HttpRequest) -> actix_web::HttpResponse {
+    let Some(allowed) = allowed_methods(req.path()) else {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            format!("no route for {} {}", req.method(), req.path()),
+        )
+        .error_response();
+    };
+    let mut response = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} does not answer {}; it answers {allowed}",
+            req.path(),
+            req.method()
+        ),
+    )
+    .error_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allowed));
+    response
 }
 
 /// The JWT key shared by every server on this database, made on first start.

@@ -84,6 +84,8 @@ pub struct SyncRequest {
     pub resend: Vec<Uuid>,
     /// Most documents to pull in this response (the server caps it).
     #[serde(default)]
+    // utoipa documents a u32 as `int32`, whose range ends at 2^31 - 1.
+    #[cfg_attr(feature = "openapi", schema(format = Int64, maximum = 4294967295.0))]
     pub limit: Option<u32>,
 }
 

@@ -92,8 +92,12 @@ pub trait Record: Serialize + DeserializeOwned + Clone {
 
 /// Declares a string enum with stable snake_case names on the wire, `as_str`,
 /// `ALL`, `FromStr` and `Display`.
+///
+/// The names are taken as `tt`, not `literal`: a `literal` fragment reaches a
+/// derive wrapped in an invisible group, which serde unwraps but utoipa's
+/// `ToSchema` skips, so the OpenAPI document named the variants instead.
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

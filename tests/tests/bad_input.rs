@@ -424,6 +424,28 @@ async fn an_unknown_route_is_404_route_not_found() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn a_known_path_with_another_method_is_405_with_allow() -> anyhow::Result<()> {
+    let f = Fixture::new().await?;
+    for (method, path, allowed) in [
+        (Method::PUT, "/accounts", "GET, POST"),
+        (Method::TRACE, "/accounts", "GET, POST"),
+        (Method::POST, f.path.as_str(), "GET, DELETE, PATCH"),
+        (Method::GET, "/auth/login", "POST"),
+    ] {
+        let reply = f.rep.send(f.rep.request(method.clone(), path)).await?;
+        reply.assert_problem(405, "method_not_allowed");
+        assert_eq!(reply.header("allow"), Some(allowed), "{method} {path}");
+    }
+    let api = f.rep.api();
+    let reply = api
+        .send(api.http().delete(api.root_url("/healthz")))
+        .await?;
+    reply.assert_problem(405, "method_not_allowed");
+    assert_eq!(reply.header("allow"), Some("GET"));
+    f.assert_nothing_changed().await
+}
+
+#[tokio::test]
 async fn a_team_id_in_a_create_body_is_422_read_only_field() -> anyhow::Result<()> {
     let f = Fixture::new().await?;
     let mut body = new_account("Team chooser");

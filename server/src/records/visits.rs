@@ -73,7 +73,8 @@ pub struct VisitFilter {
     pub updated_since: Option<DateTime<Utc>>,
     /// Include soft-deleted visits (default false).
     pub include_deleted: Option<bool>,
-    /// Page size (default 50).
+    /// Page size (default 50), up to the server's `max_page_size` (500 unless configured).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

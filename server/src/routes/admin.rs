@@ -41,6 +41,7 @@ const ADMIN: &[Role] = &[Role::Admin];
 #[serde(deny_unknown_fields)]
 pub struct CreateBranch {
     /// Unique name.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
 }
 
@@ -49,6 +50,7 @@ pub struct CreateBranch {
 #[serde(deny_unknown_fields)]
 pub struct CreateTeam {
     /// Name.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// The branch it belongs to.
     pub branch_id: Uuid,
@@ -70,11 +72,13 @@ pub struct TeamManagers {
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Login name: 3 to 64 of `a-z 0-9 . _ -`.
+    #[schema(pattern = "^[a-z0-9._-]{3,64}$")]
     pub username: String,
     /// Name shown to people.
+    #[schema(min_length = 1, max_length = 200)]
     pub display_name: String,
     /// Password, at least 10 characters.
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 10, max_length = 256)]
     pub password: SecretString,
     /// Role.
     pub role: Role,
@@ -107,7 +111,7 @@ impl From<CreateUser> for org::NewUser {
 pub struct UserPatch {
     /// Name shown to people.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
     pub display_name: Option<Option<String>>,
     /// Role.
     #[serde(default, deserialize_with = "present")]
@@ -127,7 +131,7 @@ pub struct UserPatch {
     pub active: Option<Option<bool>>,
     /// New password, at least 10 characters.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 10, max_length = 256)]
     pub password: Option<Option<SecretString>>,
 }
 
@@ -175,6 +179,7 @@ impl TryFrom<UserPatch> for UserChanges {
 pub struct RevokeSessions {
     /// Only this device's sessions; every device's when omitted.
     #[serde(default)]
+    #[schema(min_length = 1)]
     pub device_id: Option<String>,
 }
 

@@ -34,6 +34,7 @@ pub struct LoginRequest {
     pub password: SecretString,
     /// A stable id of the device (one session per device); `default` when omitted.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 128)]
     pub device_id: Option<String>,
 }
 
