@@ -1,0 +1,386 @@
+//! What the load and torture binaries share: a real `kam-server` child
+//! process on a database of its own (a fresh PostgreSQL database or a SQLite
+//! file), an HTTP client for one user, reps made through the admin API,
+//! field devices (a client and a `Replica`) and realistic offline records.
+//!
+//! A bin includes it with `mod common;`; it is not a bin of its own.
+
+use anyhow::{Context, bail};
+use automerge::ActorId;
+use chrono::{Duration as ChronoDuration, Utc};
+use kam_sync_core::protocol::{SyncRequest, SyncResponse};
+use kam_sync_core::{Account, ChangeMeta, Replica, Visit, parse_record};
+use rand::Rng;
+use rand::rngs::StdRng;
+use serde_json::{Map, Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use uuid::Uuid;
+
+/// The admin password every child server starts with.
+pub const ADMIN_PASSWORD: &str = "bench-admin-password";
+
+/// The `kam-server` binary: the given one, else the one beside this binary.
+pub fn server_bin(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    Ok(match explicit {
+        Some(bin) => bin.to_owned(),
+        None => std::env::current_exe()?.with_file_name("kam-server"),
+    })
+}
+
+/// Makes a fresh database named `<prefix>_<random>` on the PostgreSQL
+/// server of `url` (with `psql`); returns its URL.
+pub fn fresh_postgres_database(url: &str, prefix: &str) -> anyhow::Result<String> {
+    let name = format!("{prefix}_{}", &Uuid::new_v4().simple().to_string()[..12]);
+    let status = Command::new("psql")
+        .args(["-q", url, "-c", &format!("CREATE DATABASE {name}")])
+        .status()
+        .context("psql is needed to make a PostgreSQL database")?;
+    if !status.success() {
+        bail!("cannot create database {name}");
+    }
+    let (server, _) = url
+        .rsplit_once('/')
+        .context("a database URL ends with /<database>")?;
+    Ok(format!("{server}/{name}"))
+}
+
+/// Drops a database made by [`fresh_postgres_database`], connecting through
+/// `admin_url` (another database on the same server).
+pub fn drop_postgres_database(admin_url: &str, database_url: &str) -> anyhow::Result<()> {
+    let name = database_url.rsplit('/').next().unwrap_or_default();
+    let status = Command::new("psql")
+        .args([
+            "-q",
+            admin_url,
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        ])
+        .status()
+        .context("cannot run psql")?;
+    if !status.success() {
+        bail!("cannot drop database {name}");
+    }
+    Ok(())
+}
+
+/// A running `kam-server` child process. Dropping it kills it.
+pub struct ServerProcess {
+    child: Child,
+    /// Where it listens: `http://127.0.0.1:<port>`.
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// Starts `bin` on `database_url`, listening on `bind`, in `dir`; its
+    /// stderr goes to `log`. Returns once it says where it listens.
+    pub fn start(
+        bin: &Path,
+        database_url: &str,
+        bind: &str,
+        dir: &Path,
+        log: Stdio,
+    ) -> anyhow::Result<Self> {
+        let mut child = Command::new(bin)
+            .current_dir(dir)
+            .env("KAM__SERVER__BIND", bind)
+            .env("KAM__DATABASE__URL", database_url)
+            .env("KAM__AUTH__ACCESS_TTL_SECS", "86400")
+            .env("KAM_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("KAM_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {}", bin.display()))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut base = None;
+        for line in lines.by_ref() {
+            let line = line?;
+            if let Some(url) = line.strip_prefix("KAM Sync listening on ") {
+                base = Some(url.trim().to_owned());
+                break;
+            }
+        }
+        // Keep reading, or the server's next line would hit a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        let Some(base) = base else {
+            let _ = child.kill();
+            let status = child.wait()?;
+            bail!("the server did not say where it listens ({status})");
+        };
+        Ok(Self { child, base })
+    }
+
+    /// Kills it with SIGKILL, at once, and reaps it.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP client for one user.
+#[derive(Clone)]
+pub struct Client {
+    /// The shared connection pool.
+    pub http: reqwest::Client,
+    /// The server it logged in to.
+    pub base: String,
+    /// The access token.
+    pub token: String,
+}
+
+impl Client {
+    /// Logs `username` in as device `device`.
+    pub async fn login(
+        http: &reqwest::Client,
+        base: &str,
+        username: &str,
+        password: &str,
+        device: &str,
+    ) -> anyhow::Result<Self> {
+        let response = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"username": username, "password": password, "device_id": device}))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("login {username}: {}", response.text().await?);
+        }
+        let pair: Value = response.json().await?;
+        Ok(Self {
+            http: http.clone(),
+            base: base.to_owned(),
+            token: pair["access_token"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// POSTs JSON to an API path; the answer's JSON.
+    pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}/api/v1{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("POST {path}: {}", response.text().await?);
+        }
+        Ok(response.json().await?)
+    }
+
+    /// GETs an API path; the answer's JSON.
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .get(format!("{}/api/v1{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("GET {path}: {}", response.text().await?);
+        }
+        Ok(response.json().await?)
+    }
+}
+
+/// The password of a rep made by [`make_reps`].
+pub fn password(username: &str) -> String {
+    format!("{username}-bench-password")
+}
+
+/// Makes `count` reps in one team, as the admin; returns their ids and usernames.
+pub async fn make_reps(
+    http: &reqwest::Client,
+    base: &str,
+    count: usize,
+) -> anyhow::Result<Vec<(Uuid, String)>> {
+    let admin = Client::login(http, base, "admin", ADMIN_PASSWORD, "bench").await?;
+    let branch = admin.post("/branches", &json!({"name": "Bench"})).await?;
+    let team = admin
+        .post(
+            "/teams",
+            &json!({"name": "Field", "branch_id": branch["id"]}),
+        )
+        .await?;
+    let mut reps = Vec::new();
+    for i in 0..count {
+        let username = format!("rep{i:04}");
+        let user = admin
+            .post(
+                "/users",
+                &json!({"username": username, "display_name": username, "password": password(&username), "role": "rep", "team_id": team["id"]}),
+            )
+            .await?;
+        let id = user["id"]
+            .as_str()
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .context("user id")?;
+        reps.push((id, username));
+    }
+    Ok(reps)
+}
+
+/// Why a sync request got no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncFailure {
+    /// No HTTP answer, or its body was cut off.
+    #[error("transport: {0}")]
+    Transport(#[from] reqwest::Error),
+    /// An answer that is not a 200.
+    #[error("HTTP {status}: {body}")]
+    Status {
+        /// The status code.
+        status: u16,
+        /// The body, as text.
+        body: String,
+    },
+    /// A 200 whose body does not parse.
+    #[error("unreadable response: {0}")]
+    Body(#[from] serde_json::Error),
+}
+
+/// A field device: a client and a replica.
+pub struct Device {
+    /// Its client (its `base` is the server it logged in to).
+    pub client: Client,
+    /// The user's id.
+    pub user: Uuid,
+    /// The device id it logged in with.
+    pub name: String,
+    /// The user's team, as `/auth/me` tells it: a client writes it into the
+    /// accounts it creates, so the server has nothing to correct.
+    pub team: Value,
+    /// Its offline store.
+    pub replica: Replica,
+}
+
+impl Device {
+    /// Logs a device in and reads who its user is.
+    pub async fn login(
+        http: &reqwest::Client,
+        base: &str,
+        username: &str,
+        password: &str,
+        name: &str,
+    ) -> anyhow::Result<Self> {
+        let client = Client::login(http, base, username, password, name).await?;
+        let me = client.get("/auth/me").await?;
+        let user = me["id"]
+            .as_str()
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .context("/auth/me names no id")?;
+        Ok(Self {
+            client,
+            user,
+            name: name.to_owned(),
+            team: me["team_id"].clone(),
+            replica: Replica::new(ActorId::random()),
+        })
+    }
+
+    /// The author of a change made now on this device.
+    pub fn meta(&self) -> ChangeMeta {
+        ChangeMeta {
+            user: Some(self.user.into()),
+            device: self.name.clone(),
+            time: Utc::now(),
+        }
+    }
+
+    /// Sends one sync request (JSON) to the server at `base`.
+    pub async fn send(
+        &self,
+        base: &str,
+        request: &SyncRequest,
+    ) -> Result<SyncResponse, SyncFailure> {
+        let response = self
+            .client
+            .http
+            .post(format!("{base}/api/v1/sync"))
+            .bearer_auth(&self.client.token)
+            .json(request)
+            .send()
+            .await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        if !status.is_success() {
+            return Err(SyncFailure::Status {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+        }
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+}
+
+/// Cities the made-up accounts are in.
+pub const CITIES: [(&str, f64, f64); 5] = [
+    ("Shanghai", 31.23, 121.47),
+    ("Hangzhou", 30.27, 120.15),
+    ("Nanjing", 32.06, 118.80),
+    ("Suzhou", 31.30, 120.62),
+    ("Hefei", 31.82, 117.23),
+];
+/// Stages a rep may set on their own.
+pub const STAGES: [&str; 4] = ["identified", "engaging", "deepening", "maintaining"];
+/// What reps write in notes and summaries.
+pub const SENTENCES: [&str; 4] = [
+    "Met the purchasing director, who wants a proposal before the budget round. ",
+    "The deputy head of IT is a supporter and will introduce us to the CFO. ",
+    "Competitor quoted 8% lower; we answer with service levels and payment terms. ",
+    "Follow up after the trade fair with the regional operations team. ",
+];
+
+/// A JSON object's members (empty for anything else).
+pub fn object(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+/// A realistic account owned by `owner` in `team`, shared with `shared_with`.
+pub fn new_account(
+    rng: &mut StdRng,
+    index: usize,
+    owner: Uuid,
+    team: &Value,
+    shared_with: &[Uuid],
+) -> anyhow::Result<Account> {
+    let (city, lat, lon) = CITIES[rng.random_range(0..CITIES.len())];
+    Ok(parse_record(json!({
+        "name": format!("{city} Account {index} {}", rng.random_range(1000..9999)),
+        "segment": "enterprise",
+        "stage": STAGES[rng.random_range(0..STAGES.len())],
+        "owner_id": owner,
+        "team_id": team,
+        "shared_with": shared_with,
+        "scores": {"need": rng.random_range(0..100), "purchasing_power": rng.random_range(0..100), "loyalty": rng.random_range(0..100), "size": rng.random_range(0..100), "strategic_value": rng.random_range(0..100)},
+        "address": {"city": city, "country": "China"},
+        "location": {"lat": lat + rng.random_range(-0.05..0.05), "lon": lon + rng.random_range(-0.05..0.05)},
+        "tags": [city.to_lowercase()],
+        "notes": format!("{}{}{}", SENTENCES[index % 4], SENTENCES[(index + 1) % 4], SENTENCES[(index + 2) % 4]),
+    }))?)
+}
+
+/// A realistic visit by `owner` to `account`, planned `days` from now.
+pub fn new_visit(account: Uuid, owner: Uuid, days: i64) -> anyhow::Result<Visit> {
+    let v = usize::try_from(days).unwrap_or(0);
+    Ok(parse_record(json!({
+        "account_id": account,
+        "owner_id": owner,
+        "planned_at": Utc::now() + ChronoDuration::days(days),
+        "type": "onsite",
+        "purpose": "Quarterly business review and renewal",
+        "steps": {"identify": {"done": true, "notes": "Reception, then the purchasing office"}, "probe": {"done": false, "notes": ""}},
+        "summary": format!("{}{}{}{}", SENTENCES[v % 4], SENTENCES[(v + 1) % 4], SENTENCES[(v + 2) % 4], SENTENCES[(v + 3) % 4]),
+    }))?)
+}
