@@ -14,6 +14,7 @@ pub mod demo;
 pub mod entities;
 pub mod error;
 pub mod feed;
+pub mod idempotency;
 pub mod migration;
 pub mod openapi;
 pub mod org;

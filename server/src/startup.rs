@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::entities::server_value;
 use crate::error::ApiError;
-use crate::{openapi, routes, telemetry};
+use crate::{idempotency, openapi, routes, telemetry};
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -106,6 +106,7 @@ impl Application {
         let server = HttpServer::new(move || {
             let (app, _) = mount(
                 App::new()
+                    .wrap(actix_web::middleware::from_fn(idempotency::middleware))
                     .wrap(actix_web::middleware::Compress::default())
                     .wrap(TracingLogger::<telemetry::KamRootSpan>::new())
                     .app_data(server_state.clone())
@@ -177,6 +178,7 @@ where
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let mut document = mount(App::new().into_utoipa_app()).split_for_parts().1;
     openapi::open_flattened_schemas(&mut document);
+    openapi::document_idempotency_keys(&mut document);
     document
 }
 

@@ -7,6 +7,7 @@ pub mod branch;
 pub mod doc_change;
 pub mod document;
 pub mod feed_head;
+pub mod idempotency_key;
 pub mod refresh_token;
 pub mod scope_change;
 pub mod server_value;

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_foundation;
 mod m20261127_000002_feed_head;
+mod m20261127_000003_idempotency_keys;
 
 /// The list of migrations.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_foundation::Migration),
             Box::new(m20261127_000002_feed_head::Migration),
+            Box::new(m20261127_000003_idempotency_keys::Migration),
         ]
     }
 }
