@@ -86,6 +86,44 @@ pub fn open_flattened_schemas(document: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// Documents the `Idempotency-Key` header on every `POST` that honours it
+/// (see [`crate::idempotency`]).
+pub fn document_idempotency_keys(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required, Type};
+    for (path, item) in document.paths.paths.iter_mut() {
+        let Some(operation) = item.post.as_mut() else {
+            continue;
+        };
+        if !crate::idempotency::is_keyed(path) {
+            continue;
+        }
+        let header = ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "Makes the request safe to repeat: a repeat with the same key answers what the \
+                 first answered (marked `Idempotent-Replayed: true`) and has no further effect. \
+                 Keys are per user and kept 24 hours; a key reused for another request is a 422 \
+                 `idempotency_key_reused`, one whose first request still runs a 409 \
+                 `idempotency_key_in_flight`.",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(crate::idempotency::MAX_KEY_LEN))
+                    .pattern(Some("^[!-~]+$")),
+            ))
+            .build();
+        operation
+            .parameters
+            .get_or_insert_with(Vec::new)
+            .push(RefOr::T(header));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -148,43 +186,5 @@ mod tests {
                 }
             }
         }
-    }
-}
-
-/// Documents the `Idempotency-Key` header on every `POST` that honours it
-/// (see [`crate::idempotency`]).
-pub fn document_idempotency_keys(document: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-    use utoipa::openapi::{ObjectBuilder, Required, Type};
-    for (path, item) in document.paths.paths.iter_mut() {
-        let Some(operation) = item.post.as_mut() else {
-            continue;
-        };
-        if !crate::idempotency::is_keyed(path) {
-            continue;
-        }
-        let header = ParameterBuilder::new()
-            .name("Idempotency-Key")
-            .parameter_in(ParameterIn::Header)
-            .required(Required::False)
-            .description(Some(
-                "Makes the request safe to repeat: a repeat with the same key answers what the \
-                 first answered (marked `Idempotent-Replayed: true`) and has no further effect. \
-                 Keys are per user and kept 24 hours; a key reused for another request is a 422 \
-                 `idempotency_key_reused`, one whose first request still runs a 409 \
-                 `idempotency_key_in_flight`.",
-            ))
-            .schema(Some(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .min_length(Some(1))
-                    .max_length(Some(crate::idempotency::MAX_KEY_LEN))
-                    .pattern(Some("^[!-~]+$")),
-            ))
-            .build();
-        operation
-            .parameters
-            .get_or_insert_with(Vec::new)
-            .push(RefOr::T(header));
     }
 }

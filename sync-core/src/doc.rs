@@ -10,7 +10,9 @@ use crate::error::{RecordError, Violation};
 use crate::ids::UserId;
 use crate::record::{Record, RecordKind, Shape};
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue};
+use automerge::{
+    ActorId, AutoCommit, AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -96,7 +98,7 @@ impl RecordDoc {
     pub fn load(kind: RecordKind, bytes: &[u8]) -> Result<Self, RecordError> {
         Ok(Self {
             kind,
-            doc: AutoCommit::load(bytes)?,
+            doc: decode_untrusted(|| AutoCommit::load(bytes))?,
         })
     }
 
@@ -187,6 +189,28 @@ impl RecordDoc {
         collect_conflicts(&self.doc, &ROOT, "", &mut out);
         out
     }
+}
+
+/// Runs an Automerge call that decodes untrusted bytes (`load`,
+/// `load_incremental`, ...). Automerge 0.12 panics on some malformed input
+/// (an `unwrap` in its column decoder, found by `sync-core/fuzz`) instead of
+/// returning an error; the panic is caught and returned as an
+/// [`AutomergeError::EncodingError`], so hostile bytes cannot take a server
+/// thread down. A document such a call was applied to may be half-changed:
+/// drop it.
+pub fn decode_untrusted<T>(
+    decode: impl FnOnce() -> Result<T, AutomergeError>,
+) -> Result<T, AutomergeError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|panic| {
+        let cause = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("no message");
+        Err(AutomergeError::EncodingError(format!(
+            "malformed Automerge bytes (the decoder panicked: {cause})"
+        )))
+    })
 }
 
 /// The JSON merge patch (RFC 7396) that turns `from` into `to`: changed

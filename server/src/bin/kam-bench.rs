@@ -70,6 +70,10 @@ struct Cli {
     /// Also run Automerge's Node sync stack (bench/peer/run.sh) on the same workload.
     #[arg(long)]
     peer: bool,
+    /// Run only the memory scenario, once per number of stored documents
+    /// given (comma-separated, e.g. `10000,100000`).
+    #[arg(long, value_delimiter = ',')]
+    memory_docs: Vec<usize>,
 }
 
 /// A `kam-server` child process on a fresh database.
@@ -693,6 +697,66 @@ async fn initial_download(
     ))
 }
 
+/// Reps storing documents in the memory scenario, each with a fresh device
+/// that then downloads its whole scope.
+const MEMORY_REPS: usize = 20;
+
+/// What the server's memory came to with a number of documents stored.
+struct Memory {
+    docs: usize,
+    stored_rss_mib: f64,
+    peak_rss_mib: f64,
+    after_rss_mib: f64,
+}
+
+/// Server memory as documents accumulate: [`MEMORY_REPS`] devices store
+/// `docs` documents (accounts with two visits each), then a fresh device per
+/// rep downloads its whole scope, so every document passes through the
+/// server's cache once.
+async fn memory(cli: &Cli, http: &reqwest::Client, docs: usize) -> anyhow::Result<Memory> {
+    let server = Server::start(cli)?;
+    let reps = make_reps(&server, http, MEMORY_REPS).await?;
+    let mut makers = devices_for(&server, http, &reps, cli.cbor, "maker").await?;
+    let mut rng = StdRng::seed_from_u64(17);
+    let accounts = docs.div_ceil(MEMORY_REPS * 3).max(1);
+    for device in &mut makers {
+        build_offline(device, &mut rng, accounts, 2, 0)?;
+    }
+    try_join_all(makers.iter_mut().map(Device::sync)).await?;
+    let stored: usize = makers.iter().map(|d| d.replica.len()).sum();
+    drop(makers);
+    let stored_rss_mib = server.rss_mib();
+    server.reset_peak_rss();
+    let mut fresh = devices_for(&server, http, &reps, cli.cbor, "fresh").await?;
+    try_join_all(fresh.iter_mut().map(Device::sync)).await?;
+    let downloaded: usize = fresh.iter().map(|d| d.replica.len()).sum();
+    if downloaded != stored {
+        bail!("the fresh devices hold {downloaded} documents, not {stored}");
+    }
+    Ok(Memory {
+        docs: stored,
+        stored_rss_mib,
+        peak_rss_mib: server.peak_rss_mib(),
+        after_rss_mib: server.rss_mib(),
+    })
+}
+
+/// Prints the memory scenario's table, one row per number of documents.
+async fn print_memory(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<()> {
+    println!(
+        "| documents stored | server RSS after storing them | peak while {MEMORY_REPS} fresh devices download everything | RSS after |"
+    );
+    println!("| --- | --- | --- | --- |");
+    for docs in &cli.memory_docs {
+        let memory = memory(cli, http, *docs).await?;
+        println!(
+            "| {} | {:.1} MiB | {:.1} MiB | {:.1} MiB |",
+            memory.docs, memory.stored_rss_mib, memory.peak_rss_mib, memory.after_rss_mib
+        );
+    }
+    Ok(())
+}
+
 /// Prints the peer's figures next to ours, as ratios.
 fn print_peer(report: &Value, docs_per_s: f64, changes_per_s: f64) {
     let number = |path: &[&str]| {
@@ -824,6 +888,10 @@ async fn main() -> anyhow::Result<()> {
         "SQLite"
     };
     let format = if cli.cbor { "CBOR" } else { "JSON" };
+    if !cli.memory_docs.is_empty() {
+        println!("## kam-bench memory: {engine}, {format}\n");
+        return print_memory(&cli, &http).await;
+    }
     println!(
         "## kam-bench: {engine}, {format}, D={} A={} V={} E={}\n",
         cli.devices, cli.accounts, cli.visits, cli.edits

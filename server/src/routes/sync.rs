@@ -98,17 +98,23 @@ async fn sync(
         }
     };
     let body = read_body(&req, payload, state.settings.sync.max_body_bytes).await?;
-    let request: SyncRequest = if cbor {
-        ciborium::from_reader(&body[..])
-            .map_err(|err| ApiError::bad_request("malformed_cbor", err.to_string()))?
-    } else {
-        serde_json::from_slice(&body).map_err(|err| {
-            super::json_error(actix_web::error::JsonPayloadError::Deserialize(err))
-        })?
-    };
+    let request = decode_request(&body, cbor)?;
     let response = crate::sync::sync(&state, &caller, request).await?;
     let wants_cbor = cbor || media_type(&req, header::ACCEPT).as_deref() == Some(CBOR);
     respond(&response, wants_cbor)
+}
+
+/// Decodes a sync request body, CBOR or JSON. The bytes are untrusted:
+/// anything that is not a request is a problem, never a panic (the fuzz
+/// targets in `sync-core/fuzz` hold this function to that).
+pub fn decode_request(body: &[u8], cbor: bool) -> ApiResult<SyncRequest> {
+    if cbor {
+        ciborium::from_reader(body)
+            .map_err(|err| ApiError::bad_request("malformed_cbor", err.to_string()))
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|err| super::json_error(actix_web::error::JsonPayloadError::Deserialize(err)))
+    }
 }
 
 fn respond(response: &SyncResponse, cbor: bool) -> ApiResult<HttpResponse> {

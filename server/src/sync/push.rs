@@ -14,6 +14,7 @@ use crate::records::{
 use crate::startup::AppState;
 use automerge::{AutoCommit, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad};
 use chrono::Utc;
+use kam_sync_core::doc::decode_untrusted;
 use kam_sync_core::protocol::{MISSING_DEPENDENCIES, Notice, PushDoc, PushResult, PushStatus};
 use kam_sync_core::{
     Account, ChangeMeta, RecordDoc, RecordError, RecordKind, Violation, Visit, diff_patch,
@@ -30,10 +31,12 @@ pub const MAX_PUSH_DOCS: usize = 1_000;
 /// Checks that `bytes` are whole, well-formed Automerge changes or documents
 /// (they may depend on changes the server has; that is checked on merge).
 pub fn check_bytes(id: Uuid, bytes: &[u8]) -> ApiResult<()> {
-    match AutoCommit::load_with_options(
-        bytes,
-        LoadOptions::new().on_partial_load(OnPartialLoad::Error),
-    ) {
+    match decode_untrusted(|| {
+        AutoCommit::load_with_options(
+            bytes,
+            LoadOptions::new().on_partial_load(OnPartialLoad::Error),
+        )
+    }) {
         Ok(_) | Err(AutomergeError::MissingDeps) => Ok(()),
         Err(err) => Err(ApiError::bad_request(
             "invalid_automerge",
@@ -358,11 +361,9 @@ async fn apply_one(
         ));
     }
     doc.automerge_mut().set_actor(state.actor.clone());
-    doc.automerge_mut()
-        .load_incremental(&push.changes.0)
-        .map_err(|err| {
-            ApiError::bad_request("invalid_automerge", format!("document {id}: {err}"))
-        })?;
+    decode_untrusted(|| doc.automerge_mut().load_incremental(&push.changes.0)).map_err(|err| {
+        ApiError::bad_request("invalid_automerge", format!("document {id}: {err}"))
+    })?;
     if !doc.automerge_mut().get_missing_deps(&[]).is_empty() {
         if !existed {
             return Err(ApiError::invalid_field(
