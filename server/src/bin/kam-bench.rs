@@ -18,19 +18,20 @@
 //! target/release/kam-bench --database-url postgres://postgres@127.0.0.1:5432/postgres
 //! ```
 
+mod common;
+
 use anyhow::{Context, bail};
-use automerge::ActorId;
-use chrono::{Duration as ChronoDuration, Utc};
 use clap::Parser;
+use common::{Client, Device, SENTENCES, STAGES, ServerProcess, make_reps, object, password};
 use futures_util::future::try_join_all;
 use kam_sync_core::protocol::{SyncRequest, SyncResponse};
-use kam_sync_core::{Account, ChangeMeta, RecordDoc, RecordKind, Replica, Visit, parse_record};
+use kam_sync_core::{Account, RecordDoc, RecordKind, Visit};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{Map, Value, json};
-use std::io::{BufRead, BufReader};
+use serde_json::{Value, json};
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -76,81 +77,83 @@ struct Cli {
     memory_docs: Vec<usize>,
 }
 
-/// A `kam-server` child process on a fresh database.
+/// A `kam-server` child process on a fresh database, with what the bench
+/// reads of it.
 struct Server {
-    child: Child,
-    base: String,
+    /// Declared first so it is dropped (killed) before its database.
+    process: ServerProcess,
+    postgres: Option<PostgresDatabase>,
     data: tempfile::TempDir,
     database_url: String,
 }
 
-const ADMIN_PASSWORD: &str = "bench-admin-password";
+/// A PostgreSQL database made for one server, dropped with it.
+struct PostgresDatabase {
+    admin_url: String,
+    url: String,
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        if let Err(err) = common::drop_postgres_database(&self.admin_url, &self.url) {
+            eprintln!("{err:#}");
+        }
+    }
+}
 
 impl Server {
     fn start(cli: &Cli) -> anyhow::Result<Self> {
-        let bin = match &cli.server_bin {
-            Some(bin) => bin.clone(),
-            None => std::env::current_exe()?.with_file_name("kam-server"),
-        };
+        let bin = common::server_bin(cli.server_bin.as_deref())?;
         let data = tempfile::tempdir()?;
-        let database_url = match &cli.database_url {
-            Some(url) => fresh_postgres_database(url)?,
+        let postgres = match &cli.database_url {
+            Some(url) => Some(PostgresDatabase {
+                url: common::fresh_postgres_database(url, "kam_bench")?,
+                admin_url: url.clone(),
+            }),
+            None => None,
+        };
+        let database_url = match &postgres {
+            Some(database) => database.url.clone(),
             None => format!("sqlite://{}/kam.db?mode=rwc", data.path().display()),
         };
-        let mut child = Command::new(&bin)
-            .current_dir(data.path())
-            .env("KAM__SERVER__BIND", "127.0.0.1:0")
-            .env("KAM__DATABASE__URL", &database_url)
-            .env("KAM_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("KAM_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {}", bin.display()))?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let mut base = None;
-        for line in lines.by_ref() {
-            let line = line?;
-            if let Some(url) = line.strip_prefix("KAM Sync listening on ") {
-                base = Some(url.trim().to_owned());
-                break;
-            }
-        }
-        // Keep reading, or the server's next line would hit a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        let base = base.context("the server did not say where it listens")?;
+        let process = ServerProcess::start(
+            &bin,
+            &database_url,
+            "127.0.0.1:0",
+            data.path(),
+            Stdio::null(),
+        )?;
         Ok(Self {
-            child,
-            base,
+            process,
+            postgres,
             data,
             database_url,
         })
     }
 
-    fn pid(&self) -> u32 {
-        self.child.id()
+    fn base(&self) -> &str {
+        &self.process.base
     }
 
     /// Starts a new peak-memory measurement (Linux `clear_refs`).
     fn reset_peak_rss(&self) {
-        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5");
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.process.pid()), "5");
     }
 
     /// Peak resident memory since the last reset, in MiB.
     fn peak_rss_mib(&self) -> f64 {
-        proc_status_kib(self.pid(), "VmHWM:") / 1024.0
+        proc_status_kib(self.process.pid(), "VmHWM:") / 1024.0
     }
 
     /// Current resident memory, in MiB.
     fn rss_mib(&self) -> f64 {
-        proc_status_kib(self.pid(), "VmRSS:") / 1024.0
+        proc_status_kib(self.process.pid(), "VmRSS:") / 1024.0
     }
 
     /// CPU seconds used so far (user + system).
     fn cpu_secs(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.process.pid()))
+            .unwrap_or_default();
         let after_name = stat
             .rsplit_once(')')
             .map(|(_, rest)| rest)
@@ -167,7 +170,7 @@ impl Server {
 
     /// Size of the database, in MiB.
     fn database_mib(&self) -> f64 {
-        if self.database_url.starts_with("postgres") {
+        if self.postgres.is_some() {
             let db = self.database_url.rsplit('/').next().unwrap_or_default();
             let output = Command::new("psql")
                 .args([
@@ -193,13 +196,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn proc_status_kib(pid: u32, key: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -210,122 +206,6 @@ fn proc_status_kib(pid: u32, key: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn fresh_postgres_database(url: &str) -> anyhow::Result<String> {
-    let name = format!("kam_bench_{}", Uuid::new_v4().simple());
-    let status = Command::new("psql")
-        .args(["-q", url, "-c", &format!("CREATE DATABASE {name}")])
-        .status()
-        .context("psql is needed to make a PostgreSQL database")?;
-    if !status.success() {
-        bail!("cannot create database {name}");
-    }
-    let (server, _) = url
-        .rsplit_once('/')
-        .context("a database URL ends with /<database>")?;
-    Ok(format!("{server}/{name}"))
-}
-
-/// An HTTP client for one user.
-#[derive(Clone)]
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Client {
-    async fn login(
-        http: &reqwest::Client,
-        base: &str,
-        username: &str,
-        password: &str,
-        device: &str,
-    ) -> anyhow::Result<Self> {
-        let response = http
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"username": username, "password": password, "device_id": device}))
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            bail!("login {username}: {}", response.text().await?);
-        }
-        let pair: Value = response.json().await?;
-        Ok(Self {
-            http: http.clone(),
-            base: base.to_owned(),
-            token: pair["access_token"].as_str().unwrap_or_default().to_owned(),
-        })
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        let response = self
-            .http
-            .post(format!("{}/api/v1{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            bail!("POST {path}: {}", response.text().await?);
-        }
-        Ok(response.json().await?)
-    }
-
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let response = self
-            .http
-            .get(format!("{}/api/v1{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            bail!("GET {path}: {}", response.text().await?);
-        }
-        Ok(response.json().await?)
-    }
-}
-
-/// Makes `count` reps in one team; returns their ids and usernames.
-async fn make_reps(
-    server: &Server,
-    http: &reqwest::Client,
-    count: usize,
-) -> anyhow::Result<Vec<(Uuid, String)>> {
-    let admin = Client::login(http, &server.base, "admin", ADMIN_PASSWORD, "bench").await?;
-    let branch = admin.post("/branches", &json!({"name": "Bench"})).await?;
-    let team = admin
-        .post(
-            "/teams",
-            &json!({"name": "Field", "branch_id": branch["id"]}),
-        )
-        .await?;
-    let mut reps = Vec::new();
-    for chunk in (0..count).collect::<Vec<_>>().chunks(8) {
-        let made = try_join_all(chunk.iter().map(|i| {
-            let admin = admin.clone();
-            let team = team["id"].clone();
-            async move {
-                let username = format!("rep{i:04}");
-                let user = admin
-                    .post(
-                        "/users",
-                        &json!({"username": username, "display_name": username, "password": password(&username), "role": "rep", "team_id": team}),
-                    )
-                    .await?;
-                let id = user["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()).context("user id")?;
-                anyhow::Ok((id, username))
-            }
-        }))
-        .await?;
-        reps.extend(made);
-    }
-    Ok(reps)
-}
-
-fn password(username: &str) -> String {
-    format!("{username}-bench-password")
-}
-
 /// What one device measured.
 #[derive(Default, Clone)]
 struct Traffic {
@@ -334,27 +214,28 @@ struct Traffic {
     latencies: Vec<Duration>,
 }
 
-/// A field device: a client and a replica.
-struct Device {
-    client: Client,
-    user: Uuid,
-    /// The user's team, as `/auth/me` tells it: a client writes it into the
-    /// accounts it creates, so the server has nothing to correct.
-    team: Value,
-    replica: Replica,
+/// A field device that meters its traffic and may sync in CBOR.
+struct Metered {
+    device: Device,
     traffic: Traffic,
     cbor: bool,
 }
 
-impl Device {
-    fn meta(&self) -> ChangeMeta {
-        ChangeMeta {
-            user: Some(self.user.into()),
-            device: "bench".into(),
-            time: Utc::now(),
-        }
-    }
+impl Deref for Metered {
+    type Target = Device;
 
+    fn deref(&self) -> &Device {
+        &self.device
+    }
+}
+
+impl DerefMut for Metered {
+    fn deref_mut(&mut self) -> &mut Device {
+        &mut self.device
+    }
+}
+
+impl Metered {
     async fn send(&mut self, request: &SyncRequest) -> anyhow::Result<SyncResponse> {
         let (body, content_type) = if self.cbor {
             let mut bytes = Vec::new();
@@ -365,22 +246,13 @@ impl Device {
         };
         self.traffic.sent += body.len();
         let started = Instant::now();
-        let response = self
-            .client
-            .http
-            .post(format!("{}/api/v1/sync", self.client.base))
-            .bearer_auth(&self.client.token)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status();
-        let bytes = response.bytes().await?;
+        let answer = self
+            .device
+            .exchange(&self.device.client.base, content_type, body)
+            .await;
         self.traffic.latencies.push(started.elapsed());
+        let bytes = answer.context("sync")?;
         self.traffic.received += bytes.len();
-        if !status.is_success() {
-            bail!("sync: {status} {}", String::from_utf8_lossy(&bytes));
-        }
         Ok(if self.cbor {
             ciborium::from_reader(&bytes[..])?
         } else {
@@ -404,28 +276,9 @@ impl Device {
     }
 }
 
-const CITIES: [(&str, f64, f64); 5] = [
-    ("Shanghai", 31.23, 121.47),
-    ("Hangzhou", 30.27, 120.15),
-    ("Nanjing", 32.06, 118.80),
-    ("Suzhou", 31.30, 120.62),
-    ("Hefei", 31.82, 117.23),
-];
-const STAGES: [&str; 4] = ["identified", "engaging", "deepening", "maintaining"];
-const SENTENCES: [&str; 4] = [
-    "Met the purchasing director, who wants a proposal before the budget round. ",
-    "The deputy head of IT is a supporter and will introduce us to the CFO. ",
-    "Competitor quoted 8% lower; we answer with service levels and payment terms. ",
-    "Follow up after the trade fair with the regional operations team. ",
-];
-
-fn object(value: Value) -> Map<String, Value> {
-    value.as_object().cloned().unwrap_or_default()
-}
-
 /// Creates the device's accounts and visits offline, then its edits.
 fn build_offline(
-    device: &mut Device,
+    device: &mut Metered,
     rng: &mut StdRng,
     accounts: usize,
     visits: usize,
@@ -434,32 +287,13 @@ fn build_offline(
     let meta = device.meta();
     let mut ids = Vec::new();
     for a in 0..accounts {
-        let (city, lat, lon) = CITIES[rng.random_range(0..CITIES.len())];
-        let account: Account = parse_record(json!({
-            "name": format!("{city} Account {a} {}", rng.random_range(1000..9999)),
-            "segment": "enterprise",
-            "stage": STAGES[rng.random_range(0..STAGES.len())],
-            "owner_id": device.user,
-            "team_id": device.team,
-            "scores": {"need": rng.random_range(0..100), "purchasing_power": rng.random_range(0..100), "loyalty": rng.random_range(0..100), "size": rng.random_range(0..100), "strategic_value": rng.random_range(0..100)},
-            "address": {"city": city, "country": "China"},
-            "location": {"lat": lat + rng.random_range(-0.05..0.05), "lon": lon + rng.random_range(-0.05..0.05)},
-            "tags": [city.to_lowercase()],
-            "notes": format!("{}{}{}", SENTENCES[a % 4], SENTENCES[(a + 1) % 4], SENTENCES[(a + 2) % 4]),
-        }))?;
+        let account = common::new_account(rng, a, device.user, &device.team, &[])?;
         let id = Uuid::now_v7();
         device.replica.create(id, &account, &meta)?;
         ids.push(id);
         for v in 0..visits {
-            let visit: Visit = parse_record(json!({
-                "account_id": id,
-                "owner_id": device.user,
-                "planned_at": Utc::now() + ChronoDuration::days(i64::try_from(v).unwrap_or(0) + 1),
-                "type": "onsite",
-                "purpose": "Quarterly business review and renewal",
-                "steps": {"identify": {"done": true, "notes": "Reception, then the purchasing office"}, "probe": {"done": false, "notes": ""}},
-                "summary": format!("{}{}{}{}", SENTENCES[v % 4], SENTENCES[(v + 1) % 4], SENTENCES[(v + 2) % 4], SENTENCES[(v + 3) % 4]),
-            }))?;
+            let days = i64::try_from(v).unwrap_or(0) + 1;
+            let visit = common::new_visit(id, device.user, days)?;
             device.replica.create(Uuid::now_v7(), &visit, &meta)?;
         }
     }
@@ -512,22 +346,18 @@ async fn devices_for(
     reps: &[(Uuid, String)],
     cbor: bool,
     tag: &str,
-) -> anyhow::Result<Vec<Device>> {
-    try_join_all(reps.iter().map(|(id, username)| async move {
-        let client = Client::login(
+) -> anyhow::Result<Vec<Metered>> {
+    try_join_all(reps.iter().map(|(_, username)| async move {
+        let device = Device::login(
             http,
-            &server.base,
+            server.base(),
             username,
             &password(username),
             &format!("{tag}-{username}"),
         )
         .await?;
-        let me = client.get("/auth/me").await?;
-        anyhow::Ok(Device {
-            client,
-            user: *id,
-            team: me["team_id"].clone(),
-            replica: Replica::new(ActorId::random()),
+        anyhow::Ok(Metered {
+            device,
             traffic: Traffic::default(),
             cbor,
         })
@@ -555,7 +385,7 @@ fn in_process_limit(requests: &[SyncRequest]) -> anyhow::Result<f64> {
 
 async fn field_day(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<FieldDay> {
     let server = Server::start(cli)?;
-    let reps = make_reps(&server, http, cli.devices).await?;
+    let reps = make_reps(http, server.base(), cli.devices).await?;
     let mut devices = devices_for(&server, http, &reps, cli.cbor, "phone").await?;
     let mut rng = StdRng::seed_from_u64(7);
     for device in &mut devices {
@@ -608,7 +438,7 @@ async fn field_day(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<FieldDay
 /// position) offline, sync, and must converge with the server.
 async fn conflict(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<(f64, usize)> {
     let server = Server::start(cli)?;
-    let reps = make_reps(&server, http, 1).await?;
+    let reps = make_reps(http, server.base(), 1).await?;
     let mut devices = devices_for(&server, http, &reps, cli.cbor, "phone").await?;
     devices.extend(devices_for(&server, http, &reps, cli.cbor, "tablet").await?);
     let mut rng = StdRng::seed_from_u64(11);
@@ -640,7 +470,7 @@ async fn conflict(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<(f64, usi
     let seconds = started.elapsed().as_secs_f64();
     let rest = Client::login(
         http,
-        &server.base,
+        server.base(),
         &reps[0].1,
         &password(&reps[0].1),
         "check",
@@ -668,7 +498,7 @@ async fn initial_download(
     http: &reqwest::Client,
 ) -> anyhow::Result<(f64, usize, usize, f64)> {
     let server = Server::start(cli)?;
-    let reps = make_reps(&server, http, 1).await?;
+    let reps = make_reps(http, server.base(), 1).await?;
     let mut maker = devices_for(&server, http, &reps, cli.cbor, "maker")
         .await?
         .remove(0);
@@ -715,20 +545,20 @@ struct Memory {
 /// server's cache once.
 async fn memory(cli: &Cli, http: &reqwest::Client, docs: usize) -> anyhow::Result<Memory> {
     let server = Server::start(cli)?;
-    let reps = make_reps(&server, http, MEMORY_REPS).await?;
+    let reps = make_reps(http, server.base(), MEMORY_REPS).await?;
     let mut makers = devices_for(&server, http, &reps, cli.cbor, "maker").await?;
     let mut rng = StdRng::seed_from_u64(17);
     let accounts = docs.div_ceil(MEMORY_REPS * 3).max(1);
     for device in &mut makers {
         build_offline(device, &mut rng, accounts, 2, 0)?;
     }
-    try_join_all(makers.iter_mut().map(Device::sync)).await?;
+    try_join_all(makers.iter_mut().map(Metered::sync)).await?;
     let stored: usize = makers.iter().map(|d| d.replica.len()).sum();
     drop(makers);
     let stored_rss_mib = server.rss_mib();
     server.reset_peak_rss();
     let mut fresh = devices_for(&server, http, &reps, cli.cbor, "fresh").await?;
-    try_join_all(fresh.iter_mut().map(Device::sync)).await?;
+    try_join_all(fresh.iter_mut().map(Metered::sync)).await?;
     let downloaded: usize = fresh.iter().map(|d| d.replica.len()).sum();
     if downloaded != stored {
         bail!("the fresh devices hold {downloaded} documents, not {stored}");
@@ -809,7 +639,7 @@ async fn history(
     history: usize,
 ) -> anyhow::Result<(f64, f64, f64)> {
     let server = Server::start(cli)?;
-    let reps = make_reps(&server, http, 1).await?;
+    let reps = make_reps(http, server.base(), 1).await?;
     let mut device = devices_for(&server, http, &reps, cli.cbor, "phone")
         .await?
         .remove(0);

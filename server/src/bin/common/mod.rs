@@ -5,9 +5,15 @@
 //!
 //! A bin includes it with `mod common;`; it is not a bin of its own.
 
+#![allow(
+    dead_code,
+    reason = "every bin compiles its own copy and uses only part of it"
+)]
+
 use anyhow::{Context, bail};
 use automerge::ActorId;
 use chrono::{Duration as ChronoDuration, Utc};
+use futures_util::future::try_join_all;
 use kam_sync_core::protocol::{SyncRequest, SyncResponse};
 use kam_sync_core::{Account, ChangeMeta, Replica, Visit, parse_record};
 use rand::Rng;
@@ -113,6 +119,11 @@ impl ServerProcess {
         Ok(Self { child, base })
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills it with SIGKILL, at once, and reaps it.
     pub fn kill(mut self) -> anyhow::Result<()> {
         self.child.kill()?;
@@ -199,7 +210,8 @@ pub fn password(username: &str) -> String {
     format!("{username}-bench-password")
 }
 
-/// Makes `count` reps in one team, as the admin; returns their ids and usernames.
+/// Makes `count` reps in one team, as the admin, eight at a time; returns
+/// their ids and usernames.
 pub async fn make_reps(
     http: &reqwest::Client,
     base: &str,
@@ -214,19 +226,27 @@ pub async fn make_reps(
         )
         .await?;
     let mut reps = Vec::new();
-    for i in 0..count {
-        let username = format!("rep{i:04}");
-        let user = admin
-            .post(
-                "/users",
-                &json!({"username": username, "display_name": username, "password": password(&username), "role": "rep", "team_id": team["id"]}),
-            )
-            .await?;
-        let id = user["id"]
-            .as_str()
-            .and_then(|id| Uuid::parse_str(id).ok())
-            .context("user id")?;
-        reps.push((id, username));
+    for chunk in (0..count).collect::<Vec<_>>().chunks(8) {
+        let made = try_join_all(chunk.iter().map(|i| {
+            let admin = &admin;
+            let team = &team["id"];
+            async move {
+                let username = format!("rep{i:04}");
+                let user = admin
+                    .post(
+                        "/users",
+                        &json!({"username": username, "display_name": username, "password": password(&username), "role": "rep", "team_id": team}),
+                    )
+                    .await?;
+                let id = user["id"]
+                    .as_str()
+                    .and_then(|id| Uuid::parse_str(id).ok())
+                    .context("user id")?;
+                anyhow::Ok((id, username))
+            }
+        }))
+        .await?;
+        reps.extend(made);
     }
     Ok(reps)
 }
@@ -245,8 +265,8 @@ pub enum SyncFailure {
         /// The body, as text.
         body: String,
     },
-    /// A 200 whose body does not parse.
-    #[error("unreadable response: {0}")]
+    /// A request that does not encode, or a 200 whose body does not parse.
+    #[error("unreadable body: {0}")]
     Body(#[from] serde_json::Error),
 }
 
@@ -304,12 +324,26 @@ impl Device {
         base: &str,
         request: &SyncRequest,
     ) -> Result<SyncResponse, SyncFailure> {
+        let body = serde_json::to_vec(request)?;
+        let answer = self.exchange(base, "application/json", body).await?;
+        Ok(serde_json::from_slice(&answer)?)
+    }
+
+    /// Posts an encoded sync request (`body`, of `content_type`) to the
+    /// server at `base`; the body of its 200.
+    pub async fn exchange(
+        &self,
+        base: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, SyncFailure> {
         let response = self
             .client
             .http
             .post(format!("{base}/api/v1/sync"))
             .bearer_auth(&self.client.token)
-            .json(request)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
             .send()
             .await?;
         let status = response.status();
@@ -320,7 +354,7 @@ impl Device {
                 body: String::from_utf8_lossy(&bytes).into_owned(),
             });
         }
-        Ok(serde_json::from_slice(&bytes)?)
+        Ok(bytes.into())
     }
 }
 
