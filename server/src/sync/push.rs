@@ -321,6 +321,22 @@ async fn apply_one(
             Vec::new(),
         ),
     };
+    // Scope first: a record out of sight tells nothing more, not its kind
+    // (kind_mismatch) nor its heads (read_only_role).
+    if let Some(account_id) = stored_account
+        && !visibility.account(conn, caller, account_id).await?
+    {
+        return Ok(refused(
+            id,
+            Vec::new(),
+            vec![notice(
+                id,
+                "out_of_scope",
+                None,
+                "this record is not in your scope",
+            )],
+        ));
+    }
     if doc.kind() != push.kind {
         return Err(ApiError::invalid_field(
             &field,
@@ -346,20 +362,6 @@ async fn apply_one(
         ));
     }
     let old_json = existed.then(|| doc.to_json());
-    if let Some(account_id) = stored_account
-        && !visibility.account(conn, caller, account_id).await?
-    {
-        return Ok(refused(
-            id,
-            Vec::new(),
-            vec![notice(
-                id,
-                "out_of_scope",
-                None,
-                "this record is not in your scope",
-            )],
-        ));
-    }
     doc.automerge_mut().set_actor(state.actor.clone());
     decode_untrusted(|| doc.automerge_mut().load_incremental(&push.changes.0)).map_err(|err| {
         ApiError::bad_request("invalid_automerge", format!("document {id}: {err}"))
