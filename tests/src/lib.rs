@@ -107,6 +107,9 @@ impl TestApp {
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(60))
+            // Below the server's keep-alive (5 s): a connection idle longer
+            // may be closed by the server as it is reused.
+            .pool_idle_timeout(Duration::from_secs(4))
             .build()
             .context("cannot build the HTTP client")?;
         Ok(Self {

@@ -786,3 +786,36 @@ async fn records_made_before_the_very_first_sync_stay_on_the_device() -> anyhow:
     assert!(phone.replica.doc(existing).is_some());
     Ok(())
 }
+
+#[tokio::test]
+async fn a_document_bringing_too_many_changes_is_refused_whole() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    let account: Account = serde_json::from_value(json!({
+        "name": "Runaway Client Ltd",
+        "segment": "enterprise",
+        "owner_id": org.rep_a1.id,
+    }))?;
+    let mut doc = kam_sync_core::RecordDoc::create(&account, ActorId::random(), &phone.meta())?;
+    let runaway = doc.automerge_mut();
+    for i in 0..=kam_server::sync::push::MAX_PUSH_CHANGES {
+        runaway.put(
+            automerge::ROOT,
+            "stage",
+            if i % 2 == 0 { "engaging" } else { "identified" },
+        )?;
+        runaway.commit();
+    }
+    let id = Uuid::now_v7();
+    let reply = phone
+        .send(&push_of(id, RecordKind::Account, runaway.save()))
+        .await?;
+    reply.assert_problem(413, "too_many_changes");
+    phone
+        .session
+        .get(&format!("/accounts/{id}"))
+        .await?
+        .assert_problem(404, "not_found");
+    Ok(())
+}

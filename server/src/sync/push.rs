@@ -28,21 +28,35 @@ use uuid::Uuid;
 /// Most documents one request may push.
 pub const MAX_PUSH_DOCS: usize = 1_000;
 
+/// Most changes one request may bring to one document (a long offline
+/// stretch of typing stays far below; more is a runaway client).
+pub const MAX_PUSH_CHANGES: usize = 20_000;
+
 /// Checks that `bytes` are whole, well-formed Automerge changes or documents
 /// (they may depend on changes the server has; that is checked on merge).
-pub fn check_bytes(id: Uuid, bytes: &[u8]) -> ApiResult<()> {
+/// Returns the document they make when they need nothing else, so a new
+/// document is parsed once.
+pub fn check_bytes(id: Uuid, bytes: &[u8]) -> ApiResult<Option<AutoCommit>> {
     match decode_untrusted(|| {
         AutoCommit::load_with_options(
             bytes,
             LoadOptions::new().on_partial_load(OnPartialLoad::Error),
         )
     }) {
-        Ok(_) | Err(AutomergeError::MissingDeps) => Ok(()),
+        Ok(doc) => Ok(Some(doc)),
+        Err(AutomergeError::MissingDeps) => Ok(None),
         Err(err) => Err(ApiError::bad_request(
             "invalid_automerge",
             format!("document {id}: the changes are not valid Automerge bytes ({err})"),
         )),
     }
+}
+
+/// A pushed document, and what its bytes make on their own (`None` when
+/// they depend on changes the server should have).
+struct Incoming {
+    push: PushDoc,
+    whole: Option<AutoCommit>,
 }
 
 /// Applies every pushed document, in one transaction.
@@ -59,7 +73,8 @@ pub async fn apply(
         ));
     }
     let mut seen = HashSet::new();
-    for (index, push) in pushes.iter().enumerate() {
+    let mut incoming = Vec::with_capacity(pushes.len());
+    for (index, push) in pushes.into_iter().enumerate() {
         if !seen.insert(push.id) {
             return Err(ApiError::invalid_field(
                 &format!("push.{index}"),
@@ -67,31 +82,40 @@ pub async fn apply(
                 format!("document {} is pushed twice", push.id),
             ));
         }
-        check_bytes(push.id, &push.changes.0)?;
+        let whole = check_bytes(push.id, &push.changes.0)?;
+        incoming.push(Incoming { push, whole });
     }
-    if pushes.is_empty() {
+    if incoming.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
     let _guard = state.db.write_guard().await;
     let txn = state.db.conn().begin().await?;
-    let ids: Vec<Uuid> = pushes.iter().map(|p| p.id).collect();
+    let ids: Vec<Uuid> = incoming.iter().map(|i| i.push.id).collect();
     let mut loaded = records::load_many(&txn, &state.cache, &ids, true).await?;
     let mut visibility = Visibility::of_existing(&txn, caller, loaded.values()).await?;
     // Accounts first: a visit made offline under a new account needs the
     // account in place to be in scope, whatever order the device sent them in.
-    let mut order: Vec<usize> = (0..pushes.len()).collect();
-    order.sort_by_key(|&index| (pushes[index].kind != RecordKind::Account, index));
-    let mut pending: Vec<Option<PushDoc>> = pushes.into_iter().map(Some).collect();
+    let mut order: Vec<usize> = (0..incoming.len()).collect();
+    order.sort_by_key(|&index| (incoming[index].push.kind != RecordKind::Account, index));
+    let mut pending: Vec<Option<Incoming>> = incoming.into_iter().map(Some).collect();
     let mut results: Vec<Option<PushResult>> = vec![None; pending.len()];
     let mut notices = Vec::new();
     let mut writes = Vec::new();
     for index in order {
-        let Some(push) = pending[index].take() else {
+        let Some(incoming) = pending[index].take() else {
             continue;
         };
-        let existing = loaded.remove(&push.id);
-        let mut outcome =
-            apply_one(&txn, state, caller, push, existing, index, &mut visibility).await?;
+        let existing = loaded.remove(&incoming.push.id);
+        let mut outcome = apply_one(
+            &txn,
+            state,
+            caller,
+            incoming,
+            existing,
+            index,
+            &mut visibility,
+        )
+        .await?;
         results[index] = Some(outcome.result);
         notices.append(&mut outcome.notices);
         if let Some(write) = outcome.write {
@@ -304,21 +328,29 @@ async fn apply_one(
     conn: &impl ConnectionTrait,
     state: &AppState,
     caller: &AuthUser,
-    push: PushDoc,
+    incoming: Incoming,
     existing: Option<Loaded>,
     index: usize,
     visibility: &mut Visibility,
 ) -> ApiResult<Outcome> {
+    let Incoming { mut push, whole } = incoming;
     let field = format!("push.{index}");
     let id = push.id;
     let existed = existing.is_some();
     let stored_account = existing.as_ref().map(|l| l.row.account_id);
-    let (row, mut doc, heads_before) = match existing {
-        Some(Loaded { row, doc, heads }) => (Some(row), doc, heads),
-        None => (
+    let (row, mut doc, heads_before, merged) = match (existing, whole) {
+        (Some(Loaded { row, doc, heads }), _) => (Some(row), doc, heads, false),
+        (None, Some(whole)) => (
             None,
-            RecordDoc::from_automerge(push.kind, AutoCommit::new().with_actor(state.actor.clone())),
+            RecordDoc::from_automerge(push.kind, whole),
             Vec::new(),
+            true,
+        ),
+        (None, None) => (
+            None,
+            RecordDoc::from_automerge(push.kind, AutoCommit::new()),
+            Vec::new(),
+            false,
         ),
     };
     // Scope first: a record out of sight tells nothing more, not its kind
@@ -363,9 +395,11 @@ async fn apply_one(
     }
     let old_json = existed.then(|| doc.to_json());
     doc.automerge_mut().set_actor(state.actor.clone());
-    decode_untrusted(|| doc.automerge_mut().load_incremental(&push.changes.0)).map_err(|err| {
-        ApiError::bad_request("invalid_automerge", format!("document {id}: {err}"))
-    })?;
+    if !merged {
+        decode_untrusted(|| doc.automerge_mut().load_incremental(&push.changes.0)).map_err(
+            |err| ApiError::bad_request("invalid_automerge", format!("document {id}: {err}")),
+        )?;
+    }
     if !doc.automerge_mut().get_missing_deps(&[]).is_empty() {
         if !existed {
             return Err(ApiError::invalid_field(
@@ -383,6 +417,16 @@ async fn apply_one(
                 None,
                 "the changes depend on changes the server does not have; push the whole document",
             )],
+        ));
+    }
+    let new_changes = doc.automerge_mut().get_changes(&heads_before).len();
+    if new_changes > MAX_PUSH_CHANGES {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_changes",
+            format!(
+                "document {id} brings {new_changes} changes; push at most {MAX_PUSH_CHANGES} per document per request"
+            ),
         ));
     }
     if foreign_roots(&mut doc, &heads_before, existed) {
@@ -502,7 +546,10 @@ async fn apply_one(
         device: "server".into(),
         time: Utc::now(),
     };
-    let device_bytes = doc.automerge_mut().save_after(&heads_before);
+    // The device's bytes are logged as they came: they hold the changes new
+    // here (heads moved), and re-encoding them would cost as much as
+    // merging did.
+    let device_bytes = std::mem::take(&mut push.changes.0);
     let (Some(current), Some(target)) = (merged.as_object(), target.as_object()) else {
         return Err(ApiError::internal(anyhow::anyhow!("records are objects")));
     };
