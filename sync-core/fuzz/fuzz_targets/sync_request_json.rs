@@ -1,0 +1,21 @@
+//! A JSON sync request body, decoded as `POST /sync` decodes it; then the
+//! request's cursor and every pushed document's Automerge bytes, handled
+//! as the server handles them.
+
+#![no_main]
+
+use kam_server::routes::sync::decode_request;
+use kam_server::sync::cursor::SyncCursor;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(init: kam_fuzz::report_only_uncaught_panics(), |body: &[u8]| {
+    let Ok(request) = decode_request(body, false) else {
+        return;
+    };
+    if let Some(cursor) = &request.cursor {
+        let _cursor = SyncCursor::parse(cursor);
+    }
+    for push in &request.push {
+        kam_fuzz::push_doc(push.kind, &push.changes.0);
+    }
+});

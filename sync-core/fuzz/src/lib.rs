@@ -1,0 +1,144 @@
+//! What the fuzz targets share: the server's handling of one pushed
+//! document's Automerge bytes, step by step as `kam_server::sync::push`
+//! takes them but without the database, and the stored records a push
+//! merges into.
+//!
+//! Every step's errors are expected (the bytes are hostile); only a panic,
+//! an overflow or a hang is a finding.
+
+use automerge::{ActorId, AutoCommit};
+use chrono::DateTime;
+use kam_server::sync::push::{check_bytes, foreign_roots};
+use kam_sync_core::{
+    Account, ChangeMeta, Record, RecordDoc, RecordError, RecordKind, Visit, diff_patch,
+};
+use serde_json::{Value, json};
+use std::sync::OnceLock;
+use uuid::Uuid;
+
+/// The id every fuzzed document is pushed under.
+pub const DOC_ID: Uuid = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001);
+
+/// The actor the server writes its own changes as.
+pub fn server_actor() -> ActorId {
+    ActorId::from(b"kam-fuzz-server".as_slice())
+}
+
+fn meta() -> ChangeMeta {
+    ChangeMeta {
+        user: None,
+        device: "server".into(),
+        time: DateTime::from_timestamp(1_750_000_000, 0).unwrap_or_default(),
+    }
+}
+
+/// A valid record of `kind`, always the same.
+pub fn sample(kind: RecordKind) -> Value {
+    match kind {
+        RecordKind::Account => json!({
+            "name": "Hangzhou Water Authority",
+            "segment": "government",
+            "owner_id": "01900000-0000-7000-8000-00000000000a",
+            "tags": ["water"],
+            "notes": "Met the deputy director."
+        }),
+        RecordKind::Visit => json!({
+            "account_id": DOC_ID,
+            "owner_id": "01900000-0000-7000-8000-00000000000a",
+            "planned_at": "2025-06-15T09:00:00Z",
+            "type": "onsite",
+            "purpose": "Renewal"
+        }),
+    }
+}
+
+fn create<R: Record>(kind: RecordKind) -> Vec<u8> {
+    let record: R = serde_json::from_value(sample(kind))
+        .unwrap_or_else(|err| panic!("the sample {} is invalid: {err}", kind.as_str()));
+    RecordDoc::create(&record, server_actor(), &meta())
+        .unwrap_or_else(|err| panic!("the sample {} is refused: {err}", kind.as_str()))
+        .automerge_mut()
+        .save()
+}
+
+/// The stored document of `kind` that pushes merge into: the sample record
+/// in one change, byte for byte the same on every run, so that seeds made
+/// on top of it (`save_after` its heads) apply.
+pub fn stored(kind: RecordKind) -> RecordDoc {
+    static ACCOUNT: OnceLock<Vec<u8>> = OnceLock::new();
+    static VISIT: OnceLock<Vec<u8>> = OnceLock::new();
+    let bytes = match kind {
+        RecordKind::Account => ACCOUNT.get_or_init(|| create::<Account>(kind)),
+        RecordKind::Visit => VISIT.get_or_init(|| create::<Visit>(kind)),
+    };
+    RecordDoc::load(kind, bytes).unwrap_or_else(|err| panic!("the stored sample is lost: {err}"))
+}
+
+fn validate(kind: RecordKind, doc: &RecordDoc) -> Result<(), RecordError> {
+    match kind {
+        RecordKind::Account => doc.read::<Account>().map(drop),
+        RecordKind::Visit => doc.read::<Visit>().map(drop),
+    }
+}
+
+fn merge_patch(
+    doc: &mut RecordDoc,
+    patch: &serde_json::Map<String, Value>,
+) -> Result<(), RecordError> {
+    match doc.kind() {
+        RecordKind::Account => doc.merge_patch::<Account>(patch, &meta()).map(drop),
+        RecordKind::Visit => doc.merge_patch::<Visit>(patch, &meta()).map(drop),
+    }
+}
+
+/// Lets the panics our code catches be caught. libfuzzer-sys's panic hook
+/// aborts on every panic, even one that `kam_sync_core::doc::decode_untrusted`
+/// turns into an error as the server does; with the default hook back, a
+/// panic that escapes a target still aborts it (libfuzzer-sys runs each input
+/// under `catch_unwind` and aborts when one unwinds out), so it is still a
+/// finding. Call it in the target's `init`.
+pub fn report_only_uncaught_panics() {
+    drop(std::panic::take_hook());
+}
+
+/// What the server does with a pushed document's bytes, for a record it
+/// has never seen and for one it stores: check the bytes, merge them, read
+/// and validate the result, patch it back towards a valid record, and save
+/// the new changes.
+pub fn push_doc(kind: RecordKind, bytes: &[u8]) {
+    if check_bytes(DOC_ID, bytes).is_err() {
+        return;
+    }
+    let new = RecordDoc::from_automerge(kind, AutoCommit::new().with_actor(server_actor()));
+    merge(new, bytes, false);
+    merge(stored(kind), bytes, true);
+}
+
+fn merge(mut doc: RecordDoc, bytes: &[u8], existed: bool) {
+    let kind = doc.kind();
+    let heads_before = doc.automerge_mut().get_heads();
+    let old = if existed { doc.to_json() } else { sample(kind) };
+    if doc.automerge_mut().load_incremental(bytes).is_err()
+        || !doc.automerge_mut().get_missing_deps(&[]).is_empty()
+        || foreign_roots(&mut doc, &heads_before, existed)
+    {
+        return;
+    }
+    let heads_merged = doc.automerge_mut().get_heads();
+    if heads_merged == heads_before {
+        return;
+    }
+    let merged = doc.to_json();
+    let _account = kind.account_of(DOC_ID, &merged);
+    let _conflicts = doc.conflicts();
+    let _verdict = validate(kind, &doc);
+    let _device_bytes = doc.automerge_mut().save_after(&heads_before);
+    // The server undoes what it refuses by patching the merge back towards
+    // a valid record.
+    if let (Some(current), Some(target)) = (merged.as_object(), old.as_object()) {
+        let correction = diff_patch(current, target);
+        if !correction.is_empty() && merge_patch(&mut doc, &correction).is_ok() {
+            let _server_bytes = doc.automerge_mut().save_after(&heads_merged);
+        }
+    }
+}
