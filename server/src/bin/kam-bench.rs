@@ -331,6 +331,8 @@ struct FieldDay {
     changes: usize,
     seconds: f64,
     latencies: Vec<Duration>,
+    /// Afterwards, every device syncing one edit at once.
+    edit_latencies: Vec<Duration>,
     sent_per_device: f64,
     received_per_device: f64,
     rss_before_mib: f64,
@@ -388,8 +390,10 @@ async fn field_day(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<FieldDay
     let reps = make_reps(http, server.base(), cli.devices).await?;
     let mut devices = devices_for(&server, http, &reps, cli.cbor, "phone").await?;
     let mut rng = StdRng::seed_from_u64(7);
+    let mut first_accounts = Vec::with_capacity(devices.len());
     for device in &mut devices {
-        build_offline(device, &mut rng, cli.accounts, cli.visits, cli.edits)?;
+        let accounts = build_offline(device, &mut rng, cli.accounts, cli.visits, cli.edits)?;
+        first_accounts.push(accounts.first().copied());
     }
     let requests: Vec<SyncRequest> = devices
         .iter_mut()
@@ -415,19 +419,44 @@ async fn field_day(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<FieldDay
         .collect();
     latencies.sort();
     let n = devices.len().max(1) as f64;
+    let sent_per_device = devices.iter().map(|d| d.traffic.sent as f64).sum::<f64>() / n;
+    let received_per_device = devices
+        .iter()
+        .map(|d| d.traffic.received as f64)
+        .sum::<f64>()
+        / n;
+    let peak_rss_mib = server.peak_rss_mib();
+    // The rest of the day: every device syncs one edit, all at once.
+    let mut devices = devices;
+    for (device, account) in devices.iter_mut().zip(&first_accounts) {
+        if let Some(id) = account {
+            let meta = device.meta();
+            device
+                .replica
+                .edit::<Account>(*id, &object(json!({"stage": "deepening"})), &meta)?;
+        }
+        device.traffic.latencies.clear();
+    }
+    let devices = try_join_all(devices.into_iter().map(|mut device| async move {
+        device.sync().await?;
+        anyhow::Ok(device)
+    }))
+    .await?;
+    let mut edit_latencies: Vec<Duration> = devices
+        .iter()
+        .flat_map(|d| d.traffic.latencies.clone())
+        .collect();
+    edit_latencies.sort();
     Ok(FieldDay {
         docs,
         changes,
         seconds,
         latencies,
-        sent_per_device: devices.iter().map(|d| d.traffic.sent as f64).sum::<f64>() / n,
-        received_per_device: devices
-            .iter()
-            .map(|d| d.traffic.received as f64)
-            .sum::<f64>()
-            / n,
+        edit_latencies,
+        sent_per_device,
+        received_per_device,
         rss_before_mib,
-        peak_rss_mib: server.peak_rss_mib(),
+        peak_rss_mib,
         cpu_secs,
         database_mib: server.database_mib(),
         inprocess_seconds,
@@ -744,6 +773,13 @@ async fn main() -> anyhow::Result<()> {
         percentile(&day.latencies, 0.95),
         percentile(&day.latencies, 0.99),
         day.latencies.len()
+    );
+    println!(
+        "| then every device syncs one edit at once: latency p50 / p95 / p99 | {:.1} / {:.1} / {:.1} ms ({} requests) |",
+        percentile(&day.edit_latencies, 0.50),
+        percentile(&day.edit_latencies, 0.95),
+        percentile(&day.edit_latencies, 0.99),
+        day.edit_latencies.len()
     );
     println!(
         "| bytes per device, sent / received | {:.0} / {:.0} |",

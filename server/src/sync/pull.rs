@@ -16,13 +16,17 @@ use sea_orm::{
     AccessMode, ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
     IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
 
 /// Documents per page when the device names no limit.
 pub const DEFAULT_PULL_DOCS: u32 = 200;
 /// Most documents per page.
 pub const MAX_PULL_DOCS: u32 = 1_000;
+
+/// Ids per `IN (...)` list: far below both engines' limits on bound
+/// parameters.
+const IN_LIST_CHUNK: usize = 1_000;
 /// A document with more change-log entries than this since the cursor is
 /// sent whole: one compressed snapshot beats many small chunks.
 const WHOLE_AFTER_CHUNKS: usize = 16;
@@ -93,35 +97,58 @@ async fn scope_transitions(
         .await?
         .into_iter()
         .collect();
+    // Who could see each account at `base`: its last scope row up to then.
+    // An account made after `base` has none: it is new, not entered, and
+    // its changes since `base` are all of it.
+    let mut then: HashMap<Uuid, scope_change::Model> = HashMap::new();
+    let changed: Vec<Uuid> = changed.into_iter().collect();
+    for ids in changed.chunks(IN_LIST_CHUNK) {
+        let rows = scope_change::Entity::find()
+            .filter(scope_change::Column::AccountId.is_in(ids.iter().copied()))
+            .filter(scope_change::Column::Seq.lte(base))
+            .all(txn)
+            .await?;
+        for row in rows {
+            match then.get(&row.account_id) {
+                Some(kept) if kept.seq >= row.seq => {}
+                _ => {
+                    then.insert(row.account_id, row);
+                }
+            }
+        }
+    }
+    let existed: Vec<Uuid> = then.keys().copied().collect();
+    let mut now: HashMap<Uuid, account::Model> = HashMap::new();
+    let mut shares_now: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for ids in existed.chunks(IN_LIST_CHUNK) {
+        for row in account::Entity::find()
+            .filter(account::Column::Id.is_in(ids.iter().copied()))
+            .all(txn)
+            .await?
+        {
+            now.insert(row.id, row);
+        }
+        let shares: Vec<(Uuid, Uuid)> = account_share::Entity::find()
+            .select_only()
+            .column(account_share::Column::AccountId)
+            .column(account_share::Column::UserId)
+            .filter(account_share::Column::AccountId.is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        for (account_id, user_id) in shares {
+            shares_now.entry(account_id).or_default().push(user_id);
+        }
+    }
     let mut entered = BTreeSet::new();
     let mut removed = BTreeSet::new();
-    for account_id in changed {
-        let then = scope_change::Entity::find()
-            .filter(scope_change::Column::AccountId.eq(account_id))
-            .filter(scope_change::Column::Seq.lte(base))
-            .order_by_desc(scope_change::Column::Seq)
-            .one(txn)
-            .await?;
-        // An account made after `base` is new, not entered: its changes since
-        // `base` are all of it.
-        let Some(then) = then else {
-            continue;
-        };
+    for (account_id, then) in then {
         let shares: Vec<Uuid> = serde_json::from_value(then.shared_with).unwrap_or_default();
         let seen_then = can_see(caller, then.owner_id, then.team_id, then.branch_id, &shares);
-        let seen_now = match account::Entity::find_by_id(account_id).one(txn).await? {
-            Some(row) => {
-                let shares: Vec<Uuid> = account_share::Entity::find()
-                    .select_only()
-                    .column(account_share::Column::UserId)
-                    .filter(account_share::Column::AccountId.eq(account_id))
-                    .into_tuple::<Uuid>()
-                    .all(txn)
-                    .await?;
-                can_see(caller, row.owner_id, row.team_id, row.branch_id, &shares)
-            }
-            None => false,
-        };
+        let seen_now = now.get(&account_id).is_some_and(|row| {
+            let shares = shares_now.get(&account_id).map_or(&[][..], Vec::as_slice);
+            can_see(caller, row.owner_id, row.team_id, row.branch_id, shares)
+        });
         match (seen_then, seen_now) {
             (true, false) => {
                 removed.insert(account_id);
