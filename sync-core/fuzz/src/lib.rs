@@ -8,7 +8,8 @@
 
 use automerge::{ActorId, AutoCommit};
 use chrono::DateTime;
-use kam_server::sync::push::{check_bytes, foreign_roots};
+use kam_server::sync::push::{MAX_PUSH_CHANGES, check_bytes, foreign_roots};
+use kam_sync_core::doc::decode_untrusted;
 use kam_sync_core::{
     Account, ChangeMeta, Record, RecordDoc, RecordError, RecordKind, Visit, diff_patch,
 };
@@ -102,24 +103,42 @@ pub fn report_only_uncaught_panics() {
 }
 
 /// What the server does with a pushed document's bytes, for a record it
-/// has never seen and for one it stores: check the bytes, merge them, read
-/// and validate the result, patch it back towards a valid record, and save
-/// the new changes.
+/// has never seen and for one it stores: check the bytes (a new record is
+/// what they make on their own), merge them, read and validate the result,
+/// patch it back towards a valid record, and save the new changes.
 pub fn push_doc(kind: RecordKind, bytes: &[u8]) {
-    if check_bytes(DOC_ID, bytes).is_err() {
+    let Ok(whole) = check_bytes(DOC_ID, bytes) else {
         return;
+    };
+    match whole {
+        Some(whole) => merge(RecordDoc::from_automerge(kind, whole), None, false),
+        None => merge(
+            RecordDoc::from_automerge(kind, AutoCommit::new()),
+            Some(bytes),
+            false,
+        ),
     }
-    let new = RecordDoc::from_automerge(kind, AutoCommit::new().with_actor(server_actor()));
-    merge(new, bytes, false);
-    merge(stored(kind), bytes, true);
+    merge(stored(kind), Some(bytes), true);
 }
 
-fn merge(mut doc: RecordDoc, bytes: &[u8], existed: bool) {
+/// Merges `bytes` into `doc` (`None`: a new record the bytes already make)
+/// and goes on as the server does.
+fn merge(mut doc: RecordDoc, bytes: Option<&[u8]>, existed: bool) {
     let kind = doc.kind();
-    let heads_before = doc.automerge_mut().get_heads();
+    let heads_before = if existed {
+        doc.automerge_mut().get_heads()
+    } else {
+        Vec::new()
+    };
     let old = if existed { doc.to_json() } else { sample(kind) };
-    if doc.automerge_mut().load_incremental(bytes).is_err()
-        || !doc.automerge_mut().get_missing_deps(&[]).is_empty()
+    doc.automerge_mut().set_actor(server_actor());
+    if let Some(bytes) = bytes
+        && decode_untrusted(|| doc.automerge_mut().load_incremental(bytes)).is_err()
+    {
+        return;
+    }
+    if !doc.automerge_mut().get_missing_deps(&[]).is_empty()
+        || doc.automerge_mut().get_changes(&heads_before).len() > MAX_PUSH_CHANGES
         || foreign_roots(&mut doc, &heads_before, existed)
     {
         return;
