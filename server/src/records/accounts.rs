@@ -2,8 +2,8 @@
 //! (who may own, reassign, tier and share), and materializing their rows.
 
 use super::{
-    Chunk, Loaded, Materialize, Review, check_if_match, insert_in_batches, load, store,
-    upsert_in_batches, with_fields,
+    Chunk, Loaded, Materialize, Review, check_if_match, insert_each, load, store, upsert_each,
+    with_fields,
 };
 use crate::access::{account_scope, can_see_account, require_writer};
 use crate::auth::{AuthUser, Role};
@@ -454,9 +454,9 @@ pub async fn materialize(
     .ok_or_else(|| ApiError::internal(anyhow::anyhow!("account {id} was not materialized")))
 }
 
-/// Writes the rows, shares and scope history of many accounts in a few
-/// statements: one look-up of their teams' branches and of their shares
-/// before, then multi-row writes. Returns the views, in order.
+/// Writes the rows, shares and scope history of many accounts: one look-up
+/// of their teams' branches and one of their shares before, whatever their
+/// number, then the writes. Returns the views, in order.
 pub async fn materialize_all(
     conn: &impl ConnectionTrait,
     items: &[Materialize<'_, account::Model>],
@@ -571,7 +571,7 @@ pub async fn materialize_all(
         }
         views.push(view);
     }
-    upsert_in_batches(
+    upsert_each(
         conn,
         models,
         OnConflict::column(account::Column::Id)
@@ -599,8 +599,8 @@ pub async fn materialize_all(
             .exec(conn)
             .await?;
     }
-    insert_in_batches(conn, new_shares).await?;
-    insert_in_batches(conn, scope_changes).await?;
+    insert_each(conn, new_shares).await?;
+    insert_each(conn, scope_changes).await?;
     Ok(views)
 }
 

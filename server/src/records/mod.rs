@@ -227,16 +227,11 @@ pub struct DocWrite<'a> {
     pub chunks: Vec<Chunk<'a>>,
 }
 
-/// Rows per multi-row insert: far below SQLite's and PostgreSQL's limits
-/// on bound parameters, and small enough to keep each statement's blobs
-/// modest.
-const INSERT_BATCH: usize = 200;
-
 /// Logs what each document gained and keeps its row, heads and snapshot
-/// current, in a handful of statements whatever the number of documents:
-/// log positions are taken first (see [`take_positions`]), so new
-/// documents and log rows are inserted many rows at a time. Returns each
-/// document's new version (the position of its last log entry), in order.
+/// current: log positions are taken first, all at once (see
+/// [`take_positions`]), so every row is written with its final values and
+/// no row is revisited. Returns each document's new version (the position
+/// of its last log entry), in order.
 pub async fn store_all(
     conn: &impl ConnectionTrait,
     writes: Vec<DocWrite<'_>>,
@@ -330,31 +325,33 @@ pub async fn store_all(
             }
         }
     }
-    insert_in_batches(conn, new_documents).await?;
-    insert_in_batches(conn, log_rows).await?;
+    insert_each(conn, new_documents).await?;
+    insert_each(conn, log_rows).await?;
     for update in updates {
         update.exec(conn).await?;
     }
     Ok(versions)
 }
 
-/// Inserts `rows` a batch at a time.
-pub async fn insert_in_batches<A>(conn: &impl ConnectionTrait, rows: Vec<A>) -> ApiResult<()>
+/// Inserts `rows`, one statement each.
+///
+/// One statement per row, not multi-row inserts: every row count is another
+/// SQL text and, on PostgreSQL, another prepared statement, and the field
+/// day over TCP stored 291 documents/s with multi-row inserts against 770
+/// with one row per statement (SQLite: 1,173 against 1,070, within the
+/// noise). Each statement here is prepared once per connection and reused.
+pub async fn insert_each<A>(conn: &impl ConnectionTrait, rows: Vec<A>) -> ApiResult<()>
 where
     A: ActiveModelTrait + Send,
 {
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let batch: Vec<A> = rows.by_ref().take(INSERT_BATCH).collect();
-        A::Entity::insert_many(batch)
-            .exec_without_returning(conn)
-            .await?;
+    for row in rows {
+        A::Entity::insert(row).exec_without_returning(conn).await?;
     }
     Ok(())
 }
 
-/// Inserts `rows` a batch at a time, updating those that exist already.
-pub async fn upsert_in_batches<A>(
+/// Inserts `rows`, one statement each, updating those that exist already.
+pub async fn upsert_each<A>(
     conn: &impl ConnectionTrait,
     rows: Vec<A>,
     on_conflict: OnConflict,
@@ -362,10 +359,8 @@ pub async fn upsert_in_batches<A>(
 where
     A: ActiveModelTrait + Send,
 {
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let batch: Vec<A> = rows.by_ref().take(INSERT_BATCH).collect();
-        A::Entity::insert_many(batch)
+    for row in rows {
+        A::Entity::insert(row)
             .on_conflict(on_conflict.clone())
             .exec_without_returning(conn)
             .await?;

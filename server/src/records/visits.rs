@@ -2,7 +2,7 @@
 //! steps, and their materialized rows. A visit is visible to whoever sees its
 //! account.
 
-use super::{Chunk, Loaded, Materialize, Review, check_if_match, load, store, upsert_in_batches};
+use super::{Chunk, Loaded, Materialize, Review, check_if_match, load, store, upsert_each};
 use crate::access::{require_writer, visible_account_ids};
 use crate::auth::AuthUser;
 use crate::entities::{account, user, visit};
@@ -415,8 +415,8 @@ pub async fn materialize(
 }
 
 /// Writes the rows of many visits: one look-up of their accounts'
-/// locations (to judge check-in distances), then multi-row upserts.
-/// Returns the views, in order.
+/// locations (to judge check-in distances), then the upserts. Returns the
+/// views, in order.
 pub async fn materialize_all(
     conn: &impl ConnectionTrait,
     items: &[Materialize<'_, visit::Model>],
@@ -485,7 +485,7 @@ pub async fn materialize_all(
         });
         views.push(view);
     }
-    upsert_in_batches(
+    upsert_each(
         conn,
         models,
         OnConflict::column(visit::Column::Id)

@@ -581,8 +581,8 @@ async fn apply_one(
     })
 }
 
-/// Stores the merged documents and re-materializes their rows, in a few
-/// multi-row statements per kind; returns each document's new version.
+/// Stores the merged documents and re-materializes their rows, with one
+/// look-up per kind of the rows before; returns each document's new version.
 async fn store_writes(
     conn: &impl ConnectionTrait,
     state: &AppState,
