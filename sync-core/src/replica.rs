@@ -3,7 +3,7 @@
 //! request, the app sends it however it likes, [`Replica::apply_sync`] takes
 //! the response. A lost response is repaired by preparing and sending again.
 
-use crate::doc::{ChangeMeta, RecordDoc};
+use crate::doc::{ChangeMeta, RecordDoc, decode_untrusted};
 use crate::error::RecordError;
 use crate::protocol::{
     Bytes, MISSING_DEPENDENCIES, Notice, PushDoc, PushStatus, SyncRequest, SyncResponse,
@@ -309,11 +309,8 @@ impl Replica {
                 refused_at: None,
                 in_flight: Vec::new(),
             });
-            local
-                .doc
-                .automerge_mut()
-                .load_incremental(&entry.data.0)
-                .map_err(RecordError::from)?;
+            let doc = local.doc.automerge_mut();
+            decode_untrusted(|| doc.load_incremental(&entry.data.0)).map_err(RecordError::from)?;
             local.server_heads = parse_heads(&entry.heads);
             local.account_id = entry.account_id;
             let missing = local.doc.automerge().get_missing_deps(&[]);
