@@ -620,55 +620,66 @@ async fn store_writes(
         })
         .collect();
     let versions = records::store_all(conn, doc_writes).await?;
-    let of_kind = |kind: RecordKind| {
+    let ids_of = |kind: RecordKind| -> Vec<Uuid> {
         writes
             .iter()
-            .zip(&versions)
-            .filter(move |(write, _)| write.doc.kind() == kind)
-    };
-    let account_ids: Vec<Uuid> = of_kind(RecordKind::Account).map(|(w, _)| w.id).collect();
-    let previous_accounts: HashMap<Uuid, account::Model> = if account_ids.is_empty() {
-        HashMap::new()
-    } else {
-        account::Entity::find()
-            .filter(account::Column::Id.is_in(account_ids))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|row| (row.id, row))
+            .filter(|w| w.doc.kind() == kind)
+            .map(|w| w.id)
             .collect()
     };
-    let items: Vec<_> = of_kind(RecordKind::Account)
-        .map(|(write, version)| Materialize {
-            id: write.id,
-            doc: &write.doc,
-            version: *version,
-            meta: &write.device.1,
-            previous: previous_accounts.get(&write.id),
-        })
-        .collect();
+    let previous = rows_by_id::<account::Entity>(
+        conn,
+        account::Column::Id,
+        ids_of(RecordKind::Account),
+        |r| r.id,
+    )
+    .await?;
+    let items = materialize_items(writes, &versions, RecordKind::Account, &previous);
     accounts::materialize_all(conn, &items).await?;
-    let visit_ids: Vec<Uuid> = of_kind(RecordKind::Visit).map(|(w, _)| w.id).collect();
-    let previous_visits: HashMap<Uuid, visit::Model> = if visit_ids.is_empty() {
-        HashMap::new()
-    } else {
-        visit::Entity::find()
-            .filter(visit::Column::Id.is_in(visit_ids))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|row| (row.id, row))
-            .collect()
-    };
-    let items: Vec<_> = of_kind(RecordKind::Visit)
-        .map(|(write, version)| Materialize {
-            id: write.id,
-            doc: &write.doc,
-            version: *version,
-            meta: &write.device.1,
-            previous: previous_visits.get(&write.id),
-        })
-        .collect();
+    let previous =
+        rows_by_id::<visit::Entity>(conn, visit::Column::Id, ids_of(RecordKind::Visit), |r| r.id)
+            .await?;
+    let items = materialize_items(writes, &versions, RecordKind::Visit, &previous);
     visits::materialize_all(conn, &items, state.settings.visits.check_in_max_distance_m).await?;
     Ok(versions)
+}
+
+/// The rows of `ids` in `E`, by id, in one query (none when none are asked).
+async fn rows_by_id<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    id_column: E::Column,
+    ids: Vec<Uuid>,
+    id_of: impl Fn(&E::Model) -> Uuid,
+) -> ApiResult<HashMap<Uuid, E::Model>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(E::find()
+        .filter(id_column.is_in(ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|row| (id_of(&row), row))
+        .collect())
+}
+
+/// What to materialize of the stored writes of one kind, with their rows before.
+fn materialize_items<'a, Row>(
+    writes: &'a [Write],
+    versions: &[i64],
+    kind: RecordKind,
+    previous: &'a HashMap<Uuid, Row>,
+) -> Vec<Materialize<'a, Row>> {
+    writes
+        .iter()
+        .zip(versions)
+        .filter(|(write, _)| write.doc.kind() == kind)
+        .map(|(write, version)| Materialize {
+            id: write.id,
+            doc: &write.doc,
+            version: *version,
+            meta: &write.device.1,
+            previous: previous.get(&write.id),
+        })
+        .collect()
 }
