@@ -73,3 +73,27 @@ uuid_id!(
     /// A branch office, which holds teams.
     BranchId
 );
+uuid_id!(
+    /// A sales opportunity (商机).
+    OpportunityId
+);
+uuid_id!(
+    /// An account plan (大客户计划).
+    AccountPlanId
+);
+uuid_id!(
+    /// A complaint, service request or question (投诉/服务).
+    TicketId
+);
+uuid_id!(
+    /// A callback to a customer (回访).
+    CallbackId
+);
+uuid_id!(
+    /// A contract (合同).
+    ContractId
+);
+uuid_id!(
+    /// A sales target (销售目标).
+    TargetId
+);
