@@ -183,6 +183,23 @@ impl RecordDoc {
         }
     }
 
+    /// Checks the document's record against its kind's type and rules.
+    pub fn check(&self) -> Result<(), RecordError> {
+        crate::with_record_type!(self.kind, R => self.read::<R>().map(drop))
+    }
+
+    /// [`RecordDoc::merge_patch`] for the document's own kind; returns the
+    /// new change's hash, or `None` when the patch changed nothing.
+    pub fn merge_patch_own_kind(
+        &mut self,
+        patch: &Map<String, Value>,
+        meta: &ChangeMeta,
+    ) -> Result<Option<ChangeHash>, RecordError> {
+        crate::with_record_type!(self.kind, R => self
+            .merge_patch::<R>(patch, meta)
+            .map(|changed| changed.map(|(_, hash)| hash)))
+    }
+
     /// Every field with concurrent values, depth first.
     pub fn conflicts(&self) -> Vec<Conflict> {
         let mut out = Vec::new();

@@ -12,14 +12,20 @@ pub enum RecordKind {
     Account,
     /// A visit to an account ([`crate::Visit`]).
     Visit,
+    /// A key person at an account ([`crate::Contact`]).
+    Contact,
 }
 
 impl RecordKind {
+    /// Every kind, parents first: an account before the records under it.
+    pub const ALL: &'static [RecordKind] = &[Self::Account, Self::Visit, Self::Contact];
+
     /// The kind's stable name, as on the wire and in storage.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Account => "account",
             Self::Visit => "visit",
+            Self::Contact => "contact",
         }
     }
 
@@ -28,6 +34,7 @@ impl RecordKind {
         match name {
             "account" => Some(Self::Account),
             "visit" => Some(Self::Visit),
+            "contact" => Some(Self::Contact),
             _ => None,
         }
     }
@@ -37,7 +44,7 @@ impl RecordKind {
     pub fn account_of(self, id: uuid::Uuid, fields: &serde_json::Value) -> Option<uuid::Uuid> {
         match self {
             Self::Account => Some(id),
-            Self::Visit => fields
+            Self::Visit | Self::Contact => fields
                 .get("account_id")
                 .and_then(serde_json::Value::as_str)
                 .and_then(|text| uuid::Uuid::parse_str(text).ok()),
@@ -45,11 +52,37 @@ impl RecordKind {
     }
 
     pub(crate) fn shape(self) -> Shape {
-        match self {
-            Self::Account => Shape::of::<crate::Account>(),
-            Self::Visit => Shape::of::<crate::Visit>(),
-        }
+        crate::with_record_type!(self, R => Shape::of::<R>())
     }
+}
+
+/// Runs `$body` with `$R` standing for the record type of `$kind`: the one
+/// place that maps a [`RecordKind`] to its type, so code generic over
+/// [`Record`] serves every kind without a `match` of its own.
+///
+/// ```
+/// use kam_sync_core::{RecordKind, with_record_type};
+/// let fields = with_record_type!(RecordKind::Visit, R => <R as kam_sync_core::Record>::FIELDS.len());
+/// assert!(fields > 0);
+/// ```
+#[macro_export]
+macro_rules! with_record_type {
+    ($kind:expr, $R:ident => $body:expr) => {
+        match $kind {
+            $crate::RecordKind::Account => {
+                type $R = $crate::Account;
+                $body
+            }
+            $crate::RecordKind::Visit => {
+                type $R = $crate::Visit;
+                $body
+            }
+            $crate::RecordKind::Contact => {
+                type $R = $crate::Contact;
+                $body
+            }
+        }
+    };
 }
 
 /// A record kind's document layout, as the document layer needs it.

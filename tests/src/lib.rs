@@ -559,6 +559,24 @@ impl Reply {
         self
     }
 
+    /// Panics unless this is a 422 `validation_failed` problem whose
+    /// violations name `field` with `code`.
+    #[track_caller]
+    pub fn assert_violation(&self, field: &str, code: &str) -> &Self {
+        self.assert_problem(422, "validation_failed");
+        let found = self
+            .body
+            .get("violations")
+            .and_then(Value::as_array)
+            .is_some_and(|all| all.iter().any(|v| v["field"] == field && v["code"] == code));
+        assert!(
+            found,
+            "the violations should name {field:?} with {code:?}: {}",
+            self.body
+        );
+        self
+    }
+
     /// Panics unless this is an RFC 9457 problem with `status` and the stable
     /// `code`, sent as `application/problem+json`.
     #[track_caller]
@@ -903,4 +921,97 @@ fn redacted(server: &str) -> String {
         }
         Err(_) => "<not a URL>".to_owned(),
     }
+}
+
+/// A phone: a login session and a replica (`kam-sync-core`'s own client
+/// code), syncing with the server over HTTP.
+pub struct Device {
+    /// Its login.
+    pub session: Session,
+    /// Its local copy of the records in its user's scope.
+    pub replica: kam_sync_core::Replica,
+    /// Its user.
+    pub user: Uuid,
+}
+
+impl Device {
+    /// Logs `user` in as the device `name`, with an empty replica.
+    pub async fn new(app: &TestApp, user: &OrgUser, name: &str) -> anyhow::Result<Self> {
+        let session = app.login(&user.username, &user.password, name).await?;
+        Ok(Self {
+            session,
+            replica: kam_sync_core::Replica::new(automerge::ActorId::random()),
+            user: user.id,
+        })
+    }
+
+    /// The author of a change made on this device now.
+    pub fn meta(&self) -> kam_sync_core::ChangeMeta {
+        kam_sync_core::ChangeMeta {
+            user: Some(self.user.into()),
+            device: self.session.device_id.clone(),
+            time: chrono::Utc::now(),
+        }
+    }
+
+    /// Sends one sync request.
+    pub async fn send(
+        &self,
+        request: &kam_sync_core::protocol::SyncRequest,
+    ) -> anyhow::Result<Reply> {
+        self.session
+            .post("/sync", &serde_json::to_value(request)?)
+            .await
+    }
+
+    /// Syncs until nothing more is waiting; returns every notice and drop.
+    pub async fn sync(&mut self) -> anyhow::Result<kam_sync_core::SyncOutcome> {
+        let mut total = kam_sync_core::SyncOutcome::default();
+        for _ in 0..100 {
+            let request = self.replica.prepare_sync();
+            let response: kam_sync_core::protocol::SyncResponse =
+                self.send(&request).await?.ensure_status(200)?.json()?;
+            let outcome = self.replica.apply_sync(response)?;
+            total.received += outcome.received;
+            total.dropped.extend(outcome.dropped);
+            total.notices.extend(outcome.notices);
+            if !outcome.has_more && !self.replica.needs_sync() {
+                return Ok(total);
+            }
+        }
+        bail!("sync did not settle")
+    }
+
+    /// Makes a record offline; returns its id.
+    pub fn create<R: kam_sync_core::Record>(&mut self, record: &R) -> anyhow::Result<Uuid> {
+        let id = Uuid::now_v7();
+        let meta = self.meta();
+        self.replica.create(id, record, &meta)?;
+        Ok(id)
+    }
+
+    /// Edits a record offline with a merge patch.
+    pub fn edit<R: kam_sync_core::Record>(&mut self, id: Uuid, patch: Value) -> anyhow::Result<()> {
+        let meta = self.meta();
+        self.replica.edit::<R>(id, &object(patch), &meta)?;
+        Ok(())
+    }
+
+    /// Edits an account offline with a merge patch.
+    pub fn edit_account(&mut self, id: Uuid, patch: Value) -> anyhow::Result<()> {
+        self.edit::<kam_sync_core::Account>(id, patch)
+    }
+
+    /// The record as this device holds it (`null` when it does not).
+    pub fn json(&self, id: Uuid) -> Value {
+        self.replica
+            .doc(id)
+            .map(|d| d.to_json())
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// The members of a JSON object (none for anything else).
+pub fn object(value: Value) -> serde_json::Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
 }

@@ -47,22 +47,6 @@ fn assert_no_password(reply: &Reply) {
     }
 }
 
-/// Asserts a 422 whose violations include `field` with `code`.
-#[track_caller]
-fn assert_violation(reply: &Reply, field: &str, code: &str) {
-    reply.assert_problem(422, "validation_failed");
-    let found = reply
-        .body
-        .get("violations")
-        .and_then(Value::as_array)
-        .is_some_and(|all| all.iter().any(|v| v["field"] == field && v["code"] == code));
-    assert!(
-        found,
-        "the violations should name {field:?} with {code:?}: {}",
-        reply.body
-    );
-}
-
 /// Asserts that a session's token no longer opens the API.
 async fn assert_cut_off(session: &Session) -> anyhow::Result<()> {
     let reply = session.get("/auth/me").await?;
@@ -405,7 +389,7 @@ async fn bad_user_bodies_are_422_naming_the_field() -> anyhow::Result<()> {
         ),
     ] {
         let reply = admin.post("/users", &body).await?;
-        assert_violation(&reply, field, code);
+        reply.assert_violation(field, code);
         assert_no_password(&reply);
     }
 
@@ -431,18 +415,12 @@ async fn bad_branch_team_and_revocation_bodies_are_422_naming_the_field() -> any
     let org = app.seed_org().await?;
     let admin = app.login_as(&org.admin).await?;
 
-    assert_violation(
-        &admin.post("/branches", &json!({ "name": " " })).await?,
-        "name",
-        "invalid_value",
-    );
-    assert_violation(
-        &admin
-            .post("/branches", &json!({ "name": "x".repeat(201) }))
-            .await?,
-        "name",
-        "invalid_value",
-    );
+    (admin.post("/branches", &json!({ "name": " " })).await?)
+        .assert_violation("name", "invalid_value");
+    (admin
+        .post("/branches", &json!({ "name": "x".repeat(201) }))
+        .await?)
+        .assert_violation("name", "invalid_value");
     let team = |name: &str, branch: Uuid, managers: Vec<Uuid>| json!({ "name": name, "branch_id": branch, "manager_ids": managers });
     for (body, field, code) in [
         (team("", org.branch_id, vec![]), "name", "invalid_value"),
@@ -462,28 +440,25 @@ async fn bad_branch_team_and_revocation_bodies_are_422_naming_the_field() -> any
             "duplicate",
         ),
     ] {
-        assert_violation(&admin.post("/teams", &body).await?, field, code);
+        admin
+            .post("/teams", &body)
+            .await?
+            .assert_violation(field, code);
     }
-    assert_violation(
-        &put(
-            &admin,
-            &format!("/teams/{}/managers", org.team_b),
-            &json!({ "manager_ids": [org.director.id] }),
+    (put(
+        &admin,
+        &format!("/teams/{}/managers", org.team_b),
+        &json!({ "manager_ids": [org.director.id] }),
+    )
+    .await?)
+        .assert_violation("manager_ids.0", "not_a_manager");
+    (admin
+        .post(
+            &format!("/users/{}/sessions/revoke", org.rep_a1.id),
+            &json!({ "device_id": " " }),
         )
-        .await?,
-        "manager_ids.0",
-        "not_a_manager",
-    );
-    assert_violation(
-        &admin
-            .post(
-                &format!("/users/{}/sessions/revoke", org.rep_a1.id),
-                &json!({ "device_id": " " }),
-            )
-            .await?,
-        "device_id",
-        "invalid_value",
-    );
+        .await?)
+        .assert_violation("device_id", "invalid_value");
     assert_org_unchanged(&admin).await?;
     let rep = app.login_as(&org.rep_a1).await?;
     rep.get("/auth/me").await?.assert_status(200);
@@ -524,7 +499,7 @@ async fn a_bad_user_patch_is_422_naming_the_field_and_changes_nothing() -> anyho
         ),
     ] {
         let reply = admin.patch(&path, &patch).await?;
-        assert_violation(&reply, field, code);
+        reply.assert_violation(field, code);
     }
     let reply = admin
         .patch(&path, &json!({ "password_hash": "$argon2id$forged" }))

@@ -7,76 +7,10 @@ use chrono::Utc;
 use kam_server::records::accounts::AccountView;
 use kam_server::records::visits::VisitView;
 use kam_sync_core::protocol::{Bytes, PushDoc, PushStatus, SyncRequest, SyncResponse};
-use kam_sync_core::{Account, ChangeMeta, RecordKind, Replica, SyncOutcome, Visit};
-use kam_tests::{OrgUser, Reply, Session, TestApp, new_account};
-use serde_json::{Map, Value, json};
+use kam_sync_core::{Account, RecordKind, Visit};
+use kam_tests::{Device, OrgUser, Reply, Session, TestApp, new_account};
+use serde_json::{Value, json};
 use uuid::Uuid;
-
-/// A phone: a login session and a replica.
-struct Device {
-    session: Session,
-    replica: Replica,
-    user: Uuid,
-}
-
-impl Device {
-    async fn new(app: &TestApp, user: &OrgUser, name: &str) -> anyhow::Result<Self> {
-        let session = app.login(&user.username, &user.password, name).await?;
-        Ok(Self {
-            session,
-            replica: Replica::new(ActorId::random()),
-            user: user.id,
-        })
-    }
-
-    fn meta(&self) -> ChangeMeta {
-        ChangeMeta {
-            user: Some(self.user.into()),
-            device: self.session.device_id.clone(),
-            time: Utc::now(),
-        }
-    }
-
-    async fn send(&self, request: &SyncRequest) -> anyhow::Result<Reply> {
-        self.session
-            .post("/sync", &serde_json::to_value(request)?)
-            .await
-    }
-
-    /// Syncs until nothing more is waiting; returns every notice and drop.
-    async fn sync(&mut self) -> anyhow::Result<SyncOutcome> {
-        let mut total = SyncOutcome::default();
-        for _ in 0..100 {
-            let request = self.replica.prepare_sync();
-            let response: SyncResponse = self.send(&request).await?.ensure_status(200)?.json()?;
-            let outcome = self.replica.apply_sync(response)?;
-            total.received += outcome.received;
-            total.dropped.extend(outcome.dropped);
-            total.notices.extend(outcome.notices);
-            if !outcome.has_more && !self.replica.needs_sync() {
-                return Ok(total);
-            }
-        }
-        anyhow::bail!("sync did not settle")
-    }
-
-    fn edit_account(&mut self, id: Uuid, patch: Value) -> anyhow::Result<()> {
-        let meta = self.meta();
-        self.replica.edit::<Account>(id, &object(patch), &meta)?;
-        Ok(())
-    }
-
-    fn json(&self, id: Uuid) -> Value {
-        self.replica
-            .doc(id)
-            .map(|d| d.to_json())
-            .unwrap_or(Value::Null)
-    }
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    value.as_object().cloned().unwrap_or_default()
-}
 
 /// The record fields of a REST view (bookkeeping removed), to compare with a device's document.
 fn fields(view: &AccountView) -> Value {

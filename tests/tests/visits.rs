@@ -130,22 +130,6 @@ async fn assert_unchanged(reader: &Session, before: &VisitView) -> anyhow::Resul
     Ok(())
 }
 
-/// Asserts a 422 `validation_failed` whose violations include `field` with `code`.
-#[track_caller]
-fn assert_violation(reply: &Reply, field: &str, code: &str) {
-    reply.assert_problem(422, "validation_failed");
-    let found = reply
-        .body
-        .get("violations")
-        .and_then(Value::as_array)
-        .is_some_and(|all| all.iter().any(|v| v["field"] == field && v["code"] == code));
-    assert!(
-        found,
-        "the violations should name {field:?} with {code:?}: {}",
-        reply.body
-    );
-}
-
 #[tokio::test]
 async fn planning_a_visit_honours_the_client_chosen_id_and_the_caller_owns_it() -> anyhow::Result<()>
 {
@@ -674,7 +658,7 @@ async fn a_check_in_off_the_globe_or_with_unknown_fields_is_refused() -> anyhow:
         ),
     ] {
         let reply = check_in(&rep, planned.id, &body).await?;
-        assert_violation(&reply, field, "out_of_range");
+        reply.assert_violation(field, "out_of_range");
     }
     for body in [
         json!({ "location": { "lat": 30.0, "lon": 120.0 }, "altitude": 12 }),
@@ -838,7 +822,7 @@ async fn a_check_out_timed_before_the_check_in_is_422() -> anyhow::Result<()> {
         &check(north_of_site(0.0), arrived - Duration::minutes(1)),
     )
     .await?;
-    assert_violation(&reply, "check_out.at", "before_check_in");
+    reply.assert_violation("check_out.at", "before_check_in");
     assert_unchanged(&rep, &checked_in).await?;
     assert_eq!(checked_in.visit.status.as_str(), "in_progress");
 
@@ -864,7 +848,7 @@ async fn a_visits_account_cannot_be_changed() -> anyhow::Result<()> {
             &json!({ "account_id": second.id, "summary": "moved" }),
         )
         .await?;
-    assert_violation(&reply, "account_id", "immutable_field");
+    reply.assert_violation("account_id", "immutable_field");
     assert_unchanged(&rep, &planned).await?;
     assert_eq!(
         listed(&rep, &format!("account_id={}", first.id)).await?,
@@ -957,7 +941,7 @@ async fn a_manager_cannot_plan_a_visit_for_a_rep_who_cannot_see_the_account() ->
     body["owner_id"] = json!(org.rep_a2.id);
 
     let reply = manager.post("/visits", &body).await?;
-    assert_violation(&reply, "owner_id", "owner_cannot_see_account");
+    reply.assert_violation("owner_id", "owner_cannot_see_account");
     assert_eq!(listed(&manager, "include_deleted=true").await?, NO_VISITS);
 
     let planned = plan(&manager, new_visit(account.id)).await?;
@@ -967,7 +951,7 @@ async fn a_manager_cannot_plan_a_visit_for_a_rep_who_cannot_see_the_account() ->
             &json!({ "owner_id": org.rep_a2.id }),
         )
         .await?;
-    assert_violation(&reply, "owner_id", "owner_cannot_see_account");
+    reply.assert_violation("owner_id", "owner_cannot_see_account");
     assert_unchanged(&manager, &planned).await?;
     let teammate = app.login_as(&org.rep_a2).await?;
     assert_eq!(listed(&teammate, "include_deleted=true").await?, NO_VISITS);
@@ -997,7 +981,7 @@ async fn a_visit_cannot_be_planned_for_an_unknown_or_deactivated_user() -> anyho
         let mut body = new_visit(account.id);
         body["owner_id"] = json!(owner);
         let reply = manager.post("/visits", &body).await?;
-        assert_violation(&reply, "owner_id", "unknown_user");
+        reply.assert_violation("owner_id", "unknown_user");
     }
     assert_eq!(listed(&manager, "include_deleted=true").await?, NO_VISITS);
     Ok(())
@@ -1014,7 +998,7 @@ async fn planning_a_visit_under_an_account_out_of_sight_is_422_unknown_account()
 
     for account_id in [account.id.0, Uuid::now_v7()] {
         let reply = other.post("/visits", &new_visit(account_id)).await?;
-        assert_violation(&reply, "account_id", "unknown_account");
+        reply.assert_violation("account_id", "unknown_account");
     }
     assert_eq!(listed(&other, "include_deleted=true").await?, NO_VISITS);
     assert_eq!(listed(&owner, "include_deleted=true").await?, NO_VISITS);

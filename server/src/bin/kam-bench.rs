@@ -25,7 +25,7 @@ use clap::Parser;
 use common::{Client, Device, SENTENCES, STAGES, ServerProcess, make_reps, object, password};
 use futures_util::future::try_join_all;
 use kam_sync_core::protocol::{SyncRequest, SyncResponse};
-use kam_sync_core::{Account, RecordDoc, RecordKind, Visit};
+use kam_sync_core::{Account, RecordDoc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -375,10 +375,7 @@ fn in_process_limit(requests: &[SyncRequest]) -> anyhow::Result<f64> {
         for push in &request.push {
             let mut doc = RecordDoc::from_automerge(push.kind, automerge::AutoCommit::new());
             doc.automerge_mut().load_incremental(&push.changes.0)?;
-            match push.kind {
-                RecordKind::Account => drop(doc.read::<Account>()?),
-                RecordKind::Visit => drop(doc.read::<Visit>()?),
-            }
+            doc.check()?;
             drop(doc.automerge_mut().save());
         }
     }

@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use kam_sync_core::protocol::{SyncRequest, SyncResponse};
-use kam_sync_core::{Account, ChangeMeta, RecordKind, Replica, Visit};
+use kam_sync_core::{Account, ChangeMeta, RecordKind, Replica, Visit, with_record_type};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::path::PathBuf;
@@ -223,6 +223,11 @@ fn list(replica: &Replica, kind: RecordKind) {
                     json["planned_at"].as_str().unwrap_or_default(),
                     json["purpose"].as_str().unwrap_or_default()
                 ),
+                RecordKind::Contact => format!(
+                    "{} ({})",
+                    json["name"].as_str().unwrap_or_default(),
+                    json["title"].as_str().unwrap_or_default()
+                ),
             };
             println!("{id}  {label}");
         }
@@ -315,8 +320,7 @@ async fn main() -> anyhow::Result<()> {
             let patch = object(serde_json::from_str(&patch).context("the patch is not JSON")?)?;
             let meta = state.meta();
             let changed = match replica.doc(id).map(|d| d.kind()) {
-                Some(RecordKind::Account) => replica.edit::<Account>(id, &patch, &meta)?,
-                Some(RecordKind::Visit) => replica.edit::<Visit>(id, &patch, &meta)?,
+                Some(kind) => with_record_type!(kind, R => replica.edit::<R>(id, &patch, &meta)?),
                 None => bail!("no such record on this device"),
             };
             println!(

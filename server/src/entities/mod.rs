@@ -4,6 +4,7 @@
 pub mod account;
 pub mod account_share;
 pub mod branch;
+pub mod contact;
 pub mod doc_change;
 pub mod document;
 pub mod feed_head;

@@ -4,44 +4,11 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use super::columns::{index, instant, instant_null, uuid_col, uuid_null};
+
 /// Creates the foundation tables.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn uuid_col(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name).uuid().not_null().take()
-}
-
-fn uuid_null(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name).uuid().null().take()
-}
-
-fn instant(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name)
-        .timestamp_with_time_zone()
-        .not_null()
-        .take()
-}
-
-fn instant_null(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name)
-        .timestamp_with_time_zone()
-        .null()
-        .take()
-}
-
-fn index(
-    table: &'static str,
-    name: &'static str,
-    columns: &[&'static str],
-) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.name(name).table(table);
-    for column in columns {
-        index.col(*column);
-    }
-    index.take()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -3,9 +3,11 @@
 
 use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261127_000001_foundation;
 mod m20261127_000002_feed_head;
 mod m20261127_000003_idempotency_keys;
+mod m20261127_000004_contacts;
 
 /// The list of migrations.
 pub struct Migrator;
@@ -17,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_foundation::Migration),
             Box::new(m20261127_000002_feed_head::Migration),
             Box::new(m20261127_000003_idempotency_keys::Migration),
+            Box::new(m20261127_000004_contacts::Migration),
         ]
     }
 }

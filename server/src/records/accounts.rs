@@ -7,8 +7,10 @@ use super::{
 };
 use crate::access::{account_scope, can_see_account, require_writer};
 use crate::auth::{AuthUser, Role};
+use crate::config::Settings;
 use crate::entities::{account, account_share, scope_change, team, user};
 use crate::error::{ApiError, ApiResult};
+use crate::records::kind::SyncedKind;
 use crate::records::page::{Cursor, Page};
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
@@ -658,4 +660,38 @@ pub async fn follow_owner_team(state: &AppState, owner: Uuid) -> ApiResult<usize
         moved += 1;
     }
     Ok(moved)
+}
+
+/// Accounts as a synced kind.
+pub struct Accounts;
+
+impl SyncedKind for Accounts {
+    type Record = Account;
+    type Entity = account::Entity;
+    type View = AccountView;
+    const NAME: &'static str = "account";
+
+    async fn review(
+        conn: &impl ConnectionTrait,
+        caller: &AuthUser,
+        old: Option<&Account>,
+        new: &Account,
+    ) -> ApiResult<Review> {
+        review(conn, caller, old, new).await
+    }
+
+    async fn materialize_all(
+        conn: &impl ConnectionTrait,
+        _settings: &Settings,
+        items: &[Materialize<'_, account::Model>],
+    ) -> ApiResult<Vec<AccountView>> {
+        materialize_all(conn, items).await
+    }
+
+    async fn rows_by_id(
+        conn: &impl ConnectionTrait,
+        ids: Vec<Uuid>,
+    ) -> ApiResult<HashMap<Uuid, account::Model>> {
+        super::rows_by_id::<account::Entity>(conn, account::Column::Id, ids, |row| row.id).await
+    }
 }

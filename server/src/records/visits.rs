@@ -5,9 +5,11 @@
 use super::{Chunk, Loaded, Materialize, Review, check_if_match, load, store, upsert_each};
 use crate::access::{require_writer, visible_account_ids};
 use crate::auth::AuthUser;
+use crate::config::Settings;
 use crate::entities::{account, user, visit};
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::{AccountView, visible_row};
+use crate::records::kind::SyncedKind;
 use crate::records::page::{Cursor, Page};
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
@@ -505,4 +507,38 @@ pub async fn materialize_all(
     )
     .await?;
     Ok(views)
+}
+
+/// Visits as a synced kind.
+pub struct Visits;
+
+impl SyncedKind for Visits {
+    type Record = Visit;
+    type Entity = visit::Entity;
+    type View = VisitView;
+    const NAME: &'static str = "visit";
+
+    async fn review(
+        conn: &impl ConnectionTrait,
+        caller: &AuthUser,
+        old: Option<&Visit>,
+        new: &Visit,
+    ) -> ApiResult<Review> {
+        review(conn, caller, old, new).await
+    }
+
+    async fn materialize_all(
+        conn: &impl ConnectionTrait,
+        settings: &Settings,
+        items: &[Materialize<'_, visit::Model>],
+    ) -> ApiResult<Vec<VisitView>> {
+        materialize_all(conn, items, settings.visits.check_in_max_distance_m).await
+    }
+
+    async fn rows_by_id(
+        conn: &impl ConnectionTrait,
+        ids: Vec<Uuid>,
+    ) -> ApiResult<HashMap<Uuid, visit::Model>> {
+        super::rows_by_id::<visit::Entity>(conn, visit::Column::Id, ids, |row| row.id).await
+    }
 }

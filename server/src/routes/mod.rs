@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod contacts;
 pub mod health;
 pub mod sync;
 pub mod visits;
@@ -18,6 +19,7 @@ pub fn configure(config: &mut ServiceConfig) {
     admin::configure(config);
     accounts::configure(config);
     visits::configure(config);
+    contacts::configure(config);
     sync::configure(config);
 }
 
@@ -139,3 +141,186 @@ macro_rules! new_record_schema {
     };
 }
 pub(crate) use new_record_schema;
+
+/// Declares the five REST routes of a synced kind that lives under an
+/// account (list, create, read, merge-patch, soft delete) over
+/// `records::child`, with their OpenAPI documentation, and a `configure`
+/// that mounts them. `$plural` is the collection's path segment.
+macro_rules! child_record_routes {
+    (
+        kind: $kind:ty,
+        tag: $tag:tt,
+        list: $list_path:tt,
+        item: $item_path:tt,
+        view: $view:ty,
+        filter: $filter:ty,
+        new: $new:ty,
+        patch: $patch:ty,
+        docs: {
+            list: $list_doc:tt,
+            create: $create_doc:tt,
+            get: $get_doc:tt,
+            update: $update_doc:tt,
+            delete: $delete_doc:tt $(,)?
+        } $(,)?
+    ) => {
+        use actix_web::{delete, get, patch, post};
+        use $crate::records::page::Page;
+
+        /// Mounts the routes of this kind.
+        pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+            config
+                .service(list_records)
+                .service(create_record)
+                .service(get_record)
+                .service(patch_record)
+                .service(delete_record);
+        }
+
+        #[doc = $list_doc]
+        #[utoipa::path(
+            tag = $tag,
+            params($filter),
+            responses(
+                (status = 200, body = Page<$view>),
+                $crate::error::responses::ListErrors
+            ),
+            security(("bearer" = []))
+        )]
+        #[get($list_path)]
+        async fn list_records(
+            state: actix_web::web::Data<$crate::startup::AppState>,
+            caller: $crate::auth::AuthUser,
+            filter: actix_web::web::Query<$filter>,
+        ) -> $crate::error::ApiResult<actix_web::HttpResponse> {
+            let page =
+                $crate::records::child::list::<$kind>(&state, &caller, filter.into_inner()).await?;
+            Ok(actix_web::HttpResponse::Ok().json(page))
+        }
+
+        #[doc = $create_doc]
+        #[utoipa::path(
+            tag = $tag,
+            request_body = $new,
+            responses(
+                (status = 201, body = $view, headers(("ETag" = String), ("Location" = String))),
+                $crate::error::responses::WriteErrors
+            ),
+            security(("bearer" = []))
+        )]
+        #[post($list_path)]
+        async fn create_record(
+            state: actix_web::web::Data<$crate::startup::AppState>,
+            caller: $crate::auth::AuthUser,
+            body: actix_web::web::Json<$crate::routes::JsonObject>,
+        ) -> $crate::error::ApiResult<actix_web::HttpResponse> {
+            let view =
+                $crate::records::child::create::<$kind>(&state, &caller, body.into_inner()).await?;
+            let location = format!("/api/v1{}/{}", $list_path, view.id);
+            let mut response = $crate::routes::record_response(
+                actix_web::http::StatusCode::CREATED,
+                view.stamp.version,
+                &view,
+            );
+            response.headers_mut().insert(
+                actix_web::http::header::LOCATION,
+                actix_web::http::header::HeaderValue::from_str(&location)
+                    .map_err($crate::error::ApiError::internal)?,
+            );
+            Ok(response)
+        }
+
+        #[doc = $get_doc]
+        #[utoipa::path(
+            tag = $tag,
+            params(("id" = uuid::Uuid, Path, description = "Record id")),
+            responses(
+                (status = 200, body = $view, headers(("ETag" = String))),
+                $crate::error::responses::ReadErrors
+            ),
+            security(("bearer" = []))
+        )]
+        #[get($item_path)]
+        async fn get_record(
+            state: actix_web::web::Data<$crate::startup::AppState>,
+            caller: $crate::auth::AuthUser,
+            id: actix_web::web::Path<uuid::Uuid>,
+        ) -> $crate::error::ApiResult<actix_web::HttpResponse> {
+            let view =
+                $crate::records::child::get::<$kind>(&state, &caller, id.into_inner()).await?;
+            Ok($crate::routes::record_response(
+                actix_web::http::StatusCode::OK,
+                view.stamp.version,
+                &view,
+            ))
+        }
+
+        #[doc = $update_doc]
+        #[utoipa::path(
+            tag = $tag,
+            params(
+                ("id" = uuid::Uuid, Path, description = "Record id"),
+                ("If-Match" = Option<String>, Header, description = "Apply only if the ETag still matches"),
+            ),
+            request_body(content(($patch = "application/merge-patch+json"), ($patch = "application/json"))),
+            responses(
+                (status = 200, body = $view, headers(("ETag" = String))),
+                $crate::error::responses::WriteErrors
+            ),
+            security(("bearer" = []))
+        )]
+        #[patch($item_path)]
+        async fn patch_record(
+            state: actix_web::web::Data<$crate::startup::AppState>,
+            caller: $crate::auth::AuthUser,
+            id: actix_web::web::Path<uuid::Uuid>,
+            req: actix_web::HttpRequest,
+            body: actix_web::web::Json<$crate::routes::JsonObject>,
+        ) -> $crate::error::ApiResult<actix_web::HttpResponse> {
+            let view = $crate::records::child::update::<$kind>(
+                &state,
+                &caller,
+                id.into_inner(),
+                body.into_inner(),
+                $crate::routes::if_match(&req).as_deref(),
+            )
+            .await?;
+            Ok($crate::routes::record_response(
+                actix_web::http::StatusCode::OK,
+                view.stamp.version,
+                &view,
+            ))
+        }
+
+        #[doc = $delete_doc]
+        #[utoipa::path(
+            tag = $tag,
+            params(
+                ("id" = uuid::Uuid, Path, description = "Record id"),
+                ("If-Match" = Option<String>, Header, description = "Apply only if the ETag still matches"),
+            ),
+            responses(
+                (status = 204, description = "Deleted"),
+                $crate::error::responses::WriteErrors
+            ),
+            security(("bearer" = []))
+        )]
+        #[delete($item_path)]
+        async fn delete_record(
+            state: actix_web::web::Data<$crate::startup::AppState>,
+            caller: $crate::auth::AuthUser,
+            id: actix_web::web::Path<uuid::Uuid>,
+            req: actix_web::HttpRequest,
+        ) -> $crate::error::ApiResult<actix_web::HttpResponse> {
+            $crate::records::child::delete::<$kind>(
+                &state,
+                &caller,
+                id.into_inner(),
+                $crate::routes::if_match(&req).as_deref(),
+            )
+            .await?;
+            Ok(actix_web::HttpResponse::NoContent().finish())
+        }
+    };
+}
+pub(crate) use child_record_routes;

@@ -6,22 +6,21 @@
 //! whole request and changes nothing.
 
 use crate::auth::AuthUser;
-use crate::entities::{account, visit};
 use crate::error::{ApiError, ApiResult};
-use crate::records::{
-    self, Chunk, DocMeta, DocWrite, Loaded, Materialize, Review, accounts, visits,
-};
+use crate::records::kind::SyncedKind;
+use crate::records::{self, Chunk, DocMeta, DocWrite, Loaded, Materialize, Review, accounts};
 use crate::startup::AppState;
+use crate::with_kind;
 use automerge::{AutoCommit, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad};
 use chrono::Utc;
 use kam_sync_core::doc::decode_untrusted;
 use kam_sync_core::protocol::{MISSING_DEPENDENCIES, Notice, PushDoc, PushResult, PushStatus};
 use kam_sync_core::{
-    Account, ChangeMeta, RecordDoc, RecordError, RecordKind, Violation, Visit, diff_patch,
-    parse_record,
+    ChangeMeta, RecordDoc, RecordError, RecordKind, Violation, diff_patch, parse_record,
+    with_record_type,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
-use serde_json::{Map, Value};
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -180,10 +179,7 @@ fn hex_heads(heads: &[ChangeHash]) -> Vec<String> {
 }
 
 fn validate(kind: RecordKind, value: Value) -> Result<(), RecordError> {
-    match kind {
-        RecordKind::Account => parse_record::<Account>(value).map(drop),
-        RecordKind::Visit => parse_record::<Visit>(value).map(drop),
-    }
+    with_record_type!(kind, R => parse_record::<R>(value).map(drop))
 }
 
 async fn review(
@@ -193,29 +189,18 @@ async fn review(
     old: Option<&Value>,
     new: &Value,
 ) -> ApiResult<Review> {
-    match kind {
-        RecordKind::Account => {
-            let old: Option<Account> = old.map(|o| parse_record(o.clone())).transpose()?;
-            let new: Account = parse_record(new.clone())?;
-            accounts::review(conn, caller, old.as_ref(), &new).await
-        }
-        RecordKind::Visit => {
-            let old: Option<Visit> = old.map(|o| parse_record(o.clone())).transpose()?;
-            let new: Visit = parse_record(new.clone())?;
-            visits::review(conn, caller, old.as_ref(), &new).await
-        }
-    }
+    with_kind!(kind, K => review_as::<K>(conn, caller, old, new).await)
 }
 
-fn merge_patch(
-    doc: &mut RecordDoc,
-    patch: &Map<String, Value>,
-    meta: &ChangeMeta,
-) -> Result<(), RecordError> {
-    match doc.kind() {
-        RecordKind::Account => doc.merge_patch::<Account>(patch, meta).map(drop),
-        RecordKind::Visit => doc.merge_patch::<Visit>(patch, meta).map(drop),
-    }
+async fn review_as<K: SyncedKind>(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    old: Option<&Value>,
+    new: &Value,
+) -> ApiResult<Review> {
+    let old: Option<K::Record> = old.map(|o| parse_record(o.clone())).transpose()?;
+    let new: K::Record = parse_record(new.clone())?;
+    K::review(conn, caller, old.as_ref(), &new).await
 }
 
 /// Keeps the device's value of each changed top-level field where the
@@ -381,7 +366,7 @@ async fn apply_one(
         ));
     }
     let before = hex_heads(&heads_before);
-    if caller.role == crate::auth::Role::Service {
+    if !with_kind!(push.kind, K => K::writable_by(caller.role)) {
         return Ok(refused(
             id,
             before,
@@ -389,7 +374,11 @@ async fn apply_one(
                 id,
                 "read_only_role",
                 None,
-                "the service role reads accounts and visits",
+                format!(
+                    "the {} role may not change {} records",
+                    caller.role.as_str(),
+                    push.kind.as_str()
+                ),
             )],
         ));
     }
@@ -470,8 +459,8 @@ async fn apply_one(
             ));
         }
     };
-    let new_visit = !existed && push.kind == RecordKind::Visit;
-    if new_visit && !visibility.account(conn, caller, account_id).await? {
+    let new_child = !existed && push.kind != RecordKind::Account;
+    if new_child && !visibility.account(conn, caller, account_id).await? {
         return Ok(refused(
             id,
             Vec::new(),
@@ -556,7 +545,7 @@ async fn apply_one(
     let correction = diff_patch(current, target);
     let mut server = None;
     if !correction.is_empty() {
-        merge_patch(&mut doc, &correction, &server_meta)?;
+        doc.merge_patch_own_kind(&correction, &server_meta)?;
         let after = doc.automerge_mut().get_heads();
         if after != heads_merged {
             server = Some((doc.automerge_mut().save_after(&heads_merged), server_meta));
@@ -620,47 +609,33 @@ async fn store_writes(
         })
         .collect();
     let versions = records::store_all(conn, doc_writes).await?;
-    let ids_of = |kind: RecordKind| -> Vec<Uuid> {
-        writes
-            .iter()
-            .filter(|w| w.doc.kind() == kind)
-            .map(|w| w.id)
-            .collect()
-    };
-    let previous = rows_by_id::<account::Entity>(
-        conn,
-        account::Column::Id,
-        ids_of(RecordKind::Account),
-        |r| r.id,
-    )
-    .await?;
-    let items = materialize_items(writes, &versions, RecordKind::Account, &previous);
-    accounts::materialize_all(conn, &items).await?;
-    let previous =
-        rows_by_id::<visit::Entity>(conn, visit::Column::Id, ids_of(RecordKind::Visit), |r| r.id)
-            .await?;
-    let items = materialize_items(writes, &versions, RecordKind::Visit, &previous);
-    visits::materialize_all(conn, &items, state.settings.visits.check_in_max_distance_m).await?;
+    for kind in RecordKind::ALL {
+        with_kind!(*kind, K => materialize_stored::<K>(conn, state, writes, &versions, *kind).await?);
+    }
     Ok(versions)
 }
 
-/// The rows of `ids` in `E`, by id, in one query (none when none are asked).
-async fn rows_by_id<E: EntityTrait>(
+/// Re-materializes the rows of the stored writes of one kind, with one
+/// look-up of their rows before.
+async fn materialize_stored<K: SyncedKind>(
     conn: &impl ConnectionTrait,
-    id_column: E::Column,
-    ids: Vec<Uuid>,
-    id_of: impl Fn(&E::Model) -> Uuid,
-) -> ApiResult<HashMap<Uuid, E::Model>> {
+    state: &AppState,
+    writes: &[Write],
+    versions: &[i64],
+    kind: RecordKind,
+) -> ApiResult<()> {
+    let ids: Vec<Uuid> = writes
+        .iter()
+        .filter(|w| w.doc.kind() == kind)
+        .map(|w| w.id)
+        .collect();
     if ids.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(());
     }
-    Ok(E::find()
-        .filter(id_column.is_in(ids))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|row| (id_of(&row), row))
-        .collect())
+    let previous = K::rows_by_id(conn, ids).await?;
+    let items = materialize_items(writes, versions, kind, &previous);
+    K::materialize_all(conn, &state.settings, &items).await?;
+    Ok(())
 }
 
 /// What to materialize of the stored writes of one kind, with their rows before.

@@ -1,0 +1,329 @@
+//! The REST services of the synced records that live under an account (key
+//! persons, opportunities, plans, tickets, callbacks, ...), written once:
+//! read, list, create, change and delete, with the same scope, review and
+//! storage as sync. A record is visible to whoever sees its account.
+
+use super::kind::{Row, SyncedKind};
+use super::page::{Cursor, Page};
+use super::{Chunk, Loaded, check_if_match, load, store, store_new, with_fields};
+use crate::access::visible_account_ids;
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiResult};
+use crate::records::accounts::visible_row;
+use crate::startup::AppState;
+use chrono::{DateTime, Utc};
+use kam_sync_core::{RecordDoc, parse_record};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// The columns every child kind's table has, by which the services filter.
+pub struct Columns<C> {
+    /// The record's id.
+    pub id: C,
+    /// Its account.
+    pub account_id: C,
+    /// Soft deletion.
+    pub deleted: C,
+    /// Last change.
+    pub updated_at: C,
+}
+
+/// A synced kind that lives under an account.
+pub trait ChildKind: SyncedKind<View: DeserializeOwned> {
+    /// Its list filter.
+    type Filter: ListFilter;
+
+    /// Its table's common columns.
+    fn columns() -> Columns<<Self::Entity as EntityTrait>::Column>;
+
+    /// The account a record belongs to.
+    fn account_of(record: &Self::Record) -> Uuid;
+
+    /// A row's id, version and API view (stored as JSON).
+    fn row_parts(row: &Row<Self>) -> (Uuid, i64, &Value);
+
+    /// Fills in what a new record may leave out, such as its owner.
+    fn fill_defaults(_caller: &AuthUser, _body: &mut Map<String, Value>) {}
+
+    /// The kind-specific filters, added to `condition`.
+    fn filter(filter: &Self::Filter, condition: Condition) -> Condition;
+}
+
+/// What every child kind's list filter has.
+pub trait ListFilter {
+    /// Under this account.
+    fn account_id(&self) -> Option<Uuid>;
+    /// Changed at or after.
+    fn updated_since(&self) -> Option<DateTime<Utc>>;
+    /// Include soft-deleted records.
+    fn include_deleted(&self) -> bool;
+    /// Page size asked for.
+    fn limit(&self) -> Option<u64>;
+    /// The previous page's `next_cursor`.
+    fn cursor(&self) -> Option<&str>;
+}
+
+/// Declares a child kind's list filter: the common filters (account,
+/// change time, deleted, paging) around the kind's own.
+macro_rules! list_filter {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+        #[serde(deny_unknown_fields)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            /// Under this account.
+            pub account_id: Option<uuid::Uuid>,
+            $($(#[$fmeta])* pub $field: $ty,)*
+            /// Changed at or after this time (RFC 3339).
+            pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
+            /// Include soft-deleted records (default false).
+            pub include_deleted: Option<bool>,
+            /// Page size (default 50), up to the server's `max_page_size` (500 unless configured).
+            #[param(minimum = 1, maximum = 500)]
+            pub limit: Option<u64>,
+            /// `next_cursor` of the previous page.
+            pub cursor: Option<String>,
+        }
+
+        impl $crate::records::child::ListFilter for $name {
+            fn account_id(&self) -> Option<uuid::Uuid> {
+                self.account_id
+            }
+            fn updated_since(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+                self.updated_since
+            }
+            fn include_deleted(&self) -> bool {
+                self.include_deleted.unwrap_or(false)
+            }
+            fn limit(&self) -> Option<u64> {
+                self.limit
+            }
+            fn cursor(&self) -> Option<&str> {
+                self.cursor.as_deref()
+            }
+        }
+    };
+}
+pub(crate) use list_filter;
+
+fn view_of<K: ChildKind>(row: &Row<K>) -> ApiResult<K::View> {
+    let (_, _, body) = K::row_parts(row);
+    serde_json::from_value(body.clone()).map_err(ApiError::internal)
+}
+
+/// The row, if the caller may see its account (404 otherwise, as if it did
+/// not exist).
+pub async fn visible<K: ChildKind>(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: Uuid,
+) -> ApiResult<Row<K>> {
+    let not_found = || ApiError::not_found(K::NAME);
+    let row = K::Entity::find()
+        .filter(K::columns().id.eq(id))
+        .one(conn)
+        .await?
+        .ok_or_else(not_found)?;
+    let account_id = {
+        let (_, _, body) = K::row_parts(&row);
+        body.get("account_id")
+            .and_then(Value::as_str)
+            .and_then(|text| Uuid::parse_str(text).ok())
+            .ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("{} {id} names no account", K::NAME))
+            })?
+    };
+    visible_row(conn, caller, account_id)
+        .await
+        .map_err(|_| not_found())?;
+    Ok(row)
+}
+
+/// Reads one record.
+pub async fn get<K: ChildKind>(
+    state: &AppState,
+    caller: &AuthUser,
+    id: Uuid,
+) -> ApiResult<K::View> {
+    view_of::<K>(&visible::<K>(state.db.conn(), caller, id).await?)
+}
+
+/// Lists records under the accounts in the caller's scope, newest first.
+pub async fn list<K: ChildKind>(
+    state: &AppState,
+    caller: &AuthUser,
+    filter: K::Filter,
+) -> ApiResult<Page<K::View>> {
+    let limit = Page::<K::View>::limit(filter.limit(), state.settings.server.max_page_size)?;
+    let columns = K::columns();
+    let mut condition = Condition::all();
+    if let Some(visible) = visible_account_ids(caller) {
+        condition = condition.add(columns.account_id.in_subquery(visible));
+    }
+    if let Some(account) = filter.account_id() {
+        condition = condition.add(columns.account_id.eq(account));
+    }
+    if let Some(since) = filter.updated_since() {
+        condition = condition.add(columns.updated_at.gte(since));
+    }
+    if !filter.include_deleted() {
+        condition = condition.add(columns.deleted.eq(false));
+    }
+    if let Some(cursor) = filter.cursor().map(Cursor::parse).transpose()? {
+        condition = condition.add(columns.id.lt(cursor.last_id));
+    }
+    let condition = K::filter(&filter, condition);
+    let rows = K::Entity::find()
+        .filter(condition)
+        .order_by_desc(columns.id)
+        .limit(limit + 1)
+        .all(state.db.conn())
+        .await?;
+    let items = rows
+        .iter()
+        .map(|row| Ok((K::row_parts(row).0, view_of::<K>(row)?)))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let page = Page::from_overfetch(items, limit, |(id, _)| *id);
+    Ok(Page {
+        items: page.items.into_iter().map(|(_, view)| view).collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+fn require_writer<K: ChildKind>(caller: &AuthUser) -> ApiResult<()> {
+    if K::writable_by(caller.role) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "read_only_role",
+            format!(
+                "the {} role may not change {} records",
+                caller.role.as_str(),
+                K::NAME
+            ),
+        ))
+    }
+}
+
+/// Creates a record under an account the caller can see.
+pub async fn create<K: ChildKind>(
+    state: &AppState,
+    caller: &AuthUser,
+    mut body: Map<String, Value>,
+) -> ApiResult<K::View> {
+    require_writer::<K>(caller)?;
+    let id = super::take_id(&mut body)?;
+    crate::telemetry::record_id(id);
+    K::fill_defaults(caller, &mut body);
+    let record: K::Record = parse_record(Value::Object(body))?;
+    let conn = state.db.conn();
+    visible_row(conn, caller, K::account_of(&record))
+        .await
+        .map_err(|_| ApiError::invalid_field("account_id", "unknown_account", "no such account"))?;
+    let derived = K::review(conn, caller, None, &record)
+        .await?
+        .into_result()?;
+    let record = if derived.is_empty() {
+        record
+    } else {
+        with_fields(&record, &derived)?
+    };
+    let meta = state.change_meta(caller);
+    let mut doc = RecordDoc::create(&record, state.actor.clone(), &meta)?;
+    let _guard = state.db.write_guard().await;
+    let txn = conn.begin().await?;
+    let version = store_new(&txn, id, &mut doc, &meta).await?;
+    let view = materialize_one::<K>(&txn, state, id, &doc, version, &meta, None).await?;
+    txn.commit().await?;
+    state.cache.put(id, doc.into_automerge(), version);
+    Ok(view)
+}
+
+/// Changes a record with a JSON merge patch, under the same rules as sync.
+pub async fn update<K: ChildKind>(
+    state: &AppState,
+    caller: &AuthUser,
+    id: Uuid,
+    patch: Map<String, Value>,
+    if_match: Option<&str>,
+) -> ApiResult<K::View> {
+    crate::telemetry::record_id(id);
+    let _guard = state.db.write_guard().await;
+    let txn = state.db.conn().begin().await?;
+    let Some(Loaded {
+        row: doc_row,
+        mut doc,
+        heads,
+    }) = load(&txn, &state.cache, id, true).await?
+    else {
+        return Err(ApiError::not_found(K::NAME));
+    };
+    let row = visible::<K>(&txn, caller, id).await?;
+    require_writer::<K>(caller)?;
+    check_if_match(if_match, K::row_parts(&row).1)?;
+    let current: K::Record = doc.read()?;
+    doc.automerge_mut().set_actor(state.actor.clone());
+    let meta = state.change_meta(caller);
+    let Some((patched, _)) = doc.merge_patch::<K::Record>(&patch, &meta)? else {
+        state.cache.put(id, doc.into_automerge(), doc_row.last_seq);
+        return view_of::<K>(&row);
+    };
+    let derived = K::review(&txn, caller, Some(&current), &patched)
+        .await?
+        .into_result()?;
+    if !derived.is_empty() {
+        doc.merge_patch::<K::Record>(&derived, &meta)?;
+    }
+    let chunk = Chunk::since(&mut doc, &heads, &meta, None)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a patch made no change")))?;
+    let version = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
+    let view = materialize_one::<K>(&txn, state, id, &doc, version, &meta, Some(&row)).await?;
+    txn.commit().await?;
+    state.cache.put(id, doc.into_automerge(), version);
+    Ok(view)
+}
+
+/// Deletes a record: `deleted` becomes true, which merges like any edit.
+pub async fn delete<K: ChildKind>(
+    state: &AppState,
+    caller: &AuthUser,
+    id: Uuid,
+    if_match: Option<&str>,
+) -> ApiResult<()> {
+    let mut patch = Map::new();
+    patch.insert("deleted".into(), Value::Bool(true));
+    update::<K>(state, caller, id, patch, if_match)
+        .await
+        .map(drop)
+}
+
+async fn materialize_one<K: ChildKind>(
+    conn: &impl ConnectionTrait,
+    state: &AppState,
+    id: Uuid,
+    doc: &RecordDoc,
+    version: i64,
+    meta: &kam_sync_core::ChangeMeta,
+    previous: Option<&Row<K>>,
+) -> ApiResult<K::View> {
+    K::materialize_all(
+        conn,
+        &state.settings,
+        &[super::Materialize {
+            id,
+            doc,
+            version,
+            meta,
+            previous,
+        }],
+    )
+    .await?
+    .pop()
+    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("{} {id} was not materialized", K::NAME)))
+}
