@@ -10,7 +10,7 @@ use crate::auth::{AuthUser, Role};
 use crate::config::Settings;
 use crate::entities::{account, account_share, scope_change, team, user};
 use crate::error::{ApiError, ApiResult};
-use crate::records::kind::SyncedKind;
+use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{Cursor, Page};
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
@@ -676,6 +676,7 @@ impl SyncedKind for Accounts {
         caller: &AuthUser,
         old: Option<&Account>,
         new: &Account,
+        _pending: &Pending,
     ) -> ApiResult<Review> {
         review(conn, caller, old, new).await
     }

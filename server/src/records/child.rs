@@ -3,7 +3,7 @@
 //! read, list, create, change and delete, with the same scope, review and
 //! storage as sync. A record is visible to whoever sees its account.
 
-use super::kind::{Row, SyncedKind};
+use super::kind::{Pending, Row, SyncedKind};
 use super::page::{Cursor, Page};
 use super::{Chunk, Loaded, check_if_match, load, store, store_new, with_fields};
 use crate::access::visible_account_ids;
@@ -226,7 +226,7 @@ pub async fn create<K: ChildKind>(
     visible_row(conn, caller, K::account_of(&record))
         .await
         .map_err(|_| ApiError::invalid_field("account_id", "unknown_account", "no such account"))?;
-    let derived = K::review(conn, caller, None, &record)
+    let derived = K::review(conn, caller, None, &record, &Pending::default())
         .await?
         .into_result()?;
     let record = if derived.is_empty() {
@@ -274,7 +274,7 @@ pub async fn update<K: ChildKind>(
         state.cache.put(id, doc.into_automerge(), doc_row.last_seq);
         return view_of::<K>(&row);
     };
-    let derived = K::review(&txn, caller, Some(&current), &patched)
+    let derived = K::review(&txn, caller, Some(&current), &patched, &Pending::default())
         .await?
         .into_result()?;
     if !derived.is_empty() {

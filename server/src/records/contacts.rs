@@ -2,7 +2,7 @@
 //! account's org chart with the gaps in its decision map.
 
 use super::child::{ChildKind, Columns, list_filter};
-use super::kind::{Stamp, SyncedKind};
+use super::kind::{Pending, Stamp, SyncedKind};
 use super::{Materialize, Review, upsert_each};
 use crate::auth::AuthUser;
 use crate::config::Settings;
@@ -63,6 +63,7 @@ impl SyncedKind for Contacts {
         _caller: &AuthUser,
         old: Option<&Contact>,
         new: &Contact,
+        _pending: &Pending,
     ) -> ApiResult<Review> {
         let mut review = Review::default();
         if let Some(old) = old

@@ -8,9 +8,10 @@ use super::{Materialize, Review};
 use crate::auth::{AuthUser, Role};
 use crate::config::Settings;
 use crate::error::ApiResult;
-use kam_sync_core::{Conflict, Record};
+use kam_sync_core::{Conflict, Record, RecordKind};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 /// The row model of a kind.
@@ -28,6 +29,10 @@ pub trait SyncedKind {
     /// The kind's name in problems (`not_found("contact")`).
     const NAME: &'static str;
 
+    /// Whether other kinds' reviews read records of this kind as pushed in
+    /// the same sync request (a ticket closing on a callback made with it).
+    const READ_BY_LATER_REVIEWS: bool = false;
+
     /// Whether `role` may create and change records of this kind (the
     /// service role reads records and works the after-sale ones).
     fn writable_by(role: Role) -> bool {
@@ -37,12 +42,15 @@ pub trait SyncedKind {
     /// What the server makes of a new version written by `caller`, against
     /// the version before (`None`: a new record): the changes it refuses and
     /// the fields it keeps itself. REST answers the first refusal; sync
-    /// undoes every refusal with a compensating change.
+    /// undoes every refusal with a compensating change. `pending` holds the
+    /// records of the same sync request already merged, of the kinds
+    /// [`SyncedKind::READ_BY_LATER_REVIEWS`] (empty for REST).
     fn review(
         conn: &impl ConnectionTrait,
         caller: &AuthUser,
         old: Option<&Self::Record>,
         new: &Self::Record,
+        pending: &Pending,
     ) -> impl Future<Output = ApiResult<Review>>;
 
     /// Writes the rows of many records of this kind from their documents,
@@ -58,6 +66,29 @@ pub trait SyncedKind {
         conn: &impl ConnectionTrait,
         ids: Vec<Uuid>,
     ) -> impl Future<Output = ApiResult<std::collections::HashMap<Uuid, Row<Self>>>>;
+}
+
+/// Records merged earlier in the same sync request and not yet stored,
+/// which later reviews may read: kinds are applied in [`RecordKind::ALL`]
+/// order, so a record's review sees the pending records of earlier kinds.
+#[derive(Debug, Default)]
+pub struct Pending {
+    records: Vec<(RecordKind, Uuid, Value)>,
+}
+
+impl Pending {
+    /// Notes a merged record.
+    pub fn add(&mut self, kind: RecordKind, id: Uuid, record: Value) {
+        self.records.push((kind, id, record));
+    }
+
+    /// The pending records of `kind`, as JSON, with their ids.
+    pub fn of(&self, kind: RecordKind) -> impl Iterator<Item = (Uuid, &Value)> {
+        self.records
+            .iter()
+            .filter(move |(k, _, _)| *k == kind)
+            .map(|(_, id, record)| (*id, record))
+    }
 }
 
 /// Runs `$body` with `$K` standing for the [`SyncedKind`] of `$kind`: the

@@ -9,7 +9,7 @@ use crate::config::Settings;
 use crate::entities::{account, user, visit};
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::{AccountView, visible_row};
-use crate::records::kind::SyncedKind;
+use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{Cursor, Page};
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
@@ -523,6 +523,7 @@ impl SyncedKind for Visits {
         caller: &AuthUser,
         old: Option<&Visit>,
         new: &Visit,
+        _pending: &Pending,
     ) -> ApiResult<Review> {
         review(conn, caller, old, new).await
     }

@@ -7,7 +7,7 @@
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
-use crate::records::kind::SyncedKind;
+use crate::records::kind::{Pending, SyncedKind};
 use crate::records::{self, Chunk, DocMeta, DocWrite, Loaded, Materialize, Review, accounts};
 use crate::startup::AppState;
 use crate::with_kind;
@@ -92,10 +92,14 @@ pub async fn apply(
     let ids: Vec<Uuid> = incoming.iter().map(|i| i.push.id).collect();
     let mut loaded = records::load_many(&txn, &state.cache, &ids, true).await?;
     let mut visibility = Visibility::of_existing(&txn, caller, loaded.values()).await?;
-    // Accounts first: a visit made offline under a new account needs the
-    // account in place to be in scope, whatever order the device sent them in.
+    // Kinds in RecordKind::ALL order, parents first: a visit made offline
+    // under a new account needs the account in place to be in scope, and a
+    // ticket's review may read a callback pushed with it, whatever order the
+    // device sent them in.
+    let rank = |kind: RecordKind| RecordKind::ALL.iter().position(|k| *k == kind);
     let mut order: Vec<usize> = (0..incoming.len()).collect();
-    order.sort_by_key(|&index| (incoming[index].push.kind != RecordKind::Account, index));
+    order.sort_by_key(|&index| (rank(incoming[index].push.kind), index));
+    let mut pending_records = Pending::default();
     let mut pending: Vec<Option<Incoming>> = incoming.into_iter().map(Some).collect();
     let mut results: Vec<Option<PushResult>> = vec![None; pending.len()];
     let mut notices = Vec::new();
@@ -113,13 +117,18 @@ pub async fn apply(
             existing,
             index,
             &mut visibility,
+            &pending_records,
         )
         .await?;
         results[index] = Some(outcome.result);
         notices.append(&mut outcome.notices);
         if let Some(write) = outcome.write {
-            if write.doc.kind() == RecordKind::Account {
+            let kind = write.doc.kind();
+            if kind == RecordKind::Account {
                 visibility.pushed_account(write.id);
+            }
+            if with_kind!(kind, K => K::READ_BY_LATER_REVIEWS) {
+                pending_records.add(kind, write.id, write.doc.to_json());
             }
             writes.push(write);
         }
@@ -188,8 +197,9 @@ async fn review(
     kind: RecordKind,
     old: Option<&Value>,
     new: &Value,
+    pending: &Pending,
 ) -> ApiResult<Review> {
-    with_kind!(kind, K => review_as::<K>(conn, caller, old, new).await)
+    with_kind!(kind, K => review_as::<K>(conn, caller, old, new, pending).await)
 }
 
 async fn review_as<K: SyncedKind>(
@@ -197,10 +207,11 @@ async fn review_as<K: SyncedKind>(
     caller: &AuthUser,
     old: Option<&Value>,
     new: &Value,
+    pending: &Pending,
 ) -> ApiResult<Review> {
     let old: Option<K::Record> = old.map(|o| parse_record(o.clone())).transpose()?;
     let new: K::Record = parse_record(new.clone())?;
-    K::review(conn, caller, old.as_ref(), &new).await
+    K::review(conn, caller, old.as_ref(), &new, pending).await
 }
 
 /// Keeps the device's value of each changed top-level field where the
@@ -317,6 +328,7 @@ async fn apply_one(
     existing: Option<Loaded>,
     index: usize,
     visibility: &mut Visibility,
+    pending: &Pending,
 ) -> ApiResult<Outcome> {
     let Incoming { mut push, whole } = incoming;
     let field = format!("push.{index}");
@@ -493,7 +505,7 @@ async fn apply_one(
             Err(err) => return Err(ApiError::internal(err)),
         },
     };
-    let verdict = review(conn, caller, push.kind, old_json.as_ref(), &kept).await?;
+    let verdict = review(conn, caller, push.kind, old_json.as_ref(), &kept, pending).await?;
     for refusal in &verdict.refusals {
         notices.push(notice(
             id,
@@ -508,7 +520,7 @@ async fn apply_one(
     let final_review = if verdict.refusals.is_empty() {
         Review::default()
     } else {
-        review(conn, caller, push.kind, old_json.as_ref(), &target).await?
+        review(conn, caller, push.kind, old_json.as_ref(), &target, pending).await?
     };
     if !final_review.refusals.is_empty() {
         let notices = final_review
