@@ -91,7 +91,10 @@ pub async fn apply(
     let txn = state.db.conn().begin().await?;
     let ids: Vec<Uuid> = incoming.iter().map(|i| i.push.id).collect();
     let mut loaded = records::load_many(&txn, &state.cache, &ids, true).await?;
-    let mut visibility = Visibility::of_existing(&txn, caller, loaded.values()).await?;
+    let mut earlier = Earlier {
+        visibility: Visibility::of_existing(&txn, caller, loaded.values()).await?,
+        pending: Pending::default(),
+    };
     // Kinds in RecordKind::ALL order, parents first: a visit made offline
     // under a new account needs the account in place to be in scope, and a
     // ticket's review may read a callback pushed with it, whatever order the
@@ -99,7 +102,7 @@ pub async fn apply(
     let rank = |kind: RecordKind| RecordKind::ALL.iter().position(|k| *k == kind);
     let mut order: Vec<usize> = (0..incoming.len()).collect();
     order.sort_by_key(|&index| (rank(incoming[index].push.kind), index));
-    let mut pending_records = Pending::default();
+
     let mut pending: Vec<Option<Incoming>> = incoming.into_iter().map(Some).collect();
     let mut results: Vec<Option<PushResult>> = vec![None; pending.len()];
     let mut notices = Vec::new();
@@ -109,26 +112,17 @@ pub async fn apply(
             continue;
         };
         let existing = loaded.remove(&incoming.push.id);
-        let mut outcome = apply_one(
-            &txn,
-            state,
-            caller,
-            incoming,
-            existing,
-            index,
-            &mut visibility,
-            &pending_records,
-        )
-        .await?;
+        let mut outcome =
+            apply_one(&txn, state, caller, incoming, existing, index, &mut earlier).await?;
         results[index] = Some(outcome.result);
         notices.append(&mut outcome.notices);
         if let Some(write) = outcome.write {
             let kind = write.doc.kind();
             if kind == RecordKind::Account {
-                visibility.pushed_account(write.id);
+                earlier.visibility.pushed_account(write.id);
             }
             if with_kind!(kind, K => K::READ_BY_LATER_REVIEWS) {
-                pending_records.add(kind, write.id, write.doc.to_json());
+                earlier.pending.add(kind, write.id, write.doc.to_json());
             }
             writes.push(write);
         }
@@ -274,6 +268,12 @@ pub fn foreign_roots(doc: &mut RecordDoc, since: &[ChangeHash], existed: bool) -
     if existed { roots > 0 } else { roots != 1 }
 }
 
+/// What the documents applied earlier in a request tell the later ones.
+struct Earlier {
+    visibility: Visibility,
+    pending: Pending,
+}
+
 /// Which accounts the caller may see, asked once per account: the accounts
 /// of the documents that exist are looked up together before merging, an
 /// account a new visit names is looked up when met, and an account the
@@ -327,9 +327,12 @@ async fn apply_one(
     incoming: Incoming,
     existing: Option<Loaded>,
     index: usize,
-    visibility: &mut Visibility,
-    pending: &Pending,
+    earlier: &mut Earlier,
 ) -> ApiResult<Outcome> {
+    let Earlier {
+        visibility,
+        pending,
+    } = earlier;
     let Incoming { mut push, whole } = incoming;
     let field = format!("push.{index}");
     let id = push.id;
