@@ -1,11 +1,14 @@
 //! A small, realistic demo org for a newcomer: a branch with two teams, a
 //! director, a manager, three reps, a service user, a dozen key accounts
-//! around the Yangtze delta and visits in every state.
+//! around the Yangtze delta, visits in every state and the key persons of
+//! every account.
 
 use crate::auth::{AuthUser, Role};
 use crate::entities::branch;
 use crate::org::{self, NewUser};
-use crate::records::{accounts, visits};
+use crate::records::accounts::AccountView;
+use crate::records::contacts::Contacts;
+use crate::records::{accounts, child, visits};
 use crate::startup::AppState;
 use chrono::{Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -379,5 +382,84 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Option<Vec<(String, String
         .await
         .map_err(fail("visit"))?;
     }
+    key_persons(state, &created).await?;
     Ok(Some(logins))
+}
+
+/// Three or four key persons per account, reporting to its general
+/// manager, with attitudes that leave some decision maps with gaps to work on.
+async fn key_persons(
+    state: &AppState,
+    accounts: &[(&AuthUser, AccountView)],
+) -> anyhow::Result<()> {
+    const PEOPLE: [(&str, &str, &str, &str, i64, &str); 4] = [
+        (
+            "张伟 Zhang Wei",
+            "General Manager",
+            "decision_maker",
+            "supporter",
+            5,
+            "tiger",
+        ),
+        (
+            "李娜 Li Na",
+            "Head of Procurement",
+            "influencer",
+            "neutral",
+            4,
+            "owl",
+        ),
+        (
+            "王强 Wang Qiang",
+            "IT Manager",
+            "user",
+            "champion",
+            3,
+            "peacock",
+        ),
+        (
+            "刘敏 Liu Min",
+            "Assistant to the GM",
+            "gatekeeper",
+            "supporter",
+            2,
+            "koala",
+        ),
+    ];
+    for (i, (owner, account)) in accounts.iter().enumerate() {
+        let mut manager_id = None;
+        for (j, (name, title, role, attitude, influence, personality)) in PEOPLE.iter().enumerate()
+        {
+            // Every third account lacks a champion; every fourth has an opponent in procurement.
+            let attitude = match (i % 3, i % 4, j) {
+                (0, _, 2) => "neutral",
+                (_, 0, 1) => "opponent",
+                _ => attitude,
+            };
+            let mut body = json!({
+                "account_id": account.id,
+                "name": name,
+                "title": title,
+                "buying_role": role,
+                "attitude": attitude,
+                "influence": influence,
+                "relationship_strength": 5 - i64::try_from(j).unwrap_or(0),
+                "personality": personality,
+                "org_needs": ["quality", "service", "terms"],
+                "personal_needs": ["esteem"],
+                "phone": format!("+86 21 5555 {i:02}{j:02}"),
+                "notes": "Prefers proposals on paper before a meeting.",
+            });
+            if let Some(manager) = manager_id {
+                body["reports_to"] = json!(manager);
+            }
+            let view = child::create::<Contacts>(state, owner, object(body))
+                .await
+                .map_err(|err| anyhow::anyhow!("demo key person: {err}"))?;
+            if j == 0 {
+                manager_id = Some(view.id);
+            }
+        }
+    }
+    Ok(())
 }

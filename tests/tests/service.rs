@@ -4,6 +4,7 @@
 
 use kam_server::demo::{self, DEMO_PASSWORD};
 use kam_server::records::accounts::AccountView;
+use kam_server::records::contacts::{ContactView, OrgChart};
 use kam_server::records::page::Page;
 use kam_server::records::visits::VisitView;
 use kam_tests::{Reply, Session, TestApp, new_account};
@@ -164,6 +165,24 @@ async fn the_demo_is_seeded_once_and_tells_its_logins() -> anyhow::Result<()> {
         .ensure_status(200)?
         .json()?;
     assert_eq!(page.items.len(), 24, "two visits per account, made once");
+    let people: Page<ContactView> = director
+        .get("/contacts?limit=100")
+        .await?
+        .ensure_status(200)?
+        .json()?;
+    assert_eq!(people.items.len(), 48, "four key persons per account");
+    let first_account = people.items[0].contact.account_id;
+    let chart: OrgChart = director
+        .get(&format!("/accounts/{first_account}/org-chart"))
+        .await?
+        .ensure_status(200)?
+        .json()?;
+    assert_eq!(
+        chart.roots.len(),
+        1,
+        "everyone reports to the general manager"
+    );
+    assert_eq!(chart.roots[0].reports.len(), 3);
     Ok(())
 }
 
