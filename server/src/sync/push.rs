@@ -635,7 +635,10 @@ async fn store_writes(
     )
     .await?;
     let items = materialize_items(writes, &versions, RecordKind::Account, &previous);
-    accounts::materialize_all(conn, &items).await?;
+    if !items.is_empty() {
+        let tiering = crate::tiering::current(conn, &state.settings.tiering).await?;
+        accounts::materialize_all(conn, &items, &tiering).await?;
+    }
     let previous =
         rows_by_id::<visit::Entity>(conn, visit::Column::Id, ids_of(RecordKind::Visit), |r| r.id)
             .await?;
