@@ -57,6 +57,9 @@ impl AppState {
             Some(secret) => secret.expose_secret().as_bytes().to_vec(),
             None => shared_jwt_secret(&db).await?,
         };
+        crate::tiering::backfill_once(&db, &settings.tiering)
+            .await
+            .map_err(|err| anyhow::anyhow!("cannot score the existing accounts: {err:?}"))?;
         let keys = TokenKeys::new(&secret, settings.auth.access_ttl_secs);
         let cache =
             crate::records::cache::DocCache::new(settings.server.doc_cache_mib * 1024 * 1024);

@@ -15,11 +15,13 @@
 use crate::config::TieringSettings;
 use crate::entities::{account, server_value};
 use crate::error::{ApiError, ApiResult};
+use chrono::Utc;
 use kam_sync_core::Violation;
 use kam_sync_core::account::{Scores, Tier};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -179,6 +181,45 @@ pub async fn replace(
     .await?;
     let rescored = rescore_all(conn, &settings).await?;
     Ok(TieringUpdate { settings, rescored })
+}
+
+/// The `server_values` row noting that the rows written before accounts
+/// were scored have been scored.
+const BACKFILLED: &str = "tiering_backfilled";
+
+/// Scores the account rows written before rows carried a score (they were
+/// materialized without one), once per database: at the first start after
+/// the migration that added the columns. Servers starting together may
+/// both do it; rating is idempotent.
+pub async fn backfill_once(db: &crate::db::Db, configured: &TieringSettings) -> ApiResult<()> {
+    let conn = db.conn();
+    if server_value::Entity::find_by_id(BACKFILLED.to_owned())
+        .one(conn)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let _guard = db.write_guard().await;
+    let txn = conn.begin().await?;
+    let settings = current(&txn, configured).await?;
+    let rescored = rescore_all(&txn, &settings).await?;
+    server_value::Entity::insert(server_value::ActiveModel {
+        name: Set(BACKFILLED.to_owned()),
+        value: Set(Utc::now().to_rfc3339()),
+    })
+    .on_conflict(
+        OnConflict::column(server_value::Column::Name)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    txn.commit().await?;
+    if rescored > 0 {
+        tracing::info!(rescored, "scored the accounts written before scoring");
+    }
+    Ok(())
 }
 
 /// Re-rates every account with `settings`, reading the rows in id order in

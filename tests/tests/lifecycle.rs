@@ -731,3 +731,41 @@ async fn a_confirmed_tier_reaches_the_reps_device() -> anyhow::Result<()> {
     assert_eq!(on_phone, rest.account(id).await?.account);
     Ok(())
 }
+
+#[tokio::test]
+async fn accounts_written_before_scoring_are_scored_once_at_start() -> anyhow::Result<()> {
+    use kam_server::entities::{account, server_value};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let old = scored(&rep, "Old", strong()).await?;
+    // As the rows were before the score columns: no score, no start noted.
+    account::Entity::update_many()
+        .col_expr(account::Column::Score, Expr::value(Option::<i64>::None))
+        .col_expr(
+            account::Column::SuggestedTier,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(account::Column::Id.eq(old.id.0))
+        .exec(app.db().conn())
+        .await?;
+    server_value::Entity::delete_by_id("tiering_backfilled".to_owned())
+        .exec(app.db().conn())
+        .await?;
+    assert_eq!(rep.account(old.id).await?.score, None);
+
+    let configured = &app.state().settings.tiering;
+    kam_server::tiering::backfill_once(app.db(), configured)
+        .await
+        .map_err(|err| anyhow::anyhow!("{err:?}"))?;
+    let read = rep.account(old.id).await?;
+    assert_eq!(read.score, Some(90));
+    assert_eq!(read.suggested_tier.map(|t| t.as_str()), Some("strategic"));
+    assert_eq!(
+        names(&rep.list_accounts("suggested_tier=strategic").await?),
+        ["Old"]
+    );
+    Ok(())
+}
