@@ -672,11 +672,11 @@ pub async fn tier_proposals(
 /// A change to an account: the caller's merge patch, reviewed like any
 /// edit, and fields the server sets for an action the caller may take (a
 /// tier rejection), merged after the review in the same Automerge change.
-pub struct Change {
+struct Change {
     /// What the caller changes.
-    pub patch: Map<String, Value>,
+    patch: Map<String, Value>,
     /// What the server records of it.
-    pub kept_by_server: Map<String, Value>,
+    kept_by_server: Map<String, Value>,
 }
 
 /// Applies the change `make` builds from the account as it stands, with the
