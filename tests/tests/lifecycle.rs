@@ -769,3 +769,51 @@ async fn accounts_written_before_scoring_are_scored_once_at_start() -> anyhow::R
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_manager_an_account_is_merely_shared_with_neither_decides_its_tier_nor_corrects_its_stage()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep_b = app.login_as(&org.rep_b1).await?;
+    let mut body = new_account("Team B, shared");
+    body["proposed_tier"] = json!("key");
+    body["shared_with"] = json!([org.manager.id]);
+    let account = rep_b.create_account(body).await?;
+    let manager = app.login_as(&org.manager).await?;
+    manager.account(account.id).await?;
+
+    manager
+        .post(
+            &format!("/accounts/{}/tier/confirm", account.id),
+            &json!({}),
+        )
+        .await?
+        .assert_problem(403, "tier_confirmation_forbidden");
+    let path = format!("/accounts/{}", account.id);
+    manager
+        .patch(&path, &json!({ "tier": "key" }))
+        .await?
+        .assert_problem(403, "tier_confirmation_forbidden");
+    manager
+        .patch(&path, &json!({ "stage": "maintaining" }))
+        .await?
+        .assert_problem(422, "invalid_stage_move");
+    assert!(proposals(&manager).await?.items.is_empty());
+
+    let director = app.login_as(&org.director).await?;
+    assert_eq!(
+        names(&proposals(&director).await?.items),
+        ["Team B, shared"]
+    );
+    let confirmed: AccountView = director
+        .post(
+            &format!("/accounts/{}/tier/confirm", account.id),
+            &json!({}),
+        )
+        .await?
+        .ensure_status(200)?
+        .json()?;
+    assert_eq!(confirmed.account.tier.map(|t| t.as_str()), Some("key"));
+    Ok(())
+}

@@ -357,13 +357,13 @@ pub async fn review(
     }
     let old_tier = old.and_then(|o| o.tier);
     if new.tier != old_tier {
-        if !caller.role.supervises() {
+        if !manages(caller, new.owner_id, team) {
             review.refuse("tier", json(&old_tier), tier_forbidden());
         } else if new.tier.is_some() && new.proposed_tier.is_some() {
             review.derive("proposed_tier", Value::Null);
         }
     }
-    review_stage(caller, old, new, &mut review);
+    review_stage(manages(caller, new.owner_id, team), old, new, &mut review);
     let old_shares = old.map(|o| o.shared_with.clone()).unwrap_or_default();
     if new.shared_with != old_shares {
         let owner_or_supervisor =
@@ -384,17 +384,30 @@ pub async fn review(
     Ok(review)
 }
 
-/// The lifecycle rules (大客户全生命周期) on a new version of an account.
+/// Whether the caller is a manager or above over an account owned by
+/// `owner` in `team`: an admin, a director (whose scope is their branch), or
+/// a manager of the account's team or owning it. They confirm its tier and
+/// correct its stage; a manager it is merely shared with does not.
+fn manages(caller: &AuthUser, owner: UserId, team: Option<TeamId>) -> bool {
+    match caller.role {
+        Role::Admin | Role::Director => true,
+        Role::Manager => owner == caller.id || team.is_some_and(|t| caller.led_teams.contains(&t)),
+        Role::Rep | Role::Service => false,
+    }
+}
+
+/// The lifecycle rules (大客户全生命周期) on a new version of an account;
+/// `corrects` when the caller [`manages`] it.
 ///
 /// A new account may start at any stage: it is being recorded, not moved.
 /// A move is allowed along the lifecycle's edges ([`Stage::moves_to`]) to
-/// anyone who may write the account; managers and above may also correct a
-/// stage (skip one, step back). Either way, moving to at_risk needs reasons
+/// anyone who may write the account; its managers may also correct a stage
+/// (skip one, step back). Either way, moving to at_risk needs reasons
 /// and moving to lost a lost reason. Winning an account back (at_risk or lost
 /// to maintaining) is counted by the server, and leaving the churn stages
 /// clears their reasons. The won-back record and a tier rejection are kept
 /// by the server: a writer changing them is refused.
-fn review_stage(caller: &AuthUser, old: Option<&Account>, new: &Account, review: &mut Review) {
+fn review_stage(corrects: bool, old: Option<&Account>, new: &Account, review: &mut Review) {
     let (from, to) = (old.map(|o| o.stage), new.stage);
     let won_back = from.is_some_and(|from| from.wins_back(to));
     let old_count = old.map_or(0, |o| o.won_back_count);
@@ -430,7 +443,7 @@ fn review_stage(caller: &AuthUser, old: Option<&Account>, new: &Account, review:
         return;
     };
     let restore = json(&from);
-    if !from.moves_to(to) && !caller.role.supervises() {
+    if !from.moves_to(to) && !corrects {
         review.refuse(
             "stage",
             restore,
@@ -538,9 +551,9 @@ pub struct TierRejectionRequest {
     pub reason: String,
 }
 
-/// The proposal a tier decision is about; a rep or service user may not decide.
+/// The proposal a tier decision is about, if the caller [`manages`] the account.
 fn pending_proposal(caller: &AuthUser, account: &Account) -> ApiResult<Tier> {
-    if !caller.role.supervises() {
+    if !manages(caller, account.owner_id, account.team_id) {
         return Err(tier_forbidden());
     }
     account.proposed_tier.ok_or_else(|| {
@@ -638,7 +651,7 @@ pub struct TierProposalFilter {
     pub cursor: Option<String>,
 }
 
-/// The accounts in the caller's scope with a tier proposal waiting, newest
+/// The accounts the caller [`manages`] with a tier proposal waiting, newest
 /// first, each with its score and suggested tier; for managers and above.
 pub async fn tier_proposals(
     state: &AppState,
@@ -653,6 +666,14 @@ pub async fn tier_proposals(
         .unwrap_or_else(Condition::all)
         .add(account::Column::ProposedTier.is_not_null())
         .add(account::Column::Deleted.eq(false));
+    if caller.role == Role::Manager {
+        // Only what the manager decides: not the accounts shared with them.
+        condition = condition.add(
+            Condition::any()
+                .add(account::Column::OwnerId.eq(caller.id.0))
+                .add(account::Column::TeamId.is_in(caller.led_teams.iter().map(|t| t.0))),
+        );
+    }
     if let Some(team) = filter.team_id {
         condition = condition.add(account::Column::TeamId.eq(team));
     }
