@@ -134,7 +134,8 @@ pub fn rate(settings: &TieringSettings, scores: &Scores) -> Rating {
 /// The settings in force: the stored ones, else the configured ones. On
 /// PostgreSQL the stored row is read with a shared lock, so a write scoring
 /// an account with them commits before the settings can change (and a
-/// change's re-scoring sees that write).
+/// change's re-scoring sees that write). Writers read it before taking
+/// change-log positions, so one waiting here holds up no other writer.
 pub async fn current(
     conn: &impl ConnectionTrait,
     configured: &TieringSettings,

@@ -517,8 +517,8 @@ pub async fn create(
     let mut doc = RecordDoc::create(&account, state.actor.clone(), &meta)?;
     let _guard = state.db.write_guard().await;
     let txn = conn.begin().await?;
-    let seq = super::store_new(&txn, id, &mut doc, &meta).await?;
     let tiering = tiering::current(&txn, &state.settings.tiering).await?;
+    let seq = super::store_new(&txn, id, &mut doc, &meta).await?;
     let view = materialize(&txn, id, &doc, seq, &meta, None, &tiering).await?;
     txn.commit().await?;
     state.cache.put(id, doc.into_automerge(), seq);
@@ -744,8 +744,8 @@ async fn update_with(
     }
     let chunk = Chunk::since(&mut doc, &heads, &meta, None)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a patch made no change")))?;
-    let seq = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
     let tiering = tiering::current(&txn, &state.settings.tiering).await?;
+    let seq = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
     let view = materialize(&txn, id, &doc, seq, &meta, Some(&row), &tiering).await?;
     txn.commit().await?;
     state.cache.put(id, doc.into_automerge(), seq);
@@ -985,8 +985,8 @@ pub async fn follow_owner_team(state: &AppState, owner: Uuid) -> ApiResult<usize
         let Some(chunk) = Chunk::since(&mut doc, &heads, &meta, None) else {
             continue;
         };
-        let seq = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
         let tiering = tiering::current(&txn, &state.settings.tiering).await?;
+        let seq = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
         materialize(&txn, id, &doc, seq, &meta, Some(&row), &tiering).await?;
         txn.commit().await?;
         state.cache.put(id, doc.into_automerge(), seq);

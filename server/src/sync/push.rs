@@ -589,6 +589,13 @@ async fn store_writes(
     caller: &AuthUser,
     writes: &mut [Write],
 ) -> ApiResult<Vec<i64>> {
+    // Read before the feed lock is taken: waiting for a settings change
+    // (see `tiering::current`) should not hold up every other writer.
+    let tiering = if writes.iter().any(|w| w.doc.kind() == RecordKind::Account) {
+        Some(crate::tiering::current(conn, &state.settings.tiering).await?)
+    } else {
+        None
+    };
     let doc_writes = writes
         .iter_mut()
         .map(|write| {
@@ -635,9 +642,8 @@ async fn store_writes(
     )
     .await?;
     let items = materialize_items(writes, &versions, RecordKind::Account, &previous);
-    if !items.is_empty() {
-        let tiering = crate::tiering::current(conn, &state.settings.tiering).await?;
-        accounts::materialize_all(conn, &items, &tiering).await?;
+    if let Some(tiering) = &tiering {
+        accounts::materialize_all(conn, &items, tiering).await?;
     }
     let previous =
         rows_by_id::<visit::Entity>(conn, visit::Column::Id, ids_of(RecordKind::Visit), |r| r.id)
