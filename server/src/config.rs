@@ -3,8 +3,9 @@
 //! then `KAM__SECTION__KEY` environment variables.
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use utoipa::ToSchema;
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, Deserialize)]
@@ -19,6 +20,47 @@ pub struct Settings {
     pub visits: VisitSettings,
     /// The sync endpoint.
     pub sync: SyncSettings,
+    /// How accounts are scored and tiered, until an admin changes it at run
+    /// time (see [`crate::tiering`]).
+    pub tiering: TieringSettings,
+}
+
+/// How an account's scores make its score (0-100) and its suggested tier (识别与定位).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TieringSettings {
+    /// The weight of each score in the weighted average; at least one above zero.
+    pub weights: TieringWeights,
+    /// The lowest score of each tier above standard.
+    pub thresholds: TierThresholds,
+}
+
+/// The weight of each of an account's scores; each 0 or more.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TieringWeights {
+    /// The customer's need for what we sell.
+    pub need: f64,
+    /// 购买力.
+    pub purchasing_power: f64,
+    /// 忠诚度.
+    pub loyalty: f64,
+    /// Size of the organisation.
+    pub size: f64,
+    /// Strategic value to us.
+    pub strategic_value: f64,
+}
+
+/// Tier thresholds, each 0-100, strategic above key; below key is standard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TierThresholds {
+    /// A score at or above this suggests `strategic`.
+    #[schema(minimum = 0, maximum = 100)]
+    pub strategic: i64,
+    /// A score at or above this (and below strategic) suggests `key`.
+    #[schema(minimum = 0, maximum = 100)]
+    pub key: i64,
 }
 
 /// Sync endpoint settings.
@@ -102,7 +144,14 @@ impl Settings {
             .set_default("auth.access_ttl_secs", 15 * 60)?
             .set_default("auth.refresh_ttl_days", 30)?
             .set_default("visits.check_in_max_distance_m", 500.0)?
-            .set_default("sync.max_body_bytes", 16 * 1024 * 1024)
+            .set_default("sync.max_body_bytes", 16 * 1024 * 1024)?
+            .set_default("tiering.weights.need", 25.0)?
+            .set_default("tiering.weights.purchasing_power", 25.0)?
+            .set_default("tiering.weights.loyalty", 15.0)?
+            .set_default("tiering.weights.size", 15.0)?
+            .set_default("tiering.weights.strategic_value", 20.0)?
+            .set_default("tiering.thresholds.strategic", 80)?
+            .set_default("tiering.thresholds.key", 60)
     }
 }
 
@@ -119,5 +168,13 @@ mod tests {
         assert_eq!(settings.server.bind, "127.0.0.1:8080");
         assert_eq!(settings.auth.access_ttl_secs, 900);
         assert!(settings.database.url.is_none());
+    }
+
+    #[test]
+    fn default_tiering_suggests_strategic_from_80_and_key_from_60() {
+        let settings = Settings::defaults().unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(settings.tiering.thresholds.strategic, 80);
+        assert_eq!(settings.tiering.thresholds.key, 60);
+        assert!(crate::tiering::violations(&settings.tiering).is_empty());
     }
 }

@@ -315,6 +315,13 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Option<Vec<(String, String
             "tags": [city.to_lowercase(), industry.to_owned()],
             "notes": format!("{name}: key contacts mapped in Q3. Next: executive sponsor meeting."),
         });
+        // Churn stages carry their reasons, as a rep moving an account there must give.
+        if stage == "at_risk" || stage == "lost" {
+            body["risk_reasons"] = json!(["No visit in 60 days", "Complaint open past its SLA"]);
+        }
+        if stage == "lost" {
+            body["lost_reason"] = json!("Signed a three-year contract with a competitor");
+        }
         if let Some(tier) = tier {
             body["tier"] = json!(tier);
         } else {

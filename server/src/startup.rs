@@ -45,10 +45,21 @@ impl AppState {
     /// The state of a server on `db`: the signing key is the configured one
     /// or the one shared through the database.
     pub async fn new(settings: Settings, db: Db) -> anyhow::Result<Self> {
+        let tiering = crate::tiering::violations(&settings.tiering);
+        if !tiering.is_empty() {
+            let problems: Vec<String> = tiering
+                .iter()
+                .map(|v| format!("tiering.{}: {}", v.field, v.message))
+                .collect();
+            anyhow::bail!("invalid tiering settings: {}", problems.join("; "));
+        }
         let secret = match &settings.auth.jwt_secret {
             Some(secret) => secret.expose_secret().as_bytes().to_vec(),
             None => shared_jwt_secret(&db).await?,
         };
+        crate::tiering::backfill_once(&db, &settings.tiering)
+            .await
+            .map_err(|err| anyhow::anyhow!("cannot score the existing accounts: {err:?}"))?;
         let keys = TokenKeys::new(&secret, settings.auth.access_ttl_secs);
         let cache =
             crate::records::cache::DocCache::new(settings.server.doc_cache_mib * 1024 * 1024);

@@ -281,6 +281,21 @@ async fn probe(
             caller.delete(&format!("/accounts/{account}")).await?,
         ),
         (
+            "POST /accounts/{id}/tier/confirm",
+            caller
+                .post(&format!("/accounts/{account}/tier/confirm"), &json!({}))
+                .await?,
+        ),
+        (
+            "POST /accounts/{id}/tier/reject",
+            caller
+                .post(
+                    &format!("/accounts/{account}/tier/reject"),
+                    &json!({ "reason": "snooping" }),
+                )
+                .await?,
+        ),
+        (
             "GET /visits/{id}",
             caller.get(&format!("/visits/{planned}")).await?,
         ),

@@ -121,7 +121,7 @@ async fn a_lost_response_is_repaired_by_sending_the_same_request_again() -> anyh
     let id = account.id.0;
     let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
     phone.sync().await?;
-    phone.edit_account(id, json!({"stage": "deepening"}))?;
+    phone.edit_account(id, json!({"stage": "engaging"}))?;
     let request = phone.replica.prepare_sync();
     let first: SyncResponse = phone.send(&request).await?.ensure_status(200)?.json()?;
     let version_after_first = rest.account(id).await?.version;
@@ -131,7 +131,7 @@ async fn a_lost_response_is_repaired_by_sending_the_same_request_again() -> anyh
     phone.replica.apply_sync(again)?;
     phone.sync().await?;
     let server = rest.account(id).await?;
-    assert_eq!(server.account.stage.as_str(), "deepening");
+    assert_eq!(server.account.stage.as_str(), "engaging");
     assert_eq!(phone.json(id), fields(&server));
     assert_eq!(
         server.version, version_after_first,

@@ -21,6 +21,10 @@ pub struct Model {
     pub proposed_tier: Option<String>,
     /// Lifecycle stage.
     pub stage: String,
+    /// The weighted score, 0-100 (`crate::tiering`); none without scores.
+    pub score: Option<i64>,
+    /// The tier the score suggests.
+    pub suggested_tier: Option<String>,
     /// Owner.
     pub owner_id: Uuid,
     /// Owner's team.

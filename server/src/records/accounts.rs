@@ -7,14 +7,15 @@ use super::{
 };
 use crate::access::{account_scope, can_see_account, require_writer};
 use crate::auth::{AuthUser, Role};
-use crate::config::Settings;
+use crate::config::{Settings, TieringSettings};
 use crate::entities::{account, account_share, scope_change, team, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{Cursor, Page};
 use crate::startup::AppState;
+use crate::tiering;
 use chrono::{DateTime, Utc};
-use kam_sync_core::account::{Segment, Stage, Tier};
+use kam_sync_core::account::{Segment, Stage, Tier, TierRejection};
 use kam_sync_core::ids::{AccountId, TeamId, UserId};
 use kam_sync_core::{Account, ChangeMeta, Conflict, RecordDoc, parse_record};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict};
@@ -47,6 +48,13 @@ pub struct AccountView {
     pub updated_at: DateTime<Utc>,
     /// Change-log position of its last change; its ETag.
     pub version: i64,
+    /// The weighted score of its scores, 0-100, under the tiering settings
+    /// in force; null when it has no scores.
+    #[serde(default)]
+    pub score: Option<i64>,
+    /// The tier the score suggests; null when it has no score.
+    #[serde(default)]
+    pub suggested_tier: Option<Tier>,
 }
 
 /// Filters for listing accounts; all combine with AND, within the caller's scope.
@@ -60,6 +68,11 @@ pub struct AccountFilter {
     pub team_id: Option<Uuid>,
     /// With this confirmed tier.
     pub tier: Option<Tier>,
+    /// Whose score suggests this tier.
+    pub suggested_tier: Option<Tier>,
+    /// With a score of at least this.
+    #[param(minimum = 0, maximum = 100)]
+    pub min_score: Option<i64>,
     /// In this segment.
     pub segment: Option<Segment>,
     /// In this lifecycle stage.
@@ -77,8 +90,19 @@ pub struct AccountFilter {
     pub cursor: Option<String>,
 }
 
+/// The view kept in the row, with the rating from the row's columns: those
+/// are re-scored in place when the tiering settings change.
 fn view_of(row: &account::Model) -> ApiResult<AccountView> {
-    serde_json::from_value(row.body.clone()).map_err(ApiError::internal)
+    let mut view: AccountView =
+        serde_json::from_value(row.body.clone()).map_err(ApiError::internal)?;
+    view.score = row.score;
+    view.suggested_tier = row
+        .suggested_tier
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|err: String| ApiError::internal(anyhow::anyhow!(err)))?;
+    Ok(view)
 }
 
 async fn shares_of(conn: &impl ConnectionTrait, id: Uuid) -> ApiResult<Vec<Uuid>> {
@@ -154,6 +178,12 @@ pub async fn list(
     }
     if let Some(tier) = filter.tier {
         condition = condition.add(account::Column::Tier.eq(tier.as_str()));
+    }
+    if let Some(suggested) = filter.suggested_tier {
+        condition = condition.add(account::Column::SuggestedTier.eq(suggested.as_str()));
+    }
+    if let Some(min_score) = filter.min_score {
+        condition = condition.add(account::Column::Score.gte(min_score));
     }
     if let Some(segment) = filter.segment {
         condition = condition.add(account::Column::Segment.eq(segment.as_str()));
@@ -328,19 +358,13 @@ pub async fn review(
     }
     let old_tier = old.and_then(|o| o.tier);
     if new.tier != old_tier {
-        if !caller.role.supervises() {
-            review.refuse(
-                "tier",
-                json(&old_tier),
-                ApiError::forbidden(
-                    "tier_confirmation_forbidden",
-                    "only a manager confirms a tier; propose one with proposed_tier",
-                ),
-            );
+        if !manages(caller, new.owner_id, team) {
+            review.refuse("tier", json(&old_tier), tier_forbidden());
         } else if new.tier.is_some() && new.proposed_tier.is_some() {
             review.derive("proposed_tier", Value::Null);
         }
     }
+    review_stage(manages(caller, new.owner_id, team), old, new, &mut review);
     let old_shares = old.map(|o| o.shared_with.clone()).unwrap_or_default();
     if new.shared_with != old_shares {
         let owner_or_supervisor =
@@ -359,6 +383,120 @@ pub async fn review(
         }
     }
     Ok(review)
+}
+
+/// Whether the caller is a manager or above over an account owned by
+/// `owner` in `team`: an admin, a director (whose scope is their branch), or
+/// a manager of the account's team or owning it. They confirm its tier and
+/// correct its stage; a manager it is merely shared with does not.
+fn manages(caller: &AuthUser, owner: UserId, team: Option<TeamId>) -> bool {
+    match caller.role {
+        Role::Admin | Role::Director => true,
+        Role::Manager => owner == caller.id || team.is_some_and(|t| caller.led_teams.contains(&t)),
+        Role::Rep | Role::Service => false,
+    }
+}
+
+/// The lifecycle rules (大客户全生命周期) on a new version of an account;
+/// `corrects` when the caller [`manages`] it.
+///
+/// A new account may start at any stage: it is being recorded, not moved.
+/// A move is allowed along the lifecycle's edges ([`Stage::moves_to`]) to
+/// anyone who may write the account; its managers may also correct a stage
+/// (skip one, step back). Either way, moving to at_risk needs reasons
+/// and moving to lost a lost reason. Winning an account back (at_risk or lost
+/// to maintaining) is counted by the server, and leaving the churn stages
+/// clears their reasons. The won-back record and a tier rejection are kept
+/// by the server: a writer changing them is refused.
+fn review_stage(corrects: bool, old: Option<&Account>, new: &Account, review: &mut Review) {
+    let (from, to) = (old.map(|o| o.stage), new.stage);
+    let won_back = from.is_some_and(|from| from.wins_back(to));
+    let old_count = old.map_or(0, |o| o.won_back_count);
+    let old_won_back_at = old.and_then(|o| o.won_back_at);
+    if won_back {
+        review.derive("won_back_count", json(&(old_count + 1)));
+        review.derive("won_back_at", json(&Utc::now()));
+    } else {
+        if new.won_back_count != old_count {
+            review.refuse(
+                "won_back_count",
+                json(&old_count),
+                read_only("won_back_count"),
+            );
+        }
+        if new.won_back_at != old_won_back_at {
+            review.refuse(
+                "won_back_at",
+                json(&old_won_back_at),
+                read_only("won_back_at"),
+            );
+        }
+    }
+    let old_rejection = old.and_then(|o| o.tier_rejection.clone());
+    if new.tier_rejection != old_rejection {
+        review.refuse(
+            "tier_rejection",
+            json(&old_rejection),
+            read_only("tier_rejection"),
+        );
+    }
+    let Some(from) = from.filter(|from| *from != to) else {
+        return;
+    };
+    let restore = json(&from);
+    if !from.moves_to(to) && !corrects {
+        review.refuse(
+            "stage",
+            restore,
+            ApiError::new(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_stage_move",
+                format!(
+                    "an account does not move from {from} to {to}: it moves one stage \
+                     forward, to at_risk, from at_risk to lost, or back to maintaining; \
+                     a manager corrects other moves"
+                ),
+            ),
+        );
+        return;
+    }
+    if to == Stage::AtRisk && new.risk_reasons.is_empty() {
+        review.refuse(
+            "stage",
+            restore,
+            ApiError::invalid_field(
+                "risk_reasons",
+                "required",
+                format!("moving from {from} to at_risk needs at least one reason"),
+            ),
+        );
+    } else if to == Stage::Lost
+        && new
+            .lost_reason
+            .as_deref()
+            .is_none_or(|r| r.trim().is_empty())
+    {
+        review.refuse(
+            "stage",
+            restore,
+            ApiError::invalid_field(
+                "lost_reason",
+                "required",
+                format!("moving from {from} to lost needs a lost_reason"),
+            ),
+        );
+    } else if !to.is_churning() {
+        if !new.risk_reasons.is_empty() {
+            review.derive("risk_reasons", json(&Vec::<String>::new()));
+        }
+        if new.lost_reason.is_some() {
+            review.derive("lost_reason", Value::Null);
+        }
+    }
+}
+
+fn read_only(field: &str) -> ApiError {
+    ApiError::invalid_field(field, "read_only_field", "kept by the server")
 }
 
 /// Creates an account.
@@ -380,8 +518,9 @@ pub async fn create(
     let mut doc = RecordDoc::create(&account, state.actor.clone(), &meta)?;
     let _guard = state.db.write_guard().await;
     let txn = conn.begin().await?;
+    let tiering = tiering::current(&txn, &state.settings.tiering).await?;
     let seq = super::store_new(&txn, id, &mut doc, &meta).await?;
-    let view = materialize(&txn, id, &doc, seq, &meta, None).await?;
+    let view = materialize(&txn, id, &doc, seq, &meta, None, &tiering).await?;
     txn.commit().await?;
     state.cache.put(id, doc.into_automerge(), seq);
     Ok(view)
@@ -394,6 +533,183 @@ pub async fn update(
     id: Uuid,
     patch: Map<String, Value>,
     if_match: Option<&str>,
+) -> ApiResult<AccountView> {
+    update_with(state, caller, id, if_match, |_| {
+        Ok(Change {
+            patch,
+            kept_by_server: Map::new(),
+        })
+    })
+    .await
+}
+
+/// Why a manager turns a tier proposal down.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TierRejectionRequest {
+    /// The reason, recorded on the account for the rep to read.
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+/// The proposal a tier decision is about, if the caller [`manages`] the account.
+fn pending_proposal(caller: &AuthUser, account: &Account) -> ApiResult<Tier> {
+    if !manages(caller, account.owner_id, account.team_id) {
+        return Err(tier_forbidden());
+    }
+    account.proposed_tier.ok_or_else(|| {
+        ApiError::conflict(
+            "no_tier_proposal",
+            "the account has no tier proposal waiting",
+        )
+    })
+}
+
+fn tier_forbidden() -> ApiError {
+    ApiError::forbidden(
+        "tier_confirmation_forbidden",
+        "only a manager confirms a tier; propose one with proposed_tier",
+    )
+}
+
+/// Confirms the tier proposed for an account: the proposal becomes its tier.
+pub async fn confirm_tier(
+    state: &AppState,
+    caller: &AuthUser,
+    id: Uuid,
+    if_match: Option<&str>,
+) -> ApiResult<AccountView> {
+    update_with(state, caller, id, if_match, |account| {
+        let proposed = pending_proposal(caller, account)?;
+        let mut patch = Map::new();
+        patch.insert("tier".into(), json(&proposed));
+        patch.insert("proposed_tier".into(), Value::Null);
+        Ok(Change {
+            patch,
+            kept_by_server: Map::new(),
+        })
+    })
+    .await
+}
+
+/// Turns down the tier proposed for an account, recording why.
+pub async fn reject_tier(
+    state: &AppState,
+    caller: &AuthUser,
+    id: Uuid,
+    request: TierRejectionRequest,
+    if_match: Option<&str>,
+) -> ApiResult<AccountView> {
+    let reason = request.reason.trim().to_owned();
+    if reason.is_empty() {
+        return Err(ApiError::invalid_field(
+            "reason",
+            "required",
+            "say why the proposal is turned down",
+        ));
+    }
+    if reason.chars().count() > kam_sync_core::account::MAX_REASON_LEN {
+        return Err(ApiError::invalid_field(
+            "reason",
+            "too_long",
+            format!(
+                "at most {} characters",
+                kam_sync_core::account::MAX_REASON_LEN
+            ),
+        ));
+    }
+    update_with(state, caller, id, if_match, |account| {
+        let proposed = pending_proposal(caller, account)?;
+        let mut patch = Map::new();
+        patch.insert("proposed_tier".into(), Value::Null);
+        let rejection = TierRejection {
+            tier: proposed,
+            reason,
+            by: Some(caller.id),
+            at: Utc::now(),
+        };
+        let mut kept_by_server = Map::new();
+        kept_by_server.insert("tier_rejection".into(), json(&rejection));
+        Ok(Change {
+            patch,
+            kept_by_server,
+        })
+    })
+    .await
+}
+
+/// Paging through the tier proposals waiting for a decision.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TierProposalFilter {
+    /// Only accounts of this team.
+    pub team_id: Option<Uuid>,
+    /// Page size (default 50), up to the server's `max_page_size` (500 unless configured).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The accounts the caller [`manages`] with a tier proposal waiting, newest
+/// first, each with its score and suggested tier; for managers and above.
+pub async fn tier_proposals(
+    state: &AppState,
+    caller: &AuthUser,
+    filter: TierProposalFilter,
+) -> ApiResult<Page<AccountView>> {
+    if !caller.role.supervises() {
+        return Err(tier_forbidden());
+    }
+    let limit = Page::<AccountView>::limit(filter.limit, state.settings.server.max_page_size)?;
+    let mut condition = account_scope(caller)
+        .unwrap_or_else(Condition::all)
+        .add(account::Column::ProposedTier.is_not_null())
+        .add(account::Column::Deleted.eq(false));
+    if caller.role == Role::Manager {
+        // Only what the manager decides: not the accounts shared with them.
+        condition = condition.add(
+            Condition::any()
+                .add(account::Column::OwnerId.eq(caller.id.0))
+                .add(account::Column::TeamId.is_in(caller.led_teams.iter().map(|t| t.0))),
+        );
+    }
+    if let Some(team) = filter.team_id {
+        condition = condition.add(account::Column::TeamId.eq(team));
+    }
+    if let Some(cursor) = filter.cursor.as_deref().map(Cursor::parse).transpose()? {
+        condition = condition.add(account::Column::Id.lt(cursor.last_id));
+    }
+    let rows = account::Entity::find()
+        .filter(condition)
+        .order_by_desc(account::Column::Id)
+        .limit(limit + 1)
+        .all(state.db.conn())
+        .await?;
+    let items = rows.iter().map(view_of).collect::<ApiResult<Vec<_>>>()?;
+    Ok(Page::from_overfetch(items, limit, |view| view.id.0))
+}
+
+/// A change to an account: the caller's merge patch, reviewed like any
+/// edit, and fields the server sets for an action the caller may take (a
+/// tier rejection), merged after the review in the same Automerge change.
+struct Change {
+    /// What the caller changes.
+    patch: Map<String, Value>,
+    /// What the server records of it.
+    kept_by_server: Map<String, Value>,
+}
+
+/// Applies the change `make` builds from the account as it stands, with the
+/// authority rules, as one Automerge change made on the caller's behalf: the
+/// path of every REST write, so devices receive each as they would a phone's.
+async fn update_with(
+    state: &AppState,
+    caller: &AuthUser,
+    id: Uuid,
+    if_match: Option<&str>,
+    make: impl FnOnce(&Account) -> ApiResult<Change>,
 ) -> ApiResult<AccountView> {
     crate::telemetry::record_id(id);
     let _guard = state.db.write_guard().await;
@@ -410,22 +726,28 @@ pub async fn update(
     require_writer(caller)?;
     check_if_match(if_match, row.version)?;
     let current: Account = doc.read()?;
+    let Change {
+        patch,
+        kept_by_server,
+    } = make(&current)?;
     doc.automerge_mut().set_actor(state.actor.clone());
     let meta = state.change_meta(caller);
     let Some((patched, _)) = doc.merge_patch::<Account>(&patch, &meta)? else {
         state.cache.put(id, doc.into_automerge(), doc_row.last_seq);
         return view_of(&row);
     };
-    let derived = review(&txn, caller, Some(&current), &patched)
+    let mut derived = review(&txn, caller, Some(&current), &patched)
         .await?
         .into_result()?;
+    derived.extend(kept_by_server);
     if !derived.is_empty() {
         doc.merge_patch::<Account>(&derived, &meta)?;
     }
     let chunk = Chunk::since(&mut doc, &heads, &meta, None)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a patch made no change")))?;
+    let tiering = tiering::current(&txn, &state.settings.tiering).await?;
     let seq = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
-    let view = materialize(&txn, id, &doc, seq, &meta, Some(&row)).await?;
+    let view = materialize(&txn, id, &doc, seq, &meta, Some(&row), &tiering).await?;
     txn.commit().await?;
     state.cache.put(id, doc.into_automerge(), seq);
     Ok(view)
@@ -440,6 +762,7 @@ pub async fn materialize(
     version: i64,
     meta: &ChangeMeta,
     previous: Option<&account::Model>,
+    tiering: &TieringSettings,
 ) -> ApiResult<AccountView> {
     materialize_all(
         conn,
@@ -450,6 +773,7 @@ pub async fn materialize(
             meta,
             previous,
         }],
+        tiering,
     )
     .await?
     .pop()
@@ -458,10 +782,12 @@ pub async fn materialize(
 
 /// Writes the rows, shares and scope history of many accounts: one look-up
 /// of their teams' branches and one of their shares before, whatever their
-/// number, then the writes. Returns the views, in order.
+/// number, then the writes. Each row is rated with `tiering` (read in the
+/// same transaction, see [`tiering::current`]). Returns the views, in order.
 pub async fn materialize_all(
     conn: &impl ConnectionTrait,
     items: &[Materialize<'_, account::Model>],
+    tiering: &TieringSettings,
 ) -> ApiResult<Vec<AccountView>> {
     let accounts: Vec<Account> = items
         .iter()
@@ -518,6 +844,7 @@ pub async fn materialize_all(
         shares.dedup();
         let mut before = old_shares.remove(&id).unwrap_or_default();
         before.sort();
+        let rating = tiering::rate(tiering, &account.scores);
         let scope_changed = item.previous.is_none_or(|p| {
             p.owner_id != account.owner_id.0
                 || p.team_id != account.team_id.map(|t| t.0)
@@ -533,6 +860,8 @@ pub async fn materialize_all(
             created_at: item.previous.map_or(item.meta.time, |p| p.created_at),
             updated_at: item.meta.time,
             version: item.version,
+            score: rating.score,
+            suggested_tier: rating.suggested_tier,
             account,
         };
         let account = &view.account;
@@ -544,6 +873,8 @@ pub async fn materialize_all(
             tier: Set(account.tier.map(|t| t.as_str().to_owned())),
             proposed_tier: Set(account.proposed_tier.map(|t| t.as_str().to_owned())),
             stage: Set(account.stage.as_str().to_owned()),
+            score: Set(view.score),
+            suggested_tier: Set(view.suggested_tier.map(|t| t.as_str().to_owned())),
             owner_id: Set(account.owner_id.0),
             team_id: Set(account.team_id.map(|t| t.0)),
             branch_id: Set(branch_id),
@@ -584,6 +915,8 @@ pub async fn materialize_all(
                 account::Column::Tier,
                 account::Column::ProposedTier,
                 account::Column::Stage,
+                account::Column::Score,
+                account::Column::SuggestedTier,
                 account::Column::OwnerId,
                 account::Column::TeamId,
                 account::Column::BranchId,
@@ -653,8 +986,9 @@ pub async fn follow_owner_team(state: &AppState, owner: Uuid) -> ApiResult<usize
         let Some(chunk) = Chunk::since(&mut doc, &heads, &meta, None) else {
             continue;
         };
+        let tiering = tiering::current(&txn, &state.settings.tiering).await?;
         let seq = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
-        materialize(&txn, id, &doc, seq, &meta, Some(&row)).await?;
+        materialize(&txn, id, &doc, seq, &meta, Some(&row), &tiering).await?;
         txn.commit().await?;
         state.cache.put(id, doc.into_automerge(), seq);
         moved += 1;
@@ -681,12 +1015,17 @@ impl SyncedKind for Accounts {
         review(conn, caller, old, new).await
     }
 
+    async fn before_store(conn: &impl ConnectionTrait, settings: &Settings) -> ApiResult<()> {
+        tiering::current(conn, &settings.tiering).await.map(drop)
+    }
+
     async fn materialize_all(
         conn: &impl ConnectionTrait,
-        _settings: &Settings,
+        settings: &Settings,
         items: &[Materialize<'_, account::Model>],
     ) -> ApiResult<Vec<AccountView>> {
-        materialize_all(conn, items).await
+        let tiering = tiering::current(conn, &settings.tiering).await?;
+        materialize_all(conn, items, &tiering).await
     }
 
     async fn rows_by_id(

@@ -53,6 +53,16 @@ pub trait SyncedKind {
         pending: &Pending,
     ) -> impl Future<Output = ApiResult<Review>>;
 
+    /// Reads, before the feed lock is taken, what materializing this kind
+    /// will wait for (the tiering settings' row lock, for accounts), so
+    /// that the wait does not hold up every other writer.
+    fn before_store(
+        _conn: &impl ConnectionTrait,
+        _settings: &Settings,
+    ) -> impl Future<Output = ApiResult<()>> {
+        async { Ok(()) }
+    }
+
     /// Writes the rows of many records of this kind from their documents,
     /// with a constant number of look-ups; returns their views, in order.
     fn materialize_all(

@@ -4,7 +4,9 @@ use super::{JsonObject, if_match, merge_patch_schema, new_record_schema, record_
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
 use crate::error::responses::{ListErrors, ReadErrors, WriteErrors};
-use crate::records::accounts::{self, AccountFilter, AccountView};
+use crate::records::accounts::{
+    self, AccountFilter, AccountView, TierProposalFilter, TierRejectionRequest,
+};
 use crate::records::page::Page;
 use crate::startup::AppState;
 use actix_web::http::{StatusCode, header};
@@ -30,7 +32,10 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(create_account)
         .service(get_account)
         .service(patch_account)
-        .service(delete_account);
+        .service(delete_account)
+        .service(list_tier_proposals)
+        .service(confirm_tier)
+        .service(reject_tier);
 }
 
 /// List the accounts in the caller's scope, newest first.
@@ -152,4 +157,79 @@ async fn delete_account(
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// List the tier proposals waiting for a decision in the caller's scope,
+/// newest first, each account with its score and suggested tier (managers
+/// and above).
+#[utoipa::path(
+    tag = "accounts",
+    params(TierProposalFilter),
+    responses((status = 200, body = Page<AccountView>), ListErrors),
+    security(("bearer" = []))
+)]
+#[get("/tier-proposals")]
+async fn list_tier_proposals(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    filter: web::Query<TierProposalFilter>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok()
+        .json(accounts::tier_proposals(&state, &caller, filter.into_inner()).await?))
+}
+
+/// Confirm the tier proposed for an account: it becomes the account's tier
+/// and the proposal is cleared, as one change devices receive (managers and
+/// above; 409 `no_tier_proposal` when none waits).
+#[utoipa::path(
+    tag = "accounts",
+    params(
+        ("id" = Uuid, Path, description = "Account id"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the ETag still matches"),
+    ),
+    responses((status = 200, body = AccountView, headers(("ETag" = String))), WriteErrors),
+    security(("bearer" = []))
+)]
+#[post("/accounts/{id}/tier/confirm")]
+async fn confirm_tier(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let view =
+        accounts::confirm_tier(&state, &caller, id.into_inner(), if_match(&req).as_deref()).await?;
+    Ok(record_response(StatusCode::OK, view.version, &view))
+}
+
+/// Turn down the tier proposed for an account: the proposal is cleared and
+/// the reason recorded in `tier_rejection`, as one change devices receive
+/// (managers and above; 409 `no_tier_proposal` when none waits).
+#[utoipa::path(
+    tag = "accounts",
+    params(
+        ("id" = Uuid, Path, description = "Account id"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the ETag still matches"),
+    ),
+    request_body = TierRejectionRequest,
+    responses((status = 200, body = AccountView, headers(("ETag" = String))), WriteErrors),
+    security(("bearer" = []))
+)]
+#[post("/accounts/{id}/tier/reject")]
+async fn reject_tier(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+    body: web::Json<TierRejectionRequest>,
+) -> ApiResult<HttpResponse> {
+    let view = accounts::reject_tier(
+        &state,
+        &caller,
+        id.into_inner(),
+        body.into_inner(),
+        if_match(&req).as_deref(),
+    )
+    .await?;
+    Ok(record_response(StatusCode::OK, view.version, &view))
 }

@@ -4,14 +4,17 @@
 
 use super::{if_match, record_response};
 use crate::auth::{AuthUser, Role};
+use crate::config::TieringSettings;
 use crate::error::responses::{ListErrors, ReadErrors, WriteErrors};
 use crate::error::{ApiError, ApiResult};
 use crate::org::{self, Branch, DeviceSession, Team, User, UserChanges, UserFilter};
 use crate::records::page::Page;
 use crate::startup::AppState;
+use crate::tiering::{self, TieringUpdate};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
 use kam_sync_core::Violation;
+use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -31,7 +34,9 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(get_user)
         .service(patch_user)
         .service(list_sessions)
-        .service(revoke_sessions);
+        .service(revoke_sessions)
+        .service(get_tiering)
+        .service(put_tiering);
 }
 
 const ADMIN: &[Role] = &[Role::Admin];
@@ -427,6 +432,43 @@ async fn revoke_sessions(
     )
     .await?;
     Ok(HttpResponse::Ok().json(Revoked { revoked }))
+}
+
+/// The tiering settings in force: score weights and tier thresholds (admins).
+#[utoipa::path(
+    tag = "admin",
+    responses((status = 200, body = TieringSettings), ListErrors),
+    security(("bearer" = []))
+)]
+#[get("/admin/settings/tiering")]
+async fn get_tiering(state: web::Data<AppState>, caller: AuthUser) -> ApiResult<HttpResponse> {
+    caller.require(ADMIN)?;
+    let settings = tiering::current(state.db.conn(), &state.settings.tiering).await?;
+    Ok(HttpResponse::Ok().json(settings))
+}
+
+/// Replace the tiering settings (admins): weights 0 or more, not all 0;
+/// thresholds 0-100, strategic above key. Every account is re-scored with
+/// them before the answer.
+#[utoipa::path(
+    tag = "admin",
+    request_body = TieringSettings,
+    responses((status = 200, body = TieringUpdate), WriteErrors),
+    security(("bearer" = []))
+)]
+#[put("/admin/settings/tiering")]
+async fn put_tiering(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: web::Json<TieringSettings>,
+) -> ApiResult<HttpResponse> {
+    caller.require(ADMIN)?;
+    let _guard = state.db.write_guard().await;
+    let txn = state.db.conn().begin().await?;
+    let update = tiering::replace(&txn, body.into_inner()).await?;
+    txn.commit().await?;
+    tracing::info!(rescored = update.rescored, "tiering settings replaced");
+    Ok(HttpResponse::Ok().json(update))
 }
 
 #[cfg(test)]

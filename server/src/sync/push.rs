@@ -593,6 +593,11 @@ async fn store_writes(
     caller: &AuthUser,
     writes: &mut [Write],
 ) -> ApiResult<Vec<i64>> {
+    for kind in RecordKind::ALL {
+        if writes.iter().any(|w| w.doc.kind() == *kind) {
+            with_kind!(*kind, K => K::before_store(conn, &state.settings).await?);
+        }
+    }
     let doc_writes = writes
         .iter_mut()
         .map(|write| {
