@@ -4,11 +4,13 @@
 pub mod account;
 pub mod account_share;
 pub mod branch;
+pub mod contract;
 pub mod doc_change;
 pub mod document;
 pub mod feed_head;
 pub mod idempotency_key;
 pub mod refresh_token;
+pub mod sales_target;
 pub mod scope_change;
 pub mod server_value;
 pub mod session;

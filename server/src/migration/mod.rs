@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m20261127_000001_foundation;
 mod m20261127_000002_feed_head;
 mod m20261127_000003_idempotency_keys;
+mod m20261127_000005_contracts_targets;
 
 /// The list of migrations.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_foundation::Migration),
             Box::new(m20261127_000002_feed_head::Migration),
             Box::new(m20261127_000003_idempotency_keys::Migration),
+            Box::new(m20261127_000005_contracts_targets::Migration),
         ]
     }
 }

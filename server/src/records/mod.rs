@@ -1,11 +1,16 @@
 //! Record storage. Each record is an Automerge document kept as a compacted
 //! snapshot plus the changes logged since; every change also goes to the
 //! global change log (from which devices pull) and re-materializes the
-//! record's relational row, all in one transaction.
+//! record's relational row, all in one transaction. Contracts and sales
+//! targets, edited only online, are plain rows with a version instead
+//! ([`contracts`], [`targets`]).
 
 pub mod accounts;
 pub mod cache;
+pub mod contracts;
+pub mod money;
 pub mod page;
+pub mod targets;
 pub mod visits;
 
 use crate::entities::{doc_change, document, feed_head};

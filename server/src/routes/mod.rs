@@ -4,8 +4,10 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod contracts;
 pub mod health;
 pub mod sync;
+pub mod targets;
 pub mod visits;
 
 use crate::error::ApiError;
@@ -18,6 +20,8 @@ pub fn configure(config: &mut ServiceConfig) {
     admin::configure(config);
     accounts::configure(config);
     visits::configure(config);
+    contracts::configure(config);
+    targets::configure(config);
     sync::configure(config);
 }
 
