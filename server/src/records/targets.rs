@@ -37,6 +37,9 @@ use std::collections::HashSet;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+/// The largest count a float carries exactly (2^53).
+const MAX_EXACT_COUNT: f64 = 9_007_199_254_740_992.0;
+
 /// The kind of period a target covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -183,9 +186,17 @@ impl Metric {
                 .map(Money::minor)
                 .map_err(|rule| ApiError::invalid_field("value", "invalid_value", rule))
         } else {
+            // A count written as `10.0` is still a whole number.
+            let whole_float = || {
+                number
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && (0.0..=MAX_EXACT_COUNT).contains(f))
+                    .map(|f| f as i64)
+            };
             number
                 .as_u64()
                 .and_then(|count| i64::try_from(count).ok())
+                .or_else(whole_float)
                 .ok_or_else(|| {
                     ApiError::invalid_field("value", "invalid_value", "a whole number, 0 or more")
                 })
@@ -1212,7 +1223,9 @@ mod tests {
             |metric: Metric, text: &str| number(text).and_then(|n| metric.parse_value(&n).ok());
         assert_eq!(parse(Metric::Revenue, "1234.5"), Some(123_450));
         assert_eq!(parse(Metric::Visits, "12"), Some(12));
+        assert_eq!(parse(Metric::Visits, "12.0"), Some(12));
         assert_eq!(parse(Metric::Visits, "1.5"), None);
+        assert_eq!(parse(Metric::Visits, "1e300"), None);
         assert_eq!(parse(Metric::SignedContracts, "-1"), None);
         assert_eq!(parse(Metric::Revenue, "-1"), None);
     }
