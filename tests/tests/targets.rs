@@ -299,7 +299,7 @@ async fn the_decomposition_report_shows_parts_their_sum_the_gap_and_who_has_no_t
         .await?
         .ensure_status(200)?
         .json()?;
-    assert_eq!(report.parts, [branch.clone()]);
+    assert_eq!(report.parts, std::slice::from_ref(&branch));
     assert_eq!(number(&report.gap), 400_000.0);
     assert!(report.without_target.is_empty());
 
@@ -375,7 +375,7 @@ async fn targets_are_read_and_set_by_role_and_place_in_the_org() -> anyhow::Resu
         .await?
         .assert_problem(403, "role_forbidden");
     let listed: Page<TargetView> = rep_b1.get("/targets").await?.ensure_status(200)?.json()?;
-    assert_eq!(listed.items, [team_b.clone()]);
+    assert_eq!(listed.items, std::slice::from_ref(&team_b));
 
     // A manager reads and sets the teams they lead and those teams' users.
     manager

@@ -566,25 +566,30 @@ async fn place_of(
     let unknown = |what: &str| {
         ApiError::invalid_field("subject_id", "unknown_subject", format!("no such {what}"))
     };
-    let Some(subject) = subject.filter(|_| level != Level::Org) else {
-        return match (level, subject) {
-            (Level::Org, None) => Ok(Place {
+    let subject = match (level, subject) {
+        (Level::Org, None) => {
+            return Ok(Place {
                 level,
                 subject: Uuid::nil(),
                 branch: None,
                 team: None,
-            }),
-            (Level::Org, Some(_)) => Err(ApiError::invalid_field(
+            });
+        }
+        (Level::Org, Some(_)) => {
+            return Err(ApiError::invalid_field(
                 "subject_id",
                 "subject_not_allowed",
                 "an org target has no subject",
-            )),
-            _ => Err(ApiError::invalid_field(
+            ));
+        }
+        (_, None) => {
+            return Err(ApiError::invalid_field(
                 "subject_id",
                 "subject_required",
                 format!("a {} target names its {}", level.as_str(), level.as_str()),
-            )),
-        };
+            ));
+        }
+        (_, Some(subject)) => subject,
     };
     match level {
         Level::Branch => {
@@ -611,6 +616,7 @@ async fn place_of(
                 team: Some(subject),
             })
         }
+        // The org level was answered above; what is left is a user.
         Level::Org | Level::Rep => {
             let row = user::Entity::find_by_id(subject)
                 .one(conn)
