@@ -2,9 +2,16 @@
 //! unique number, `If-Match`, the status moves, money, and who may see and
 //! change which contract.
 
-use kam_server::records::contracts::ContractView;
+use anyhow::Context;
+use chrono::NaiveDate;
+use kam_server::auth::AuthUser;
+use kam_server::entities::user;
+use kam_server::records::contracts::{self, ContractStatus, ContractView, NewContract};
+use kam_server::records::money::Money;
 use kam_server::records::page::Page;
+use kam_sync_core::ids::OpportunityId;
 use kam_tests::{Method, Session, TestApp, new_account};
+use sea_orm::{EntityTrait, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -446,5 +453,71 @@ async fn listing_filters_contracts_by_account_owner_opportunity_status_and_signi
         [february.id.0]
     );
     assert_eq!(listed(&rep_a2, "").await?, [draft.id.0]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_won_opportunity_creates_its_contract_inside_its_own_transaction() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let account = rep
+        .create_account(new_account("Won Deal Logistics"))
+        .await?;
+    let conn = app.db().conn();
+    let row = user::Entity::find_by_id(org.rep_a1.id)
+        .one(conn)
+        .await?
+        .context("rep_a1 is seeded")?;
+    let caller = AuthUser::without_session(conn, &row)
+        .await
+        .map_err(|err| anyhow::anyhow!("{err:?}"))?;
+    let opportunity = OpportunityId::new_v7();
+    let new = NewContract {
+        id: None,
+        number: "OPP-2026-1".into(),
+        account_id: account.id,
+        opportunity_id: Some(opportunity),
+        owner_id: None,
+        amount: Money::from_minor(500_000).context("a valid amount")?,
+        currency: None,
+        signed_on: NaiveDate::from_ymd_opt(2026, 11, 2),
+        start_on: None,
+        end_on: None,
+        payment_terms: None,
+        status: Some(ContractStatus::Active),
+        notes: None,
+    };
+
+    let guard = app.db().write_guard().await;
+    let txn = conn.begin().await?;
+    let undone = contracts::create(&txn, &caller, new.clone())
+        .await
+        .map_err(|err| anyhow::anyhow!("{err:?}"))?;
+    txn.rollback().await?;
+    drop(guard);
+    rep.get(&format!("/contracts/{}", undone.id))
+        .await?
+        .assert_problem(404, "not_found");
+
+    let guard = app.db().write_guard().await;
+    let txn = conn.begin().await?;
+    let made = contracts::create(&txn, &caller, new)
+        .await
+        .map_err(|err| anyhow::anyhow!("{err:?}"))?;
+    txn.commit().await?;
+    drop(guard);
+    let read: ContractView = rep
+        .get(&format!("/contracts/{}", made.id))
+        .await?
+        .ensure_status(200)?
+        .json()?;
+    assert_eq!(read.opportunity_id, Some(opportunity));
+    assert_eq!(read.owner_id.0, org.rep_a1.id);
+    assert_eq!(read.amount.minor(), 500_000);
+    assert_eq!(
+        listed(&rep, &format!("opportunity_id={}", opportunity.0)).await?,
+        [made.id.0]
+    );
     Ok(())
 }

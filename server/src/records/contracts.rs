@@ -446,7 +446,6 @@ pub async fn create(
 ) -> ApiResult<ContractView> {
     require_writer(caller)?;
     let id = new.id.map_or_else(Uuid::now_v7, |id| id.0);
-    crate::telemetry::record_id(id);
     let account = visible_row(conn, caller, new.account_id.0)
         .await
         .map_err(|_| ApiError::invalid_field("account_id", "unknown_account", "no such account"))?;
@@ -536,6 +535,7 @@ pub async fn create_one(
     let txn = state.db.conn().begin().await?;
     let view = create(&txn, caller, new).await?;
     txn.commit().await?;
+    crate::telemetry::record_id(view.id);
     Ok(view)
 }
 
