@@ -292,6 +292,7 @@ async fn bad_contract_input_is_a_422_naming_the_field() -> anyhow::Result<()> {
             "end_on",
         ),
         (with("account_id", json!(Uuid::now_v7())), "account_id"),
+        (with("signed_on", json!("0001-01-01")), "signed_on"),
     ] {
         let reply = rep.post("/contracts", &body).await?;
         reply.assert_problem(422, "validation_failed");

@@ -155,6 +155,8 @@ async fn bad_target_input_is_a_422_naming_the_field() -> anyhow::Result<()> {
             "subject_id",
         ),
         (quarter_target("org", None, "revenue", 0.001), "value"),
+        (with("period_start", json!("9999-10-01")), "period_start"),
+        (with("period_start", json!("1899-01-01")), "period_start"),
     ] {
         let reply = admin.post("/targets", &body).await?;
         reply.assert_problem(422, "validation_failed");

@@ -291,6 +291,15 @@ impl ContractFields {
             ));
         }
         money::check_currency("currency", &self.currency)?;
+        for (field, day) in [
+            ("signed_on", self.signed_on),
+            ("start_on", self.start_on),
+            ("end_on", self.end_on),
+        ] {
+            if let Some(day) = day {
+                super::check_date(field, day)?;
+            }
+        }
         if self
             .payment_terms
             .as_ref()

@@ -558,6 +558,29 @@ pub fn with_json_fields(
     serde_json::Value::Object(object)
 }
 
+/// Years a date of a plain-row record may fall in: wide enough for any
+/// contract or target, narrow enough that every engine stores the date and
+/// a period starting in the last year still ends within the calendar.
+pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 1900..=9998;
+
+/// Refuses a date outside [`DATE_YEARS`] (422 `out_of_range`).
+pub fn check_date(field: &str, day: chrono::NaiveDate) -> ApiResult<()> {
+    use chrono::Datelike;
+    if DATE_YEARS.contains(&day.year()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            field,
+            "out_of_range",
+            format!(
+                "a date in the years {} to {}",
+                DATE_YEARS.start(),
+                DATE_YEARS.end()
+            ),
+        ))
+    }
+}
+
 /// A strong ETag for a record version.
 pub fn etag(version: i64) -> String {
     format!("\"{version}\"")

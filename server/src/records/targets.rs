@@ -858,6 +858,7 @@ pub async fn create(state: &AppState, caller: &AuthUser, new: NewTarget) -> ApiR
     caller.require(SETTERS)?;
     let id = new.id.map_or_else(Uuid::now_v7, |id| id.0);
     crate::telemetry::record_id(id);
+    super::check_date("period_start", new.period_start)?;
     if !new.period.starts_on(new.period_start) {
         return Err(ApiError::invalid_field(
             "period_start",
