@@ -714,3 +714,75 @@ async fn progress_counts_new_key_accounts_and_completed_visits_of_the_period() -
     assert_eq!(done.attainment, Some(0.25));
     Ok(())
 }
+
+#[tokio::test]
+async fn parts_written_at_the_same_time_never_add_up_past_their_whole() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let manager = app.login_as(&org.manager).await?;
+    let month = |month: u32, level: &str, subject: Uuid, value: f64| {
+        json!({
+            "period": "month",
+            "period_start": format!("2026-{month:02}-01"),
+            "level": level,
+            "subject_id": subject,
+            "metric": "visits",
+            "value": value,
+        })
+    };
+    for m in 1..=12 {
+        let whole = month(m, "team", org.team_a, 50.0);
+        let (first, second, late_whole) = (
+            month(m, "rep", org.rep_a1.id, 30.0),
+            month(m, "rep", org.rep_a2.id, 30.0),
+            month(m, "team", org.team_a, 40.0),
+        );
+        // Odd months: the whole exists and two parts race for it; even
+        // months: two parts race a whole too small for both.
+        let replies = if m % 2 == 1 {
+            set(&manager, &whole).await?;
+            let (a, b) = tokio::join!(
+                manager.post("/targets", &first),
+                manager.post("/targets", &second)
+            );
+            vec![a?, b?]
+        } else {
+            let (a, b, c) = tokio::join!(
+                manager.post("/targets", &first),
+                manager.post("/targets", &second),
+                manager.post("/targets", &late_whole)
+            );
+            vec![a?, b?, c?]
+        };
+        for reply in &replies {
+            assert!(
+                reply.status == 201 || reply.code() == Some("decomposition_exceeded"),
+                "{}",
+                reply.body
+            );
+        }
+        let page: Page<TargetView> = manager
+            .get(&format!("/targets?period_start=2026-{m:02}-01&limit=10"))
+            .await?
+            .ensure_status(200)?
+            .json()?;
+        let team = page
+            .items
+            .iter()
+            .find(|t| t.level == kam_server::records::targets::Level::Team);
+        let parts: f64 = page
+            .items
+            .iter()
+            .filter(|t| t.level == kam_server::records::targets::Level::Rep)
+            .map(|t| number(&t.value))
+            .sum();
+        if let Some(team) = team {
+            assert!(
+                parts <= number(&team.value),
+                "month {m}: {parts} > {}",
+                team.value
+            );
+        }
+    }
+    Ok(())
+}

@@ -29,7 +29,7 @@ use kam_sync_core::visit::VisitStatus;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -639,24 +639,55 @@ async fn place_of(
     }
 }
 
-/// The target of `key` at `place`, if set; with `lock`, held until the
-/// transaction ends (PostgreSQL; SQLite writers are serialized already).
+/// The target of `key` at `place`, if set.
 async fn target_at(
     conn: &impl ConnectionTrait,
     key: TargetKey,
     place: &Place,
-    lock: bool,
 ) -> ApiResult<Option<Target>> {
-    let mut query = sales_target::Entity::find()
+    sales_target::Entity::find()
         .filter(sales_target::Column::Period.eq(key.period.as_str()))
         .filter(sales_target::Column::PeriodStart.eq(key.start))
         .filter(sales_target::Column::Metric.eq(key.metric.as_str()))
         .filter(sales_target::Column::Level.eq(place.level.as_str()))
-        .filter(sales_target::Column::SubjectId.eq(place.subject));
-    if lock && conn.get_database_backend() == DbBackend::Postgres {
-        query = query.lock_exclusive();
+        .filter(sales_target::Column::SubjectId.eq(place.subject))
+        .one(conn)
+        .await?
+        .map(Target::try_from)
+        .transpose()
+}
+
+/// Serializes, on PostgreSQL, the writes to the targets of one period and
+/// metric: the rule of decomposition reads a whole and its parts and then
+/// writes one of them, and two writers checking at once (a part and its
+/// whole, two siblings, or servers sharing the database) could each pass
+/// and together break it. The lock is held until the transaction ends.
+/// SQLite writers are serialized already.
+async fn lock_family(conn: &impl ConnectionTrait, key: TargetKey) -> ApiResult<()> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
     }
-    query.one(conn).await?.map(Target::try_from).transpose()
+    let name = format!(
+        "sales_targets/{}/{}/{}",
+        key.period.as_str(),
+        key.start,
+        key.metric.as_str()
+    );
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [family_lock_id(&name).into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// FNV-1a of `name`: the same 64 bits in every server process and build.
+fn family_lock_id(name: &str) -> i64 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
 /// The subjects one level down from `place`: every branch of the org, the
@@ -752,7 +783,8 @@ fn currency_mismatch(whole: &str) -> ApiError {
 
 /// The rule of decomposition, for a target of `key` at `place` that would
 /// be worth `value` (`id`: the target itself, not counted twice): with its
-/// siblings it fits in its whole, and its own parts fit in it.
+/// siblings it fits in its whole, and its own parts fit in it. The caller
+/// holds the family's lock ([`lock_family`]).
 async fn check_decomposition(
     conn: &impl ConnectionTrait,
     key: TargetKey,
@@ -762,7 +794,7 @@ async fn check_decomposition(
     currency: Option<&str>,
 ) -> ApiResult<()> {
     if let Some(parent) = place.parent()
-        && let Some(whole) = target_at(conn, key, &parent, true).await?
+        && let Some(whole) = target_at(conn, key, &parent).await?
     {
         if whole.row.currency.as_deref() != currency {
             return Err(currency_mismatch(&whole.describe()));
@@ -799,8 +831,9 @@ async fn check_decomposition(
     Ok(())
 }
 
-/// The target row, if the caller may read it (else 404); with `lock`, as
-/// [`target_at`].
+/// The target row, if the caller may read it (else 404); with `lock`, held
+/// until the transaction ends (PostgreSQL; SQLite writers are serialized
+/// already).
 async fn readable(
     conn: &impl ConnectionTrait,
     caller: &AuthUser,
@@ -889,6 +922,7 @@ pub async fn create(state: &AppState, caller: &AuthUser, new: NewTarget) -> ApiR
     };
     let _guard = state.db.write_guard().await;
     let txn = state.db.conn().begin().await?;
+    lock_family(&txn, key).await?;
     let place = place_of(&txn, new.level, new.subject_id).await?;
     if !may_set(caller, &place) {
         return Err(scope_forbidden());
@@ -899,7 +933,7 @@ pub async fn create(state: &AppState, caller: &AuthUser, new: NewTarget) -> ApiR
             "a target with this id exists",
         ));
     }
-    if target_at(&txn, key, &place, false).await?.is_some() {
+    if target_at(&txn, key, &place).await?.is_some() {
         return Err(target_exists());
     }
     check_decomposition(&txn, key, &place, id, value, currency.as_deref()).await?;
@@ -1003,6 +1037,7 @@ pub async fn update(
     if value == target.row.value {
         return target.view();
     }
+    lock_family(&txn, target.key).await?;
     check_decomposition(
         &txn,
         target.key,
