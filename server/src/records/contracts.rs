@@ -15,6 +15,7 @@ use crate::records::accounts::visible_row;
 use crate::startup::AppState;
 use actix_web::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
+use kam_sync_core::Violation;
 use kam_sync_core::ids::{AccountId, ContractId, OpportunityId, UserId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
@@ -284,7 +285,7 @@ impl ContractFields {
     fn check(&self) -> ApiResult<()> {
         let mut out = Vec::new();
         if self.number.is_empty() || self.number.chars().count() > MAX_NUMBER_LEN {
-            out.push(kam_sync_core::Violation::new(
+            out.push(Violation::new(
                 "number",
                 "invalid_value",
                 format!("1 to {MAX_NUMBER_LEN} characters"),
@@ -305,7 +306,7 @@ impl ContractFields {
             .as_ref()
             .is_some_and(|t| t.chars().count() > MAX_PAYMENT_TERMS_LEN)
         {
-            out.push(kam_sync_core::Violation::new(
+            out.push(Violation::new(
                 "payment_terms",
                 "too_long",
                 format!("at most {MAX_PAYMENT_TERMS_LEN} characters"),
@@ -316,7 +317,7 @@ impl ContractFields {
             .as_ref()
             .is_some_and(|t| t.chars().count() > MAX_NOTES_LEN)
         {
-            out.push(kam_sync_core::Violation::new(
+            out.push(Violation::new(
                 "notes",
                 "too_long",
                 format!("at most {MAX_NOTES_LEN} characters"),
@@ -325,14 +326,14 @@ impl ContractFields {
         if let (Some(start), Some(end)) = (self.start_on, self.end_on)
             && end < start
         {
-            out.push(kam_sync_core::Violation::new(
+            out.push(Violation::new(
                 "end_on",
                 "end_before_start",
                 "the term cannot end before it starts",
             ));
         }
         if self.status.needs_signing_date() && self.signed_on.is_none() {
-            out.push(kam_sync_core::Violation::new(
+            out.push(Violation::new(
                 "signed_on",
                 "signing_date_required",
                 format!("a contract is {} only once signed", self.status.as_str()),
