@@ -270,6 +270,24 @@ pub mod responses {
         }
     }
 
+    /// Problems of routes that read records some roles may not read at all.
+    pub struct RoleReadErrors;
+
+    impl IntoResponses for RoleReadErrors {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            problems(&[
+                BAD_REQUEST,
+                UNAUTHORIZED,
+                (
+                    403,
+                    "The caller's role may not read these records (`role_forbidden`)",
+                ),
+                NOT_FOUND,
+                INTERNAL,
+            ])
+        }
+    }
+
     /// Problems of routes that list records.
     pub struct ListErrors;
 

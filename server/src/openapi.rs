@@ -21,6 +21,8 @@ use utoipa::{Modify, OpenApi};
         (name = "admin", description = "Branches, teams, users and their devices"),
         (name = "accounts", description = "Key accounts"),
         (name = "visits", description = "Visits to accounts"),
+        (name = "contracts", description = "Contracts under accounts; edited online, terminated rather than deleted"),
+        (name = "targets", description = "Sales targets per period and org level, their decomposition and progress"),
         (name = "sync", description = "Offline-first sync of record documents (see docs/sync-protocol.md)"),
     )
 )]

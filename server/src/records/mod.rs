@@ -1,14 +1,19 @@
 //! Record storage. Each record is an Automerge document kept as a compacted
 //! snapshot plus the changes logged since; every change also goes to the
 //! global change log (from which devices pull) and re-materializes the
-//! record's relational row, all in one transaction.
+//! record's relational row, all in one transaction. Contracts and sales
+//! targets, edited only online, are plain rows with a version instead
+//! ([`contracts`], [`targets`]).
 
 pub mod accounts;
 pub mod cache;
 pub mod child;
 pub mod contacts;
 pub mod kind;
+pub mod contracts;
+pub mod money;
 pub mod page;
+pub mod targets;
 pub mod visits;
 
 use crate::entities::{doc_change, document, feed_head};
@@ -573,6 +578,29 @@ pub fn with_json_fields(
         }
     }
     serde_json::Value::Object(object)
+}
+
+/// Years a date of a plain-row record may fall in: wide enough for any
+/// contract or target, narrow enough that every engine stores the date and
+/// a period starting in the last year still ends within the calendar.
+pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 1900..=9998;
+
+/// Refuses a date outside [`DATE_YEARS`] (422 `out_of_range`).
+pub fn check_date(field: &str, day: chrono::NaiveDate) -> ApiResult<()> {
+    use chrono::Datelike;
+    if DATE_YEARS.contains(&day.year()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            field,
+            "out_of_range",
+            format!(
+                "a date in the years {} to {}",
+                DATE_YEARS.start(),
+                DATE_YEARS.end()
+            ),
+        ))
+    }
 }
 
 /// A strong ETag for a record version.

@@ -5,8 +5,10 @@ pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod contacts;
+pub mod contracts;
 pub mod health;
 pub mod sync;
+pub mod targets;
 pub mod visits;
 
 use crate::error::ApiError;
@@ -20,6 +22,8 @@ pub fn configure(config: &mut ServiceConfig) {
     accounts::configure(config);
     visits::configure(config);
     contacts::configure(config);
+    contracts::configure(config);
+    targets::configure(config);
     sync::configure(config);
 }
 
