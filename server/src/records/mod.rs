@@ -8,6 +8,7 @@ pub mod cache;
 pub mod child;
 pub mod contacts;
 pub mod kind;
+pub mod opportunities;
 pub mod page;
 pub mod visits;
 

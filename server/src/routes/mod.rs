@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod contacts;
 pub mod health;
+pub mod opportunities;
 pub mod sync;
 pub mod visits;
 
@@ -20,6 +21,7 @@ pub fn configure(config: &mut ServiceConfig) {
     accounts::configure(config);
     visits::configure(config);
     contacts::configure(config);
+    opportunities::configure(config);
     sync::configure(config);
 }
 
