@@ -692,3 +692,30 @@ fn materialize_items<'a, Row>(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fields_valid_only_together_are_kept_together_and_the_bad_one_is_put_back() {
+        let id = Uuid::now_v7();
+        let old = json!({
+            "account_id": Uuid::now_v7(),
+            "name": "Meters",
+            "owner_id": Uuid::now_v7(),
+            "stage": "research",
+        });
+        let mut merged = old.clone();
+        merged["stage"] = json!("lost");
+        merged["lost_reason"] = json!("Price");
+        merged["probability"] = json!(500);
+        let (kept, notices) = keep_valid_fields(RecordKind::Opportunity, id, &old, &merged);
+        assert_eq!(kept["stage"], json!("lost"));
+        assert_eq!(kept["lost_reason"], json!("Price"));
+        assert_eq!(kept.get("probability"), None);
+        let fields: Vec<_> = notices.iter().map(|n| n.field.as_deref()).collect();
+        assert_eq!(fields, [Some("probability")]);
+    }
+}
