@@ -48,7 +48,7 @@ pub struct OpportunityView {
     /// default when none is (research 10, planning 25, negotiation 50,
     /// contract 80); won counts 100 and lost 0 whatever is given.
     pub effective_probability: i64,
-    /// `amount` × `effective_probability`, to the nearest cent; absent without an amount.
+    /// `amount` × `effective_probability`, to the nearest cent; null without an amount.
     pub weighted_amount: Option<Money>,
     /// Days from today (UTC) to `expected_close_on` while the deal is open;
     /// negative once the date has passed.
@@ -481,7 +481,7 @@ pub struct Pipeline {
     pub won_count: i64,
     /// Opportunities lost.
     pub lost_count: i64,
-    /// won / (won + lost), 0-1; absent while none is closed.
+    /// won / (won + lost), 0-1; null while none is closed.
     pub conversion_rate: Option<f64>,
 }
 
