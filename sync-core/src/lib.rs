@@ -6,7 +6,7 @@
 //!   [`contact`], ...),
 //! - reading and writing them from and to Automerge documents, merge-patching
 //!   them, and listing concurrent values of a field ([`doc`]),
-//! - the identifiers shared by every component ([`ids`]).
+//! - the identifiers shared by every component ([`ids`]), and money ([`money`]).
 //!
 //! It is sans-IO: no threads, sockets, clocks or databases. Callers pass the
 //! time and the author of each change in [`doc::ChangeMeta`].
@@ -17,6 +17,8 @@ pub mod doc;
 pub mod error;
 pub mod geo;
 pub mod ids;
+pub mod money;
+pub mod opportunity;
 pub mod protocol;
 pub mod record;
 pub mod replica;
@@ -26,6 +28,7 @@ pub use account::Account;
 pub use contact::Contact;
 pub use doc::{ChangeMeta, Conflict, RecordDoc, deserialize_json, diff_patch, parse_record};
 pub use error::{RecordError, Violation};
+pub use opportunity::Opportunity;
 pub use record::{Record, RecordKind};
 pub use replica::{Replica, ReplicaError, SyncOutcome};
 pub use visit::Visit;

@@ -228,6 +228,11 @@ fn list(replica: &Replica, kind: RecordKind) {
                     json["name"].as_str().unwrap_or_default(),
                     json["title"].as_str().unwrap_or_default()
                 ),
+                RecordKind::Opportunity => format!(
+                    "{} ({})",
+                    json["name"].as_str().unwrap_or_default(),
+                    json["stage"].as_str().unwrap_or_default()
+                ),
             };
             println!("{id}  {label}");
         }

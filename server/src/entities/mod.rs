@@ -10,6 +10,7 @@ pub mod doc_change;
 pub mod document;
 pub mod feed_head;
 pub mod idempotency_key;
+pub mod opportunity;
 pub mod refresh_token;
 pub mod sales_target;
 pub mod scope_change;

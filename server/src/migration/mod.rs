@@ -10,6 +10,7 @@ mod m20261127_000003_idempotency_keys;
 mod m20261127_000004_contacts;
 mod m20261127_000005_contracts_targets;
 mod m20261127_000006_account_scores;
+mod m20261127_000007_opportunities;
 
 /// The list of migrations.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_contacts::Migration),
             Box::new(m20261127_000005_contracts_targets::Migration),
             Box::new(m20261127_000006_account_scores::Migration),
+            Box::new(m20261127_000007_opportunities::Migration),
         ]
     }
 }

@@ -8,10 +8,12 @@ use super::page::{Cursor, Page};
 use super::{Chunk, Loaded, check_if_match, load, store, store_new, with_fields};
 use crate::access::visible_account_ids;
 use crate::auth::AuthUser;
+use crate::entities::user;
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
+use kam_sync_core::ids::{AccountId, UserId};
 use kam_sync_core::{RecordDoc, parse_record};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -52,6 +54,11 @@ pub trait ChildKind: SyncedKind<View: DeserializeOwned> {
 
     /// The kind-specific filters, added to `condition`.
     fn filter(filter: &Self::Filter, condition: Condition) -> Condition;
+
+    /// Brings the parts of a view that depend on the day (days left to a
+    /// date, overdue flags) up to `now`: a stored view keeps them as of its
+    /// last write, so every view read from a row passes through here.
+    fn as_of(_view: &mut Self::View, _now: DateTime<Utc>) {}
 }
 
 /// What every child kind's list filter has.
@@ -114,7 +121,46 @@ pub(crate) use list_filter;
 
 fn view_of<K: ChildKind>(row: &Row<K>) -> ApiResult<K::View> {
     let (_, _, body) = K::row_parts(row);
-    serde_json::from_value(body.clone()).map_err(ApiError::internal)
+    let mut view = serde_json::from_value(body.clone()).map_err(ApiError::internal)?;
+    K::as_of(&mut view, Utc::now());
+    Ok(view)
+}
+
+/// Who may own a record under `account` that the caller writes: a rep owns
+/// their own; a manager or above may assign any active user who can see the
+/// account. `what` names the kind in the messages.
+pub async fn check_owner(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    owner: UserId,
+    account: AccountId,
+    what: &str,
+) -> ApiResult<()> {
+    if owner == caller.id {
+        return Ok(());
+    }
+    if !caller.role.supervises() {
+        return Err(ApiError::forbidden(
+            "owner_change_forbidden",
+            format!("a rep cannot assign a {what} to someone else; ask a manager"),
+        ));
+    }
+    let owner_row = user::Entity::find_by_id(owner.0)
+        .one(conn)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| {
+            ApiError::invalid_field("owner_id", "unknown_user", "no active user has this id")
+        })?;
+    let owner_user = AuthUser::without_session(conn, &owner_row).await?;
+    if visible_row(conn, &owner_user, account.0).await.is_err() {
+        return Err(ApiError::invalid_field(
+            "owner_id",
+            "owner_cannot_see_account",
+            format!("that user cannot see the {what}'s account; share it with them first"),
+        ));
+    }
+    Ok(())
 }
 
 /// The row, if the caller may see its account (404 otherwise, as if it did

@@ -119,6 +119,10 @@ macro_rules! with_kind {
                 type $K = $crate::records::contacts::Contacts;
                 $body
             }
+            kam_sync_core::RecordKind::Opportunity => {
+                type $K = $crate::records::opportunities::Opportunities;
+                $body
+            }
         }
     };
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod contacts;
 pub mod contracts;
 pub mod health;
+pub mod opportunities;
 pub mod sync;
 pub mod targets;
 pub mod visits;
@@ -24,6 +25,7 @@ pub fn configure(config: &mut ServiceConfig) {
     contacts::configure(config);
     contracts::configure(config);
     targets::configure(config);
+    opportunities::configure(config);
     sync::configure(config);
 }
 

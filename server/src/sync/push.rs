@@ -211,6 +211,10 @@ async fn review_as<K: SyncedKind>(
 /// Keeps the device's value of each changed top-level field where the
 /// record stays valid, and the previous value where it would not; returns
 /// the resulting record and what was kept back.
+///
+/// A field refused alone may pass once another is in (a stage moved to
+/// `lost` with the reason beside it), so the merged record is tried whole
+/// first, then the fields one by one until no more can be taken.
 fn keep_valid_fields(
     kind: RecordKind,
     id: Uuid,
@@ -220,29 +224,46 @@ fn keep_valid_fields(
     let (Some(old), Some(merged)) = (old.as_object(), merged.as_object()) else {
         return (old.clone(), Vec::new());
     };
+    if validate(kind, Value::Object(merged.clone())).is_ok() {
+        return (Value::Object(merged.clone()), Vec::new());
+    }
     let mut candidate = old.clone();
-    let mut notices = Vec::new();
-    let keys: Vec<&String> = old
+    let mut waiting: Vec<&String> = old
         .keys()
         .chain(merged.keys().filter(|k| !old.contains_key(*k)))
+        .filter(|key| old.get(*key) != merged.get(*key))
         .collect();
-    for key in keys {
-        if old.get(key) == merged.get(key) {
-            continue;
+    let mut refused = Vec::new();
+    loop {
+        let before = waiting.len();
+        refused.clear();
+        for key in std::mem::take(&mut waiting) {
+            let mut trial = candidate.clone();
+            match merged.get(key) {
+                Some(value) => trial.insert(key.clone(), value.clone()),
+                None => trial.remove(key),
+            };
+            match validate(kind, Value::Object(trial.clone())) {
+                Ok(()) => candidate = trial,
+                Err(err) => {
+                    waiting.push(key);
+                    refused.push((key, err));
+                }
+            }
         }
-        let mut trial = candidate.clone();
-        match merged.get(key) {
-            Some(value) => trial.insert(key.clone(), value.clone()),
-            None => trial.remove(key),
-        };
-        match validate(kind, Value::Object(trial.clone())) {
-            Ok(()) => candidate = trial,
-            Err(RecordError::Invalid(violations)) => {
+        if waiting.is_empty() || waiting.len() == before {
+            break;
+        }
+    }
+    let notices = refused
+        .into_iter()
+        .map(|(key, err)| match err {
+            RecordError::Invalid(violations) => {
                 let first = violations
                     .first()
                     .cloned()
                     .unwrap_or_else(|| Violation::new(key.as_str(), "invalid_value", "invalid"));
-                notices.push(notice(
+                notice(
                     id,
                     &first.code,
                     Some(key),
@@ -250,13 +271,11 @@ fn keep_valid_fields(
                         "{}: {}; the previous value was restored",
                         first.field, first.message
                     ),
-                ));
+                )
             }
-            Err(RecordError::Automerge(err)) => {
-                notices.push(notice(id, "invalid_value", Some(key), err.to_string()));
-            }
-        }
-    }
+            RecordError::Automerge(err) => notice(id, "invalid_value", Some(key), err.to_string()),
+        })
+        .collect();
     (Value::Object(candidate), notices)
 }
 
@@ -677,4 +696,31 @@ fn materialize_items<'a, Row>(
             previous: previous.get(&write.id),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fields_valid_only_together_are_kept_together_and_the_bad_one_is_put_back() {
+        let id = Uuid::now_v7();
+        let old = json!({
+            "account_id": Uuid::now_v7(),
+            "name": "Meters",
+            "owner_id": Uuid::now_v7(),
+            "stage": "research",
+        });
+        let mut merged = old.clone();
+        merged["stage"] = json!("lost");
+        merged["lost_reason"] = json!("Price");
+        merged["probability"] = json!(500);
+        let (kept, notices) = keep_valid_fields(RecordKind::Opportunity, id, &old, &merged);
+        assert_eq!(kept["stage"], json!("lost"));
+        assert_eq!(kept["lost_reason"], json!("Price"));
+        assert_eq!(kept.get("probability"), None);
+        let fields: Vec<_> = notices.iter().map(|n| n.field.as_deref()).collect();
+        assert_eq!(fields, [Some("probability")]);
+    }
 }

@@ -58,6 +58,15 @@ pub fn sample(kind: RecordKind) -> Value {
             "influence": 5,
             "org_needs": ["quality"]
         }),
+        RecordKind::Opportunity => json!({
+            "account_id": DOC_ID,
+            "name": "Smart meters, phase 2",
+            "owner_id": "01900000-0000-7000-8000-00000000000a",
+            "stage": "negotiation",
+            "amount": 1200000.5,
+            "competitors": [{"name": "Acme", "price_position": "low"}],
+            "notes": "The CFO wants a longer payment period."
+        }),
     }
 }
 

@@ -1,0 +1,611 @@
+//! Opportunities (商机): their rows, the rules a change must pass (owner,
+//! stage moves, the key persons named), the fields the server keeps (the
+//! stage history, the days won and lost), and the pipeline report.
+//!
+//! Stage moves follow [`OpportunityStage::move_to`]: one step forward at a
+//! time, won only from contract, lost from any open stage, and back (a lost
+//! deal reopened, a won one returned to contract, an open one stepped back)
+//! only by a manager or above. A refused move is a 422 `invalid_stage_move`
+//! (403 `stage_reopen_forbidden` for a rep moving back) over REST and is
+//! undone, with a notice, over sync. Winning is decided in one place,
+//! [`server_fields`], which dates `won_on`: the place to hook what a win
+//! starts.
+
+use super::child::{ChildKind, Columns, check_owner, list_filter};
+use super::kind::{Pending, Stamp, SyncedKind};
+use super::{Materialize, Review, upsert_each};
+use crate::access::visible_account_ids;
+use crate::auth::AuthUser;
+use crate::config::Settings;
+use crate::entities::{contact, opportunity, user};
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use actix_web::http::StatusCode;
+use chrono::{DateTime, NaiveDate, Utc};
+use kam_sync_core::Opportunity;
+use kam_sync_core::ids::OpportunityId;
+use kam_sync_core::money::{Currency, Money};
+use kam_sync_core::opportunity::{OpportunityStage, StageChange, StageMove};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// An opportunity as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OpportunityView {
+    /// Id.
+    pub id: OpportunityId,
+    /// The record.
+    #[serde(flatten)]
+    pub opportunity: Opportunity,
+    /// The probability that counts, 0-100: the one given, or the stage's
+    /// default when none is (research 10, planning 25, negotiation 50,
+    /// contract 80); won counts 100 and lost 0 whatever is given.
+    pub effective_probability: i64,
+    /// `amount` × `effective_probability`, to the nearest cent; null without an amount.
+    pub weighted_amount: Option<Money>,
+    /// Days from today (UTC) to `expected_close_on` while the deal is open;
+    /// negative once the date has passed.
+    pub days_to_close: Option<i64>,
+    /// True when the deal is open and `expected_close_on` has passed.
+    pub overdue: bool,
+    /// Bookkeeping.
+    #[serde(flatten)]
+    pub stamp: Stamp,
+}
+
+list_filter!(
+    /// Filters for listing opportunities; all combine with AND, within the caller's scope.
+    OpportunityFilter {
+        /// Worked by this user.
+        owner_id: Option<Uuid>,
+        /// At this stage.
+        stage: Option<OpportunityStage>,
+        /// Expected to close on or after this day.
+        expected_close_from: Option<NaiveDate>,
+        /// Expected to close on or before this day.
+        expected_close_to: Option<NaiveDate>,
+        /// Only deals still being worked (not won or lost).
+        open_only: Option<bool>,
+    }
+);
+
+/// Opportunities as a synced kind.
+pub struct Opportunities;
+
+fn refuse_move(from: Option<OpportunityStage>, to: OpportunityStage) -> ApiError {
+    let from = from.map_or("a new opportunity", OpportunityStage::as_str);
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_stage_move",
+        format!(
+            "{from} → {to} is not a move: an opportunity starts open, advances one stage at a \
+             time, is won only from contract and lost from any open stage"
+        ),
+    )
+}
+
+/// What is wrong with moving from `from` (`None`: a new opportunity) to
+/// `to`, if anything, and the stage that undoes it.
+fn stage_problem(
+    caller: &AuthUser,
+    from: Option<OpportunityStage>,
+    to: OpportunityStage,
+) -> Option<(ApiError, OpportunityStage)> {
+    let Some(from) = from else {
+        // Made won or lost at once (offline): undone to the stage it could
+        // have been won or lost from.
+        return match to {
+            OpportunityStage::Won => Some((refuse_move(None, to), OpportunityStage::Contract)),
+            OpportunityStage::Lost => Some((refuse_move(None, to), OpportunityStage::Research)),
+            _ => None,
+        };
+    };
+    match from.move_to(to) {
+        None if from == to => None,
+        None => Some((refuse_move(Some(from), to), from)),
+        Some(StageMove::Reopen) if !caller.role.supervises() => Some((
+            ApiError::forbidden(
+                "stage_reopen_forbidden",
+                format!("{from} → {to} moves the deal back; a manager reopens deals"),
+            ),
+            from,
+        )),
+        Some(StageMove::Advance | StageMove::Win | StageMove::Lose | StageMove::Reopen) => None,
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or_default()
+}
+
+/// A field only the server writes: set to `expected` when the writer left it
+/// alone, refused (and put back to `expected`) when they changed it.
+fn keep_server_field<T: PartialEq + Serialize + Default>(
+    review: &mut Review,
+    field: &'static str,
+    old: Option<&T>,
+    new: &T,
+    expected: &T,
+) {
+    if new == expected {
+        return;
+    }
+    let untouched = match old {
+        Some(old) => old == new,
+        None => *new == T::default(),
+    };
+    if untouched {
+        review.derive(field, to_json(expected));
+    } else {
+        review.refuse(
+            field,
+            to_json(expected),
+            ApiError::invalid_field(field, "read_only_field", "kept by the server"),
+        );
+    }
+}
+
+/// The fields the server keeps once the stage is `stage`: a stage entered
+/// is appended to `stage_history`; entering won dates `won_on`, entering
+/// lost `lost_on`, and leaving them clears the date.
+fn server_fields(
+    review: &mut Review,
+    caller: &AuthUser,
+    old: Option<&Opportunity>,
+    new: &Opportunity,
+    stage: OpportunityStage,
+    now: DateTime<Utc>,
+) {
+    let entered = old.is_none_or(|o| o.stage != stage);
+    let mut history = old.map(|o| o.stage_history.clone()).unwrap_or_default();
+    if entered {
+        history.push(StageChange {
+            stage,
+            at: now,
+            by: caller.id,
+        });
+    }
+    let dated = |closing: OpportunityStage, before: Option<NaiveDate>| {
+        if stage != closing {
+            None
+        } else if entered {
+            Some(now.date_naive())
+        } else {
+            before
+        }
+    };
+    let won_on = dated(OpportunityStage::Won, old.and_then(|o| o.won_on));
+    let lost_on = dated(OpportunityStage::Lost, old.and_then(|o| o.lost_on));
+    keep_server_field(
+        review,
+        "stage_history",
+        old.map(|o| &o.stage_history),
+        &new.stage_history,
+        &history,
+    );
+    keep_server_field(
+        review,
+        "won_on",
+        old.map(|o| &o.won_on),
+        &new.won_on,
+        &won_on,
+    );
+    keep_server_field(
+        review,
+        "lost_on",
+        old.map(|o| &o.lost_on),
+        &new.lost_on,
+        &lost_on,
+    );
+}
+
+/// Whether a key person newly named belongs to another account. Key persons
+/// not known here yet are accepted: a device may push a person and the deal
+/// naming them, both made offline, in one request.
+async fn key_persons_elsewhere(
+    conn: &impl ConnectionTrait,
+    old: Option<&Opportunity>,
+    new: &Opportunity,
+) -> ApiResult<bool> {
+    let added: Vec<Uuid> = new
+        .key_person_ids
+        .iter()
+        .filter(|id| old.is_none_or(|o| !o.key_person_ids.contains(id)))
+        .map(|id| id.0)
+        .collect();
+    if added.is_empty() {
+        return Ok(false);
+    }
+    let elsewhere = contact::Entity::find()
+        .select_only()
+        .column(contact::Column::Id)
+        .filter(contact::Column::Id.is_in(added))
+        .filter(contact::Column::AccountId.ne(new.account_id.0))
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?;
+    Ok(!elsewhere.is_empty())
+}
+
+impl SyncedKind for Opportunities {
+    type Record = Opportunity;
+    type Entity = opportunity::Entity;
+    type View = OpportunityView;
+    const NAME: &'static str = "opportunity";
+
+    async fn review(
+        conn: &impl ConnectionTrait,
+        caller: &AuthUser,
+        old: Option<&Opportunity>,
+        new: &Opportunity,
+        _pending: &Pending,
+    ) -> ApiResult<Review> {
+        let mut review = Review::default();
+        if let Some(old) = old
+            && old.account_id != new.account_id
+        {
+            review.refuse(
+                "account_id",
+                json!(old.account_id),
+                ApiError::invalid_field(
+                    "account_id",
+                    "immutable_field",
+                    "an opportunity stays with its account; open a new one",
+                ),
+            );
+        }
+        let old_owner = old.map(|o| o.owner_id);
+        if old_owner != Some(new.owner_id)
+            && let Err(err) =
+                check_owner(conn, caller, new.owner_id, new.account_id, "opportunity").await
+        {
+            review.refuse("owner_id", json!(old_owner.unwrap_or(caller.id)), err);
+        }
+        let stage = match stage_problem(caller, old.map(|o| o.stage), new.stage) {
+            Some((error, restore)) => {
+                review.refuse("stage", json!(restore), error);
+                restore
+            }
+            None => new.stage,
+        };
+        if key_persons_elsewhere(conn, old, new).await? {
+            review.refuse(
+                "key_person_ids",
+                to_json(&old.map(|o| o.key_person_ids.clone()).unwrap_or_default()),
+                ApiError::invalid_field(
+                    "key_person_ids",
+                    "other_account",
+                    "the key persons of a deal work at its account",
+                ),
+            );
+        }
+        server_fields(&mut review, caller, old, new, stage, Utc::now());
+        Ok(review)
+    }
+
+    async fn materialize_all(
+        conn: &impl ConnectionTrait,
+        _settings: &Settings,
+        items: &[Materialize<'_, opportunity::Model>],
+    ) -> ApiResult<Vec<OpportunityView>> {
+        let mut views = Vec::with_capacity(items.len());
+        let mut models = Vec::with_capacity(items.len());
+        for item in items {
+            let deal: Opportunity = item.doc.read()?;
+            let mut view = OpportunityView {
+                id: OpportunityId(item.id),
+                effective_probability: deal.effective_probability(),
+                weighted_amount: deal.weighted_amount(),
+                days_to_close: None,
+                overdue: false,
+                opportunity: deal,
+                stamp: item.stamp(|row| (row.created_by, row.created_at)),
+            };
+            Opportunities::as_of(&mut view, item.meta.time);
+            let deal = &view.opportunity;
+            let closes_on = match deal.stage {
+                OpportunityStage::Won => deal.won_on,
+                OpportunityStage::Lost => deal.lost_on,
+                _ => deal.expected_close_on,
+            };
+            models.push(opportunity::ActiveModel {
+                id: Set(item.id),
+                account_id: Set(deal.account_id.0),
+                owner_id: Set(deal.owner_id.0),
+                name: Set(deal.name.clone()),
+                stage: Set(deal.stage.as_str().to_owned()),
+                amount_minor: Set(deal.amount.map(Money::minor)),
+                currency: Set(deal.currency.as_str().to_owned()),
+                probability: Set(view.effective_probability),
+                weighted_minor: Set(view.weighted_amount.map(Money::minor)),
+                expected_close_on: Set(deal.expected_close_on),
+                closes_on: Set(closes_on),
+                deleted: Set(deal.deleted),
+                created_by: Set(view.stamp.created_by.map(|u| u.0)),
+                created_at: Set(view.stamp.created_at),
+                updated_at: Set(view.stamp.updated_at),
+                version: Set(view.stamp.version),
+                body: Set(serde_json::to_value(&view).map_err(ApiError::internal)?),
+            });
+            views.push(view);
+        }
+        use opportunity::Column;
+        upsert_each(
+            conn,
+            models,
+            sea_orm::sea_query::OnConflict::column(Column::Id)
+                .update_columns([
+                    Column::AccountId,
+                    Column::OwnerId,
+                    Column::Name,
+                    Column::Stage,
+                    Column::AmountMinor,
+                    Column::Currency,
+                    Column::Probability,
+                    Column::WeightedMinor,
+                    Column::ExpectedCloseOn,
+                    Column::ClosesOn,
+                    Column::Deleted,
+                    Column::UpdatedAt,
+                    Column::Version,
+                    Column::Body,
+                ])
+                .to_owned(),
+        )
+        .await?;
+        Ok(views)
+    }
+
+    async fn rows_by_id(
+        conn: &impl ConnectionTrait,
+        ids: Vec<Uuid>,
+    ) -> ApiResult<HashMap<Uuid, opportunity::Model>> {
+        super::rows_by_id::<opportunity::Entity>(conn, opportunity::Column::Id, ids, |row| row.id)
+            .await
+    }
+}
+
+impl ChildKind for Opportunities {
+    type Filter = OpportunityFilter;
+
+    fn columns() -> Columns<opportunity::Column> {
+        Columns {
+            id: opportunity::Column::Id,
+            account_id: opportunity::Column::AccountId,
+            deleted: opportunity::Column::Deleted,
+            updated_at: opportunity::Column::UpdatedAt,
+        }
+    }
+
+    fn account_of(record: &Opportunity) -> Uuid {
+        record.account_id.0
+    }
+
+    fn row_parts(row: &opportunity::Model) -> (Uuid, i64, &Value) {
+        (row.id, row.version, &row.body)
+    }
+
+    fn fill_defaults(caller: &AuthUser, body: &mut Map<String, Value>) {
+        body.entry("owner_id")
+            .or_insert_with(|| Value::String(caller.id.to_string()));
+    }
+
+    fn filter(filter: &OpportunityFilter, mut condition: Condition) -> Condition {
+        use opportunity::Column;
+        if let Some(owner) = filter.owner_id {
+            condition = condition.add(Column::OwnerId.eq(owner));
+        }
+        if let Some(stage) = filter.stage {
+            condition = condition.add(Column::Stage.eq(stage.as_str()));
+        }
+        if let Some(from) = filter.expected_close_from {
+            condition = condition.add(Column::ExpectedCloseOn.gte(from));
+        }
+        if let Some(to) = filter.expected_close_to {
+            condition = condition.add(Column::ExpectedCloseOn.lte(to));
+        }
+        if filter.open_only.unwrap_or(false) {
+            condition = condition.add(Column::Stage.is_not_in(closed_stages()));
+        }
+        condition
+    }
+
+    fn as_of(view: &mut OpportunityView, now: DateTime<Utc>) {
+        let deal = &view.opportunity;
+        view.days_to_close = deal
+            .expected_close_on
+            .filter(|_| deal.stage.is_open())
+            .map(|on| (on - now.date_naive()).num_days());
+        view.overdue = view.days_to_close.is_some_and(|days| days < 0);
+    }
+}
+
+fn closed_stages() -> [&'static str; 2] {
+    [
+        OpportunityStage::Won.as_str(),
+        OpportunityStage::Lost.as_str(),
+    ]
+}
+
+/// Filters of the pipeline report; all combine with AND, within the caller's scope.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PipelineFilter {
+    /// Worked by this user.
+    pub owner_id: Option<Uuid>,
+    /// Worked by a member of this team.
+    pub team_id: Option<Uuid>,
+    /// Closing on or after this day: the expected close date of an open
+    /// deal, the day a closed one was won or lost.
+    pub expected_close_from: Option<NaiveDate>,
+    /// Closing on or before this day (as `expected_close_from`).
+    pub expected_close_to: Option<NaiveDate>,
+    /// The currency reported (default CNY): amounts in different
+    /// currencies are never added up.
+    pub currency: Option<Currency>,
+}
+
+/// One stage's figures.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StageFigures {
+    /// The stage.
+    pub stage: OpportunityStage,
+    /// Opportunities at it.
+    pub count: i64,
+    /// Their amounts added up (those without an amount count as 0).
+    pub total_amount: Money,
+    /// Their weighted amounts added up.
+    pub weighted_amount: Money,
+}
+
+/// The sales pipeline (销售漏斗) in the caller's scope.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Pipeline {
+    /// The currency of every amount here.
+    pub currency: Currency,
+    /// Every stage, research to lost, in order.
+    pub stages: Vec<StageFigures>,
+    /// The open stages' amounts added up.
+    pub open_amount: Money,
+    /// The open stages' weighted amounts added up: the expected revenue.
+    pub open_weighted_amount: Money,
+    /// Opportunities won.
+    pub won_count: i64,
+    /// Opportunities lost.
+    pub lost_count: i64,
+    /// won / (won + lost), 0-1; null while none is closed.
+    pub conversion_rate: Option<f64>,
+}
+
+/// The pipeline report: per stage, how many opportunities and how much,
+/// plain and weighted, with the conversion rate, in one grouped query.
+pub async fn pipeline(
+    state: &AppState,
+    caller: &AuthUser,
+    filter: PipelineFilter,
+) -> ApiResult<Pipeline> {
+    use opportunity::Column;
+    let currency = filter.currency.unwrap_or_default();
+    let mut condition = Condition::all()
+        .add(Column::Deleted.eq(false))
+        .add(Column::Currency.eq(currency.as_str()));
+    if let Some(visible) = visible_account_ids(caller) {
+        condition = condition.add(Column::AccountId.in_subquery(visible));
+    }
+    if let Some(owner) = filter.owner_id {
+        condition = condition.add(Column::OwnerId.eq(owner));
+    }
+    if let Some(team) = filter.team_id {
+        condition = condition.add(
+            Column::OwnerId.in_subquery(
+                Query::select()
+                    .column(user::Column::Id)
+                    .from(user::Entity)
+                    .and_where(Expr::col(user::Column::TeamId).eq(team))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(from) = filter.expected_close_from {
+        condition = condition.add(Column::ClosesOn.gte(from));
+    }
+    if let Some(to) = filter.expected_close_to {
+        condition = condition.add(Column::ClosesOn.lte(to));
+    }
+    // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back, so both engines
+    // answer a 64-bit integer.
+    let total = |column: Column| {
+        Func::cast_as(
+            Func::coalesce([Expr::from(Func::sum(Expr::col(column))), Expr::val(0)]),
+            "BIGINT",
+        )
+    };
+    let rows: Vec<(String, i64, i64, i64)> = opportunity::Entity::find()
+        .select_only()
+        .column(Column::Stage)
+        .expr(Func::count(Expr::col(Column::Id)))
+        .expr(total(Column::AmountMinor))
+        .expr(total(Column::WeightedMinor))
+        .filter(condition)
+        .group_by(Column::Stage)
+        .into_tuple()
+        .all(state.db.conn())
+        .await?;
+    let by_stage: HashMap<String, (i64, i64, i64)> = rows
+        .into_iter()
+        .map(|(stage, count, amount, weighted)| (stage, (count, amount, weighted)))
+        .collect();
+    Ok(pipeline_of(currency, &by_stage))
+}
+
+/// The report from the grouped figures (count, amount, weighted amount in
+/// minor units, by stage code).
+fn pipeline_of(currency: Currency, by_stage: &HashMap<String, (i64, i64, i64)>) -> Pipeline {
+    let stages: Vec<StageFigures> = OpportunityStage::ALL
+        .iter()
+        .map(|stage| {
+            let (count, amount, weighted) =
+                by_stage.get(stage.as_str()).copied().unwrap_or_default();
+            StageFigures {
+                stage: *stage,
+                count,
+                total_amount: Money::from_minor(amount),
+                weighted_amount: Money::from_minor(weighted),
+            }
+        })
+        .collect();
+    let count_at = |stage: OpportunityStage| {
+        stages
+            .iter()
+            .find(|s| s.stage == stage)
+            .map_or(0, |s| s.count)
+    };
+    let open = stages.iter().filter(|s| s.stage.is_open());
+    let open_amount = open.clone().map(|s| s.total_amount.minor()).sum();
+    let open_weighted = open.map(|s| s.weighted_amount.minor()).sum();
+    let (won_count, lost_count) = (
+        count_at(OpportunityStage::Won),
+        count_at(OpportunityStage::Lost),
+    );
+    let closed = won_count + lost_count;
+    Pipeline {
+        currency,
+        open_amount: Money::from_minor(open_amount),
+        open_weighted_amount: Money::from_minor(open_weighted),
+        won_count,
+        lost_count,
+        conversion_rate: (closed > 0).then(|| won_count as f64 / closed as f64),
+        stages,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pipeline_adds_up_open_stages_and_converts_won_over_closed() {
+        let by_stage = HashMap::from([
+            ("research".to_owned(), (2, 100_000, 10_000)),
+            ("contract".to_owned(), (1, 50_000, 40_000)),
+            ("won".to_owned(), (3, 300_000, 300_000)),
+            ("lost".to_owned(), (1, 20_000, 0)),
+        ]);
+        let report = pipeline_of(Currency::default(), &by_stage);
+        assert_eq!(report.stages.len(), 6);
+        assert_eq!(report.stages[1].count, 0);
+        assert_eq!(report.open_amount, Money::from_minor(150_000));
+        assert_eq!(report.open_weighted_amount, Money::from_minor(50_000));
+        assert_eq!(report.conversion_rate, Some(0.75));
+        let empty = pipeline_of(Currency::default(), &HashMap::new());
+        assert_eq!(empty.conversion_rate, None);
+    }
+}
