@@ -14,11 +14,14 @@ pub enum RecordKind {
     Visit,
     /// A key person at an account ([`crate::Contact`]).
     Contact,
+    /// An account's plan for a period ([`crate::AccountPlan`]).
+    AccountPlan,
 }
 
 impl RecordKind {
     /// Every kind, parents first: an account before the records under it.
-    pub const ALL: &'static [RecordKind] = &[Self::Account, Self::Visit, Self::Contact];
+    pub const ALL: &'static [RecordKind] =
+        &[Self::Account, Self::Visit, Self::Contact, Self::AccountPlan];
 
     /// The kind's stable name, as on the wire and in storage.
     pub fn as_str(self) -> &'static str {
@@ -26,6 +29,7 @@ impl RecordKind {
             Self::Account => "account",
             Self::Visit => "visit",
             Self::Contact => "contact",
+            Self::AccountPlan => "account_plan",
         }
     }
 
@@ -35,6 +39,7 @@ impl RecordKind {
             "account" => Some(Self::Account),
             "visit" => Some(Self::Visit),
             "contact" => Some(Self::Contact),
+            "account_plan" => Some(Self::AccountPlan),
             _ => None,
         }
     }
@@ -44,7 +49,7 @@ impl RecordKind {
     pub fn account_of(self, id: uuid::Uuid, fields: &serde_json::Value) -> Option<uuid::Uuid> {
         match self {
             Self::Account => Some(id),
-            Self::Visit | Self::Contact => fields
+            Self::Visit | Self::Contact | Self::AccountPlan => fields
                 .get("account_id")
                 .and_then(serde_json::Value::as_str)
                 .and_then(|text| uuid::Uuid::parse_str(text).ok()),
@@ -79,6 +84,10 @@ macro_rules! with_record_type {
             }
             $crate::RecordKind::Contact => {
                 type $R = $crate::Contact;
+                $body
+            }
+            $crate::RecordKind::AccountPlan => {
+                type $R = $crate::AccountPlan;
                 $body
             }
         }
