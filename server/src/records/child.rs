@@ -8,10 +8,12 @@ use super::page::{Cursor, Page};
 use super::{Chunk, Loaded, check_if_match, load, store, store_new, with_fields};
 use crate::access::visible_account_ids;
 use crate::auth::AuthUser;
+use crate::entities::user;
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
+use kam_sync_core::ids::UserId;
 use kam_sync_core::{RecordDoc, parse_record};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -47,8 +49,17 @@ pub trait ChildKind: SyncedKind<View: DeserializeOwned> {
     /// A row's id, version and API view (stored as JSON).
     fn row_parts(row: &Row<Self>) -> (Uuid, i64, &Value);
 
+    /// Top-level lists of objects whose items carry an `id`, so that they
+    /// merge item by item; items a REST client sends without one get a
+    /// new UUIDv7.
+    const IDENTIFIED_LISTS: &'static [&'static str] = &[];
+
     /// Fills in what a new record may leave out, such as its owner.
     fn fill_defaults(_caller: &AuthUser, _body: &mut Map<String, Value>) {}
+
+    /// Brings up to date, as it is read, what a view shows that depends on
+    /// the day rather than on the record (actions overdue today).
+    fn at_read(_view: &mut Self::View) {}
 
     /// The kind-specific filters, added to `condition`.
     fn filter(filter: &Self::Filter, condition: Condition) -> Condition;
@@ -114,7 +125,70 @@ pub(crate) use list_filter;
 
 fn view_of<K: ChildKind>(row: &Row<K>) -> ApiResult<K::View> {
     let (_, _, body) = K::row_parts(row);
-    serde_json::from_value(body.clone()).map_err(ApiError::internal)
+    let mut view = serde_json::from_value(body.clone()).map_err(ApiError::internal)?;
+    K::at_read(&mut view);
+    Ok(view)
+}
+
+/// Gives the items of `K`'s identified lists in a body or patch that lack
+/// an `id` a new one.
+fn fill_item_ids<K: ChildKind>(body: &mut Map<String, Value>) {
+    for field in K::IDENTIFIED_LISTS {
+        if let Some(Value::Array(items)) = body.get_mut(*field) {
+            for item in items.iter_mut() {
+                if let Value::Object(members) = item {
+                    members
+                        .entry("id")
+                        .or_insert_with(|| Value::String(Uuid::now_v7().to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Who may own a record the caller writes under `account`: a rep owns
+/// their own (`rep_rule` says so when refused); a manager or above may
+/// assign any active user who can see the account.
+pub async fn check_owner(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    owner: UserId,
+    account: Uuid,
+    rep_rule: &'static str,
+) -> ApiResult<()> {
+    if owner == caller.id {
+        return Ok(());
+    }
+    if !caller.role.supervises() {
+        return Err(ApiError::forbidden("owner_change_forbidden", rep_rule));
+    }
+    check_assignable(conn, owner, account, "owner_id").await
+}
+
+/// Whether `user` may be given work under `account`: an active user who
+/// can see it (the problem names `field`).
+pub async fn check_assignable(
+    conn: &impl ConnectionTrait,
+    user: UserId,
+    account: Uuid,
+    field: &str,
+) -> ApiResult<()> {
+    let row = user::Entity::find_by_id(user.0)
+        .one(conn)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| {
+            ApiError::invalid_field(field, "unknown_user", "no active user has this id")
+        })?;
+    let assignee = AuthUser::without_session(conn, &row).await?;
+    if visible_row(conn, &assignee, account).await.is_err() {
+        return Err(ApiError::invalid_field(
+            field,
+            "owner_cannot_see_account",
+            "that user cannot see the account; share it with them first",
+        ));
+    }
+    Ok(())
 }
 
 /// The row, if the caller may see its account (404 otherwise, as if it did
@@ -221,6 +295,7 @@ pub async fn create<K: ChildKind>(
     let id = super::take_id(&mut body)?;
     crate::telemetry::record_id(id);
     K::fill_defaults(caller, &mut body);
+    fill_item_ids::<K>(&mut body);
     let record: K::Record = parse_record(Value::Object(body))?;
     let conn = state.db.conn();
     visible_row(conn, caller, K::account_of(&record))
@@ -250,10 +325,11 @@ pub async fn update<K: ChildKind>(
     state: &AppState,
     caller: &AuthUser,
     id: Uuid,
-    patch: Map<String, Value>,
+    mut patch: Map<String, Value>,
     if_match: Option<&str>,
 ) -> ApiResult<K::View> {
     crate::telemetry::record_id(id);
+    fill_item_ids::<K>(&mut patch);
     let _guard = state.db.write_guard().await;
     let txn = state.db.conn().begin().await?;
     let Some(Loaded {

@@ -109,6 +109,10 @@ macro_rules! with_kind {
                 type $K = $crate::records::contacts::Contacts;
                 $body
             }
+            kam_sync_core::RecordKind::AccountPlan => {
+                type $K = $crate::records::account_plans::AccountPlans;
+                $body
+            }
         }
     };
 }

@@ -3,6 +3,7 @@
 //! global change log (from which devices pull) and re-materializes the
 //! record's relational row, all in one transaction.
 
+pub mod account_plans;
 pub mod accounts;
 pub mod cache;
 pub mod child;
