@@ -333,9 +333,9 @@ fn items_with_ids_merge_item_by_item_when_two_devices_edit_a_list() {
     // demo's date and drops nothing.
     let mut on_phone = actions(&phone);
     on_phone[0]["status"] = json!("done");
-    on_phone
-        .as_array_mut()
-        .map(|list| list.push(json!({"id": third, "text": "Tender", "status": "todo"})));
+    if let Some(list) = on_phone.as_array_mut() {
+        list.push(json!({"id": third, "text": "Tender", "status": "todo"}));
+    }
     phone
         .merge_patch::<AccountPlan>(&patch(json!({"actions": on_phone})), &meta("phone"))
         .unwrap_or_else(|err| panic!("phone: {err:?}"));

@@ -471,20 +471,24 @@ async fn review_action_owners(
         let Some(owner) = action.owner_id.filter(|owner| Some(*owner) != previous) else {
             continue;
         };
-        if let Some(true) = verdicts.get(&owner) {
-            continue;
-        }
-        let field = format!("actions.{index}.owner_id");
-        match check_assignable(conn, owner, new.account_id.0, &field).await {
-            Ok(()) => {
-                verdicts.insert(owner, true);
+        let allowed = match verdicts.get(&owner) {
+            Some(allowed) => *allowed,
+            None => {
+                let field = format!("actions.{index}.owner_id");
+                let allowed = match check_assignable(conn, owner, new.account_id.0, &field).await {
+                    Ok(()) => true,
+                    Err(error) if error.code() == "validation_failed" => {
+                        refused.get_or_insert(error);
+                        false
+                    }
+                    Err(error) => return Err(error),
+                };
+                verdicts.insert(owner, allowed);
+                allowed
             }
-            Err(error) if error.code() == "validation_failed" => {
-                verdicts.insert(owner, false);
-                refused.get_or_insert(error);
-                action.owner_id = previous;
-            }
-            Err(error) => return Err(error),
+        };
+        if !allowed {
+            action.owner_id = previous;
         }
     }
     if let Some(error) = refused {
