@@ -5,8 +5,9 @@
 // described in docs/sync-protocol.md; this file follows it step by step.
 //
 // It logs in as a rep, syncs once, then goes OFFLINE: creates an account as a
-// fresh Automerge document (every field in one change), edits it, plans and
-// logs a visit to it. Back online it syncs (push + pull) and reads both
+// fresh Automerge document (every field in one change), edits it, adds two key
+// persons (one reporting to the other) and edits one, plans and logs a visit
+// to it with them. Back online it syncs (push + pull) and reads both
 // records back over REST, checking that the server holds what the device
 // holds, that the server undid the one change a rep may not make, and that
 // the device received that correction.
@@ -17,7 +18,7 @@
 // KAM_DEVICE_ID. KAM_TRACE=1 prints every HTTP exchange on stderr
 // (KAM_TRACE=<file> appends them to that file).
 //
-// Prints {"account": ..., "visit": ...} (the REST views) on stdout; progress
+// Prints {"account": ..., "visit": ..., "key_person": ...} (the REST views) on stdout; progress
 // goes to stderr. Exit status: 0 when everything matched, 1 when something
 // did not, 2 when the run could not be done (usage, network, HTTP errors).
 
@@ -34,10 +35,11 @@ import { parseArgs } from "node:util";
 const LAYOUT = {
   account: { text: ["notes"], atomic: ["location"] },
   visit: { text: ["summary"], atomic: ["check_in", "check_out"] },
+  contact: { text: ["notes"], atomic: [] },
 };
 
 /** Push order: a record's account before the records under it. */
-const KIND_ORDER = { account: 0, visit: 1 };
+const KIND_ORDER = { account: 0, visit: 1, contact: 2 };
 
 /** A scalar string: every string field that is not collaborative Text. */
 const scalar = (text) => new Automerge.ImmutableString(text);
@@ -458,6 +460,31 @@ async function main() {
     d.tier = scalar("key");
   });
 
+  // Key persons (关键人): the deputy director, and the procurement head who
+  // reports to him. Options the record leaves unset are simply absent.
+  const keyPerson = (id, fields) =>
+    replica.create("contact", id, { account_id: accountId, org_needs: [], personal_needs: [], notes: "", deleted: false, ...fields }, options());
+  const bossId = uuidv7();
+  keyPerson(bossId, { name: "Zhou Ming", title: "Deputy director", buying_role: "decision_maker", attitude: "neutral", influence: 5 });
+  const contactId = uuidv7();
+  keyPerson(contactId, {
+    name: "Chen Li",
+    title: "Head of procurement",
+    buying_role: "influencer",
+    attitude: "neutral",
+    influence: 3,
+    reports_to: bossId,
+    org_needs: ["price"],
+    notes: "Runs the tender.",
+  });
+  replica.edit(contactId, options(), (d) => {
+    d.attitude = scalar("supporter");
+    d.influence = 4;
+    d.org_needs.push(scalar("service"));
+    d.personal_needs.push(scalar("esteem"));
+    Automerge.splice(d, ["notes"], d.notes.length, 0, " Wants references from other ports.");
+  });
+
   const visitId = uuidv7();
   const arrived = new Date(Date.now() - 45 * 60_000);
   const left = new Date(Date.now() - 5 * 60_000);
@@ -468,7 +495,7 @@ async function main() {
     {
       account_id: accountId,
       owner_id: me.id,
-      key_person_ids: [],
+      key_person_ids: [scalar(contactId)],
       planned_at: rfc3339(arrived),
       type: "onsite",
       purpose: "Present the pilot offer",
@@ -496,10 +523,13 @@ async function main() {
     d.steps.probe.notes = scalar("Yard throughput doubles by 2027.");
     Automerge.splice(d, ["summary"], d.summary.length, 0, " Agreed to a pilot on two cranes.");
     d.next_steps.push(toDocValue("visit", { text: "Send the pilot offer", owner_id: me.id, done: false }, "next_steps.0"));
+    d.key_person_ids.push(scalar(bossId));
   });
   const offlineAccount = replica.read(accountId);
   const offlineVisit = replica.read(visitId);
-  say(`offline: created account ${accountId} and visit ${visitId}; ${replica.pending().length} document(s) to push`);
+  say(
+    `offline: created account ${accountId}, key persons ${bossId} and ${contactId}, visit ${visitId}; ${replica.pending().length} document(s) to push`,
+  );
 
   // 4. Back online: push and pull until both sides agree.
   api.online = true;
@@ -509,6 +539,8 @@ async function main() {
   const statusOf = (id) => second.pushed.find((r) => r.id === id)?.status;
   check.equal("account push status", statusOf(accountId), "corrected");
   check.ok("the visit was merged", ["applied", "corrected"].includes(statusOf(visitId)));
+  check.equal("key person push status", statusOf(contactId), "applied");
+  check.equal("manager push status", statusOf(bossId), "applied");
   check.ok(
     "a notice says the tier was undone",
     second.notices.some((n) => n.id === accountId && n.code === "tier_confirmation_forbidden" && n.field === "tier"),
@@ -518,6 +550,7 @@ async function main() {
   // 5. Read the merged records back over REST.
   const account = await api.get(`/accounts/${accountId}`);
   const visit = await api.get(`/visits/${visitId}`);
+  const contact = await api.get(`/contacts/${contactId}`);
   const local = replica.read(accountId);
   const localVisit = replica.read(visitId);
   check.equal("name", account.name, name);
@@ -529,15 +562,22 @@ async function main() {
   check.equal("tier (undone by the server)", account.tier, undefined);
   check.equal("owner_id", account.owner_id, me.id);
   check.equal("team_id (set by the server)", account.team_id, me.team_id ?? undefined);
-  check.equal("the device's account", canonical(local), canonical(recordFields(account, [])));
+  check.equal("the device's account", canonical(local), canonical(recordFields(account, ["score", "suggested_tier"])));
   check.ok("the device had the tier before syncing", offlineAccount.tier === "key");
   check.equal("visit status", visit.status, "completed");
   check.equal("visit summary", visit.summary, "Walked the container yard. Agreed to a pilot on two cranes.");
   check.equal("visit check-out", canonical(visit.check_out), canonical(offlineVisit.check_out));
   check.equal("visit probe step", visit.steps.probe, { done: true, notes: "Yard throughput doubles by 2027." });
   check.equal("the device's visit", canonical(localVisit), canonical(recordFields(visit, ["check_in_distance_m", "check_in_too_far"])));
+  check.equal("visit key persons", visit.key_person_ids, [contactId, bossId]);
+  check.equal("key person attitude", contact.attitude, "supporter");
+  check.equal("key person influence", contact.influence, 4);
+  check.equal("key person reports to", contact.reports_to, bossId);
+  check.equal("key person needs", [contact.org_needs, contact.personal_needs], [["price", "service"], ["esteem"]]);
+  check.equal("key person notes", contact.notes, "Runs the tender. Wants references from other ports.");
+  check.equal("the device's key person", canonical(replica.read(contactId)), canonical(recordFields(contact, [])));
 
-  process.stdout.write(`${JSON.stringify({ account, visit }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ account, visit, key_person: contact }, null, 2)}\n`);
   if (check.failures.length > 0) {
     for (const failure of check.failures) say(`MISMATCH ${failure}`);
     return 1;

@@ -172,13 +172,13 @@ pub struct Account {
     #[serde(default = "default_stage")]
     pub stage: Stage,
     /// Why the account is at risk (流失预警); required to move it to at_risk.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risk_reasons: Vec<String>,
     /// Why the account was lost; required to move it to lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost_reason: Option<String>,
     /// How many times the account was won back (挽回); kept by the server.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub won_back_count: u32,
     /// When the account was last won back; kept by the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -218,6 +218,10 @@ pub struct Account {
     /// Soft deletion; merges like any edit.
     #[serde(default)]
     pub deleted: bool,
+}
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
 }
 
 fn default_stage() -> Stage {
@@ -400,6 +404,8 @@ mod tests {
         });
         account.lost_reason = Some("moved to a competitor".into());
         account.won_back_at = Some(chrono::DateTime::UNIX_EPOCH);
+        account.won_back_count = 1;
+        account.risk_reasons = vec!["no visit in 60 days".into()];
         account.industry = Some("rail".into());
         account.phone = Some("021".into());
         account.website = Some("example.cn".into());

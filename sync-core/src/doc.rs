@@ -461,12 +461,111 @@ fn patch_map(
             {
                 patch_scalar_list(doc, &child, items)?;
             }
-            (new, _) => {
-                let unchanged = current_json(doc, obj, key).is_some_and(|old| &old == new);
-                if !unchanged {
-                    let cleaned = strip_nulls(new);
-                    put_new(doc, obj, &field, key, &cleaned, shape)?;
+            (Value::Array(items), Some((automerge::Value::Object(ObjType::List), child))) => {
+                match (item_ids(items), item_ids(&list_items(doc, &child))) {
+                    (Some(new_ids), Some(current_ids)) => patch_identified_list(
+                        doc,
+                        &child,
+                        &field,
+                        items,
+                        &new_ids,
+                        current_ids,
+                        shape,
+                    )?,
+                    _ => replace(doc, obj, &field, key, new, shape)?,
                 }
+            }
+            (new, _) => replace(doc, obj, &field, key, new, shape)?,
+        }
+    }
+    Ok(())
+}
+
+/// Puts `new` at `key` as a fresh value, unless it is there already.
+fn replace(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    field: &str,
+    key: &str,
+    new: &Value,
+    shape: &Shape,
+) -> Result<(), automerge::AutomergeError> {
+    let unchanged = current_json(doc, obj, key).is_some_and(|old| &old == new);
+    if !unchanged {
+        let cleaned = strip_nulls(new);
+        put_new(doc, obj, field, key, &cleaned, shape)?;
+    }
+    Ok(())
+}
+
+fn list_items(doc: &AutoCommit, list: &ObjId) -> Vec<Value> {
+    match read_object(doc, list, ObjType::List) {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    }
+}
+
+/// The `id` members of a list of objects, if every item has a distinct
+/// string `id`.
+fn item_ids(items: &[Value]) -> Option<Vec<String>> {
+    let ids: Vec<String> = items
+        .iter()
+        .map(|item| item.get("id").and_then(Value::as_str).map(str::to_owned))
+        .collect::<Option<_>>()?;
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    (distinct.len() == ids.len()).then_some(ids)
+}
+
+/// Turns a list of objects that carry ids into `new` item by item: items
+/// that go are deleted, items that come are inserted where they stand, and
+/// items that stay are merge-patched in place, so that devices editing
+/// different items, or different fields of one item, all keep their edits.
+/// Rebuilds the list only when the order of the staying items changed.
+fn patch_identified_list(
+    doc: &mut AutoCommit,
+    list: &ObjId,
+    path: &str,
+    new: &[Value],
+    new_ids: &[String],
+    current_ids: Vec<String>,
+    shape: &Shape,
+) -> Result<(), automerge::AutomergeError> {
+    for index in (0..current_ids.len()).rev() {
+        if !new_ids.contains(&current_ids[index]) {
+            doc.delete(list, index)?;
+        }
+    }
+    let mut kept: Vec<String> = current_ids
+        .into_iter()
+        .filter(|id| new_ids.contains(id))
+        .collect();
+    let kept_in_new_order: Vec<&String> = new_ids.iter().filter(|id| kept.contains(id)).collect();
+    if kept_in_new_order != kept.iter().collect::<Vec<_>>() {
+        for index in (0..kept.len()).rev() {
+            doc.delete(list, index)?;
+        }
+        let cleaned: Vec<Value> = new.iter().map(strip_nulls).collect();
+        return insert_items(doc, list, path, &cleaned, shape);
+    }
+    for (index, (item, id)) in new.iter().zip(new_ids).enumerate() {
+        let Value::Object(members) = item else {
+            continue;
+        };
+        let item_path = join(path, &index.to_string());
+        match doc.get(list, index)? {
+            Some((automerge::Value::Object(ObjType::Map), child))
+                if kept.get(index) == Some(id) =>
+            {
+                let mut patch = members.clone();
+                for key in doc.keys(&child).collect::<Vec<_>>() {
+                    patch.entry(key).or_insert(Value::Null);
+                }
+                patch_map(doc, &child, &item_path, &patch, shape)?;
+            }
+            _ => {
+                let child = doc.insert_object(list, index, ObjType::Map)?;
+                write_map_members(doc, &child, &item_path, members, shape)?;
+                kept.insert(index, id.clone());
             }
         }
     }

@@ -3,7 +3,7 @@
 //! Every record a phone may edit offline (an account, a visit, ...) is one
 //! Automerge document keyed by a client-chosen UUID. This crate owns:
 //! - the typed records and their validation rules ([`account`], [`visit`],
-//!   [`contact`], ...),
+//!   [`contact`], [`account_plan`], ...),
 //! - reading and writing them from and to Automerge documents, merge-patching
 //!   them, and listing concurrent values of a field ([`doc`]),
 //! - the identifiers shared by every component ([`ids`]), and money ([`money`]).
@@ -12,6 +12,7 @@
 //! time and the author of each change in [`doc::ChangeMeta`].
 
 pub mod account;
+pub mod account_plan;
 pub mod contact;
 pub mod doc;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod replica;
 pub mod visit;
 
 pub use account::Account;
+pub use account_plan::AccountPlan;
 pub use contact::Contact;
 pub use doc::{ChangeMeta, Conflict, RecordDoc, deserialize_json, diff_patch, parse_record};
 pub use error::{RecordError, Violation};

@@ -16,12 +16,19 @@ pub enum RecordKind {
     Contact,
     /// A sales opportunity at an account ([`crate::Opportunity`]).
     Opportunity,
+    /// An account's plan for a period ([`crate::AccountPlan`]).
+    AccountPlan,
 }
 
 impl RecordKind {
     /// Every kind, parents first: an account before the records under it.
-    pub const ALL: &'static [RecordKind] =
-        &[Self::Account, Self::Visit, Self::Contact, Self::Opportunity];
+    pub const ALL: &'static [RecordKind] = &[
+        Self::Account,
+        Self::Visit,
+        Self::Contact,
+        Self::Opportunity,
+        Self::AccountPlan,
+    ];
 
     /// The kind's stable name, as on the wire and in storage.
     pub fn as_str(self) -> &'static str {
@@ -30,6 +37,7 @@ impl RecordKind {
             Self::Visit => "visit",
             Self::Contact => "contact",
             Self::Opportunity => "opportunity",
+            Self::AccountPlan => "account_plan",
         }
     }
 
@@ -40,6 +48,7 @@ impl RecordKind {
             "visit" => Some(Self::Visit),
             "contact" => Some(Self::Contact),
             "opportunity" => Some(Self::Opportunity),
+            "account_plan" => Some(Self::AccountPlan),
             _ => None,
         }
     }
@@ -49,7 +58,7 @@ impl RecordKind {
     pub fn account_of(self, id: uuid::Uuid, fields: &serde_json::Value) -> Option<uuid::Uuid> {
         match self {
             Self::Account => Some(id),
-            Self::Visit | Self::Contact | Self::Opportunity => fields
+            Self::Visit | Self::Contact | Self::Opportunity | Self::AccountPlan => fields
                 .get("account_id")
                 .and_then(serde_json::Value::as_str)
                 .and_then(|text| uuid::Uuid::parse_str(text).ok()),
@@ -88,6 +97,10 @@ macro_rules! with_record_type {
             }
             $crate::RecordKind::Opportunity => {
                 type $R = $crate::Opportunity;
+                $body
+            }
+            $crate::RecordKind::AccountPlan => {
+                type $R = $crate::AccountPlan;
                 $body
             }
         }

@@ -294,3 +294,78 @@ fn a_missing_required_field_is_named() {
         other => panic!("{other:?}"),
     }
 }
+
+fn plan_replica(doc: &mut RecordDoc, actor: &str) -> RecordDoc {
+    let bytes = doc.automerge_mut().save();
+    let mut copy = RecordDoc::load(RecordKind::AccountPlan, &bytes)
+        .unwrap_or_else(|err| panic!("load: {err}"));
+    copy.automerge_mut()
+        .set_actor(ActorId::from(actor.as_bytes()));
+    copy
+}
+
+#[test]
+fn items_with_ids_merge_item_by_item_when_two_devices_edit_a_list() {
+    use kam_sync_core::AccountPlan;
+    let (first, second, third) = (
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+    );
+    let plan: AccountPlan = serde_json::from_value(json!({
+        "account_id": UserId::new_v7(),
+        "period_kind": "quarter",
+        "period_start": "2026-10-01",
+        "title": "Q4",
+        "owner_id": UserId::new_v7(),
+        "actions": [
+            {"id": first, "text": "Pilot", "status": "todo"},
+            {"id": second, "text": "Demo", "status": "todo"},
+        ],
+    }))
+    .unwrap_or_else(|err| panic!("sample plan: {err}"));
+    let mut phone = RecordDoc::create(&plan, ActorId::from(b"phone".as_slice()), &meta("phone"))
+        .unwrap_or_else(|err| panic!("create: {err:?}"));
+    let mut tablet = plan_replica(&mut phone, "tablet");
+    let actions = |doc: &RecordDoc| doc.to_json()["actions"].clone();
+
+    // The phone finishes the pilot and adds an action; the tablet moves the
+    // demo's date and drops nothing.
+    let mut on_phone = actions(&phone);
+    on_phone[0]["status"] = json!("done");
+    if let Some(list) = on_phone.as_array_mut() {
+        list.push(json!({"id": third, "text": "Tender", "status": "todo"}));
+    }
+    phone
+        .merge_patch::<AccountPlan>(&patch(json!({"actions": on_phone})), &meta("phone"))
+        .unwrap_or_else(|err| panic!("phone: {err:?}"));
+    let mut on_tablet = actions(&tablet);
+    on_tablet[1]["due_on"] = json!("2026-11-30");
+    on_tablet[0]["text"] = json!("Pilot at the west depot");
+    tablet
+        .merge_patch::<AccountPlan>(&patch(json!({"actions": on_tablet})), &meta("tablet"))
+        .unwrap_or_else(|err| panic!("tablet: {err:?}"));
+
+    merge(&mut phone, &mut tablet);
+    merge(&mut tablet, &mut phone);
+    assert_eq!(phone.to_json(), tablet.to_json());
+    assert_eq!(
+        actions(&phone),
+        json!([
+            {"id": first, "text": "Pilot at the west depot", "status": "done"},
+            {"id": second, "text": "Demo", "status": "todo", "due_on": "2026-11-30"},
+            {"id": third, "text": "Tender", "status": "todo"},
+        ])
+    );
+    assert!(phone.conflicts().is_empty(), "{:?}", phone.conflicts());
+
+    // Removing one item and reordering the rest still reads as asked.
+    let reordered = json!([actions(&phone)[2].clone(), actions(&phone)[0].clone()]);
+    phone
+        .merge_patch::<AccountPlan>(
+            &patch(json!({"actions": reordered.clone()})),
+            &meta("phone"),
+        )
+        .unwrap_or_else(|err| panic!("reorder: {err:?}"));
+    assert_eq!(actions(&phone), reordered);
+}

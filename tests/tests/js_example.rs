@@ -1,10 +1,11 @@
 //! The JavaScript example client (`examples/js/field-client.mjs`) against the
 //! real server: a third party's client, written from `docs/sync-protocol.md`
 //! with nothing but `@automerge/automerge`, creates and edits records offline
-//! and syncs them. Skipped, with a message, where Node.js 20+ and npm are not
+//! (an account, key persons, a visit) and syncs them. Skipped, with a message, where Node.js 20+ and npm are not
 //! installed.
 
 use kam_server::records::accounts::AccountView;
+use kam_server::records::contacts::ContactView;
 use kam_server::records::visits::VisitView;
 use kam_tests::TestApp;
 use serde::Deserialize;
@@ -126,6 +127,7 @@ async fn install_dependencies(dir: &Path) -> anyhow::Result<()> {
 struct ClientReport {
     account: AccountView,
     visit: VisitView,
+    key_person: ContactView,
 }
 
 #[tokio::test]
@@ -211,6 +213,38 @@ async fn the_javascript_field_client_creates_and_edits_records_offline_and_syncs
         );
         assert!(visit.visit.check_out.is_some());
         assert!(!visit.check_in_too_far);
+        assert_eq!(visit.visit.key_person_ids.len(), 2);
+        assert!(visit.visit.key_person_ids.contains(&report.key_person.id));
+
+        let person: ContactView = session
+            .get(&format!("/contacts/{}", report.key_person.id))
+            .await?
+            .ensure_status(200)?
+            .json()?;
+        let fields = &person.contact;
+        assert_eq!(fields.account_id.0, id);
+        assert_eq!(fields.name, "Chen Li");
+        assert_eq!(fields.buying_role.map(|r| r.as_str()), Some("influencer"));
+        assert_eq!(
+            fields.attitude.map(|a| a.as_str()),
+            Some("supporter"),
+            "the offline edit reached the server"
+        );
+        assert_eq!(fields.influence, Some(4));
+        assert_eq!(
+            fields.notes,
+            "Runs the tender. Wants references from other ports."
+        );
+        let manager = fields.reports_to.map(|c| c.0);
+        assert!(
+            visit
+                .visit
+                .key_person_ids
+                .iter()
+                .any(|k| Some(k.0) == manager),
+            "reports to the other key person met on the visit"
+        );
+        assert_eq!(person.stamp.created_by.map(|u| u.0), Some(org.rep_a1.id));
     }
     Ok(())
 }

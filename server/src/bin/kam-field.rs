@@ -233,6 +233,13 @@ fn list(replica: &Replica, kind: RecordKind) {
                     json["name"].as_str().unwrap_or_default(),
                     json["stage"].as_str().unwrap_or_default()
                 ),
+                RecordKind::AccountPlan => format!(
+                    "{} {} {} [{}]",
+                    json["period_kind"].as_str().unwrap_or_default(),
+                    json["period_start"].as_str().unwrap_or_default(),
+                    json["title"].as_str().unwrap_or_default(),
+                    json["status"].as_str().unwrap_or_default()
+                ),
             };
             println!("{id}  {label}");
         }

@@ -819,6 +819,7 @@ async fn check_converged(
             RecordKind::Visit => (format!("/visits/{id}"), &["purpose", "summary"]),
             RecordKind::Contact => (format!("/contacts/{id}"), &["name", "notes"]),
             RecordKind::Opportunity => (format!("/opportunities/{id}"), &["name", "notes"]),
+            RecordKind::AccountPlan => (format!("/account-plans/{id}"), &["title", "notes"]),
         };
         let view = rest.get(&path).await?;
         if view["version"].as_i64() != Some(stored.last_seq) {

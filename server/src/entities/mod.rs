@@ -2,6 +2,7 @@
 //! domain types in `kam-sync-core` and the services convert at the edges.
 
 pub mod account;
+pub mod account_plan;
 pub mod account_share;
 pub mod branch;
 pub mod contact;

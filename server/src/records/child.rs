@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
-use kam_sync_core::ids::{AccountId, UserId};
+use kam_sync_core::ids::UserId;
 use kam_sync_core::{RecordDoc, parse_record};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -48,6 +48,11 @@ pub trait ChildKind: SyncedKind<View: DeserializeOwned> {
 
     /// A row's id, version and API view (stored as JSON).
     fn row_parts(row: &Row<Self>) -> (Uuid, i64, &Value);
+
+    /// Top-level lists of objects whose items carry an `id`, so that they
+    /// merge item by item; items a REST client sends without one get a
+    /// new UUIDv7.
+    const IDENTIFIED_LISTS: &'static [&'static str] = &[];
 
     /// Fills in what a new record may leave out, such as its owner.
     fn fill_defaults(_caller: &AuthUser, _body: &mut Map<String, Value>) {}
@@ -126,38 +131,62 @@ fn view_of<K: ChildKind>(row: &Row<K>) -> ApiResult<K::View> {
     Ok(view)
 }
 
-/// Who may own a record under `account` that the caller writes: a rep owns
-/// their own; a manager or above may assign any active user who can see the
-/// account. `what` names the kind in the messages.
+/// Gives the items of `K`'s identified lists in a body or patch that lack
+/// an `id` a new one.
+fn fill_item_ids<K: ChildKind>(body: &mut Map<String, Value>) {
+    for field in K::IDENTIFIED_LISTS {
+        if let Some(Value::Array(items)) = body.get_mut(*field) {
+            for item in items.iter_mut() {
+                if let Value::Object(members) = item {
+                    members
+                        .entry("id")
+                        .or_insert_with(|| Value::String(Uuid::now_v7().to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Who may own a record the caller writes under `account`: a rep owns
+/// their own (`rep_rule` says so when refused); a manager or above may
+/// assign any active user who can see the account.
 pub async fn check_owner(
     conn: &impl ConnectionTrait,
     caller: &AuthUser,
     owner: UserId,
-    account: AccountId,
-    what: &str,
+    account: Uuid,
+    rep_rule: &'static str,
 ) -> ApiResult<()> {
     if owner == caller.id {
         return Ok(());
     }
     if !caller.role.supervises() {
-        return Err(ApiError::forbidden(
-            "owner_change_forbidden",
-            format!("a rep cannot assign a {what} to someone else; ask a manager"),
-        ));
+        return Err(ApiError::forbidden("owner_change_forbidden", rep_rule));
     }
-    let owner_row = user::Entity::find_by_id(owner.0)
+    check_assignable(conn, owner, account, "owner_id").await
+}
+
+/// Whether `user` may be given work under `account`: an active user who
+/// can see it (the problem names `field`).
+pub async fn check_assignable(
+    conn: &impl ConnectionTrait,
+    user: UserId,
+    account: Uuid,
+    field: &str,
+) -> ApiResult<()> {
+    let row = user::Entity::find_by_id(user.0)
         .one(conn)
         .await?
         .filter(|u| u.active)
         .ok_or_else(|| {
-            ApiError::invalid_field("owner_id", "unknown_user", "no active user has this id")
+            ApiError::invalid_field(field, "unknown_user", "no active user has this id")
         })?;
-    let owner_user = AuthUser::without_session(conn, &owner_row).await?;
-    if visible_row(conn, &owner_user, account.0).await.is_err() {
+    let assignee = AuthUser::without_session(conn, &row).await?;
+    if visible_row(conn, &assignee, account).await.is_err() {
         return Err(ApiError::invalid_field(
-            "owner_id",
+            field,
             "owner_cannot_see_account",
-            format!("that user cannot see the {what}'s account; share it with them first"),
+            "that user cannot see the account; share it with them first",
         ));
     }
     Ok(())
@@ -267,6 +296,7 @@ pub async fn create<K: ChildKind>(
     let id = super::take_id(&mut body)?;
     crate::telemetry::record_id(id);
     K::fill_defaults(caller, &mut body);
+    fill_item_ids::<K>(&mut body);
     let record: K::Record = parse_record(Value::Object(body))?;
     let conn = state.db.conn();
     visible_row(conn, caller, K::account_of(&record))
@@ -296,10 +326,11 @@ pub async fn update<K: ChildKind>(
     state: &AppState,
     caller: &AuthUser,
     id: Uuid,
-    patch: Map<String, Value>,
+    mut patch: Map<String, Value>,
     if_match: Option<&str>,
 ) -> ApiResult<K::View> {
     crate::telemetry::record_id(id);
+    fill_item_ids::<K>(&mut patch);
     let _guard = state.db.write_guard().await;
     let txn = state.db.conn().begin().await?;
     let Some(Loaded {

@@ -123,6 +123,10 @@ macro_rules! with_kind {
                 type $K = $crate::records::opportunities::Opportunities;
                 $body
             }
+            kam_sync_core::RecordKind::AccountPlan => {
+                type $K = $crate::records::account_plans::AccountPlans;
+                $body
+            }
         }
     };
 }

@@ -5,6 +5,7 @@
 //! targets, edited only online, are plain rows with a version instead
 //! ([`contracts`], [`targets`]).
 
+pub mod account_plans;
 pub mod accounts;
 pub mod cache;
 pub mod child;

@@ -263,8 +263,14 @@ impl SyncedKind for Opportunities {
         }
         let old_owner = old.map(|o| o.owner_id);
         if old_owner != Some(new.owner_id)
-            && let Err(err) =
-                check_owner(conn, caller, new.owner_id, new.account_id, "opportunity").await
+            && let Err(err) = check_owner(
+                conn,
+                caller,
+                new.owner_id,
+                new.account_id.0,
+                "a rep owns the opportunities they work; ask a manager to reassign one",
+            )
+            .await
         {
             review.refuse("owner_id", json!(old_owner.unwrap_or(caller.id)), err);
         }

@@ -9,7 +9,6 @@ use crate::config::Settings;
 use crate::entities::{account, visit};
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::{AccountView, visible_row};
-use crate::records::child::check_owner;
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{Cursor, Page};
 use crate::startup::AppState;
@@ -192,7 +191,14 @@ pub async fn review(
     }
     let old_owner = old.map(|o| o.owner_id);
     if old_owner != Some(new.owner_id)
-        && let Err(err) = check_owner(conn, caller, new.owner_id, new.account_id, "visit").await
+        && let Err(err) = super::child::check_owner(
+            conn,
+            caller,
+            new.owner_id,
+            new.account_id.0,
+            "a rep plans and logs their own visits",
+        )
+        .await
     {
         review.refuse("owner_id", json!(old_owner.unwrap_or(caller.id)), err);
     }

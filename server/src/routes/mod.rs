@@ -1,6 +1,7 @@
 //! HTTP routes, one module per resource, each with a `configure` function.
 //! Handlers are thin: they parse, call the services, and shape responses.
 
+pub mod account_plans;
 pub mod accounts;
 pub mod admin;
 pub mod auth;
@@ -26,6 +27,7 @@ pub fn configure(config: &mut ServiceConfig) {
     contracts::configure(config);
     targets::configure(config);
     opportunities::configure(config);
+    account_plans::configure(config);
     sync::configure(config);
 }
 

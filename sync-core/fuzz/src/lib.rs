@@ -67,6 +67,27 @@ pub fn sample(kind: RecordKind) -> Value {
             "competitors": [{"name": "Acme", "price_position": "low"}],
             "notes": "The CFO wants a longer payment period."
         }),
+        RecordKind::AccountPlan => json!({
+            "account_id": DOC_ID,
+            "period_kind": "quarter",
+            "period_start": "2026-10-01",
+            "title": "Q4: win the metro tender",
+            "owner_id": "01900000-0000-7000-8000-00000000000a",
+            "status": "active",
+            "actions": [{
+                "id": "01900000-0000-7000-8000-0000000000a1",
+                "text": "Run the pilot",
+                "due_on": "2026-11-15",
+                "status": "todo"
+            }],
+            "resources": [{
+                "id": "01900000-0000-7000-8000-0000000000b1",
+                "kind": "budget",
+                "description": "Pilot hardware",
+                "amount": 12000.5
+            }],
+            "strategies": "Win the CIO through a pilot."
+        }),
     }
 }
 
