@@ -3,7 +3,7 @@
 //! Every record a phone may edit offline (an account, a visit, ...) is one
 //! Automerge document keyed by a client-chosen UUID. This crate owns:
 //! - the typed records and their validation rules ([`account`], [`visit`],
-//!   [`contact`], ...),
+//!   [`contact`], [`ticket`], [`callback`], ...),
 //! - reading and writing them from and to Automerge documents, merge-patching
 //!   them, and listing concurrent values of a field ([`doc`]),
 //! - the identifiers shared by every component ([`ids`]).
@@ -12,6 +12,7 @@
 //! time and the author of each change in [`doc::ChangeMeta`].
 
 pub mod account;
+pub mod callback;
 pub mod contact;
 pub mod doc;
 pub mod error;
@@ -20,12 +21,15 @@ pub mod ids;
 pub mod protocol;
 pub mod record;
 pub mod replica;
+pub mod ticket;
 pub mod visit;
 
 pub use account::Account;
+pub use callback::Callback;
 pub use contact::Contact;
 pub use doc::{ChangeMeta, Conflict, RecordDoc, deserialize_json, diff_patch, parse_record};
 pub use error::{RecordError, Violation};
 pub use record::{Record, RecordKind};
 pub use replica::{Replica, ReplicaError, SyncOutcome};
+pub use ticket::Ticket;
 pub use visit::Visit;

@@ -14,11 +14,22 @@ pub enum RecordKind {
     Visit,
     /// A key person at an account ([`crate::Contact`]).
     Contact,
+    /// A callback to an account ([`crate::Callback`]).
+    Callback,
+    /// A complaint, service request or question ([`crate::Ticket`]).
+    Ticket,
 }
 
 impl RecordKind {
-    /// Every kind, parents first: an account before the records under it.
-    pub const ALL: &'static [RecordKind] = &[Self::Account, Self::Visit, Self::Contact];
+    /// Every kind, parents first: an account before the records under it,
+    /// and a callback before the ticket whose closing reads it.
+    pub const ALL: &'static [RecordKind] = &[
+        Self::Account,
+        Self::Visit,
+        Self::Contact,
+        Self::Callback,
+        Self::Ticket,
+    ];
 
     /// The kind's stable name, as on the wire and in storage.
     pub fn as_str(self) -> &'static str {
@@ -26,6 +37,8 @@ impl RecordKind {
             Self::Account => "account",
             Self::Visit => "visit",
             Self::Contact => "contact",
+            Self::Callback => "callback",
+            Self::Ticket => "ticket",
         }
     }
 
@@ -35,6 +48,8 @@ impl RecordKind {
             "account" => Some(Self::Account),
             "visit" => Some(Self::Visit),
             "contact" => Some(Self::Contact),
+            "callback" => Some(Self::Callback),
+            "ticket" => Some(Self::Ticket),
             _ => None,
         }
     }
@@ -44,7 +59,7 @@ impl RecordKind {
     pub fn account_of(self, id: uuid::Uuid, fields: &serde_json::Value) -> Option<uuid::Uuid> {
         match self {
             Self::Account => Some(id),
-            Self::Visit | Self::Contact => fields
+            Self::Visit | Self::Contact | Self::Callback | Self::Ticket => fields
                 .get("account_id")
                 .and_then(serde_json::Value::as_str)
                 .and_then(|text| uuid::Uuid::parse_str(text).ok()),
@@ -79,6 +94,14 @@ macro_rules! with_record_type {
             }
             $crate::RecordKind::Contact => {
                 type $R = $crate::Contact;
+                $body
+            }
+            $crate::RecordKind::Callback => {
+                type $R = $crate::Callback;
+                $body
+            }
+            $crate::RecordKind::Ticket => {
+                type $R = $crate::Ticket;
                 $body
             }
         }

@@ -228,6 +228,18 @@ fn list(replica: &Replica, kind: RecordKind) {
                     json["name"].as_str().unwrap_or_default(),
                     json["title"].as_str().unwrap_or_default()
                 ),
+                RecordKind::Callback => format!(
+                    "{} {} ({})",
+                    json["scheduled_on"].as_str().unwrap_or_default(),
+                    json["kind"].as_str().unwrap_or_default(),
+                    json["status"].as_str().unwrap_or_default()
+                ),
+                RecordKind::Ticket => format!(
+                    "[{}] {} ({})",
+                    json["severity"].as_str().unwrap_or_default(),
+                    json["title"].as_str().unwrap_or_default(),
+                    json["status"].as_str().unwrap_or_default()
+                ),
             };
             println!("{id}  {label}");
         }

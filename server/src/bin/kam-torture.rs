@@ -818,6 +818,8 @@ async fn check_converged(
             RecordKind::Account => (format!("/accounts/{id}"), &["name", "stage", "notes"]),
             RecordKind::Visit => (format!("/visits/{id}"), &["purpose", "summary"]),
             RecordKind::Contact => (format!("/contacts/{id}"), &["name", "notes"]),
+            RecordKind::Callback => (format!("/callbacks/{id}"), &["status", "comments"]),
+            RecordKind::Ticket => (format!("/tickets/{id}"), &["title", "description"]),
         };
         let view = rest.get(&path).await?;
         if view["version"].as_i64() != Some(stored.last_seq) {
