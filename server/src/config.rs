@@ -19,6 +19,29 @@ pub struct Settings {
     pub visits: VisitSettings,
     /// The sync endpoint.
     pub sync: SyncSettings,
+    /// After-sale service policies.
+    pub service: ServiceSettings,
+}
+
+/// After-sale service policies.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServiceSettings {
+    /// Hours a ticket may stay unresolved, by severity
+    /// (`KAM__SERVICE__SLA_HOURS__CRITICAL` and friends).
+    pub sla_hours: SlaHours,
+}
+
+/// Hours from a ticket's opening to its SLA due time, by severity.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SlaHours {
+    /// Business stopped (default 4).
+    pub critical: u32,
+    /// Business hurt (default 24).
+    pub high: u32,
+    /// An inconvenience (default 72).
+    pub medium: u32,
+    /// When convenient (default 168, a week).
+    pub low: u32,
 }
 
 /// Sync endpoint settings.
@@ -77,11 +100,7 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from("kam.toml"));
         Self::builder()?
             .add_source(config::File::from(file).required(false))
-            .add_source(
-                config::Environment::with_prefix("KAM")
-                    .prefix_separator("__")
-                    .separator("__"),
-            )
+            .add_source(environment())
             .build()?
             .try_deserialize()
     }
@@ -102,8 +121,19 @@ impl Settings {
             .set_default("auth.access_ttl_secs", 15 * 60)?
             .set_default("auth.refresh_ttl_days", 30)?
             .set_default("visits.check_in_max_distance_m", 500.0)?
-            .set_default("sync.max_body_bytes", 16 * 1024 * 1024)
+            .set_default("sync.max_body_bytes", 16 * 1024 * 1024)?
+            .set_default("service.sla_hours.critical", 4)?
+            .set_default("service.sla_hours.high", 24)?
+            .set_default("service.sla_hours.medium", 72)?
+            .set_default("service.sla_hours.low", 168)
     }
+}
+
+/// The `KAM__SECTION__KEY` environment variables.
+fn environment() -> config::Environment {
+    config::Environment::with_prefix("KAM")
+        .prefix_separator("__")
+        .separator("__")
 }
 
 /// The default SQLite location, relative to the working directory.
@@ -119,5 +149,29 @@ mod tests {
         assert_eq!(settings.server.bind, "127.0.0.1:8080");
         assert_eq!(settings.auth.access_ttl_secs, 900);
         assert!(settings.database.url.is_none());
+    }
+
+    #[test]
+    fn sla_hours_default_by_severity_and_an_environment_variable_overrides_one() {
+        let defaults = Settings::defaults().unwrap_or_else(|err| panic!("{err}"));
+        let hours = &defaults.service.sla_hours;
+        assert_eq!(
+            (hours.critical, hours.high, hours.medium, hours.low),
+            (4, 24, 72, 168)
+        );
+        let variables = [(
+            "KAM__SERVICE__SLA_HOURS__CRITICAL".to_owned(),
+            "2".to_owned(),
+        )];
+        let settings: Settings = Settings::builder()
+            .and_then(|builder| {
+                builder
+                    .add_source(environment().source(Some(variables.into_iter().collect())))
+                    .build()
+            })
+            .and_then(config::Config::try_deserialize)
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(settings.service.sla_hours.critical, 2);
+        assert_eq!(settings.service.sla_hours.high, 24);
     }
 }

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod account_share;
 pub mod branch;
+pub mod callback;
 pub mod contact;
 pub mod doc_change;
 pub mod document;
@@ -15,5 +16,6 @@ pub mod server_value;
 pub mod session;
 pub mod team;
 pub mod team_manager;
+pub mod ticket;
 pub mod user;
 pub mod visit;

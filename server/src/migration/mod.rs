@@ -8,6 +8,7 @@ mod m20261127_000001_foundation;
 mod m20261127_000002_feed_head;
 mod m20261127_000003_idempotency_keys;
 mod m20261127_000004_contacts;
+mod m20261127_000008_tickets_callbacks;
 
 /// The list of migrations.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_feed_head::Migration),
             Box::new(m20261127_000003_idempotency_keys::Migration),
             Box::new(m20261127_000004_contacts::Migration),
+            Box::new(m20261127_000008_tickets_callbacks::Migration),
         ]
     }
 }

@@ -674,6 +674,7 @@ impl SyncedKind for Accounts {
     async fn review(
         conn: &impl ConnectionTrait,
         caller: &AuthUser,
+        _id: Uuid,
         old: Option<&Account>,
         new: &Account,
         _pending: &Pending,

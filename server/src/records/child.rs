@@ -8,10 +8,12 @@ use super::page::{Cursor, Page};
 use super::{Chunk, Loaded, check_if_match, load, store, store_new, with_fields};
 use crate::access::visible_account_ids;
 use crate::auth::AuthUser;
+use crate::entities::user;
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
+use kam_sync_core::ids::{AccountId, UserId};
 use kam_sync_core::{RecordDoc, parse_record};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -52,6 +54,13 @@ pub trait ChildKind: SyncedKind<View: DeserializeOwned> {
 
     /// The kind-specific filters, added to `condition`.
     fn filter(filter: &Self::Filter, condition: Condition) -> Condition;
+
+    /// The view as of `now`, for views with fields that change with time
+    /// alone (a ticket past its SLA): rows hold the view as of their last
+    /// change, and reads bring it up to date.
+    fn as_of(view: Self::View, _now: DateTime<Utc>) -> Self::View {
+        view
+    }
 }
 
 /// What every child kind's list filter has.
@@ -114,7 +123,8 @@ pub(crate) use list_filter;
 
 fn view_of<K: ChildKind>(row: &Row<K>) -> ApiResult<K::View> {
     let (_, _, body) = K::row_parts(row);
-    serde_json::from_value(body.clone()).map_err(ApiError::internal)
+    let view = serde_json::from_value(body.clone()).map_err(ApiError::internal)?;
+    Ok(K::as_of(view, Utc::now()))
 }
 
 /// The row, if the caller may see its account (404 otherwise, as if it did
@@ -196,6 +206,62 @@ pub async fn list<K: ChildKind>(
     })
 }
 
+/// The active user `id`, as access rules see them; a problem naming
+/// `field` when there is none.
+pub async fn active_user(
+    conn: &impl ConnectionTrait,
+    id: UserId,
+    field: &str,
+) -> ApiResult<AuthUser> {
+    let row = user::Entity::find_by_id(id.0)
+        .one(conn)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| {
+            ApiError::invalid_field(field, "unknown_user", "no active user has this id")
+        })?;
+    AuthUser::without_session(conn, &row).await
+}
+
+/// Whether `user` sees `account`.
+pub async fn sees_account(
+    conn: &impl ConnectionTrait,
+    user: &AuthUser,
+    account: AccountId,
+) -> ApiResult<bool> {
+    Ok(visible_row(conn, user, account.0).await.is_ok())
+}
+
+/// Who may own a record of kind `kind` the caller writes (a visit, a
+/// callback): a rep owns their own; a manager or above may give it to any
+/// active user who can see the account.
+pub async fn check_owner(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    owner: UserId,
+    account: AccountId,
+    kind: &str,
+) -> ApiResult<()> {
+    if owner == caller.id {
+        return Ok(());
+    }
+    if !caller.role.supervises() {
+        return Err(ApiError::forbidden(
+            "owner_change_forbidden",
+            format!("only a manager or above makes a {kind} someone else's"),
+        ));
+    }
+    let owner_user = active_user(conn, owner, "owner_id").await?;
+    if !sees_account(conn, &owner_user, account).await? {
+        return Err(ApiError::invalid_field(
+            "owner_id",
+            "owner_cannot_see_account",
+            format!("that user cannot see the {kind}'s account; share it with them first"),
+        ));
+    }
+    Ok(())
+}
+
 fn require_writer<K: ChildKind>(caller: &AuthUser) -> ApiResult<()> {
     if K::writable_by(caller.role) {
         Ok(())
@@ -226,7 +292,7 @@ pub async fn create<K: ChildKind>(
     visible_row(conn, caller, K::account_of(&record))
         .await
         .map_err(|_| ApiError::invalid_field("account_id", "unknown_account", "no such account"))?;
-    let derived = K::review(conn, caller, None, &record, &Pending::default())
+    let derived = K::review(conn, caller, id, None, &record, &Pending::default())
         .await?
         .into_result()?;
     let record = if derived.is_empty() {
@@ -274,9 +340,16 @@ pub async fn update<K: ChildKind>(
         state.cache.put(id, doc.into_automerge(), doc_row.last_seq);
         return view_of::<K>(&row);
     };
-    let derived = K::review(&txn, caller, Some(&current), &patched, &Pending::default())
-        .await?
-        .into_result()?;
+    let derived = K::review(
+        &txn,
+        caller,
+        id,
+        Some(&current),
+        &patched,
+        &Pending::default(),
+    )
+    .await?
+    .into_result()?;
     if !derived.is_empty() {
         doc.merge_patch::<K::Record>(&derived, &meta)?;
     }

@@ -5,10 +5,12 @@
 
 pub mod accounts;
 pub mod cache;
+pub mod callbacks;
 pub mod child;
 pub mod contacts;
 pub mod kind;
 pub mod page;
+pub mod tickets;
 pub mod visits;
 
 use crate::entities::{doc_change, document, feed_head};

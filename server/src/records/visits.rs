@@ -6,15 +6,16 @@ use super::{Chunk, Loaded, Materialize, Review, check_if_match, load, store, ups
 use crate::access::{require_writer, visible_account_ids};
 use crate::auth::AuthUser;
 use crate::config::Settings;
-use crate::entities::{account, user, visit};
+use crate::entities::{account, visit};
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::{AccountView, visible_row};
+use crate::records::child::check_owner;
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{Cursor, Page};
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
 use kam_sync_core::geo::GeoPoint;
-use kam_sync_core::ids::{AccountId, UserId, VisitId};
+use kam_sync_core::ids::{UserId, VisitId};
 use kam_sync_core::visit::{CheckPoint, VisitStatus, VisitType};
 use kam_sync_core::{ChangeMeta, Conflict, RecordDoc, Visit, parse_record};
 use sea_orm::sea_query::OnConflict;
@@ -167,41 +168,6 @@ pub async fn list(
     Ok(Page::from_overfetch(items, limit, |view| view.id.0))
 }
 
-/// Who may make a visit the caller plans: a rep plans their own; a manager or
-/// above may plan for any active user who can see the account.
-async fn check_owner(
-    conn: &impl ConnectionTrait,
-    caller: &AuthUser,
-    owner: UserId,
-    account: AccountId,
-) -> ApiResult<()> {
-    if owner == caller.id {
-        return Ok(());
-    }
-    if !caller.role.supervises() {
-        return Err(ApiError::forbidden(
-            "owner_change_forbidden",
-            "a rep plans and logs their own visits",
-        ));
-    }
-    let owner_row = user::Entity::find_by_id(owner.0)
-        .one(conn)
-        .await?
-        .filter(|u| u.active)
-        .ok_or_else(|| {
-            ApiError::invalid_field("owner_id", "unknown_user", "no active user has this id")
-        })?;
-    let owner_user = AuthUser::without_session(conn, &owner_row).await?;
-    if visible_row(conn, &owner_user, account.0).await.is_err() {
-        return Err(ApiError::invalid_field(
-            "owner_id",
-            "owner_cannot_see_account",
-            "that user cannot see the visit's account; share it with them first",
-        ));
-    }
-    Ok(())
-}
-
 /// What the server makes of a new version of a visit written by `caller`,
 /// against the version before (`None` for a new visit).
 pub async fn review(
@@ -226,7 +192,7 @@ pub async fn review(
     }
     let old_owner = old.map(|o| o.owner_id);
     if old_owner != Some(new.owner_id)
-        && let Err(err) = check_owner(conn, caller, new.owner_id, new.account_id).await
+        && let Err(err) = check_owner(conn, caller, new.owner_id, new.account_id, "visit").await
     {
         review.refuse("owner_id", json!(old_owner.unwrap_or(caller.id)), err);
     }
@@ -521,6 +487,7 @@ impl SyncedKind for Visits {
     async fn review(
         conn: &impl ConnectionTrait,
         caller: &AuthUser,
+        _id: Uuid,
         old: Option<&Visit>,
         new: &Visit,
         _pending: &Pending,

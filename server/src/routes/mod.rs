@@ -4,9 +4,11 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod callbacks;
 pub mod contacts;
 pub mod health;
 pub mod sync;
+pub mod tickets;
 pub mod visits;
 
 use crate::error::ApiError;
@@ -20,6 +22,8 @@ pub fn configure(config: &mut ServiceConfig) {
     accounts::configure(config);
     visits::configure(config);
     contacts::configure(config);
+    callbacks::configure(config);
+    tickets::configure(config);
     sync::configure(config);
 }
 
