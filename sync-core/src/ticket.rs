@@ -54,9 +54,11 @@ impl TicketStatus {
         !matches!(self, Self::Resolved | Self::Closed)
     }
 
-    /// Whether a ticket in this status must name who works it.
+    /// Whether a ticket in this status must name who works it: from
+    /// assigned to resolved (a ticket closed straight from open, a question
+    /// answered on the spot, was never assigned).
     pub fn needs_assignee(self) -> bool {
-        self != Self::Open
+        matches!(self, Self::Assigned | Self::InProgress | Self::Resolved)
     }
 
     /// Whether a ticket in this status must carry its resolution.
@@ -141,7 +143,11 @@ impl Record for Ticket {
     fn violations(&self) -> Vec<Violation> {
         let mut out = Vec::new();
         if self.title.trim().is_empty() {
-            out.push(Violation::new("title", "required", "a ticket needs a title"));
+            out.push(Violation::new(
+                "title",
+                "required",
+                "a ticket needs a title",
+            ));
         }
         check_len("title", &self.title, 200, &mut out);
         check_len("description", &self.description, 100_000, &mut out);

@@ -3,9 +3,10 @@
 //!
 //! The workflow: open → assigned → in_progress → resolved → closed, one
 //! step at a time; a resolved ticket may be reopened (back to in_progress).
-//! A ticket names its assignee from `assigned` on and its resolution from
-//! `resolved` on. A question or service request still open may be closed at
-//! once with a resolution (answered on the spot, a duplicate); a complaint
+//! A ticket names its assignee while assigned, in progress or resolved, and
+//! its resolution once resolved or closed. A question or service request
+//! still open may be closed at once with a resolution (answered on the
+//! spot, a duplicate), with no assignee; a complaint
 //! is always resolved first, and closes only once a callback after it
 //! (kind `after_ticket`) is done.
 //!
