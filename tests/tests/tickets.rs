@@ -188,6 +188,10 @@ async fn a_complaint_closes_only_once_a_callback_after_it_is_done() -> anyhow::R
         .patch(&path, &json!({"status": "closed"}))
         .await?
         .assert_problem(422, "callback_required");
+    service
+        .patch(&path, &json!({"type": "question", "status": "closed"}))
+        .await?
+        .assert_violation("type", "immutable_field");
 
     let callback: CallbackView = rep
         .post(

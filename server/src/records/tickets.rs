@@ -8,7 +8,7 @@
 //! still open may be closed at once with a resolution (answered on the
 //! spot, a duplicate), with no assignee; a complaint
 //! is always resolved first, and closes only once a callback after it
-//! (kind `after_ticket`) is done.
+//! (kind `after_ticket`) is done; it stays a complaint.
 //!
 //! The times are the server's: a ticket opens when its first version
 //! reaches the server; its SLA runs out `service.sla_hours.<severity>` hours
@@ -322,6 +322,25 @@ impl SyncedKind for Tickets {
                 ),
             );
         }
+        // The record as the status rules judge it: with the refused changes
+        // undone, as sync will store it.
+        let mut checked = new.clone();
+        // Reclassifying a complaint would let it close without its callback.
+        if let Some(old) = old
+            && old.ticket_type == TicketType::Complaint
+            && new.ticket_type != TicketType::Complaint
+        {
+            review.refuse(
+                "type",
+                json!(old.ticket_type),
+                ApiError::invalid_field(
+                    "type",
+                    "immutable_field",
+                    "a complaint stays a complaint, so that it closes after its callback",
+                ),
+            );
+            checked.ticket_type = old.ticket_type;
+        }
         let old_contact = old.and_then(|o| o.contact_id);
         if let Some(contact) = new.contact_id
             && Some(contact) != old_contact
@@ -330,7 +349,6 @@ impl SyncedKind for Tickets {
             review.refuse("contact_id", json!(old_contact), error);
         }
         let old_assignee = old.and_then(|o| o.assignee_id);
-        let mut checked = new.clone();
         if let Some(assignee) = new.assignee_id
             && Some(assignee) != old_assignee
             && let Some(error) = assignee_problem(conn, assignee, new.account_id).await?
