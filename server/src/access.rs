@@ -7,7 +7,7 @@
 //! | rep | accounts they own or are shared on, and the visits under them | the same |
 //! | manager | the accounts of the teams they lead, plus their own and shared ones | the same |
 //! | director | the accounts of their branch, or all without a branch | the same |
-//! | service | the accounts of their branch, or all without a branch | nothing (reads) |
+//! | service | the accounts of their branch, or all without a branch | tickets and callbacks (accounts, visits, key persons: reads) |
 //! | admin | everything | everything |
 
 use crate::auth::{AuthUser, Role};

@@ -23,6 +23,8 @@ pub struct Settings {
     /// How accounts are scored and tiered, until an admin changes it at run
     /// time (see [`crate::tiering`]).
     pub tiering: TieringSettings,
+    /// After-sale service policies.
+    pub service: ServiceSettings,
 }
 
 /// How an account's scores make its score (0-100) and its suggested tier (识别与定位).
@@ -61,6 +63,27 @@ pub struct TierThresholds {
     /// A score at or above this (and below strategic) suggests `key`.
     #[schema(minimum = 0, maximum = 100)]
     pub key: i64,
+}
+
+/// After-sale service policies.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServiceSettings {
+    /// Hours a ticket may stay unresolved, by severity
+    /// (`KAM__SERVICE__SLA_HOURS__CRITICAL` and friends).
+    pub sla_hours: SlaHours,
+}
+
+/// Hours from a ticket's opening to its SLA due time, by severity.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SlaHours {
+    /// Business stopped (default 4).
+    pub critical: u32,
+    /// Business hurt (default 24).
+    pub high: u32,
+    /// An inconvenience (default 72).
+    pub medium: u32,
+    /// When convenient (default 168, a week).
+    pub low: u32,
 }
 
 /// Sync endpoint settings.
@@ -119,11 +142,7 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from("kam.toml"));
         Self::builder()?
             .add_source(config::File::from(file).required(false))
-            .add_source(
-                config::Environment::with_prefix("KAM")
-                    .prefix_separator("__")
-                    .separator("__"),
-            )
+            .add_source(environment())
             .build()?
             .try_deserialize()
     }
@@ -151,8 +170,19 @@ impl Settings {
             .set_default("tiering.weights.size", 15.0)?
             .set_default("tiering.weights.strategic_value", 20.0)?
             .set_default("tiering.thresholds.strategic", 80)?
-            .set_default("tiering.thresholds.key", 60)
+            .set_default("tiering.thresholds.key", 60)?
+            .set_default("service.sla_hours.critical", 4)?
+            .set_default("service.sla_hours.high", 24)?
+            .set_default("service.sla_hours.medium", 72)?
+            .set_default("service.sla_hours.low", 168)
     }
+}
+
+/// The `KAM__SECTION__KEY` environment variables.
+fn environment() -> config::Environment {
+    config::Environment::with_prefix("KAM")
+        .prefix_separator("__")
+        .separator("__")
 }
 
 /// The default SQLite location, relative to the working directory.
@@ -176,5 +206,29 @@ mod tests {
         assert_eq!(settings.tiering.thresholds.strategic, 80);
         assert_eq!(settings.tiering.thresholds.key, 60);
         assert!(crate::tiering::violations(&settings.tiering).is_empty());
+    }
+
+    #[test]
+    fn sla_hours_default_by_severity_and_an_environment_variable_overrides_one() {
+        let defaults = Settings::defaults().unwrap_or_else(|err| panic!("{err}"));
+        let hours = &defaults.service.sla_hours;
+        assert_eq!(
+            (hours.critical, hours.high, hours.medium, hours.low),
+            (4, 24, 72, 168)
+        );
+        let variables = [(
+            "KAM__SERVICE__SLA_HOURS__CRITICAL".to_owned(),
+            "2".to_owned(),
+        )];
+        let settings: Settings = Settings::builder()
+            .and_then(|builder| {
+                builder
+                    .add_source(environment().source(Some(variables.into_iter().collect())))
+                    .build()
+            })
+            .and_then(config::Config::try_deserialize)
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(settings.service.sla_hours.critical, 2);
+        assert_eq!(settings.service.sla_hours.high, 24);
     }
 }

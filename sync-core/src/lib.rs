@@ -4,6 +4,7 @@
 //! Automerge document keyed by a client-chosen UUID. This crate owns:
 //! - the typed records and their validation rules ([`account`], [`visit`],
 //!   [`contact`], [`account_plan`], ...),
+//!   [`contact`], [`ticket`], [`callback`], ...),
 //! - reading and writing them from and to Automerge documents, merge-patching
 //!   them, and listing concurrent values of a field ([`doc`]),
 //! - the identifiers shared by every component ([`ids`]), and money ([`money`]).
@@ -13,6 +14,7 @@
 
 pub mod account;
 pub mod account_plan;
+pub mod callback;
 pub mod contact;
 pub mod doc;
 pub mod error;
@@ -23,14 +25,17 @@ pub mod opportunity;
 pub mod protocol;
 pub mod record;
 pub mod replica;
+pub mod ticket;
 pub mod visit;
 
 pub use account::Account;
 pub use account_plan::AccountPlan;
+pub use callback::Callback;
 pub use contact::Contact;
 pub use doc::{ChangeMeta, Conflict, RecordDoc, deserialize_json, diff_patch, parse_record};
 pub use error::{RecordError, Violation};
 pub use opportunity::Opportunity;
 pub use record::{Record, RecordKind};
 pub use replica::{Replica, ReplicaError, SyncOutcome};
+pub use ticket::Ticket;
 pub use visit::Visit;

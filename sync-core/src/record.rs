@@ -18,16 +18,23 @@ pub enum RecordKind {
     Opportunity,
     /// An account's plan for a period ([`crate::AccountPlan`]).
     AccountPlan,
+    /// A callback to an account ([`crate::Callback`]).
+    Callback,
+    /// A complaint, service request or question ([`crate::Ticket`]).
+    Ticket,
 }
 
 impl RecordKind {
-    /// Every kind, parents first: an account before the records under it.
+    /// Every kind, parents first: an account before the records under it,
+    /// and a callback before the ticket whose closing reads it.
     pub const ALL: &'static [RecordKind] = &[
         Self::Account,
         Self::Visit,
         Self::Contact,
         Self::Opportunity,
         Self::AccountPlan,
+        Self::Callback,
+        Self::Ticket,
     ];
 
     /// The kind's stable name, as on the wire and in storage.
@@ -38,6 +45,8 @@ impl RecordKind {
             Self::Contact => "contact",
             Self::Opportunity => "opportunity",
             Self::AccountPlan => "account_plan",
+            Self::Callback => "callback",
+            Self::Ticket => "ticket",
         }
     }
 
@@ -49,6 +58,8 @@ impl RecordKind {
             "contact" => Some(Self::Contact),
             "opportunity" => Some(Self::Opportunity),
             "account_plan" => Some(Self::AccountPlan),
+            "callback" => Some(Self::Callback),
+            "ticket" => Some(Self::Ticket),
             _ => None,
         }
     }
@@ -58,7 +69,12 @@ impl RecordKind {
     pub fn account_of(self, id: uuid::Uuid, fields: &serde_json::Value) -> Option<uuid::Uuid> {
         match self {
             Self::Account => Some(id),
-            Self::Visit | Self::Contact | Self::Opportunity | Self::AccountPlan => fields
+            Self::Visit
+            | Self::Contact
+            | Self::Opportunity
+            | Self::AccountPlan
+            | Self::Callback
+            | Self::Ticket => fields
                 .get("account_id")
                 .and_then(serde_json::Value::as_str)
                 .and_then(|text| uuid::Uuid::parse_str(text).ok()),
@@ -101,6 +117,14 @@ macro_rules! with_record_type {
             }
             $crate::RecordKind::AccountPlan => {
                 type $R = $crate::AccountPlan;
+                $body
+            }
+            $crate::RecordKind::Callback => {
+                type $R = $crate::Callback;
+                $body
+            }
+            $crate::RecordKind::Ticket => {
+                type $R = $crate::Ticket;
                 $body
             }
         }

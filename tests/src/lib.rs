@@ -84,17 +84,24 @@ impl TestApp {
     /// and runs it in the background. Panics, with the reason, when that
     /// cannot be done.
     pub async fn spawn() -> Self {
-        Self::try_spawn()
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// As [`TestApp::spawn`], with settings changed by `adjust` (policies
+    /// such as SLA hours; the bind address and database are the harness's).
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        Self::try_spawn(adjust)
             .await
             .unwrap_or_else(|err| panic!("cannot start the test server: {err:#}"))
     }
 
-    async fn try_spawn() -> anyhow::Result<Self> {
+    async fn try_spawn(adjust: impl FnOnce(&mut Settings)) -> anyhow::Result<Self> {
         if std::env::var_os("KAM_TEST_LOG").is_some() {
             kam_server::telemetry::init();
         }
         let (database, url) = TestDatabase::create().await?;
         let mut settings = Settings::defaults().context("cannot read the default settings")?;
+        adjust(&mut settings);
         settings.server.bind = "127.0.0.1:0".into();
         settings.database.url = Some(SecretString::from(url));
         let application = Application::build(settings)

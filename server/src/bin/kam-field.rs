@@ -240,6 +240,18 @@ fn list(replica: &Replica, kind: RecordKind) {
                     json["title"].as_str().unwrap_or_default(),
                     json["status"].as_str().unwrap_or_default()
                 ),
+                RecordKind::Callback => format!(
+                    "{} {} ({})",
+                    json["scheduled_on"].as_str().unwrap_or_default(),
+                    json["kind"].as_str().unwrap_or_default(),
+                    json["status"].as_str().unwrap_or_default()
+                ),
+                RecordKind::Ticket => format!(
+                    "[{}] {} ({})",
+                    json["severity"].as_str().unwrap_or_default(),
+                    json["title"].as_str().unwrap_or_default(),
+                    json["status"].as_str().unwrap_or_default()
+                ),
             };
             println!("{id}  {label}");
         }

@@ -820,6 +820,8 @@ async fn check_converged(
             RecordKind::Contact => (format!("/contacts/{id}"), &["name", "notes"]),
             RecordKind::Opportunity => (format!("/opportunities/{id}"), &["name", "notes"]),
             RecordKind::AccountPlan => (format!("/account-plans/{id}"), &["title", "notes"]),
+            RecordKind::Callback => (format!("/callbacks/{id}"), &["status", "comments"]),
+            RecordKind::Ticket => (format!("/tickets/{id}"), &["title", "description"]),
         };
         let view = rest.get(&path).await?;
         if view["version"].as_i64() != Some(stored.last_seq) {

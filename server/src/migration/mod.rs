@@ -11,6 +11,7 @@ mod m20261127_000004_contacts;
 mod m20261127_000005_contracts_targets;
 mod m20261127_000006_account_scores;
 mod m20261127_000007_opportunities;
+mod m20261127_000008_tickets_callbacks;
 mod m20261127_000009_account_plans;
 
 /// The list of migrations.
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_contracts_targets::Migration),
             Box::new(m20261127_000006_account_scores::Migration),
             Box::new(m20261127_000007_opportunities::Migration),
+            Box::new(m20261127_000008_tickets_callbacks::Migration),
             Box::new(m20261127_000009_account_plans::Migration),
         ]
     }

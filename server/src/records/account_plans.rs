@@ -136,6 +136,7 @@ impl SyncedKind for AccountPlans {
     async fn review(
         conn: &impl ConnectionTrait,
         caller: &AuthUser,
+        _id: Uuid,
         old: Option<&AccountPlan>,
         new: &AccountPlan,
         pending: &Pending,

@@ -1008,6 +1008,7 @@ impl SyncedKind for Accounts {
     async fn review(
         conn: &impl ConnectionTrait,
         caller: &AuthUser,
+        _id: Uuid,
         old: Option<&Account>,
         new: &Account,
         _pending: &Pending,

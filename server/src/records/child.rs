@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
-use kam_sync_core::ids::UserId;
+use kam_sync_core::ids::{AccountId, UserId};
 use kam_sync_core::{RecordDoc, parse_record};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -174,15 +174,8 @@ pub async fn check_assignable(
     account: Uuid,
     field: &str,
 ) -> ApiResult<()> {
-    let row = user::Entity::find_by_id(user.0)
-        .one(conn)
-        .await?
-        .filter(|u| u.active)
-        .ok_or_else(|| {
-            ApiError::invalid_field(field, "unknown_user", "no active user has this id")
-        })?;
-    let assignee = AuthUser::without_session(conn, &row).await?;
-    if visible_row(conn, &assignee, account).await.is_err() {
+    let assignee = active_user(conn, user, field).await?;
+    if !sees_account(conn, &assignee, AccountId(account)).await? {
         return Err(ApiError::invalid_field(
             field,
             "owner_cannot_see_account",
@@ -271,6 +264,32 @@ pub async fn list<K: ChildKind>(
     })
 }
 
+/// The active user `id`, as access rules see them; a problem naming
+/// `field` when there is none.
+pub async fn active_user(
+    conn: &impl ConnectionTrait,
+    id: UserId,
+    field: &str,
+) -> ApiResult<AuthUser> {
+    let row = user::Entity::find_by_id(id.0)
+        .one(conn)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| {
+            ApiError::invalid_field(field, "unknown_user", "no active user has this id")
+        })?;
+    AuthUser::without_session(conn, &row).await
+}
+
+/// Whether `user` sees `account`.
+pub async fn sees_account(
+    conn: &impl ConnectionTrait,
+    user: &AuthUser,
+    account: AccountId,
+) -> ApiResult<bool> {
+    Ok(visible_row(conn, user, account.0).await.is_ok())
+}
+
 fn require_writer<K: ChildKind>(caller: &AuthUser) -> ApiResult<()> {
     if K::writable_by(caller.role) {
         Ok(())
@@ -302,7 +321,7 @@ pub async fn create<K: ChildKind>(
     visible_row(conn, caller, K::account_of(&record))
         .await
         .map_err(|_| ApiError::invalid_field("account_id", "unknown_account", "no such account"))?;
-    let derived = K::review(conn, caller, None, &record, &Pending::default())
+    let derived = K::review(conn, caller, id, None, &record, &Pending::default())
         .await?
         .into_result()?;
     let record = if derived.is_empty() {
@@ -351,9 +370,16 @@ pub async fn update<K: ChildKind>(
         state.cache.put(id, doc.into_automerge(), doc_row.last_seq);
         return view_of::<K>(&row);
     };
-    let derived = K::review(&txn, caller, Some(&current), &patched, &Pending::default())
-        .await?
-        .into_result()?;
+    let derived = K::review(
+        &txn,
+        caller,
+        id,
+        Some(&current),
+        &patched,
+        &Pending::default(),
+    )
+    .await?
+    .into_result()?;
     if !derived.is_empty() {
         doc.merge_patch::<K::Record>(&derived, &meta)?;
     }

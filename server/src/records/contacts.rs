@@ -61,6 +61,7 @@ impl SyncedKind for Contacts {
     async fn review(
         conn: &impl ConnectionTrait,
         _caller: &AuthUser,
+        _id: Uuid,
         old: Option<&Contact>,
         new: &Contact,
         _pending: &Pending,

@@ -39,8 +39,9 @@ pub trait SyncedKind {
         role != Role::Service
     }
 
-    /// What the server makes of a new version written by `caller`, against
-    /// the version before (`None`: a new record): the changes it refuses and
+    /// What the server makes of a new version of record `id` written by
+    /// `caller`, against the version before (`None`: a new record): the
+    /// changes it refuses and
     /// the fields it keeps itself. REST answers the first refusal; sync
     /// undoes every refusal with a compensating change. `pending` holds the
     /// records of the same sync request already merged, of the kinds
@@ -48,6 +49,7 @@ pub trait SyncedKind {
     fn review(
         conn: &impl ConnectionTrait,
         caller: &AuthUser,
+        id: Uuid,
         old: Option<&Self::Record>,
         new: &Self::Record,
         pending: &Pending,
@@ -125,6 +127,14 @@ macro_rules! with_kind {
             }
             kam_sync_core::RecordKind::AccountPlan => {
                 type $K = $crate::records::account_plans::AccountPlans;
+                $body
+            }
+            kam_sync_core::RecordKind::Callback => {
+                type $K = $crate::records::callbacks::Callbacks;
+                $body
+            }
+            kam_sync_core::RecordKind::Ticket => {
+                type $K = $crate::records::tickets::Tickets;
                 $body
             }
         }

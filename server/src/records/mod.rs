@@ -8,6 +8,7 @@
 pub mod account_plans;
 pub mod accounts;
 pub mod cache;
+pub mod callbacks;
 pub mod child;
 pub mod contacts;
 pub mod contracts;
@@ -16,6 +17,7 @@ pub mod money;
 pub mod opportunities;
 pub mod page;
 pub mod targets;
+pub mod tickets;
 pub mod visits;
 
 use crate::entities::{doc_change, document, feed_head};

@@ -243,6 +243,7 @@ impl SyncedKind for Opportunities {
     async fn review(
         conn: &impl ConnectionTrait,
         caller: &AuthUser,
+        _id: Uuid,
         old: Option<&Opportunity>,
         new: &Opportunity,
         _pending: &Pending,

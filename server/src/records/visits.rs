@@ -493,6 +493,7 @@ impl SyncedKind for Visits {
     async fn review(
         conn: &impl ConnectionTrait,
         caller: &AuthUser,
+        _id: Uuid,
         old: Option<&Visit>,
         new: &Visit,
         _pending: &Pending,

@@ -5,12 +5,14 @@ pub mod account_plans;
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod callbacks;
 pub mod contacts;
 pub mod contracts;
 pub mod health;
 pub mod opportunities;
 pub mod sync;
 pub mod targets;
+pub mod tickets;
 pub mod visits;
 
 use crate::error::ApiError;
@@ -28,6 +30,8 @@ pub fn configure(config: &mut ServiceConfig) {
     targets::configure(config);
     opportunities::configure(config);
     account_plans::configure(config);
+    callbacks::configure(config);
+    tickets::configure(config);
     sync::configure(config);
 }
 

@@ -189,23 +189,25 @@ async fn review(
     conn: &impl ConnectionTrait,
     caller: &AuthUser,
     kind: RecordKind,
+    id: Uuid,
     old: Option<&Value>,
     new: &Value,
     pending: &Pending,
 ) -> ApiResult<Review> {
-    with_kind!(kind, K => review_as::<K>(conn, caller, old, new, pending).await)
+    with_kind!(kind, K => review_as::<K>(conn, caller, id, old, new, pending).await)
 }
 
 async fn review_as<K: SyncedKind>(
     conn: &impl ConnectionTrait,
     caller: &AuthUser,
+    id: Uuid,
     old: Option<&Value>,
     new: &Value,
     pending: &Pending,
 ) -> ApiResult<Review> {
     let old: Option<K::Record> = old.map(|o| parse_record(o.clone())).transpose()?;
     let new: K::Record = parse_record(new.clone())?;
-    K::review(conn, caller, old.as_ref(), &new, pending).await
+    K::review(conn, caller, id, old.as_ref(), &new, pending).await
 }
 
 /// Keeps the device's value of each changed top-level field where the
@@ -527,7 +529,16 @@ async fn apply_one(
             Err(err) => return Err(ApiError::internal(err)),
         },
     };
-    let verdict = review(conn, caller, push.kind, old_json.as_ref(), &kept, pending).await?;
+    let verdict = review(
+        conn,
+        caller,
+        push.kind,
+        id,
+        old_json.as_ref(),
+        &kept,
+        pending,
+    )
+    .await?;
     for refusal in &verdict.refusals {
         notices.push(notice(
             id,
@@ -542,7 +553,16 @@ async fn apply_one(
     let final_review = if verdict.refusals.is_empty() {
         Review::default()
     } else {
-        review(conn, caller, push.kind, old_json.as_ref(), &target, pending).await?
+        review(
+            conn,
+            caller,
+            push.kind,
+            id,
+            old_json.as_ref(),
+            &target,
+            pending,
+        )
+        .await?
     };
     if !final_review.refusals.is_empty() {
         let notices = final_review

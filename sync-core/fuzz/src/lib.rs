@@ -88,6 +88,21 @@ pub fn sample(kind: RecordKind) -> Value {
             }],
             "strategies": "Win the CIO through a pilot."
         }),
+        RecordKind::Callback => json!({
+            "account_id": DOC_ID,
+            "kind": "after_ticket",
+            "ticket_id": "01900000-0000-7000-8000-00000000000b",
+            "owner_id": "01900000-0000-7000-8000-00000000000a",
+            "scheduled_on": "2025-06-20",
+            "comments": "Call after the fix"
+        }),
+        RecordKind::Ticket => json!({
+            "account_id": DOC_ID,
+            "type": "complaint",
+            "title": "Meter readings doubled",
+            "severity": "high",
+            "description": "Three sites report doubled readings."
+        }),
     }
 }
 
