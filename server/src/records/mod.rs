@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod cache;
 pub mod page;
+pub mod timeline;
 pub mod visits;
 
 use crate::entities::{doc_change, document, feed_head};
@@ -366,6 +367,25 @@ where
             .await?;
     }
     Ok(())
+}
+
+/// The rows of `ids` in `E`, by id, in one query (none when none are asked).
+pub async fn rows_by_id<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    id_column: E::Column,
+    ids: Vec<Uuid>,
+    id_of: impl Fn(&E::Model) -> Uuid,
+) -> ApiResult<HashMap<Uuid, E::Model>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(E::find()
+        .filter(id_column.is_in(ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|row| (id_of(&row), row))
+        .collect())
 }
 
 /// A record to materialize: its document as stored, and its row before.

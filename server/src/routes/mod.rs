@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod sync;
+pub mod timeline;
 pub mod visits;
 
 use crate::error::ApiError;
@@ -18,6 +19,7 @@ pub fn configure(config: &mut ServiceConfig) {
     admin::configure(config);
     accounts::configure(config);
     visits::configure(config);
+    timeline::configure(config);
     sync::configure(config);
 }
 

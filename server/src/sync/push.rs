@@ -9,7 +9,7 @@ use crate::auth::AuthUser;
 use crate::entities::{account, visit};
 use crate::error::{ApiError, ApiResult};
 use crate::records::{
-    self, Chunk, DocMeta, DocWrite, Loaded, Materialize, Review, accounts, visits,
+    self, Chunk, DocMeta, DocWrite, Loaded, Materialize, Review, accounts, rows_by_id, visits,
 };
 use crate::startup::AppState;
 use automerge::{AutoCommit, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad};
@@ -20,7 +20,7 @@ use kam_sync_core::{
     Account, ChangeMeta, RecordDoc, RecordError, RecordKind, Violation, Visit, diff_patch,
     parse_record,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -642,25 +642,6 @@ async fn store_writes(
     let items = materialize_items(writes, &versions, RecordKind::Visit, &previous);
     visits::materialize_all(conn, &items, state.settings.visits.check_in_max_distance_m).await?;
     Ok(versions)
-}
-
-/// The rows of `ids` in `E`, by id, in one query (none when none are asked).
-async fn rows_by_id<E: EntityTrait>(
-    conn: &impl ConnectionTrait,
-    id_column: E::Column,
-    ids: Vec<Uuid>,
-    id_of: impl Fn(&E::Model) -> Uuid,
-) -> ApiResult<HashMap<Uuid, E::Model>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(E::find()
-        .filter(id_column.is_in(ids))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|row| (id_of(&row), row))
-        .collect())
 }
 
 /// What to materialize of the stored writes of one kind, with their rows before.
