@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         (name = "admin", description = "Branches, teams, users and their devices"),
         (name = "accounts", description = "Key accounts"),
         (name = "visits", description = "Visits to accounts"),
+        (name = "import", description = "Records in and out as CSV"),
         (name = "sync", description = "Offline-first sync of record documents (see docs/sync-protocol.md)"),
     )
 )]

@@ -49,7 +49,11 @@ impl<T> Page<T> {
     ) -> Self {
         let more = items.len() as u64 > limit;
         items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let next_cursor = if more { items.last().map(cursor_of) } else { None };
+        let next_cursor = if more {
+            items.last().map(cursor_of)
+        } else {
+            None
+        };
         Self { items, next_cursor }
     }
 }

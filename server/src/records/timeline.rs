@@ -170,7 +170,10 @@ fn parse_kinds(kinds: Option<&str>) -> ApiResult<Option<HashSet<RecordKind>>> {
         .filter(|name| !name.is_empty())
         .map(|name| {
             RecordKind::parse(name).ok_or_else(|| {
-                ApiError::bad_request("invalid_query", format!("no record kind is called `{name}`"))
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("no record kind is called `{name}`"),
+                )
             })
         })
         .collect::<ApiResult<HashSet<_>>>()
@@ -315,10 +318,7 @@ fn render(
     TimelineEntry {
         at: DateTime::from_timestamp(entry.key.at, 0).unwrap_or_default(),
         user_id: entry.author.user,
-        user_name: entry
-            .author
-            .user
-            .and_then(|user| names.get(&user).cloned()),
+        user_name: entry.author.user.and_then(|user| names.get(&user).cloned()),
         by_server: device.as_deref() == Some("server"),
         device,
         record_kind: entry.record_kind.clone(),
@@ -374,10 +374,7 @@ mod tests {
             &mut out,
         );
         let paths: Vec<_> = out.iter().map(|c| c.path.as_str()).collect();
-        assert_eq!(
-            paths,
-            ["address.city", "address.street", "stage", "tags"]
-        );
+        assert_eq!(paths, ["address.city", "address.street", "stage", "tags"]);
         assert_eq!(out[0].old, json!("杭州"));
         assert_eq!(out[1].old, Value::Null);
         assert_eq!(out[3].new, json!(["a", "b"]));

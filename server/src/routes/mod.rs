@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod csv_io;
 pub mod health;
 pub mod sync;
 pub mod timeline;
@@ -20,6 +21,7 @@ pub fn configure(config: &mut ServiceConfig) {
     accounts::configure(config);
     visits::configure(config);
     timeline::configure(config);
+    csv_io::configure(config);
     sync::configure(config);
 }
 
