@@ -102,7 +102,10 @@ async fn a_patch_shows_each_changed_field_with_its_old_and_new_value() -> anyhow
     assert_eq!(stage.map(|c| &c.new), Some(&json!("engaging")));
     let notes = change(edit, "notes");
     assert_eq!(notes.map(|c| &c.old), Some(&json!("First call.")));
-    assert_eq!(notes.map(|c| &c.new), Some(&json!("First call. 第二次拜访。")));
+    assert_eq!(
+        notes.map(|c| &c.new),
+        Some(&json!("First call. 第二次拜访。"))
+    );
     assert_eq!(
         change(edit, "address.city").map(|c| (&c.old, &c.new)),
         Some((&Value::Null, &json!("宁波")))
@@ -127,15 +130,21 @@ async fn visits_under_the_account_appear_and_the_kinds_filter_picks_them() -> an
     assert_eq!(visits.items.len(), 1);
     assert_eq!(visits.items[0].record_id, visit);
     assert_eq!(
-        visits.items[0].fields.as_ref().map(|f| f["purpose"].clone()),
+        visits.items[0]
+            .fields
+            .as_ref()
+            .map(|f| f["purpose"].clone()),
         Some(json!("续约方案"))
     );
     let both = timeline(&rep, account.id, "?kinds=account,visit").await?;
     assert_eq!(both.items.len(), 2);
 
-    rep.get(&format!("/accounts/{}/timeline?kinds=contract_x", account.id))
-        .await?
-        .assert_problem(400, "invalid_query");
+    rep.get(&format!(
+        "/accounts/{}/timeline?kinds=contract_x",
+        account.id
+    ))
+    .await?
+    .assert_problem(400, "invalid_query");
     Ok(())
 }
 
@@ -190,7 +199,10 @@ async fn the_timeline_pages_newest_first_with_a_stable_cursor() -> anyhow::Resul
         (
             e.record_id,
             e.what,
-            e.changes.iter().map(|c| c.new.to_string()).collect::<Vec<_>>(),
+            e.changes
+                .iter()
+                .map(|c| c.new.to_string())
+                .collect::<Vec<_>>(),
         )
     };
     assert_eq!(
@@ -278,7 +290,11 @@ async fn only_those_who_see_the_account_read_its_timeline() -> anyhow::Result<()
     let other_rep = app.login_as(&org.rep_b1).await?;
     other_rep.get(&path).await?.assert_problem(404, "not_found");
     for user in [&org.manager, &org.director, &org.service, &org.admin] {
-        app.login_as(user).await?.get(&path).await?.assert_status(200);
+        app.login_as(user)
+            .await?
+            .get(&path)
+            .await?
+            .assert_status(200);
     }
     rep.get(&format!("/accounts/{}/timeline", Uuid::now_v7()))
         .await?
