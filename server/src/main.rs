@@ -136,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
             as_user,
             output,
         }) => {
-            telemetry::init();
+            // No log subscriber: the logs go to standard output, where the CSV may go.
             let state = command_state().await?;
             let written = match output {
                 Some(path) => {
