@@ -1,8 +1,10 @@
 //! The `kam-server` command: run the server, seed a demo org, print the
-//! OpenAPI document.
+//! OpenAPI document, import and export records as CSV.
 
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use kam_server::config::Settings;
+use kam_server::csv_io::{self, CsvKindName, ImportReport};
 use kam_server::startup::{AppState, Application};
 use kam_server::{bootstrap, db::Db, demo, telemetry};
 
@@ -44,6 +46,34 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         keep: i64,
     },
+    /// Import records from a CSV file (UTF-8; the header row names the
+    /// columns), with the rules of the REST API for the user named by `--as`.
+    Import {
+        /// What the file holds.
+        kind: CsvKindName,
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// The username to import as: the records are theirs, within their scope.
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+        /// Check every row and report, but write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also write the rejected rows to this CSV file.
+        #[arg(long, value_name = "FILE")]
+        rejects: Option<std::path::PathBuf>,
+    },
+    /// Export records as CSV: those the user named by `--as` may see, or all.
+    Export {
+        /// What to export.
+        kind: CsvKindName,
+        /// The username whose scope to export.
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: Option<String>,
+        /// Write here instead of to standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -69,6 +99,64 @@ async fn main() -> anyhow::Result<()> {
                 "horizon {}: {} snapshots rewritten, {} log entries removed",
                 done.horizon, done.snapshots, done.deleted
             );
+            return Ok(());
+        }
+        Some(Command::Import {
+            kind,
+            file,
+            as_user,
+            dry_run,
+            rejects,
+        }) => {
+            telemetry::init();
+            let bytes = std::fs::read(&file)
+                .map_err(|err| anyhow::anyhow!("cannot read {}: {err}", file.display()))?;
+            let state = command_state().await?;
+            let bar = ProgressBar::new(0);
+            bar.set_style(ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} rows, {per_sec}, {eta} left",
+            )?);
+            let report =
+                csv_io::import_as(&state, &as_user, kind, &bytes, dry_run, &|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .await;
+            bar.finish_and_clear();
+            let report = report?;
+            print_report(&report);
+            if let Some(path) = rejects {
+                std::fs::write(&path, report.rejects_csv()?)
+                    .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
+            }
+            return Ok(());
+        }
+        Some(Command::Export {
+            kind,
+            as_user,
+            output,
+        }) => {
+            // No log subscriber: the logs go to standard output, where the CSV may go.
+            let state = command_state().await?;
+            let written = match output {
+                Some(path) => {
+                    let file = std::fs::File::create(&path).map_err(|err| {
+                        anyhow::anyhow!("cannot create {}: {err}", path.display())
+                    })?;
+                    csv_io::export_as(
+                        &state,
+                        as_user.as_deref(),
+                        kind,
+                        std::io::BufWriter::new(file),
+                    )
+                    .await?
+                }
+                None => {
+                    csv_io::export_as(&state, as_user.as_deref(), kind, std::io::stdout().lock())
+                        .await?
+                }
+            };
+            eprintln!("exported {written} {}", kind.plural());
             return Ok(());
         }
         Some(Command::Serve { demo }) => (true, demo || cli.demo),
@@ -111,4 +199,42 @@ async fn main() -> anyhow::Result<()> {
     );
     app.run_until_stopped().await?;
     Ok(())
+}
+
+/// The state the import and export commands work on: the configured
+/// database, migrated, without a listening server.
+async fn command_state() -> anyhow::Result<AppState> {
+    let settings = Settings::load()?;
+    let db = Db::connect(&settings.database).await?;
+    AppState::new(settings, db).await
+}
+
+/// Prints what an import did, and each rejected row, for a person.
+fn print_report(report: &ImportReport) {
+    let verb = if report.dry_run { "would be " } else { "" };
+    println!(
+        "{} {verb}created, {} {verb}updated, {} unchanged, {} rejected{}",
+        report.imported,
+        report.updated,
+        report.unchanged,
+        report.rejected.len(),
+        if report.dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        }
+    );
+    for rejection in &report.rejected {
+        println!(
+            "  line {}{}: {} ({})",
+            rejection.line,
+            rejection
+                .column
+                .as_deref()
+                .map(|column| format!(", column {column}"))
+                .unwrap_or_default(),
+            rejection.message,
+            rejection.code
+        );
+    }
 }

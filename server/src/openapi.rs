@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         (name = "visits", description = "Visits to accounts"),
         (name = "contracts", description = "Contracts under accounts; edited online, terminated rather than deleted"),
         (name = "targets", description = "Sales targets per period and org level, their decomposition and progress"),
+        (name = "import", description = "Records in and out as CSV"),
         (name = "sync", description = "Offline-first sync of record documents (see docs/sync-protocol.md)"),
     )
 )]

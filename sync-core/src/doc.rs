@@ -127,6 +127,13 @@ impl RecordDoc {
         read_object(&self.doc, &ROOT, ObjType::Map)
     }
 
+    /// The document as plain JSON as it was at `heads` (winning values
+    /// only): what a record looked like before or after one change, for
+    /// its history.
+    pub fn to_json_at(&self, heads: &[ChangeHash]) -> Value {
+        read_object_at(&self.doc, &ROOT, ObjType::Map, heads)
+    }
+
     /// The typed record, checked against its rules.
     pub fn read<R: Record>(&self) -> Result<R, RecordError> {
         if R::KIND != self.kind {
@@ -357,6 +364,31 @@ fn read_object(doc: &AutoCommit, obj: &ObjId, ty: ObjType) -> Value {
                 .collect(),
         ),
         ObjType::Text => Value::String(doc.text(obj).unwrap_or_default()),
+    }
+}
+
+fn read_object_at(doc: &AutoCommit, obj: &ObjId, ty: ObjType, heads: &[ChangeHash]) -> Value {
+    let json_at = |value: &automerge::Value<'_>, id: &ObjId| match value {
+        automerge::Value::Object(ty) => read_object_at(doc, id, *ty, heads),
+        automerge::Value::Scalar(scalar) => json_of_scalar(scalar),
+    };
+    match ty {
+        ObjType::Map | ObjType::Table => {
+            let mut map = Map::new();
+            for key in doc.keys_at(obj, heads) {
+                if let Ok(Some((value, id))) = doc.get_at(obj, key.as_str(), heads) {
+                    map.insert(key, json_at(&value, &id));
+                }
+            }
+            Value::Object(map)
+        }
+        ObjType::List => Value::Array(
+            (0..doc.length_at(obj, heads))
+                .filter_map(|i| doc.get_at(obj, i, heads).ok().flatten())
+                .map(|(value, id)| json_at(&value, &id))
+                .collect(),
+        ),
+        ObjType::Text => Value::String(doc.text_at(obj, heads).unwrap_or_default()),
     }
 }
 

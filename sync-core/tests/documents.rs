@@ -369,3 +369,24 @@ fn items_with_ids_merge_item_by_item_when_two_devices_edit_a_list() {
         .unwrap_or_else(|err| panic!("reorder: {err:?}"));
     assert_eq!(actions(&phone), reordered);
 }
+
+#[test]
+fn a_document_reads_as_it_was_before_and_after_each_change() {
+    let mut doc = RecordDoc::create(&account(), ActorId::random(), &meta("phone"))
+        .unwrap_or_else(|err| panic!("create: {err:?}"));
+    let created = doc.automerge_mut().get_heads();
+    doc.merge_patch::<Account>(
+        &patch(json!({"stage": "engaging", "notes": "Met the director. 见了局长。"})),
+        &meta("phone"),
+    )
+    .unwrap_or_else(|err| panic!("patch: {err:?}"));
+    let edited = doc.automerge_mut().get_heads();
+    let before = doc.to_json_at(&created);
+    let after = doc.to_json_at(&edited);
+    assert_eq!(before["stage"], json!("identified"));
+    assert_eq!(before["notes"], json!("Met the deputy director."));
+    assert_eq!(after["stage"], json!("engaging"));
+    assert_eq!(after["notes"], json!("Met the director. 见了局长。"));
+    assert_eq!(doc.to_json_at(&[]), json!({}));
+    assert_eq!(after, doc.to_json());
+}

@@ -18,6 +18,7 @@ pub mod opportunities;
 pub mod page;
 pub mod targets;
 pub mod tickets;
+pub mod timeline;
 pub mod visits;
 
 use crate::entities::{doc_change, document, feed_head};

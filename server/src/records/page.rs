@@ -36,18 +36,51 @@ impl<T> Page<T> {
     }
 
     /// A page from `limit + 1` fetched items: the extra one tells that more follow.
-    pub fn from_overfetch(mut items: Vec<T>, limit: u64, id: impl Fn(&T) -> Uuid) -> Self {
+    pub fn from_overfetch(items: Vec<T>, limit: u64, id: impl Fn(&T) -> Uuid) -> Self {
+        Self::from_overfetch_by(items, limit, |last| Cursor { last_id: id(last) }.encode())
+    }
+
+    /// A page from `limit + 1` fetched items, for a list ordered by more than
+    /// an id: `cursor_of` gives the opaque cursor after an item.
+    pub fn from_overfetch_by(
+        mut items: Vec<T>,
+        limit: u64,
+        cursor_of: impl Fn(&T) -> String,
+    ) -> Self {
         let more = items.len() as u64 > limit;
         items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         let next_cursor = if more {
-            items
-                .last()
-                .map(|last| Cursor { last_id: id(last) }.encode())
+            items.last().map(cursor_of)
         } else {
             None
         };
         Self { items, next_cursor }
     }
+}
+
+/// Wraps a list's position as an opaque cursor: `prefix` names the list's
+/// key format, so a cursor of one list is refused by another.
+pub fn encode_opaque(prefix: &str, position: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{prefix}{position}"))
+}
+
+/// The position inside an opaque cursor made by [`encode_opaque`] with
+/// `prefix`; anything else is a 400 `invalid_cursor`.
+pub fn decode_opaque(prefix: &str, cursor: &str) -> ApiResult<String> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix(prefix).map(str::to_owned))
+        .ok_or_else(invalid_cursor)
+}
+
+/// The problem of a cursor this server did not give out.
+pub fn invalid_cursor() -> ApiError {
+    ApiError::bad_request(
+        "invalid_cursor",
+        "the cursor is not one this server gave out",
+    )
 }
 
 /// Where the next page starts.
@@ -62,23 +95,13 @@ const CURSOR_PREFIX: &str = "k1:";
 impl Cursor {
     /// The opaque form.
     pub fn encode(self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{}", self.last_id))
+        encode_opaque(CURSOR_PREFIX, &self.last_id.to_string())
     }
 
     /// Parses an opaque cursor; anything else is a 400.
     pub fn parse(text: &str) -> ApiResult<Self> {
-        let invalid = || {
-            ApiError::bad_request(
-                "invalid_cursor",
-                "the cursor is not one this server gave out",
-            )
-        };
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
-        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-        let last_id = text
-            .strip_prefix(CURSOR_PREFIX)
-            .and_then(|id| Uuid::parse_str(id).ok())
-            .ok_or_else(invalid)?;
+        let last_id =
+            Uuid::parse_str(&decode_opaque(CURSOR_PREFIX, text)?).map_err(|_| invalid_cursor())?;
         Ok(Self { last_id })
     }
 }

@@ -8,11 +8,13 @@ pub mod auth;
 pub mod callbacks;
 pub mod contacts;
 pub mod contracts;
+pub mod csv_io;
 pub mod health;
 pub mod opportunities;
 pub mod sync;
 pub mod targets;
 pub mod tickets;
+pub mod timeline;
 pub mod visits;
 
 use crate::error::ApiError;
@@ -32,6 +34,8 @@ pub fn configure(config: &mut ServiceConfig) {
     account_plans::configure(config);
     callbacks::configure(config);
     tickets::configure(config);
+    timeline::configure(config);
+    csv_io::configure(config);
     sync::configure(config);
 }
 

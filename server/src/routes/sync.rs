@@ -21,7 +21,7 @@ pub fn configure(config: &mut ServiceConfig) {
 }
 
 /// The first media type a header names (`Accept` lists them by preference).
-fn media_type(req: &HttpRequest, name: header::HeaderName) -> Option<String> {
+pub(super) fn media_type(req: &HttpRequest, name: header::HeaderName) -> Option<String> {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -35,11 +35,13 @@ fn media_type(req: &HttpRequest, name: header::HeaderName) -> Option<String> {
 }
 
 /// Reads the body, decoding `Content-Encoding` (gzip, br, zstd, deflate),
-/// and stops at `limit` decoded bytes.
-async fn read_body(
+/// and stops at `limit` decoded bytes; `advice` tells a client whose body
+/// is too large what to do instead.
+pub(super) async fn read_body(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
+    advice: &str,
 ) -> ApiResult<web::BytesMut> {
     let mut payload = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
     let mut body = web::BytesMut::new();
@@ -50,9 +52,7 @@ async fn read_body(
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!(
-                    "the sync request is larger than {limit} bytes; push fewer documents at once"
-                ),
+                format!("the request is larger than {limit} bytes; {advice}"),
             ));
         }
         body.extend_from_slice(&chunk);
@@ -97,7 +97,13 @@ async fn sync(
             ));
         }
     };
-    let body = read_body(&req, payload, state.settings.sync.max_body_bytes).await?;
+    let body = read_body(
+        &req,
+        payload,
+        state.settings.sync.max_body_bytes,
+        "push fewer documents at once",
+    )
+    .await?;
     let request = decode_request(&body, cbor)?;
     let response = crate::sync::sync(&state, &caller, request).await?;
     let wants_cbor = cbor || media_type(&req, header::ACCEPT).as_deref() == Some(CBOR);

@@ -1,0 +1,853 @@
+//! CSV import and export of synced records (accounts, visits, ...), for the
+//! REST API and the `kam-server import` / `export` commands alike.
+//!
+//! A file's header row names its columns (see each kind's
+//! [`CsvKind::COLUMNS`]; `id` is always allowed). A row with the `id` of a
+//! record that exists changes it as a merge patch would; any other row
+//! creates a record (with that id, if given). An empty cell leaves a field
+//! as it is. Rows that break a rule are reported, with their line, column
+//! and a stable code, and skipped; the others are imported. Every imported
+//! record is a real Automerge document, stored and materialized exactly as
+//! a REST write is, in one transaction per batch of [`BATCH_ROWS`] rows, so
+//! devices pull imported records like any others. A file with ids imports
+//! idempotently: the second run changes nothing.
+
+pub mod kinds;
+
+use crate::access::require_writer;
+use crate::auth::AuthUser;
+use crate::entities::user;
+use crate::error::{ApiError, ApiResult};
+use crate::records::accounts::visible_among;
+use crate::records::kind::{self, Pending};
+use crate::records::{
+    Chunk, DocMeta, DocWrite, Materialize, Review, load_many, store_all, with_fields,
+};
+use crate::startup::AppState;
+use kam_sync_core::{ChangeMeta, Record, RecordDoc, parse_record};
+pub use kinds::{CsvKind, CsvKindName};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Rows written per transaction: large enough that a 10,000-row file takes
+/// a few dozen commits, small enough that a batch holds locks briefly.
+pub const BATCH_ROWS: usize = 500;
+
+/// Rows of an export read per query.
+const EXPORT_PAGE: u64 = 1_000;
+
+/// How a column's cells read and write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Text as is (dates and times as RFC 3339, enums by their code).
+    Text,
+    /// A whole number.
+    Integer,
+    /// A decimal number.
+    Decimal,
+    /// `true` / `false` (also `yes` / `no`, `1` / `0`).
+    Bool,
+    /// A list of short texts separated by `;`.
+    List,
+    /// A user, by username or id; written as the id.
+    User,
+}
+
+/// One column of a kind's CSV form.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    /// The header name.
+    pub name: &'static str,
+    /// The record field it holds, as a dotted path (`address.city`).
+    pub path: &'static str,
+    /// How its cells read and write.
+    pub format: Format,
+}
+
+/// A row that was not imported, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Rejection {
+    /// Its line in the file (the header is line 1).
+    pub line: u64,
+    /// The column at fault, when one is.
+    pub column: Option<String>,
+    /// A stable snake_case code (`required`, `invalid_value`, `unknown_user`, `not_found`, ...).
+    pub code: String,
+    /// What was wrong, for a person.
+    pub message: String,
+}
+
+/// What an import did (or, in a dry run, would do).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ImportReport {
+    /// Records created.
+    pub imported: u64,
+    /// Existing records changed.
+    pub updated: u64,
+    /// Rows naming an existing record that they left as it was.
+    pub unchanged: u64,
+    /// Rows skipped, with their line, column and reason.
+    pub rejected: Vec<Rejection>,
+    /// True when nothing was written.
+    pub dry_run: bool,
+}
+
+impl ImportReport {
+    /// The rejected rows as CSV (`line,column,code,message`).
+    pub fn rejects_csv(&self) -> anyhow::Result<Vec<u8>> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(["line", "column", "code", "message"])?;
+        for rejection in &self.rejected {
+            writer.write_record([
+                rejection.line.to_string().as_str(),
+                rejection.column.as_deref().unwrap_or_default(),
+                &rejection.code,
+                &rejection.message,
+            ])?;
+        }
+        Ok(writer.into_inner()?)
+    }
+}
+
+/// A data row read from the file.
+struct Row {
+    line: u64,
+    cells: csv::StringRecord,
+}
+
+/// A row turned into the merge patch it makes.
+struct ParsedRow {
+    line: u64,
+    id: Option<Uuid>,
+    patch: Map<String, Value>,
+}
+
+fn reject(line: u64, column: Option<&str>, code: &str, message: impl Into<String>) -> Rejection {
+    Rejection {
+        line,
+        column: column.map(str::to_owned),
+        code: code.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// The header's columns, in file order (`None`: the `id` column).
+fn read_header<K: CsvKind>(header: &csv::StringRecord) -> ApiResult<Vec<Option<Column>>> {
+    let mut seen = HashSet::new();
+    header
+        .iter()
+        .map(|name| {
+            let name = name.trim().to_lowercase();
+            if !seen.insert(name.clone()) {
+                return Err(ApiError::bad_request(
+                    "duplicate_column",
+                    format!("the column `{name}` appears twice"),
+                ));
+            }
+            if name == "id" {
+                return Ok(None);
+            }
+            K::COLUMNS
+                .iter()
+                .find(|column| column.name == name)
+                .copied()
+                .map(Some)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = K::COLUMNS.iter().map(|c| c.name).collect();
+                    ApiError::bad_request(
+                        "unknown_column",
+                        format!(
+                            "{} have no column `{name}`; the columns are id, {}",
+                            K::PLURAL,
+                            known.join(", ")
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// A file as read: the header's columns (`None`: the `id` column) and every
+/// data row, or the rejection of a row that cannot be read.
+struct CsvFile {
+    columns: Vec<Option<Column>>,
+    rows: Vec<Result<Row, Rejection>>,
+}
+
+/// Reads the whole file.
+fn read_file<K: CsvKind>(bytes: &[u8]) -> ApiResult<CsvFile> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
+    let header = reader
+        .headers()
+        .map_err(|err| ApiError::bad_request("invalid_csv", format!("unreadable header: {err}")))?
+        .clone();
+    if header.is_empty() {
+        return Err(ApiError::bad_request("invalid_csv", "the file is empty"));
+    }
+    let columns = read_header::<K>(&header)?;
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(0, csv::Position::line);
+                rows.push(Ok(Row {
+                    line,
+                    cells: record.clone(),
+                }));
+            }
+            Err(err) => {
+                let line = err.position().map_or(0, csv::Position::line);
+                let code = match err.kind() {
+                    csv::ErrorKind::Utf8 { .. } => "invalid_utf8",
+                    csv::ErrorKind::UnequalLengths { .. } => "wrong_column_count",
+                    _ => "malformed_row",
+                };
+                rows.push(Err(reject(line, None, code, err.to_string())));
+                if !matches!(
+                    err.kind(),
+                    csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
+                ) {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(CsvFile { columns, rows })
+}
+
+/// The ids of the users named by username in `User` columns, in one query
+/// per few hundred names.
+async fn users_by_name(
+    state: &AppState,
+    columns: &[Option<Column>],
+    rows: &[Result<Row, Rejection>],
+) -> ApiResult<HashMap<String, Uuid>> {
+    let names: HashSet<String> = rows
+        .iter()
+        .filter_map(|row| row.as_ref().ok())
+        .flat_map(|row| {
+            columns
+                .iter()
+                .zip(row.cells.iter())
+                .filter(|(column, _)| column.is_some_and(|c| c.format == Format::User))
+                .map(|(_, cell)| cell.trim().to_owned())
+        })
+        .filter(|cell| !cell.is_empty() && Uuid::parse_str(cell).is_err())
+        .collect();
+    let names: Vec<String> = names.into_iter().collect();
+    let mut found = HashMap::new();
+    for chunk in names.chunks(BATCH_ROWS) {
+        let users: Vec<(String, Uuid)> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Username)
+            .column(user::Column::Id)
+            .filter(user::Column::Username.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(state.db.conn())
+            .await?;
+        found.extend(users);
+    }
+    Ok(found)
+}
+
+/// A cell as the JSON value of its field, `None` when empty.
+fn parse_cell(
+    column: &Column,
+    cell: &str,
+    users: &HashMap<String, Uuid>,
+) -> Result<Option<Value>, (&'static str, String)> {
+    let trimmed = cell.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    let value = match column.format {
+        Format::Text => Value::String(cell.to_owned()),
+        Format::Integer => trimmed
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| ("invalid_value", "not a whole number".to_owned()))?,
+        Format::Decimal => trimmed
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .ok_or_else(|| ("invalid_value", "not a number".to_owned()))?,
+        Format::Bool => match trimmed.to_lowercase().as_str() {
+            "true" | "yes" | "1" => Value::Bool(true),
+            "false" | "no" | "0" => Value::Bool(false),
+            _ => return Err(("invalid_value", "not true or false".to_owned())),
+        },
+        Format::List => Value::Array(
+            trimmed
+                .split(';')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| Value::String(item.to_owned()))
+                .collect(),
+        ),
+        Format::User => match Uuid::parse_str(trimmed) {
+            Ok(id) => Value::String(id.to_string()),
+            Err(_) => users
+                .get(trimmed)
+                .map(|id| Value::String(id.to_string()))
+                .ok_or_else(|| ("unknown_user", format!("no user is called `{trimmed}`")))?,
+        },
+    };
+    Ok(Some(value))
+}
+
+/// Sets `value` at a dotted `path` of `object`, making the maps between.
+fn set_path(object: &mut Map<String, Value>, path: &str, value: Value) {
+    match path.split_once('.') {
+        None => {
+            object.insert(path.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let child = object
+                .entry(head.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !child.is_object() {
+                *child = Value::Object(Map::new());
+            }
+            if let Value::Object(child) = child {
+                set_path(child, rest, value);
+            }
+        }
+    }
+}
+
+/// The value at a dotted `path` of `value`, if any.
+fn get_path<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(value, |value, key| value.get(key))
+}
+
+/// Turns a row into its merge patch, or the rejection of its first bad cell.
+fn parse_row(
+    columns: &[Option<Column>],
+    row: &Row,
+    users: &HashMap<String, Uuid>,
+) -> Result<ParsedRow, Rejection> {
+    let mut id = None;
+    let mut patch = Map::new();
+    for (column, cell) in columns.iter().zip(row.cells.iter()) {
+        match column {
+            None if cell.trim().is_empty() => {}
+            None => {
+                id =
+                    Some(Uuid::parse_str(cell.trim()).map_err(|_| {
+                        reject(row.line, Some("id"), "invalid_value", "not a UUID")
+                    })?);
+            }
+            Some(column) => {
+                let value = parse_cell(column, cell, users).map_err(|(code, message)| {
+                    reject(row.line, Some(column.name), code, message)
+                })?;
+                if let Some(value) = value {
+                    set_path(&mut patch, column.path, value);
+                }
+            }
+        }
+    }
+    Ok(ParsedRow {
+        line: row.line,
+        id,
+        patch,
+    })
+}
+
+/// The column that holds a record field, named as in the file.
+fn column_of<K: CsvKind>(field: &str) -> String {
+    K::COLUMNS
+        .iter()
+        .find(|column| {
+            field == column.path
+                || field.starts_with(&format!("{}.", column.path))
+                || column.path.starts_with(&format!("{field}."))
+        })
+        .map_or_else(|| field.to_owned(), |column| column.name.to_owned())
+}
+
+/// Why a row was refused: the rule it broke, and the field at fault when
+/// the rule is a refused change of one field.
+struct RowError {
+    field: Option<&'static str>,
+    error: ApiError,
+}
+
+impl From<ApiError> for RowError {
+    fn from(error: ApiError) -> Self {
+        Self { field: None, error }
+    }
+}
+
+impl From<kam_sync_core::RecordError> for RowError {
+    fn from(error: kam_sync_core::RecordError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+/// The derived fields of a review, or the first refused change as the
+/// row's error.
+fn derived_or_refusal(review: Review) -> Result<Map<String, Value>, RowError> {
+    match review.refusals.into_iter().next() {
+        Some(refusal) => Err(RowError {
+            field: Some(refusal.field),
+            error: refusal.error,
+        }),
+        None => Ok(review.derived),
+    }
+}
+
+/// A rule broken by a row, as its rejection (the first violation or the
+/// refused field names the column); a server failure stops the import.
+fn rejection_of<K: CsvKind>(line: u64, err: RowError) -> ApiResult<Rejection> {
+    let problem = err.error.problem();
+    if problem.status >= 500 {
+        return Err(err.error);
+    }
+    let field = problem
+        .violations
+        .first()
+        .map(|v| v.field.as_str())
+        .filter(|field| !field.is_empty())
+        .or(err.field);
+    let column = field.map(column_of::<K>);
+    Ok(match problem.violations.first() {
+        Some(violation) => reject(line, column.as_deref(), &violation.code, &violation.message),
+        None => reject(line, column.as_deref(), &problem.code, problem.detail),
+    })
+}
+
+/// A record to write in this batch.
+struct Prepared {
+    id: Uuid,
+    existing: Option<DocMeta>,
+    doc: RecordDoc,
+    bytes: Vec<u8>,
+}
+
+/// Imports a CSV file of `K` records on `caller`'s behalf, with the same
+/// rules as the REST writes; `meta` says who and from where. With
+/// `dry_run`, checks everything and writes nothing. `progress` is told the
+/// rows done and the rows in all after each batch.
+pub async fn import<K: CsvKind>(
+    state: &AppState,
+    caller: &AuthUser,
+    meta: &ChangeMeta,
+    bytes: &[u8],
+    dry_run: bool,
+    progress: &dyn Fn(u64, u64),
+) -> ApiResult<ImportReport> {
+    require_writer(caller)?;
+    let CsvFile { columns, rows } = read_file::<K>(bytes)?;
+    let users = users_by_name(state, &columns, &rows).await?;
+    let mut report = ImportReport {
+        dry_run,
+        ..ImportReport::default()
+    };
+    let mut parsed = Vec::with_capacity(rows.len());
+    let mut seen_ids = HashSet::new();
+    for row in &rows {
+        let row = row
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|row| parse_row(&columns, row, &users));
+        match row {
+            Ok(row) if row.id.is_some_and(|id| !seen_ids.insert(id)) => {
+                report.rejected.push(reject(
+                    row.line,
+                    Some("id"),
+                    "duplicate_id",
+                    "an earlier row has this id",
+                ))
+            }
+            Ok(row) => parsed.push(row),
+            Err(rejection) => report.rejected.push(rejection),
+        }
+    }
+    let total = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+    let mut done = total - u64::try_from(parsed.len()).unwrap_or(0);
+    for batch in parsed.chunks(BATCH_ROWS) {
+        import_batch::<K>(state, caller, meta, batch, &mut report).await?;
+        done += u64::try_from(batch.len()).unwrap_or(0);
+        progress(done, total);
+    }
+    progress(total, total);
+    report.rejected.sort_by_key(|rejection| rejection.line);
+    Ok(report)
+}
+
+async fn import_batch<K: CsvKind>(
+    state: &AppState,
+    caller: &AuthUser,
+    meta: &ChangeMeta,
+    batch: &[ParsedRow],
+    report: &mut ImportReport,
+) -> ApiResult<()> {
+    let _guard = state.db.write_guard().await;
+    let txn = state.db.conn().begin().await?;
+    let ids: Vec<Uuid> = batch.iter().filter_map(|row| row.id).collect();
+    let mut existing = load_many(&txn, &state.cache, &ids, true).await?;
+    let account_ids: Vec<Uuid> = existing.values().map(|l| l.row.account_id).collect();
+    let mut visible_accounts = visible_among(&txn, caller, &account_ids).await?;
+    let mut checked_accounts: HashSet<Uuid> = account_ids.into_iter().collect();
+    let mut prepared = Vec::with_capacity(batch.len());
+    let (mut imported, mut updated, mut unchanged) = (0, 0, 0);
+    for row in batch {
+        let line = row.line;
+        if let Some(loaded) = row.id.and_then(|id| existing.remove(&id)) {
+            if loaded.row.kind != <K::Record as Record>::KIND.as_str() {
+                report.rejected.push(reject(
+                    line,
+                    Some("id"),
+                    "wrong_kind",
+                    format!("this id is a {}", loaded.row.kind),
+                ));
+                continue;
+            }
+            if !visible_accounts.contains(&loaded.row.account_id) {
+                report
+                    .rejected
+                    .push(reject(line, Some("id"), "not_found", "no such record"));
+                continue;
+            }
+            match update_one::<K>(state, &txn, caller, meta, loaded, &row.patch).await {
+                Ok(Some(write)) => {
+                    updated += 1;
+                    prepared.push(write);
+                }
+                Ok(None) => unchanged += 1,
+                Err(err) => report.rejected.push(rejection_of::<K>(line, err)?),
+            }
+            continue;
+        }
+        let id = row.id.unwrap_or_else(Uuid::now_v7);
+        let mut body = K::defaults(caller);
+        body.extend(row.patch.clone());
+        let record: K::Record = match parse_record(Value::Object(body)) {
+            Ok(record) => record,
+            Err(err) => {
+                report
+                    .rejected
+                    .push(rejection_of::<K>(line, RowError::from(err))?);
+                continue;
+            }
+        };
+        let json = serde_json::to_value(&record).map_err(ApiError::internal)?;
+        if let Some(account) = <K::Record as Record>::KIND
+            .account_of(id, &json)
+            .filter(|a| *a != id)
+        {
+            if checked_accounts.insert(account) {
+                visible_accounts.extend(visible_among(&txn, caller, &[account]).await?);
+            }
+            if !visible_accounts.contains(&account) {
+                report.rejected.push(reject(
+                    line,
+                    Some("account_id"),
+                    "unknown_account",
+                    "no such account",
+                ));
+                continue;
+            }
+        }
+        match create_one::<K>(state, &txn, caller, meta, id, record).await {
+            Ok(write) => {
+                imported += 1;
+                prepared.push(write);
+            }
+            Err(err) => report.rejected.push(rejection_of::<K>(line, err)?),
+        }
+    }
+    if !report.dry_run && !prepared.is_empty() {
+        let versions = {
+            let writes = prepared
+                .iter_mut()
+                .map(|write| {
+                    let Prepared {
+                        id,
+                        existing,
+                        doc,
+                        bytes,
+                    } = write;
+                    DocWrite {
+                        id: *id,
+                        existing: existing.as_ref(),
+                        doc,
+                        chunks: vec![Chunk {
+                            bytes: std::mem::take(bytes),
+                            meta,
+                            origin: None,
+                        }],
+                    }
+                })
+                .collect();
+            store_all(&txn, writes).await?
+        };
+        let previous = K::rows_by_id(
+            &txn,
+            prepared
+                .iter()
+                .filter(|p| p.existing.is_some())
+                .map(|p| p.id)
+                .collect(),
+        )
+        .await?;
+        let items: Vec<Materialize<'_, kind::Row<K>>> = prepared
+            .iter()
+            .zip(&versions)
+            .map(|(write, version)| Materialize {
+                id: write.id,
+                doc: &write.doc,
+                version: *version,
+                meta,
+                previous: previous.get(&write.id),
+            })
+            .collect();
+        K::materialize_all(&txn, &state.settings, &items).await?;
+        txn.commit().await?;
+        for (write, version) in prepared.into_iter().zip(versions) {
+            state
+                .cache
+                .put(write.id, write.doc.into_automerge(), version);
+        }
+    }
+    report.imported += imported;
+    report.updated += updated;
+    report.unchanged += unchanged;
+    Ok(())
+}
+
+/// Merges a row's patch into an existing record, as a REST `PATCH` would;
+/// `None` when it changes nothing.
+async fn update_one<K: CsvKind>(
+    state: &AppState,
+    txn: &sea_orm::DatabaseTransaction,
+    caller: &AuthUser,
+    meta: &ChangeMeta,
+    loaded: crate::records::Loaded,
+    patch: &Map<String, Value>,
+) -> Result<Option<Prepared>, RowError> {
+    let crate::records::Loaded {
+        row,
+        mut doc,
+        heads,
+    } = loaded;
+    let current: K::Record = doc.read()?;
+    doc.automerge_mut().set_actor(state.actor.clone());
+    let Some((patched, _)) = doc.merge_patch::<K::Record>(patch, meta)? else {
+        state.cache.put(row.id, doc.into_automerge(), row.last_seq);
+        return Ok(None);
+    };
+    let derived = derived_or_refusal(
+        K::review(
+            txn,
+            caller,
+            row.id,
+            Some(&current),
+            &patched,
+            &Pending::default(),
+        )
+        .await?,
+    )?;
+    if !derived.is_empty() {
+        doc.merge_patch::<K::Record>(&derived, meta)?;
+    }
+    let chunk = Chunk::since(&mut doc, &heads, meta, None)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a patch made no change")))?;
+    Ok(Some(Prepared {
+        id: row.id,
+        bytes: chunk.bytes,
+        existing: Some(row),
+        doc,
+    }))
+}
+
+/// Makes a new record's document, as a REST `POST` would.
+async fn create_one<K: CsvKind>(
+    state: &AppState,
+    txn: &sea_orm::DatabaseTransaction,
+    caller: &AuthUser,
+    meta: &ChangeMeta,
+    id: Uuid,
+    record: K::Record,
+) -> Result<Prepared, RowError> {
+    let derived =
+        derived_or_refusal(K::review(txn, caller, id, None, &record, &Pending::default()).await?)?;
+    let record: K::Record = with_fields(&record, &derived)?;
+    let mut doc = RecordDoc::create(&record, state.actor.clone(), meta)?;
+    let chunk = Chunk::since(&mut doc, &[], meta, None)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a new document made no change")))?;
+    Ok(Prepared {
+        id,
+        bytes: chunk.bytes,
+        existing: None,
+        doc,
+    })
+}
+
+/// The device name changes made by the import and export commands carry.
+pub const COMMAND_DEVICE: &str = "csv-import";
+
+/// The user a command acts as: an active user, by username.
+pub async fn acting_user(state: &AppState, username: &str) -> anyhow::Result<AuthUser> {
+    let row = user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(state.db.conn())
+        .await?
+        .filter(|user| user.active)
+        .ok_or_else(|| anyhow::anyhow!("no active user is called `{username}`"))?;
+    let mut caller = AuthUser::without_session(state.db.conn(), &row)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot read user `{username}`: {err}"))?;
+    caller.device_id = COMMAND_DEVICE.to_owned();
+    Ok(caller)
+}
+
+/// `kam-server import`: imports a file as `username` would through the
+/// API, changes made from the device [`COMMAND_DEVICE`].
+pub async fn import_as(
+    state: &AppState,
+    username: &str,
+    kind: CsvKindName,
+    bytes: &[u8],
+    dry_run: bool,
+    progress: &dyn Fn(u64, u64),
+) -> anyhow::Result<ImportReport> {
+    let caller = acting_user(state, username).await?;
+    let meta = state.change_meta(&caller);
+    kind.import(state, &caller, &meta, bytes, dry_run, progress)
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}"))
+}
+
+/// `kam-server export`: the records `username` may see, or all of them.
+pub async fn export_as(
+    state: &AppState,
+    username: Option<&str>,
+    kind: CsvKindName,
+    out: impl std::io::Write,
+) -> anyhow::Result<u64> {
+    let caller = match username {
+        Some(username) => Some(acting_user(state, username).await?),
+        None => None,
+    };
+    kind.export(state, caller.as_ref(), out)
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}"))
+}
+
+/// A field's value as a cell.
+fn format_cell(column: &Column, value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(items)) if column.format == Format::List => items
+            .iter()
+            .map(|item| match item {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(";"),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Writes the `K` records `caller` may see (all, with no caller) as CSV,
+/// soft-deleted ones left out, in id order. Returns how many were written.
+pub async fn export<K: CsvKind>(
+    state: &AppState,
+    caller: Option<&AuthUser>,
+    out: impl std::io::Write,
+) -> ApiResult<u64> {
+    let mut writer = csv::Writer::from_writer(out);
+    let header = std::iter::once("id").chain(K::COLUMNS.iter().map(|c| c.name));
+    writer.write_record(header).map_err(ApiError::internal)?;
+    let mut after = None;
+    let mut written = 0;
+    loop {
+        let page = K::export_page(state.db.conn(), caller, after, EXPORT_PAGE).await?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        after = Some(*last);
+        for (id, body) in &page {
+            let cells = std::iter::once(id.to_string()).chain(
+                K::COLUMNS
+                    .iter()
+                    .map(|column| format_cell(column, get_path(body, column.path))),
+            );
+            writer.write_record(cells).map_err(ApiError::internal)?;
+            written += 1;
+        }
+    }
+    writer.flush().map_err(ApiError::internal)?;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const TAGS: Column = Column {
+        name: "tags",
+        path: "tags",
+        format: Format::List,
+    };
+
+    #[test]
+    fn cells_parse_by_their_format_and_empty_ones_are_left_out() {
+        let users = HashMap::from([("li.wei".to_owned(), Uuid::nil())]);
+        let user = Column {
+            name: "owner",
+            path: "owner_id",
+            format: Format::User,
+        };
+        assert_eq!(
+            parse_cell(&TAGS, " 水务; water ;", &users),
+            Ok(Some(json!(["水务", "water"])))
+        );
+        assert_eq!(parse_cell(&TAGS, "  ", &users), Ok(None));
+        assert_eq!(
+            parse_cell(&user, "li.wei", &users),
+            Ok(Some(json!(Uuid::nil().to_string())))
+        );
+        assert_eq!(
+            parse_cell(&user, "nobody", &users).map_err(|(code, _)| code),
+            Err("unknown_user")
+        );
+        let score = Column {
+            name: "score_need",
+            path: "scores.need",
+            format: Format::Integer,
+        };
+        assert_eq!(
+            parse_cell(&score, "x", &users).map_err(|(code, _)| code),
+            Err("invalid_value")
+        );
+    }
+
+    #[test]
+    fn dotted_paths_make_nested_objects_and_read_back() {
+        let mut object = Map::new();
+        set_path(&mut object, "address.city", json!("杭州"));
+        set_path(&mut object, "address.street", json!("1 Rd"));
+        let value = Value::Object(object);
+        assert_eq!(
+            value,
+            json!({"address": {"city": "杭州", "street": "1 Rd"}})
+        );
+        assert_eq!(get_path(&value, "address.city"), Some(&json!("杭州")));
+        assert_eq!(get_path(&value, "address.region"), None);
+        assert_eq!(format_cell(&TAGS, Some(&json!(["a", "b"]))), "a;b");
+    }
+}
