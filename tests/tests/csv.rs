@@ -368,3 +368,48 @@ async fn the_import_command_writes_as_the_named_user_from_its_own_device() -> an
     assert_eq!(written, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn key_persons_import_under_visible_accounts_and_export_back() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let own = rep.create_account(new_account("Wuxi Power")).await?;
+    let other = app
+        .login_as(&org.rep_b1)
+        .await?
+        .create_account(new_account("Not Mine"))
+        .await?;
+    let csv = format!(
+        "account_id,name,title,buying_role,attitude,influence,org_needs\n\
+         {own},王建国,CIO,decision_maker,supporter,5,quality;terms\n\
+         {own},Li Na,Procurement,influencer,opponent,9,\n\
+         {other},Sneaky,,,,,\n",
+        own = own.id,
+        other = other.id
+    );
+    let report = import_ok(&rep, "key_persons", &csv).await?;
+    assert_eq!(report.imported, 1);
+    assert_eq!(
+        rejection_summary(&report),
+        [
+            (3, Some("influence"), "out_of_range"),
+            (4, Some("account_id"), "unknown_account")
+        ]
+    );
+    let listed: kam_server::records::page::Page<
+        kam_server::records::contacts::ContactView,
+    > = rep
+        .get(&format!("/contacts?account_id={}", own.id))
+        .await?
+        .ensure_status(200)?
+        .json()?;
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].contact.name, "王建国");
+
+    let exported = export(&rep, "key_persons").await?;
+    assert!(exported.contains("王建国"), "{exported}");
+    let again = import_ok(&rep, "key_persons", &exported).await?;
+    assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, 1));
+    Ok(())
+}
