@@ -397,9 +397,7 @@ async fn key_persons_import_under_visible_accounts_and_export_back() -> anyhow::
             (4, Some("account_id"), "unknown_account")
         ]
     );
-    let listed: kam_server::records::page::Page<
-        kam_server::records::contacts::ContactView,
-    > = rep
+    let listed: kam_server::records::page::Page<kam_server::records::contacts::ContactView> = rep
         .get(&format!("/contacts?account_id={}", own.id))
         .await?
         .ensure_status(200)?

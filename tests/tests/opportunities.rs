@@ -527,3 +527,43 @@ async fn the_pipeline_adds_up_real_opportunities_in_the_callers_scope() -> anyho
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_won_opportunity_makes_its_contract_once() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let account = rep.create_account(new_account("Ningbo Port")).await?;
+    let mut body = new_deal(account.id, "Cranes, phase 1");
+    body["stage"] = json!("contract");
+    body["amount"] = json!(880_000.5);
+    let deal = open(&rep, body).await?;
+    let path = format!("/opportunities/{}/contract", deal.id);
+    let terms = json!({"number": "NB-2026-001", "signed_on": "2026-11-20", "status": "active"});
+    rep.post(&path, &terms)
+        .await?
+        .assert_problem(409, "opportunity_not_won");
+
+    change(&rep, deal.id, json!({"stage": "won"})).await?;
+    let made = rep.post(&path, &terms).await?;
+    made.assert_status(201);
+    assert_eq!(made.body["opportunity_id"], json!(deal.id));
+    assert_eq!(made.body["account_id"], json!(account.id));
+    assert_eq!(made.body["amount"], json!(880_000.5));
+    assert_eq!(made.body["status"], json!("active"));
+    let listed = rep
+        .get(&format!("/contracts?opportunity_id={}", deal.id))
+        .await?
+        .ensure_status(200)?;
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1));
+    rep.post(&path, &json!({"number": "NB-2026-002"}))
+        .await?
+        .assert_problem(409, "contract_exists");
+
+    let outsider = app.login_as(&org.rep_b1).await?;
+    outsider
+        .post(&path, &json!({"number": "X-1"}))
+        .await?
+        .assert_problem(404, "not_found");
+    Ok(())
+}

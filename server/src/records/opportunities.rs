@@ -616,3 +616,110 @@ mod tests {
         assert_eq!(empty.conversion_rate, None);
     }
 }
+
+/// The terms of a contract made from a won opportunity; the account, the
+/// opportunity, the owner, the amount and the currency come from it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContractTerms {
+    /// Contract number: unique, 1 to 64 characters.
+    pub number: String,
+    /// Amount, when it differs from the opportunity's (required when the
+    /// opportunity has none).
+    #[serde(default)]
+    pub amount: Option<crate::records::money::Money>,
+    /// Signing date (required for an active contract).
+    #[serde(default)]
+    pub signed_on: Option<NaiveDate>,
+    /// First day of the term.
+    #[serde(default)]
+    pub start_on: Option<NaiveDate>,
+    /// Last day of the term.
+    #[serde(default)]
+    pub end_on: Option<NaiveDate>,
+    /// Payment terms.
+    #[serde(default)]
+    pub payment_terms: Option<String>,
+    /// `draft` (the default) or `active`.
+    #[serde(default)]
+    pub status: Option<crate::records::contracts::ContractStatus>,
+    /// Free notes.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// Makes the contract a won opportunity closes: one per opportunity (409
+/// `contract_exists`), only once it is won (409 `opportunity_not_won`).
+pub async fn contract_from(
+    state: &AppState,
+    caller: &AuthUser,
+    id: Uuid,
+    terms: ContractTerms,
+) -> ApiResult<crate::records::contracts::ContractView> {
+    use crate::entities::contract;
+    use crate::records::contracts::{self, NewContract};
+    use sea_orm::TransactionTrait;
+    let _guard = state.db.write_guard().await;
+    let txn = state.db.conn().begin().await?;
+    let row = super::child::visible::<Opportunities>(&txn, caller, id).await?;
+    let view: OpportunityView = serde_json::from_value(row.body).map_err(ApiError::internal)?;
+    let opportunity = view.opportunity;
+    if opportunity.stage != OpportunityStage::Won {
+        return Err(ApiError::conflict(
+            "opportunity_not_won",
+            format!(
+                "the opportunity is at {}; a contract is made once it is won",
+                opportunity.stage
+            ),
+        ));
+    }
+    let existing = contract::Entity::find()
+        .filter(contract::Column::OpportunityId.eq(id))
+        .one(&txn)
+        .await?;
+    if let Some(existing) = existing {
+        return Err(ApiError::conflict(
+            "contract_exists",
+            format!(
+                "contract {} already closes this opportunity",
+                existing.number
+            ),
+        ));
+    }
+    let amount = match (terms.amount, opportunity.amount) {
+        (Some(amount), _) => amount,
+        (None, Some(amount)) => crate::records::money::Money::from_minor(amount.minor())
+            .ok_or_else(|| {
+                ApiError::invalid_field("amount", "out_of_range", "the amount is out of range")
+            })?,
+        (None, None) => {
+            return Err(ApiError::invalid_field(
+                "amount",
+                "required",
+                "the opportunity has no amount; give the contract's",
+            ));
+        }
+    };
+    let created = contracts::create(
+        &txn,
+        caller,
+        NewContract {
+            id: None,
+            number: terms.number,
+            account_id: opportunity.account_id,
+            opportunity_id: Some(OpportunityId(id)),
+            owner_id: Some(opportunity.owner_id),
+            amount,
+            currency: Some(opportunity.currency.as_str().to_owned()),
+            signed_on: terms.signed_on,
+            start_on: terms.start_on,
+            end_on: terms.end_on,
+            payment_terms: terms.payment_terms,
+            status: terms.status,
+            notes: terms.notes,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created)
+}

@@ -4,12 +4,14 @@
 use super::{child_record_routes, merge_patch_schema, new_record_schema};
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
-use crate::error::responses::ListErrors;
+use crate::error::responses::{ListErrors, WriteErrors};
+use crate::records::contracts::ContractView;
 use crate::records::opportunities::{
-    self, Opportunities, OpportunityFilter, OpportunityView, Pipeline, PipelineFilter,
+    self, ContractTerms, Opportunities, OpportunityFilter, OpportunityView, Pipeline,
+    PipelineFilter,
 };
 use crate::startup::AppState;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get, post, web};
 use kam_sync_core::Opportunity;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -51,7 +53,7 @@ mod crud {
 /// Mounts the opportunity routes; the pipeline before `/opportunities/{id}`,
 /// which would take its name for an id.
 pub fn configure(config: &mut ServiceConfig) {
-    config.service(pipeline);
+    config.service(pipeline).service(contract_from);
     crud::configure(config);
 }
 
@@ -76,4 +78,33 @@ async fn pipeline(
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok()
         .json(opportunities::pipeline(&state, &caller, filter.into_inner()).await?))
+}
+
+/// Make the contract a won opportunity closes (合同): the account, owner,
+/// amount and currency come from the opportunity; one contract per
+/// opportunity.
+#[utoipa::path(
+    tag = "opportunities",
+    params(("id" = uuid::Uuid, Path, description = "Opportunity id")),
+    request_body = ContractTerms,
+    responses(
+        (status = 201, body = ContractView, headers(("ETag" = String))),
+        WriteErrors
+    ),
+    security(("bearer" = []))
+)]
+#[post("/opportunities/{id}/contract")]
+async fn contract_from(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<uuid::Uuid>,
+    terms: web::Json<ContractTerms>,
+) -> ApiResult<HttpResponse> {
+    let view =
+        opportunities::contract_from(&state, &caller, id.into_inner(), terms.into_inner()).await?;
+    Ok(super::record_response(
+        actix_web::http::StatusCode::CREATED,
+        view.version,
+        &view,
+    ))
 }
