@@ -1,16 +1,23 @@
 //! A small, realistic demo org for a newcomer: a branch with two teams, a
 //! director, a manager, three reps, a service user, a dozen key accounts
-//! around the Yangtze delta, visits in every state and the key persons of
-//! every account.
+//! around the Yangtze delta, visits in every state, the key persons of
+//! every account, opportunities at every stage with the contracts of the won
+//! ones, account plans, tickets and callbacks, and this year's revenue
+//! targets decomposed to teams and reps.
 
 use crate::auth::{AuthUser, Role};
 use crate::entities::branch;
 use crate::org::{self, NewUser};
+use crate::records::account_plans::AccountPlans;
 use crate::records::accounts::AccountView;
+use crate::records::callbacks::Callbacks;
 use crate::records::contacts::Contacts;
-use crate::records::{accounts, child, visits};
+use crate::records::opportunities::{self, Opportunities};
+use crate::records::tickets::Tickets;
+use crate::records::{accounts, child, targets, visits};
 use crate::startup::AppState;
-use chrono::{Duration, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
+use kam_sync_core::account::Tier;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -74,7 +81,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Option<Vec<(String, String
     let branch = org::create_branch(&state.db, BRANCH)
         .await
         .map_err(fail("branch"))?;
-    user(
+    let director = user(
         state,
         &mut logins,
         "liu.yang",
@@ -144,7 +151,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Option<Vec<(String, String
         None,
     )
     .await?;
-    user(
+    let service = user(
         state,
         &mut logins,
         "zhao.lei",
@@ -390,7 +397,247 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Option<Vec<(String, String
         .map_err(fail("visit"))?;
     }
     key_persons(state, &created).await?;
+    selling(state, &manager, &created).await?;
+    after_sale(state, &service, &created).await?;
+    targets(
+        state,
+        &director,
+        &manager,
+        branch.id,
+        [enterprise.id, government.id],
+        [&li, &wang, &chen],
+    )
+    .await?;
     Ok(Some(logins))
+}
+
+fn failed(what: &'static str) -> impl Fn(crate::error::ApiError) -> anyhow::Error {
+    move |err| anyhow::anyhow!("demo {what}: {err}")
+}
+
+/// An opportunity per account at every stage of the funnel, the contracts
+/// of the won ones, and a plan for this quarter at each strategic or key account.
+async fn selling(
+    state: &AppState,
+    manager: &AuthUser,
+    accounts: &[(&AuthUser, AccountView)],
+) -> anyhow::Result<()> {
+    const STAGES: [&str; 6] = [
+        "research",
+        "planning",
+        "negotiation",
+        "contract",
+        "won",
+        "lost",
+    ];
+    let today = Utc::now().date_naive();
+    let quarter_start =
+        NaiveDate::from_ymd_opt(today.year(), (today.month0() / 3) * 3 + 1, 1).unwrap_or(today);
+    for (i, (owner, account)) in accounts.iter().enumerate() {
+        let stage = STAGES[i % STAGES.len()];
+        let opening = if matches!(stage, "won" | "lost") {
+            "contract"
+        } else {
+            stage
+        };
+        let amount = 200_000 + 150_000 * i64::try_from(i).unwrap_or(0);
+        let deal = child::create::<Opportunities>(
+            state,
+            owner,
+            object(json!({
+                "account_id": account.id,
+                "name": format!("{} — annual service contract", account.account.name),
+                "stage": opening,
+                "amount": amount,
+                "expected_close_on": today + Duration::days(30 + 10 * i64::try_from(i).unwrap_or(0)),
+                "competitors": [{"name": "Huawei Cloud", "price_position": "low"}],
+                "next_step": "Send the revised quote",
+                "notes": "Budget approved by the CFO; procurement wants a longer payment period.",
+            })),
+        )
+        .await
+        .map_err(failed("opportunity"))?;
+        match stage {
+            "won" => {
+                child::update::<Opportunities>(
+                    state,
+                    owner,
+                    deal.id.0,
+                    object(json!({"stage": "won"})),
+                    None,
+                )
+                .await
+                .map_err(failed("won opportunity"))?;
+                let terms = serde_json::from_value(json!({
+                    "number": format!("HD-{}-{:03}", today.year(), i + 1),
+                    "signed_on": today - Duration::days(3),
+                    "start_on": today,
+                    "end_on": today + Duration::days(364),
+                    "payment_terms": "30% on signing, 70% on acceptance; 60-day payment period",
+                    "status": "active",
+                }))?;
+                opportunities::contract_from(state, owner, deal.id.0, terms)
+                    .await
+                    .map_err(failed("contract"))?;
+            }
+            "lost" => {
+                child::update::<Opportunities>(
+                    state,
+                    owner,
+                    deal.id.0,
+                    object(
+                        json!({"stage": "lost", "lost_reason": "A competitor offered 15% lower"}),
+                    ),
+                    None,
+                )
+                .await
+                .map_err(failed("lost opportunity"))?;
+            }
+            _ => {}
+        }
+        if matches!(account.account.tier, Some(Tier::Strategic | Tier::Key)) {
+            child::create::<AccountPlans>(
+                state,
+                manager,
+                object(json!({
+                    "account_id": account.id,
+                    "period_kind": "quarter",
+                    "period_start": quarter_start,
+                    "title": "Deepen the relationship and renew",
+                    "owner_id": owner.id,
+                    "status": "active",
+                    "goals": [{"text": "Renew the service contract", "achieved": false}],
+                    "strategies": "Win the CIO with a pilot; bring our VP to meet the GM.",
+                    "actions": [
+                        {"text": "Run the pilot at one site", "owner_id": owner.id, "due_on": today + Duration::days(20), "status": "in_progress"},
+                        {"text": "Executive dinner", "owner_id": manager.id, "due_on": today - Duration::days(2), "status": "todo"},
+                    ],
+                    "resources": [{"kind": "budget", "description": "Pilot hardware", "amount": 50_000, "status": "requested"}],
+                })),
+            )
+            .await
+            .map_err(failed("account plan"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Tickets in every state, worked by the service desk, with their callbacks.
+async fn after_sale(
+    state: &AppState,
+    service: &AuthUser,
+    accounts: &[(&AuthUser, AccountView)],
+) -> anyhow::Result<()> {
+    let today = Utc::now().date_naive();
+    for (i, (owner, account)) in accounts.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
+        let (ticket_type, severity, title) = match i % 3 {
+            0 => ("complaint", "high", "Invoices arrive late every month"),
+            1 => (
+                "service_request",
+                "medium",
+                "Add two sites to the maintenance plan",
+            ),
+            _ => ("question", "low", "How is the new SLA measured?"),
+        };
+        let ticket = child::create::<Tickets>(
+            state,
+            service,
+            object(json!({
+                "account_id": account.id,
+                "type": ticket_type,
+                "title": title,
+                "severity": severity,
+                "description": "Reported by phone to the service desk.",
+            })),
+        )
+        .await
+        .map_err(failed("ticket"))?;
+        if i % 4 == 0 {
+            for step in [
+                json!({"status": "assigned", "assignee_id": service.id}),
+                json!({"status": "in_progress"}),
+                json!({"status": "resolved", "resolution": "Billing run moved to the 25th."}),
+            ] {
+                child::update::<Tickets>(state, service, ticket.id.0, object(step), None)
+                    .await
+                    .map_err(failed("ticket move"))?;
+            }
+            child::create::<Callbacks>(
+                state,
+                service,
+                object(json!({
+                    "account_id": account.id,
+                    "kind": "after_ticket",
+                    "ticket_id": ticket.id,
+                    "owner_id": service.id,
+                    "scheduled_on": today,
+                    "status": "done",
+                    "satisfaction": 4,
+                    "comments": "Happy with the fix; asked for a monthly statement.",
+                })),
+            )
+            .await
+            .map_err(failed("callback"))?;
+            child::update::<Tickets>(
+                state,
+                service,
+                ticket.id.0,
+                object(json!({"status": "closed"})),
+                None,
+            )
+            .await
+            .map_err(failed("ticket close"))?;
+        }
+        child::create::<Callbacks>(
+            state,
+            owner,
+            object(json!({
+                "account_id": account.id,
+                "kind": "routine",
+                "scheduled_on": today + Duration::days(7),
+            })),
+        )
+        .await
+        .map_err(failed("callback"))?;
+    }
+    Ok(())
+}
+
+/// This year's revenue target for the org's branch, decomposed to its teams
+/// and reps, with room left to allocate.
+async fn targets(
+    state: &AppState,
+    director: &AuthUser,
+    manager: &AuthUser,
+    branch: Uuid,
+    teams: [Uuid; 2],
+    reps: [&AuthUser; 3],
+) -> anyhow::Result<()> {
+    let year = NaiveDate::from_ymd_opt(Utc::now().year(), 1, 1).unwrap_or_default();
+    let target = |level: &str, subject: Uuid, value: i64| {
+        serde_json::from_value::<targets::NewTarget>(json!({
+            "period": "year",
+            "period_start": year,
+            "level": level,
+            "subject_id": subject,
+            "metric": "revenue",
+            "value": value,
+        }))
+    };
+    targets::create(state, director, target("branch", branch, 30_000_000)?)
+        .await
+        .map_err(failed("branch target"))?;
+    for (team, value) in teams.into_iter().zip([16_000_000, 12_000_000]) {
+        targets::create(state, manager, target("team", team, value)?)
+            .await
+            .map_err(failed("team target"))?;
+    }
+    for (rep, value) in reps.into_iter().zip([8_000_000, 7_000_000, 12_000_000]) {
+        targets::create(state, manager, target("rep", rep.id.0, value)?)
+            .await
+            .map_err(failed("rep target"))?;
+    }
+    Ok(())
 }
 
 /// Three or four key persons per account, reporting to its general

@@ -183,6 +183,21 @@ async fn the_demo_is_seeded_once_and_tells_its_logins() -> anyhow::Result<()> {
         "everyone reports to the general manager"
     );
     assert_eq!(chart.roots[0].reports.len(), 3);
+    for (path, expected) in [
+        ("/opportunities?limit=100", 12),
+        ("/contracts?limit=100", 2),
+        ("/account-plans?limit=100", 8),
+        ("/tickets?limit=100", 6),
+        ("/callbacks?limit=100", 9),
+        ("/targets?limit=100", 6),
+    ] {
+        let page = director.get(path).await?.ensure_status(200)?;
+        assert_eq!(
+            page.body["items"].as_array().map(Vec::len),
+            Some(expected),
+            "{path}"
+        );
+    }
     Ok(())
 }
 
