@@ -29,8 +29,8 @@ const TRUNCATED_COLUMN: &[u8] = &[
 
 #[test]
 fn a_document_with_a_truncated_column_is_refused_not_a_panic() {
-    for kind in [RecordKind::Account, RecordKind::Visit] {
-        match RecordDoc::load(kind, TRUNCATED_COLUMN) {
+    for kind in RecordKind::ALL {
+        match RecordDoc::load(*kind, TRUNCATED_COLUMN) {
             Err(RecordError::Automerge(err)) => {
                 assert!(
                     err.to_string().contains("malformed Automerge bytes"),

@@ -4,18 +4,15 @@
 
 #![no_main]
 
-use kam_sync_core::{Account, RecordDoc, RecordKind, Visit};
+use kam_sync_core::{RecordDoc, RecordKind};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(init: kam_fuzz::report_only_uncaught_panics(), |bytes: &[u8]| {
-    if let Ok(doc) = RecordDoc::load(RecordKind::Account, bytes) {
-        let _account = doc.read::<Account>();
-        let _conflicts = doc.conflicts();
-    }
-    if let Ok(doc) = RecordDoc::load(RecordKind::Visit, bytes) {
-        let _visit = doc.read::<Visit>();
-    }
-    for kind in [RecordKind::Account, RecordKind::Visit] {
-        kam_fuzz::push_doc(kind, bytes);
+    for kind in RecordKind::ALL {
+        if let Ok(doc) = RecordDoc::load(*kind, bytes) {
+            let _record = doc.check();
+            let _conflicts = doc.conflicts();
+        }
+        kam_fuzz::push_doc(*kind, bytes);
     }
 });
