@@ -22,7 +22,7 @@ mod common;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use common::{Client, Device, SENTENCES, STAGES, ServerProcess, make_reps, object, password};
+use common::{Client, Device, SENTENCES, ServerProcess, make_reps, object, password};
 use futures_util::future::try_join_all;
 use kam_sync_core::protocol::{SyncRequest, SyncResponse};
 use kam_sync_core::{Account, RecordDoc};
@@ -300,7 +300,7 @@ fn build_offline(
     for id in &ids {
         for e in 0..edits {
             let patch = match e % 4 {
-                0 => json!({"stage": STAGES[rng.random_range(0..STAGES.len())]}),
+                0 => json!({"stage": common::next_stage(&common::stage_of(&device.replica, *id))}),
                 1 => json!({"scores": {"loyalty": rng.random_range(0..100)}}),
                 2 => {
                     let notes = device
@@ -484,8 +484,7 @@ async fn conflict(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<(f64, usi
                         .to_owned()
                 })
                 .unwrap_or_default();
-            let patch =
-                json!({"stage": STAGES[d + 1], "notes": format!("Device {d} was here. {notes}")});
+            let patch = json!({"industry": format!("industry {d}"), "notes": format!("Device {d} was here. {notes}")});
             device.replica.edit::<Account>(*id, &object(patch), &meta)?;
         }
     }
@@ -673,7 +672,7 @@ async fn history(
     let ids = build_offline(&mut device, &mut rng, 2, 0, 0)?;
     let meta = device.meta();
     for i in 0..history {
-        let patch = json!({"scores": {"loyalty": i % 100}, "stage": STAGES[i % STAGES.len()]});
+        let patch = json!({"scores": {"loyalty": i % 100}, "phone": format!("+86 21 {i:08}")});
         device
             .replica
             .edit::<Account>(ids[1], &object(patch), &meta)?;

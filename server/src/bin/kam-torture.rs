@@ -32,7 +32,7 @@ use anyhow::{Context, bail};
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc};
 use clap::{Parser, ValueEnum};
-use common::{Client, Device, SENTENCES, STAGES, ServerProcess, SyncFailure, object};
+use common::{Client, Device, SENTENCES, ServerProcess, SyncFailure, object};
 use kam_server::entities::{doc_change, document};
 use kam_server::records::{self, cache::DocCache};
 use kam_sync_core::protocol::{PushStatus, SyncRequest};
@@ -422,7 +422,7 @@ impl Field {
                 self.splice(visit, "summary")?;
             }
             50..80 => {
-                let stage = STAGES[self.rng.random_range(0..STAGES.len())];
+                let stage = common::next_stage(&common::stage_of(&self.device.replica, account));
                 self.device.replica.edit::<Account>(
                     account,
                     &object(json!({"stage": stage})),

@@ -366,8 +366,23 @@ pub const CITIES: [(&str, f64, f64); 5] = [
     ("Suzhou", 31.30, 120.62),
     ("Hefei", 31.82, 117.23),
 ];
-/// Stages a rep may set on their own.
+/// Stages an account may be created at, in lifecycle order.
 pub const STAGES: [&str; 4] = ["identified", "engaging", "deepening", "maintaining"];
+
+/// The stage a rep may move an account at `current` to on their own: one
+/// step forward, or where it is at the last (the server undoes any other move).
+pub fn next_stage(current: &str) -> &'static str {
+    let at = STAGES.iter().position(|s| *s == current).unwrap_or(0);
+    STAGES[(at + 1).min(STAGES.len() - 1)]
+}
+
+/// An account's stage as a device holds it.
+pub fn stage_of(replica: &kam_sync_core::Replica, id: Uuid) -> String {
+    replica
+        .doc(id)
+        .and_then(|doc| doc.to_json()["stage"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
 /// What reps write in notes and summaries.
 pub const SENTENCES: [&str; 4] = [
     "Met the purchasing director, who wants a proposal before the budget round. ",
