@@ -47,7 +47,7 @@ async fn list(session: &Session, query: &str) -> anyhow::Result<Vec<OpportunityV
 
 async fn pipeline(session: &Session, query: &str) -> anyhow::Result<Pipeline> {
     session
-        .get(&format!("/opportunities/pipeline{query}"))
+        .get(&format!("/reports/pipeline{query}"))
         .await?
         .ensure_status(200)?
         .json()
@@ -191,7 +191,7 @@ async fn bad_opportunities_are_refused_with_their_fields_named() -> anyhow::Resu
     rep.post("/opportunities", &new_deal(Uuid::now_v7(), "Nobody's"))
         .await?
         .assert_violation("account_id", "unknown_account");
-    rep.get("/opportunities/pipeline?currency=yuan")
+    rep.get("/reports/pipeline?currency=yuan")
         .await?
         .assert_problem(400, "invalid_query");
     assert!(list(&rep, "").await?.is_empty(), "nothing was stored");

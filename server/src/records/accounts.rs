@@ -183,6 +183,12 @@ pub async fn list(
         condition = condition.add(account::Column::SuggestedTier.eq(suggested.as_str()));
     }
     if let Some(min_score) = filter.min_score {
+        if !(0..=100).contains(&min_score) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "min_score runs from 0 to 100",
+            ));
+        }
         condition = condition.add(account::Column::Score.gte(min_score));
     }
     if let Some(segment) = filter.segment {

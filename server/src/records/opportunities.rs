@@ -457,6 +457,7 @@ pub struct PipelineFilter {
     pub expected_close_to: Option<NaiveDate>,
     /// The currency reported (default CNY): amounts in different
     /// currencies are never added up.
+    #[param(value_type = Option<String>, pattern = "^[A-Z]{3}$")]
     pub currency: Option<Currency>,
 }
 

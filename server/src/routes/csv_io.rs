@@ -37,7 +37,7 @@ pub struct ImportOptions {
 /// same rules apply as to the REST writes: a rep imports accounts they own.
 #[utoipa::path(
     tag = "import",
-    params(("kind" = CsvKindName, Path, description = "What the file holds"), ImportOptions),
+    params(("kind" = inline(CsvKindName), Path, description = "What the file holds"), ImportOptions),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, body = ImportReport), WriteErrors),
     security(("bearer" = []))
@@ -85,7 +85,7 @@ async fn import_csv(
 /// left out). The file imports back as it is.
 #[utoipa::path(
     tag = "import",
-    params(("kind" = CsvKindName, Path, description = "What to export")),
+    params(("kind" = inline(CsvKindName), Path, description = "What to export")),
     responses((status = 200, content_type = "text/csv", body = String), ListErrors),
     security(("bearer" = []))
 )]

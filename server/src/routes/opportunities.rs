@@ -1,5 +1,5 @@
 //! `/opportunities`: sales opportunities at accounts, and
-//! `/opportunities/pipeline`, the pipeline by stage with the conversion rate.
+//! `/reports/pipeline`, the pipeline by stage with the conversion rate.
 
 use super::{child_record_routes, merge_patch_schema, new_record_schema};
 use crate::auth::AuthUser;
@@ -70,7 +70,7 @@ pub fn configure(config: &mut ServiceConfig) {
     responses((status = 200, body = Pipeline), ListErrors),
     security(("bearer" = []))
 )]
-#[get("/opportunities/pipeline")]
+#[get("/reports/pipeline")]
 async fn pipeline(
     state: web::Data<AppState>,
     caller: AuthUser,
