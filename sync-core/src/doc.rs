@@ -271,12 +271,46 @@ fn to_json<R: Serialize>(record: &R) -> Result<Value, RecordError> {
 
 /// Parses and checks a record from plain JSON (an API body, a CSV row).
 pub fn parse_record<R: Record>(value: Value) -> Result<R, RecordError> {
+    if let Some(field) = nul_in(&value, "") {
+        return Err(invalid(
+            &field,
+            "invalid_value",
+            "text may not contain NUL characters",
+        ));
+    }
     let record: R = deserialize_json(value)?;
     let violations = record.violations();
     if violations.is_empty() {
         Ok(record)
     } else {
         Err(RecordError::Invalid(violations))
+    }
+}
+
+/// The dotted path of the first string (or key) holding a NUL character:
+/// no database column keeps one (PostgreSQL refuses it in text and JSON).
+fn nul_in(value: &Value, path: &str) -> Option<String> {
+    let at = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::String(text) => text.contains('\0').then(|| path.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_in(item, &at(&i.to_string()))),
+        Value::Object(members) => members.iter().find_map(|(key, member)| {
+            if key.contains('\0') {
+                Some(at(key))
+            } else {
+                nul_in(member, &at(key))
+            }
+        }),
+        _ => None,
     }
 }
 

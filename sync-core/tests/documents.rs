@@ -390,3 +390,16 @@ fn a_document_reads_as_it_was_before_and_after_each_change() {
     assert_eq!(doc.to_json_at(&[]), json!({}));
     assert_eq!(after, doc.to_json());
 }
+
+#[test]
+fn a_nul_character_anywhere_in_a_record_is_refused_naming_its_field() {
+    let mut value = serde_json::to_value(account()).unwrap_or_default();
+    value["tags"] = json!(["ok", "bad\u{0}tag"]);
+    match kam_sync_core::parse_record::<Account>(value) {
+        Err(RecordError::Invalid(violations)) => {
+            assert_eq!(violations[0].field, "tags.1");
+            assert_eq!(violations[0].code, "invalid_value");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -514,3 +514,24 @@ async fn a_bad_login_body_is_refused_without_a_session() -> anyhow::Result<()> {
     assert_eq!(reply.status, 422, "{}", reply.body);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_nul_character_in_a_record_is_422_not_a_database_error() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let mut body = new_account("Nul\u{0}Corp");
+    rep.post("/accounts", &body)
+        .await?
+        .assert_violation("name", "invalid_value");
+    body["name"] = json!("Clean Corp");
+    body["tags"] = json!(["fine", "bad\u{0}"]);
+    rep.post("/accounts", &body)
+        .await?
+        .assert_violation("tags.1", "invalid_value");
+    assert!(
+        rep.list_accounts("").await?.is_empty(),
+        "nothing was stored"
+    );
+    Ok(())
+}
