@@ -271,13 +271,6 @@ fn to_json<R: Serialize>(record: &R) -> Result<Value, RecordError> {
 
 /// Parses and checks a record from plain JSON (an API body, a CSV row).
 pub fn parse_record<R: Record>(value: Value) -> Result<R, RecordError> {
-    if let Some(field) = nul_in(&value, "") {
-        return Err(invalid(
-            &field,
-            "invalid_value",
-            "text may not contain NUL characters",
-        ));
-    }
     let record: R = deserialize_json(value)?;
     let violations = record.violations();
     if violations.is_empty() {
@@ -287,35 +280,42 @@ pub fn parse_record<R: Record>(value: Value) -> Result<R, RecordError> {
     }
 }
 
-/// The dotted path of the first string (or key) holding a NUL character:
-/// no database column keeps one (PostgreSQL refuses it in text and JSON).
-fn nul_in(value: &Value, path: &str) -> Option<String> {
-    let at = |key: &str| {
-        if path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{path}.{key}")
-        }
-    };
+/// The path, innermost segment first, of the first string (or key) holding
+/// a NUL character: no database column keeps one (PostgreSQL refuses it in
+/// text and JSON). Segments are collected only on a hit.
+fn nul_in(value: &Value) -> Option<Vec<String>> {
     match value {
-        Value::String(text) => text.contains('\0').then(|| path.to_owned()),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, item)| nul_in(item, &at(&i.to_string()))),
+        Value::String(text) => text.contains('\0').then(Vec::new),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let mut path = nul_in(item)?;
+            path.push(i.to_string());
+            Some(path)
+        }),
         Value::Object(members) => members.iter().find_map(|(key, member)| {
-            if key.contains('\0') {
-                Some(at(key))
+            let mut path = if key.contains('\0') {
+                Vec::new()
             } else {
-                nul_in(member, &at(key))
-            }
+                nul_in(member)?
+            };
+            path.push(key.clone());
+            Some(path)
         }),
         _ => None,
     }
 }
 
-/// Deserializes any JSON shape, naming the field that does not fit.
+/// Deserializes any JSON shape, naming the field that does not fit; text
+/// holding a NUL character is refused (`invalid_value`), for no database
+/// keeps it.
 pub fn deserialize_json<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, RecordError> {
+    if let Some(mut path) = nul_in(&value) {
+        path.reverse();
+        return Err(invalid(
+            &path.join("."),
+            "invalid_value",
+            "text may not contain NUL characters",
+        ));
+    }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let path = if path == "." { String::new() } else { path };
