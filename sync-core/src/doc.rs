@@ -8,6 +8,7 @@
 
 use crate::error::{RecordError, Violation};
 use crate::ids::UserId;
+use crate::limits::{MAX_DEPTH, depth_violation, too_deep};
 use crate::record::{Record, RecordKind, Shape};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{
@@ -122,16 +123,60 @@ impl RecordDoc {
         self.doc
     }
 
-    /// The document as plain JSON (winning values only).
+    /// The document as plain JSON (winning values only). Maps and lists
+    /// nested deeper than [`MAX_DEPTH`] read as `null`: a document that
+    /// deep is refused before it is stored (see
+    /// [`RecordDoc::depth_violation`]), and reading stops there whatever
+    /// the bytes hold.
     pub fn to_json(&self) -> Value {
-        read_object(&self.doc, &ROOT, ObjType::Map)
+        read_object(&self.doc, &ROOT, ObjType::Map, 1)
     }
 
     /// The document as plain JSON as it was at `heads` (winning values
     /// only): what a record looked like before or after one change, for
     /// its history.
     pub fn to_json_at(&self, heads: &[ChangeHash]) -> Value {
-        read_object_at(&self.doc, &ROOT, ObjType::Map, heads)
+        read_object_at(&self.doc, &ROOT, ObjType::Map, heads, 1)
+    }
+
+    /// The first place where the document nests maps and lists deeper than
+    /// [`MAX_DEPTH`], counting every concurrent value, not only the
+    /// winners; found without recursion, in time linear in the objects.
+    pub fn depth_violation(&self) -> Option<Violation> {
+        let mut stack: Vec<(ObjId, usize, String)> = vec![(ROOT, 1, String::new())];
+        while let Some((obj, depth, path)) = stack.pop() {
+            let mut children = Vec::new();
+            match self.doc.object_type(&obj) {
+                Ok(ObjType::Map | ObjType::Table) => {
+                    for key in self.doc.keys(&obj) {
+                        for (value, id) in self.doc.get_all(&obj, key.as_str()).unwrap_or_default()
+                        {
+                            children.push((value, id, key.clone()));
+                        }
+                    }
+                }
+                Ok(ObjType::List) => {
+                    for index in 0..self.doc.length(&obj) {
+                        for (value, id) in self.doc.get_all(&obj, index).unwrap_or_default() {
+                            children.push((value, id, index.to_string()));
+                        }
+                    }
+                }
+                Ok(ObjType::Text) | Err(_) => {}
+            }
+            for (value, id, segment) in children {
+                if let automerge::Value::Object(ObjType::Map | ObjType::Table | ObjType::List) =
+                    value
+                {
+                    let child_path = join(&path, &segment);
+                    if depth + 1 > MAX_DEPTH {
+                        return Some(too_deep(&child_path));
+                    }
+                    stack.push((id, depth + 1, child_path));
+                }
+            }
+        }
+        None
     }
 
     /// The typed record, checked against its rules.
@@ -173,6 +218,9 @@ impl RecordDoc {
         if !unknown.is_empty() {
             return Err(RecordError::Invalid(unknown));
         }
+        if let Some(violation) = depth_violation(&Value::Object(patch.clone())) {
+            return Err(RecordError::Invalid(vec![violation]));
+        }
         let shape = R::KIND.shape();
         if let Err(err) = patch_map(&mut self.doc, &ROOT, "", patch, &shape) {
             self.doc.rollback();
@@ -207,10 +255,11 @@ impl RecordDoc {
             .map(|changed| changed.map(|(_, hash)| hash)))
     }
 
-    /// Every field with concurrent values, depth first.
+    /// Every field with concurrent values, depth first (down to
+    /// [`MAX_DEPTH`]).
     pub fn conflicts(&self) -> Vec<Conflict> {
         let mut out = Vec::new();
-        collect_conflicts(&self.doc, &ROOT, "", &mut out);
+        collect_conflicts(&self.doc, &ROOT, "", 1, &mut out);
         out
     }
 }
@@ -280,41 +329,51 @@ pub fn parse_record<R: Record>(value: Value) -> Result<R, RecordError> {
     }
 }
 
-/// The path, innermost segment first, of the first string (or key) holding
-/// a NUL character: no database column keeps one (PostgreSQL refuses it in
-/// text and JSON). Segments are collected only on a hit.
-fn nul_in(value: &Value) -> Option<Vec<String>> {
-    match value {
-        Value::String(text) => text.contains('\0').then(Vec::new),
-        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
-            let mut path = nul_in(item)?;
-            path.push(i.to_string());
-            Some(path)
-        }),
-        Value::Object(members) => members.iter().find_map(|(key, member)| {
-            let mut path = if key.contains('\0') {
-                Vec::new()
-            } else {
-                nul_in(member)?
-            };
-            path.push(key.clone());
-            Some(path)
-        }),
-        _ => None,
+/// The dotted path of the first string (or key) holding a NUL character:
+/// no database column keeps one (PostgreSQL refuses it in text and JSON).
+/// Found without recursion.
+pub fn nul_in(value: &Value) -> Option<String> {
+    let mut stack: Vec<(&Value, String)> = vec![(value, String::new())];
+    while let Some((value, path)) = stack.pop() {
+        match value {
+            Value::String(text) if text.contains('\0') => return Some(path),
+            Value::Array(items) => {
+                for (index, item) in items.iter().enumerate().rev() {
+                    stack.push((item, join(&path, &index.to_string())));
+                }
+            }
+            Value::Object(members) => {
+                let mut children = Vec::with_capacity(members.len());
+                for (key, member) in members {
+                    let child = join(&path, key);
+                    if key.contains('\0') {
+                        return Some(child);
+                    }
+                    children.push((member, child));
+                }
+                stack.extend(children.into_iter().rev());
+            }
+            _ => {}
+        }
     }
+    None
+}
+
+/// The violation of text holding a NUL character at `path`.
+pub fn nul_violation(path: &str) -> Violation {
+    Violation::new(path, "invalid_value", "text may not contain NUL characters")
 }
 
 /// Deserializes any JSON shape, naming the field that does not fit; text
 /// holding a NUL character is refused (`invalid_value`), for no database
-/// keeps it.
+/// keeps it, and so are maps and lists nested deeper than [`MAX_DEPTH`]
+/// (`too_deep`).
 pub fn deserialize_json<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, RecordError> {
-    if let Some(mut path) = nul_in(&value) {
-        path.reverse();
-        return Err(invalid(
-            &path.join("."),
-            "invalid_value",
-            "text may not contain NUL characters",
-        ));
+    if let Some(path) = nul_in(&value) {
+        return Err(RecordError::Invalid(vec![nul_violation(&path)]));
+    }
+    if let Some(violation) = depth_violation(&value) {
+        return Err(RecordError::Invalid(vec![violation]));
     }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
@@ -373,20 +432,26 @@ fn json_of_scalar(scalar: &ScalarValue) -> Value {
     }
 }
 
-fn json_of(doc: &AutoCommit, value: &automerge::Value<'_>, id: &ObjId) -> Value {
+/// A value as JSON; `depth` is the level it sits at (the root map is 1).
+fn json_of(doc: &AutoCommit, value: &automerge::Value<'_>, id: &ObjId, depth: usize) -> Value {
     match value {
-        automerge::Value::Object(ty) => read_object(doc, id, *ty),
+        automerge::Value::Object(ty) => read_object(doc, id, *ty, depth),
         automerge::Value::Scalar(scalar) => json_of_scalar(scalar),
     }
 }
 
-fn read_object(doc: &AutoCommit, obj: &ObjId, ty: ObjType) -> Value {
+/// An object as JSON. The recursion is bounded: maps and lists below
+/// [`MAX_DEPTH`] read as `null` (text is a leaf).
+fn read_object(doc: &AutoCommit, obj: &ObjId, ty: ObjType, depth: usize) -> Value {
+    if depth > MAX_DEPTH && ty != ObjType::Text {
+        return Value::Null;
+    }
     match ty {
         ObjType::Map | ObjType::Table => {
             let mut map = Map::new();
             for key in doc.keys(obj) {
                 if let Ok(Some((value, id))) = doc.get(obj, key.as_str()) {
-                    map.insert(key, json_of(doc, &value, &id));
+                    map.insert(key, json_of(doc, &value, &id, depth + 1));
                 }
             }
             Value::Object(map)
@@ -394,16 +459,26 @@ fn read_object(doc: &AutoCommit, obj: &ObjId, ty: ObjType) -> Value {
         ObjType::List => Value::Array(
             (0..doc.length(obj))
                 .filter_map(|i| doc.get(obj, i).ok().flatten())
-                .map(|(value, id)| json_of(doc, &value, &id))
+                .map(|(value, id)| json_of(doc, &value, &id, depth + 1))
                 .collect(),
         ),
         ObjType::Text => Value::String(doc.text(obj).unwrap_or_default()),
     }
 }
 
-fn read_object_at(doc: &AutoCommit, obj: &ObjId, ty: ObjType, heads: &[ChangeHash]) -> Value {
+/// [`read_object`] as of `heads`, bounded the same way.
+fn read_object_at(
+    doc: &AutoCommit,
+    obj: &ObjId,
+    ty: ObjType,
+    heads: &[ChangeHash],
+    depth: usize,
+) -> Value {
+    if depth > MAX_DEPTH && ty != ObjType::Text {
+        return Value::Null;
+    }
     let json_at = |value: &automerge::Value<'_>, id: &ObjId| match value {
-        automerge::Value::Object(ty) => read_object_at(doc, id, *ty, heads),
+        automerge::Value::Object(ty) => read_object_at(doc, id, *ty, heads, depth + 1),
         automerge::Value::Scalar(scalar) => json_of_scalar(scalar),
     };
     match ty {
@@ -426,11 +501,12 @@ fn read_object_at(doc: &AutoCommit, obj: &ObjId, ty: ObjType, heads: &[ChangeHas
     }
 }
 
+/// The value at `key` of a map as JSON, read to [`MAX_DEPTH`] from there.
 fn current_json(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<Value> {
     doc.get(obj, key)
         .ok()
         .flatten()
-        .map(|(value, id)| json_of(doc, &value, &id))
+        .map(|(value, id)| json_of(doc, &value, &id, 1))
 }
 
 fn write_map_members(
@@ -565,7 +641,7 @@ fn replace(
 }
 
 fn list_items(doc: &AutoCommit, list: &ObjId) -> Vec<Value> {
-    match read_object(doc, list, ObjType::List) {
+    match read_object(doc, list, ObjType::List, 1) {
         Value::Array(items) => items,
         _ => Vec::new(),
     }
@@ -660,7 +736,7 @@ fn patch_scalar_list(
     list: &ObjId,
     new: &[Value],
 ) -> Result<(), automerge::AutomergeError> {
-    let read = |doc: &AutoCommit| match read_object(doc, list, ObjType::List) {
+    let read = |doc: &AutoCommit| match read_object(doc, list, ObjType::List, 1) {
         Value::Array(items) => items,
         _ => Vec::new(),
     };
@@ -691,7 +767,18 @@ fn patch_scalar_list(
     Ok(())
 }
 
-fn collect_conflicts(doc: &AutoCommit, obj: &ObjId, path: &str, out: &mut Vec<Conflict>) {
+/// The conflicts of map `obj` at level `depth` and of the maps below it,
+/// down to [`MAX_DEPTH`].
+fn collect_conflicts(
+    doc: &AutoCommit,
+    obj: &ObjId,
+    path: &str,
+    depth: usize,
+    out: &mut Vec<Conflict>,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
     for key in doc.keys(obj) {
         let field = join(path, &key);
         let Ok(Some((winner, winner_id))) = doc.get(obj, key.as_str()) else {
@@ -701,16 +788,16 @@ fn collect_conflicts(doc: &AutoCommit, obj: &ObjId, path: &str, out: &mut Vec<Co
         if all.len() > 1 {
             out.push(Conflict {
                 field: field.clone(),
-                value: json_of(doc, &winner, &winner_id),
+                value: json_of(doc, &winner, &winner_id, depth + 1),
                 others: all
                     .iter()
                     .filter(|(_, id)| *id != winner_id)
-                    .map(|(value, id)| json_of(doc, value, id))
+                    .map(|(value, id)| json_of(doc, value, id, depth + 1))
                     .collect(),
             });
         }
         if let automerge::Value::Object(ObjType::Map) = winner {
-            collect_conflicts(doc, &winner_id, &field, out);
+            collect_conflicts(doc, &winner_id, &field, depth + 1, out);
         }
     }
 }

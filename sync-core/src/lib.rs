@@ -7,7 +7,8 @@
 //!   [`contact`], [`ticket`], [`callback`], ...),
 //! - reading and writing them from and to Automerge documents, merge-patching
 //!   them, and listing concurrent values of a field ([`doc`]),
-//! - the identifiers shared by every component ([`ids`]), and money ([`money`]).
+//! - the identifiers shared by every component ([`ids`]), money ([`money`]),
+//!   and the bounds on untrusted structure ([`limits`]).
 //!
 //! It is sans-IO: no threads, sockets, clocks or databases. Callers pass the
 //! time and the author of each change in [`doc::ChangeMeta`].
@@ -20,6 +21,7 @@ pub mod doc;
 pub mod error;
 pub mod geo;
 pub mod ids;
+pub mod limits;
 pub mod money;
 pub mod opportunity;
 pub mod protocol;

@@ -47,3 +47,68 @@ fn merging_a_truncated_column_into_a_document_is_refused_not_a_panic() {
     let mut doc = AutoCommit::new();
     assert!(decode_untrusted(|| doc.load_incremental(TRUNCATED_COLUMN)).is_err());
 }
+
+/// The stack of an actix worker thread (Rust's default for spawned
+/// threads): what the server has when it reads a pushed document.
+const WORKER_STACK_BYTES: usize = 2 * 1024 * 1024;
+
+/// Runs `work` on a thread with a server worker's stack; a stack overflow
+/// there aborts the test binary, which fails the test.
+fn on_worker_stack<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(WORKER_STACK_BYTES)
+        .spawn(work)
+        .and_then(|handle| {
+            handle
+                .join()
+                .map_err(|_| std::io::Error::other("the worker panicked"))
+        })
+        .unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// A visit whose `purpose` is a map nested `levels` deep, as a hostile
+/// device can push it (a few bytes per level).
+fn visit_nested(levels: usize) -> RecordDoc {
+    use automerge::transaction::Transactable;
+    use automerge::{ObjType, ROOT};
+    let mut doc = AutoCommit::new();
+    let mut at = ROOT;
+    let mut key = "purpose";
+    for _ in 0..levels {
+        at = doc
+            .put_object(&at, key, ObjType::Map)
+            .unwrap_or_else(|err| panic!("{err}"));
+        key = "a";
+    }
+    doc.commit();
+    RecordDoc::from_automerge(RecordKind::Visit, doc)
+}
+
+#[test]
+fn a_document_nested_thousands_deep_is_read_and_checked_on_a_worker_stack() {
+    let violation = on_worker_stack(|| {
+        let doc = visit_nested(20_000);
+        let json = doc.to_json();
+        assert!(json["purpose"].is_object());
+        assert!(doc.conflicts().is_empty());
+        assert!(doc.check().is_err(), "a map is no purpose");
+        let violation = doc.depth_violation();
+        drop(json);
+        violation
+    });
+    let violation = violation.unwrap_or_else(|| panic!("the depth is not flagged"));
+    assert_eq!(violation.code, kam_sync_core::limits::TOO_DEEP);
+    assert!(
+        violation.field.starts_with("purpose.a.a"),
+        "{}",
+        violation.field
+    );
+}
+
+#[test]
+fn a_document_at_the_depth_bound_passes_the_check() {
+    let doc = visit_nested(kam_sync_core::limits::MAX_DEPTH - 1);
+    assert_eq!(doc.depth_violation(), None);
+    let doc = visit_nested(kam_sync_core::limits::MAX_DEPTH);
+    assert!(doc.depth_violation().is_some());
+}

@@ -1,0 +1,92 @@
+//! Bounds on the shape of untrusted structure: how deep maps and lists may
+//! nest in a record document or in a request body. Every walk over such
+//! structure is either iterative or stops at these bounds, so no input can
+//! exhaust a thread's stack (a server worker has 2 MiB).
+
+use crate::error::Violation;
+use serde_json::Value;
+
+/// Deepest nesting of maps and lists a record or a request body may have;
+/// the root object is level 1. Records nest at most four levels
+/// (`actions.0.owner_id`), so this leaves room for new fields while keeping
+/// every walk shallow.
+pub const MAX_DEPTH: usize = 16;
+
+/// The stable code of a structure nested deeper than [`MAX_DEPTH`].
+pub const TOO_DEEP: &str = "too_deep";
+
+/// The violation naming `path` (dotted) as nested too deep.
+pub fn too_deep(path: &str) -> Violation {
+    Violation::new(
+        path,
+        TOO_DEEP,
+        format!("maps and lists may nest at most {MAX_DEPTH} levels deep"),
+    )
+}
+
+/// The first place where `value` nests deeper than [`MAX_DEPTH`], found
+/// without recursion.
+pub fn depth_violation(value: &Value) -> Option<Violation> {
+    let mut stack: Vec<(&Value, usize, String)> = vec![(value, 1, String::new())];
+    while let Some((value, depth, path)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = (String, &Value)>> = match value {
+            Value::Object(members) => Box::new(members.iter().map(|(k, v)| (k.clone(), v))),
+            Value::Array(items) => {
+                Box::new(items.iter().enumerate().map(|(i, v)| (i.to_string(), v)))
+            }
+            _ => continue,
+        };
+        for (segment, child) in children {
+            if matches!(child, Value::Object(_) | Value::Array(_)) {
+                let child_path = join(&path, &segment);
+                if depth + 1 > MAX_DEPTH {
+                    return Some(too_deep(&child_path));
+                }
+                stack.push((child, depth + 1, child_path));
+            }
+        }
+    }
+    None
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn nested(levels: usize) -> Value {
+        let mut value = json!("leaf");
+        for _ in 0..levels {
+            value = json!({ "a": value });
+        }
+        value
+    }
+
+    #[test]
+    fn nesting_up_to_the_bound_passes_and_one_more_level_is_named() {
+        assert_eq!(depth_violation(&nested(MAX_DEPTH)), None);
+        let violation = depth_violation(&nested(MAX_DEPTH + 1));
+        let path = vec!["a"; MAX_DEPTH].join(".");
+        assert_eq!(violation, Some(too_deep(&path)));
+    }
+
+    #[test]
+    fn lists_count_as_levels_too() {
+        let mut value = json!(1);
+        for _ in 0..=MAX_DEPTH {
+            value = json!([value]);
+        }
+        assert_eq!(
+            depth_violation(&value).map(|v| v.code),
+            Some(TOO_DEEP.to_owned())
+        );
+    }
+}
