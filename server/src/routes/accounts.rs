@@ -8,6 +8,7 @@ use crate::records::accounts::{
     self, AccountFilter, AccountView, TierProposalFilter, TierRejectionRequest,
 };
 use crate::records::page::Page;
+use crate::routes::body::Json;
 use crate::startup::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
@@ -69,7 +70,7 @@ async fn list_accounts(
 async fn create_account(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<JsonObject>,
+    body: Json<JsonObject>,
 ) -> ApiResult<HttpResponse> {
     let view = accounts::create(&state, &caller, body.into_inner()).await?;
     let mut response = record_response(StatusCode::CREATED, view.version, &view);
@@ -116,7 +117,7 @@ async fn patch_account(
     caller: AuthUser,
     id: web::Path<Uuid>,
     req: HttpRequest,
-    body: web::Json<JsonObject>,
+    body: Json<JsonObject>,
 ) -> ApiResult<HttpResponse> {
     let view = accounts::update(
         &state,
@@ -221,7 +222,7 @@ async fn reject_tier(
     caller: AuthUser,
     id: web::Path<Uuid>,
     req: HttpRequest,
-    body: web::Json<TierRejectionRequest>,
+    body: Json<TierRejectionRequest>,
 ) -> ApiResult<HttpResponse> {
     let view = accounts::reject_tier(
         &state,

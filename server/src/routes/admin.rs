@@ -9,6 +9,7 @@ use crate::error::responses::{ListErrors, ReadErrors, WriteErrors};
 use crate::error::{ApiError, ApiResult};
 use crate::org::{self, Branch, DeviceSession, Team, User, UserChanges, UserFilter};
 use crate::records::page::Page;
+use crate::routes::body::Json;
 use crate::startup::AppState;
 use crate::tiering::{self, TieringUpdate};
 use actix_web::http::{StatusCode, header};
@@ -206,7 +207,7 @@ pub struct Revoked {
 async fn create_branch(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<CreateBranch>,
+    body: Json<CreateBranch>,
 ) -> ApiResult<HttpResponse> {
     caller.require(ADMIN)?;
     let branch = org::create_branch(&state.db, &body.name).await?;
@@ -236,7 +237,7 @@ async fn list_branches(state: web::Data<AppState>, caller: AuthUser) -> ApiResul
 async fn create_team(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<CreateTeam>,
+    body: Json<CreateTeam>,
 ) -> ApiResult<HttpResponse> {
     caller.require(ADMIN)?;
     let CreateTeam {
@@ -273,7 +274,7 @@ async fn set_team_managers(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<TeamManagers>,
+    body: Json<TeamManagers>,
 ) -> ApiResult<HttpResponse> {
     caller.require(ADMIN)?;
     let team = org::set_team_managers(&state.db, id.into_inner(), &body.manager_ids).await?;
@@ -294,7 +295,7 @@ async fn set_team_managers(
 async fn create_user(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<CreateUser>,
+    body: Json<CreateUser>,
 ) -> ApiResult<HttpResponse> {
     caller.require(ADMIN)?;
     let user = User::try_from(org::create_user(&state.db, body.into_inner().into()).await?)?;
@@ -373,7 +374,7 @@ async fn patch_user(
     caller: AuthUser,
     id: web::Path<Uuid>,
     req: HttpRequest,
-    body: web::Json<UserPatch>,
+    body: Json<UserPatch>,
 ) -> ApiResult<HttpResponse> {
     caller.require(ADMIN)?;
     let changes = UserChanges::try_from(body.into_inner())?;
@@ -421,7 +422,7 @@ async fn revoke_sessions(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<RevokeSessions>,
+    body: Json<RevokeSessions>,
 ) -> ApiResult<HttpResponse> {
     caller.require(ADMIN)?;
     let revoked = org::revoke_sessions(
@@ -460,7 +461,7 @@ async fn get_tiering(state: web::Data<AppState>, caller: AuthUser) -> ApiResult<
 async fn put_tiering(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<TieringSettings>,
+    body: Json<TieringSettings>,
 ) -> ApiResult<HttpResponse> {
     caller.require(ADMIN)?;
     let _guard = state.db.write_guard().await;

@@ -4,6 +4,7 @@ use crate::auth::{AuthUser, Role, TokenPair, verify_password};
 use crate::entities::user;
 use crate::error::responses::{CredentialErrors, ReadErrors};
 use crate::error::{ApiError, ApiResult};
+use crate::routes::body::Json;
 use crate::startup::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -88,7 +89,7 @@ fn client_address(req: &HttpRequest) -> String {
 async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let LoginRequest {
         username,
@@ -156,7 +157,7 @@ async fn login(
 #[post("/auth/refresh")]
 async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
     use secrecy::ExposeSecret;
     let pair = state

@@ -7,6 +7,7 @@ use crate::error::responses::{ListErrors, ReadErrors, WriteErrors};
 use crate::error::{ApiError, ApiResult};
 use crate::records::contracts::{self, ContractFields, ContractFilter, ContractView, NewContract};
 use crate::records::page::Page;
+use crate::routes::body::Json;
 use crate::startup::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
@@ -58,7 +59,7 @@ async fn list_contracts(
 async fn create_contract(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<NewContract>,
+    body: Json<NewContract>,
 ) -> ApiResult<HttpResponse> {
     let view = contracts::create_one(&state, &caller, body.into_inner()).await?;
     let mut response = record_response(StatusCode::CREATED, view.version, &view);
@@ -107,7 +108,7 @@ async fn patch_contract(
     caller: AuthUser,
     id: web::Path<Uuid>,
     req: HttpRequest,
-    body: web::Json<JsonObject>,
+    body: Json<JsonObject>,
 ) -> ApiResult<HttpResponse> {
     let view = contracts::update(
         &state,

@@ -1,7 +1,8 @@
 //! `/import/{kind}` and `/export/{kind}`: records in and out as CSV, scoped
 //! and checked as the REST writes are (see [`crate::csv_io`]).
 
-use super::sync::{media_type, read_body};
+use super::body::read_body;
+use super::sync::media_type;
 use crate::auth::AuthUser;
 use crate::csv_io::{CsvKindName, ImportReport};
 use crate::error::responses::{ListErrors, WriteErrors};
@@ -60,7 +61,7 @@ async fn import_csv(
     }
     let body = read_body(
         &req,
-        payload,
+        payload.into_inner(),
         state.settings.server.max_body_bytes,
         "split the file, or use the `kam-server import` command",
     )

@@ -5,6 +5,7 @@ pub mod account_plans;
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod body;
 pub mod callbacks;
 pub mod contacts;
 pub mod contracts;
@@ -17,8 +18,6 @@ pub mod tickets;
 pub mod timeline;
 pub mod visits;
 
-use crate::error::ApiError;
-use actix_web::error::JsonPayloadError;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Mounts every `/api/v1` route.
@@ -37,32 +36,6 @@ pub fn configure(config: &mut ServiceConfig) {
     timeline::configure(config);
     csv_io::configure(config);
     sync::configure(config);
-}
-
-/// Maps a JSON body that could not be read to its problem.
-pub fn json_error(err: JsonPayloadError) -> ApiError {
-    match err {
-        JsonPayloadError::Overflow { limit }
-        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body is larger than {limit} bytes"),
-        ),
-        JsonPayloadError::ContentType => ApiError::new(
-            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send Content-Type: application/json",
-        ),
-        JsonPayloadError::Deserialize(err) if err.is_data() => ApiError::new(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            err.to_string(),
-        ),
-        JsonPayloadError::Deserialize(err) => {
-            ApiError::bad_request("malformed_json", err.to_string())
-        }
-        other => ApiError::bad_request("unreadable_body", other.to_string()),
-    }
 }
 
 /// A JSON object body, taken as is (merge patches, records with defaults to fill).
@@ -228,7 +201,7 @@ macro_rules! child_record_routes {
         async fn create_record(
             state: actix_web::web::Data<$crate::startup::AppState>,
             caller: $crate::auth::AuthUser,
-            body: actix_web::web::Json<$crate::routes::JsonObject>,
+            body: $crate::routes::body::Json<$crate::routes::JsonObject>,
         ) -> $crate::error::ApiResult<actix_web::HttpResponse> {
             let view =
                 $crate::records::child::create::<$kind>(&state, &caller, body.into_inner()).await?;
@@ -291,7 +264,7 @@ macro_rules! child_record_routes {
             caller: $crate::auth::AuthUser,
             id: actix_web::web::Path<uuid::Uuid>,
             req: actix_web::HttpRequest,
-            body: actix_web::web::Json<$crate::routes::JsonObject>,
+            body: $crate::routes::body::Json<$crate::routes::JsonObject>,
         ) -> $crate::error::ApiResult<actix_web::HttpResponse> {
             let view = $crate::records::child::update::<$kind>(
                 &state,

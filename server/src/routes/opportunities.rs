@@ -10,6 +10,7 @@ use crate::records::opportunities::{
     self, ContractTerms, Opportunities, OpportunityFilter, OpportunityView, Pipeline,
     PipelineFilter,
 };
+use crate::routes::body::Json;
 use crate::startup::AppState;
 use actix_web::{HttpResponse, get, post, web};
 use kam_sync_core::Opportunity;
@@ -98,7 +99,7 @@ async fn contract_from(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<uuid::Uuid>,
-    terms: web::Json<ContractTerms>,
+    terms: Json<ContractTerms>,
 ) -> ApiResult<HttpResponse> {
     let view =
         opportunities::contract_from(&state, &caller, id.into_inner(), terms.into_inner()).await?;

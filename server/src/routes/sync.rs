@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use futures_util::StreamExt;
+use kam_sync_core::limits::MAX_DEPTH;
 use kam_sync_core::protocol::{SyncRequest, SyncResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -32,32 +32,6 @@ pub(super) fn media_type(req: &HttpRequest, name: header::HeaderName) -> Option<
                 .trim()
                 .to_ascii_lowercase()
         })
-}
-
-/// Reads the body, decoding `Content-Encoding` (gzip, br, zstd, deflate),
-/// and stops at `limit` decoded bytes; `advice` tells a client whose body
-/// is too large what to do instead.
-pub(super) async fn read_body(
-    req: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-    advice: &str,
-) -> ApiResult<web::BytesMut> {
-    let mut payload = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|err| ApiError::bad_request("unreadable_body", err.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the request is larger than {limit} bytes; {advice}"),
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 /// Push this device's changes and pull what it lacks, in one round trip.
@@ -97,9 +71,9 @@ async fn sync(
             ));
         }
     };
-    let body = read_body(
+    let body = super::body::read_body(
         &req,
-        payload,
+        payload.into_inner(),
         state.settings.sync.max_body_bytes,
         "push fewer documents at once",
     )
@@ -110,16 +84,16 @@ async fn sync(
     respond(&response, wants_cbor)
 }
 
-/// Decodes a sync request body, CBOR or JSON. The bytes are untrusted:
-/// anything that is not a request is a problem, never a panic (the fuzz
+/// Decodes a sync request body, CBOR or JSON (both parsed strictly: see
+/// [`super::body`]). The bytes are untrusted: anything that is not a
+/// request is a problem, never a panic (the fuzz
 /// targets in `sync-core/fuzz` hold this function to that).
 pub fn decode_request(body: &[u8], cbor: bool) -> ApiResult<SyncRequest> {
     if cbor {
-        ciborium::from_reader(body)
+        ciborium::de::from_reader_with_recursion_limit(body, MAX_DEPTH)
             .map_err(|err| ApiError::bad_request("malformed_cbor", err.to_string()))
     } else {
-        serde_json::from_slice(body)
-            .map_err(|err| super::json_error(actix_web::error::JsonPayloadError::Deserialize(err)))
+        super::body::parse_json_as(body)
     }
 }
 

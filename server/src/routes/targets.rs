@@ -11,6 +11,7 @@ use crate::records::page::Page;
 use crate::records::targets::{
     self, Decomposition, NewTarget, TargetChange, TargetFilter, TargetView,
 };
+use crate::routes::body::Json;
 use crate::startup::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
@@ -63,7 +64,7 @@ async fn list_targets(
 async fn create_target(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<NewTarget>,
+    body: Json<NewTarget>,
 ) -> ApiResult<HttpResponse> {
     let view = targets::create(&state, &caller, body.into_inner()).await?;
     let mut response = record_response(StatusCode::CREATED, view.version, &view);
@@ -110,7 +111,7 @@ async fn patch_target(
     caller: AuthUser,
     id: web::Path<Uuid>,
     req: HttpRequest,
-    body: web::Json<TargetChange>,
+    body: Json<TargetChange>,
 ) -> ApiResult<HttpResponse> {
     let view = targets::update(
         &state,

@@ -6,6 +6,7 @@ use crate::error::responses::{ListErrors, ReadErrors, WriteErrors};
 use crate::error::{ApiError, ApiResult};
 use crate::records::page::Page;
 use crate::records::visits::{self, CheckRequest, VisitChange, VisitFilter, VisitView};
+use crate::routes::body::Json;
 use crate::startup::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
@@ -65,7 +66,7 @@ async fn list_visits(
 async fn create_visit(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<JsonObject>,
+    body: Json<JsonObject>,
 ) -> ApiResult<HttpResponse> {
     let view = visits::create(&state, &caller, body.into_inner()).await?;
     let mut response = record_response(StatusCode::CREATED, view.version, &view);
@@ -111,7 +112,7 @@ async fn patch_visit(
     caller: AuthUser,
     id: web::Path<Uuid>,
     req: HttpRequest,
-    body: web::Json<JsonObject>,
+    body: Json<JsonObject>,
 ) -> ApiResult<HttpResponse> {
     let change = VisitChange::Patch(body.into_inner());
     let view = visits::update(
@@ -169,7 +170,7 @@ async fn check_in(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<CheckRequest>,
+    body: Json<CheckRequest>,
 ) -> ApiResult<HttpResponse> {
     let change = VisitChange::CheckIn(body.into_inner());
     let view = visits::update(&state, &caller, id.into_inner(), change, None).await?;
@@ -189,7 +190,7 @@ async fn check_out(
     state: web::Data<AppState>,
     caller: AuthUser,
     id: web::Path<Uuid>,
-    body: web::Json<CheckRequest>,
+    body: Json<CheckRequest>,
 ) -> ApiResult<HttpResponse> {
     let change = VisitChange::CheckOut(body.into_inner());
     let view = visits::update(&state, &caller, id.into_inner(), change, None).await?;
