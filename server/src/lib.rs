@@ -9,6 +9,7 @@ pub mod access;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod cpu;
 pub mod csv_io;
 pub mod db;
 pub mod demo;

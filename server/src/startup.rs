@@ -60,6 +60,11 @@ impl AppState {
         crate::tiering::backfill_once(&db, &settings.tiering)
             .await
             .map_err(|err| anyhow::anyhow!("cannot score the existing accounts: {err:?}"))?;
+        crate::records::timeline::backfill_once(&db)
+            .await
+            .map_err(|err| {
+                anyhow::anyhow!("cannot write the existing records' timelines: {err:?}")
+            })?;
         let keys = TokenKeys::new(&secret, settings.auth.access_ttl_secs);
         let cache =
             crate::records::cache::DocCache::new(settings.server.doc_cache_mib * 1024 * 1024);
@@ -121,7 +126,6 @@ impl Application {
                     .wrap(actix_web::middleware::Compress::default())
                     .wrap(TracingLogger::<telemetry::KamRootSpan>::new())
                     .app_data(server_state.clone())
-                    .app_data(json_config(&server_state.settings))
                     .app_data(web::PathConfig::default().error_handler(|err, _| {
                         ApiError::bad_request("invalid_path", format!("bad path parameter: {err}"))
                             .into()
@@ -191,17 +195,6 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     openapi::open_flattened_schemas(&mut document);
     openapi::document_idempotency_keys(&mut document);
     document
-}
-
-fn json_config(settings: &Settings) -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(settings.server.max_body_bytes)
-        .content_type(|mime| {
-            mime.type_() == actix_web::mime::APPLICATION
-                && (mime.subtype() == actix_web::mime::JSON
-                    || mime.suffix() == Some(actix_web::mime::JSON))
-        })
-        .error_handler(|err, _| crate::routes::json_error(err).into())
 }
 
 /// Every documented path, split at `/`, with the methods it answers as an

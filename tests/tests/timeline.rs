@@ -302,3 +302,215 @@ async fn only_those_who_see_the_account_read_its_timeline() -> anyhow::Result<()
     app.api().get(&path).await?.assert_status(401);
     Ok(())
 }
+
+/// Pushes one document's changes over sync and returns the response.
+async fn push_changes(
+    session: &Session,
+    id: Uuid,
+    kind: kam_sync_core::RecordKind,
+    changes: Vec<u8>,
+) -> anyhow::Result<kam_sync_core::protocol::SyncResponse> {
+    let request = kam_sync_core::protocol::SyncRequest {
+        push: vec![kam_sync_core::protocol::PushDoc {
+            id,
+            kind,
+            changes: kam_sync_core::protocol::Bytes(changes),
+        }],
+        ..Default::default()
+    };
+    session
+        .post("/sync", &serde_json::to_value(&request)?)
+        .await?
+        .ensure_status(200)?
+        .json()
+}
+
+#[tokio::test]
+async fn who_and_when_come_from_the_session_and_the_server_clock_not_the_device()
+-> anyhow::Result<()> {
+    use automerge::transaction::{CommitOptions, Transactable};
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let account = rep.create_account(new_account("Forgery Ltd")).await?;
+    let heads_hex = rep
+        .post("/sync", &json!({}))
+        .await?
+        .ensure_status(200)?
+        .json::<kam_sync_core::protocol::SyncResponse>()?;
+    let delivered = heads_hex
+        .pull
+        .iter()
+        .find(|d| d.id == account.id.0)
+        .ok_or_else(|| anyhow::anyhow!("the account was not pulled"))?;
+    let mut doc = automerge::AutoCommit::load(&delivered.data.0)?;
+    let heads = doc.get_heads();
+    doc.put(automerge::ROOT, "industry", "forged")?;
+    let ten_years_ahead = (Utc::now() + Duration::days(3650)).timestamp();
+    let claim = json!({ "user": org.director.id, "device": "server" }).to_string();
+    doc.commit_with(
+        CommitOptions::default()
+            .with_message(claim)
+            .with_time(ten_years_ahead),
+    );
+    let response = push_changes(
+        &rep,
+        account.id.0,
+        kam_sync_core::RecordKind::Account,
+        doc.save_after(&heads),
+    )
+    .await?;
+    assert_eq!(
+        response.pushed[0].status,
+        kam_sync_core::protocol::PushStatus::Applied
+    );
+
+    let page = timeline(&rep, account.id, "").await?;
+    let edit = page
+        .items
+        .iter()
+        .find(|e| change(e, "industry").is_some())
+        .ok_or_else(|| anyhow::anyhow!("no entry for the edit: {:?}", page.items))?;
+    assert_eq!(
+        edit.user_id,
+        Some(org.rep_a1.id),
+        "the session's user wrote it"
+    );
+    assert_eq!(edit.device.as_deref(), Some("rep_a1-phone"));
+    assert!(!edit.by_server);
+    assert!(
+        (Utc::now() - edit.at).num_seconds().abs() < 60,
+        "stored now: {}",
+        edit.at
+    );
+    assert_eq!(
+        edit.device_time.map(|t| t.timestamp()),
+        Some(ten_years_ahead),
+        "the device's own clock is shown beside, as the device's"
+    );
+    assert_eq!(page.items[0].record_id, account.id.0);
+    assert!(
+        page.items[0].at <= Utc::now() + Duration::seconds(60),
+        "nothing is dated in the future: {:?}",
+        page.items[0]
+    );
+    Ok(())
+}
+
+/// A key person edited `edits` times offline, as one whole document.
+fn long_history(account: Uuid, author: Uuid, edits: usize) -> anyhow::Result<Vec<u8>> {
+    use automerge::transaction::Transactable;
+    let person: kam_sync_core::Contact = serde_json::from_value(json!({
+        "account_id": account,
+        "name": "Wang Jianguo",
+    }))?;
+    let meta = kam_sync_core::ChangeMeta {
+        user: Some(author.into()),
+        device: "phone".into(),
+        time: Utc::now(),
+    };
+    let mut doc = kam_sync_core::RecordDoc::create(&person, automerge::ActorId::random(), &meta)?;
+    let doc = doc.automerge_mut();
+    for edit in 0..edits {
+        doc.put(automerge::ROOT, "title", format!("title {edit}"))?;
+        doc.commit();
+    }
+    Ok(doc.save())
+}
+
+/// Asks `/healthz` every 50 ms until `work` ends, each answer within a
+/// second (a fresh connection each time, so any worker may take it).
+async fn healthy_while<T>(
+    app: &TestApp,
+    work: tokio::task::JoinHandle<anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let url = app.api().root_url("/healthz");
+    let mut answered = 0;
+    while !work.is_finished() || answered == 0 {
+        let probe = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            .timeout(std::time::Duration::from_secs(1))
+            .build()?;
+        let reply = probe
+            .get(&url)
+            .send()
+            .await
+            .map_err(|err| anyhow::anyhow!("/healthz did not answer within 1 s: {err}"))?;
+        assert_eq!(reply.status(), 200);
+        answered += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    work.await?
+}
+
+// The probes run on a runtime thread of their own, so that the test's own
+// work (reading the big responses) cannot hold them up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_answers_at_once_while_long_histories_are_merged_and_read() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep_a1 = app.login_as(&org.rep_a1).await?;
+    let rep_a2 = app.login_as(&org.rep_a2).await?;
+    let account = rep_a1.create_account(new_account("Long History")).await?;
+    rep_a1
+        .patch(
+            &format!("/accounts/{}", account.id),
+            &json!({ "shared_with": [org.rep_a2.id] }),
+        )
+        .await?
+        .ensure_status(200)?;
+    let account_id = account.id.0;
+
+    // Two devices push a key person with thousands of changes each, at once.
+    let first = long_history(account_id, org.rep_a1.id, 5_000)?;
+    let second = long_history(account_id, org.rep_a2.id, 5_000)?;
+    let push_long = move |session: Session, bytes: Vec<u8>| async move {
+        let response = push_changes(
+            &session,
+            Uuid::now_v7(),
+            kam_sync_core::RecordKind::Contact,
+            bytes,
+        )
+        .await?;
+        anyhow::ensure!(
+            response.pushed[0].status == kam_sync_core::protocol::PushStatus::Applied,
+            "{response:?}"
+        );
+        Ok(())
+    };
+    let pushes = tokio::spawn(async move {
+        tokio::try_join!(push_long(rep_a1, first), push_long(rep_a2, second)).map(drop)
+    });
+    healthy_while(&app, pushes).await?;
+
+    // Then two people read the account's timeline at once.
+    let read = move |session: Session| async move {
+        session
+            .get(&format!("/accounts/{account_id}/timeline?limit=500"))
+            .await?
+            .ensure_status(200)
+    };
+    let (director, manager) = (
+        app.login_as(&org.director).await?,
+        app.login_as(&org.manager).await?,
+    );
+    let readers = tokio::spawn(async move { tokio::try_join!(read(director), read(manager)) });
+    let (page, _) = healthy_while(&app, readers).await?;
+    let kinds: Vec<&str> = page.body["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i["record_kind"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "contact").count(),
+        2,
+        "{}",
+        page.body
+    );
+    Ok(())
+}

@@ -20,6 +20,7 @@ use crate::entities::user;
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_among;
 use crate::records::kind::{self, Pending};
+use crate::records::timeline::EntryBody;
 use crate::records::{
     Chunk, DocMeta, DocWrite, Materialize, Review, load_many, store_all, with_fields,
 };
@@ -431,6 +432,7 @@ struct Prepared {
     existing: Option<DocMeta>,
     doc: RecordDoc,
     bytes: Vec<u8>,
+    entry: EntryBody,
 }
 
 /// Imports a CSV file of `K` records on `caller`'s behalf, with the same
@@ -576,6 +578,7 @@ async fn import_batch<K: CsvKind>(
                         existing,
                         doc,
                         bytes,
+                        entry,
                     } = write;
                     DocWrite {
                         id: *id,
@@ -585,7 +588,10 @@ async fn import_batch<K: CsvKind>(
                             bytes: std::mem::take(bytes),
                             meta,
                             origin: None,
+                            entry: entry.take(),
+                            device_time: None,
                         }],
+                        snapshot: None,
                     }
                 })
                 .collect();
@@ -665,6 +671,7 @@ async fn update_one<K: CsvKind>(
     Ok(Some(Prepared {
         id: row.id,
         bytes: chunk.bytes,
+        entry: chunk.entry,
         existing: Some(row),
         doc,
     }))
@@ -688,6 +695,7 @@ async fn create_one<K: CsvKind>(
     Ok(Prepared {
         id,
         bytes: chunk.bytes,
+        entry: chunk.entry,
         existing: None,
         doc,
     })

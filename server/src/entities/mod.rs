@@ -21,5 +21,6 @@ pub mod session;
 pub mod team;
 pub mod team_manager;
 pub mod ticket;
+pub mod timeline_entry;
 pub mod user;
 pub mod visit;

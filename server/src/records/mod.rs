@@ -21,11 +21,11 @@ pub mod tickets;
 pub mod timeline;
 pub mod visits;
 
-use crate::entities::{doc_change, document, feed_head};
+use crate::entities::{doc_change, document, feed_head, timeline_entry};
 use crate::error::{ApiError, ApiResult};
 use automerge::ChangeHash;
 use cache::DocCache;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use kam_sync_core::{ChangeMeta, RecordDoc, RecordKind};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -33,6 +33,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 use std::collections::HashMap;
+use timeline::EntryBody;
 use uuid::Uuid;
 
 /// Logged changes after which a document's snapshot is rewritten, so that
@@ -112,7 +113,8 @@ pub async fn load(
 /// Loads those of `ids` that exist, as [`load`] does one, in three
 /// statements whatever their number: the rows, the snapshots the cache
 /// does not hold, and the log entries after each document's snapshot or
-/// cached version.
+/// cached version. Decoding runs on the CPU pool ([`crate::cpu`]), off the
+/// async workers.
 pub async fn load_many(
     conn: &impl ConnectionTrait,
     cache: &DocCache,
@@ -120,7 +122,7 @@ pub async fn load_many(
     lock: bool,
 ) -> ApiResult<HashMap<Uuid, Loaded>> {
     let rows = find_many(conn, ids, lock).await?;
-    let mut docs = HashMap::with_capacity(rows.len());
+    let mut cached = HashMap::with_capacity(rows.len());
     let mut uncached = Vec::new();
     for row in &rows {
         let kind = RecordKind::parse(&row.kind).ok_or_else(|| {
@@ -132,37 +134,38 @@ pub async fn load_many(
         })?;
         match cache.take(row.id) {
             Some((doc, version)) if (row.snapshot_seq..=row.last_seq).contains(&version) => {
-                docs.insert(row.id, (RecordDoc::from_automerge(kind, doc), version));
+                cached.insert(row.id, (RecordDoc::from_automerge(kind, doc), version));
             }
-            _ => uncached.push((row.id, kind, row.snapshot_seq)),
+            _ => uncached.push((row.id, kind)),
         }
     }
+    let mut snapshots = Vec::with_capacity(uncached.len());
     if !uncached.is_empty() {
-        let snapshots: HashMap<Uuid, Vec<u8>> = document::Entity::find()
+        let mut bytes: HashMap<Uuid, Vec<u8>> = document::Entity::find()
             .select_only()
             .column(document::Column::Id)
             .column(document::Column::Snapshot)
-            .filter(document::Column::Id.is_in(uncached.iter().map(|(id, _, _)| *id)))
+            .filter(document::Column::Id.is_in(uncached.iter().map(|(id, _)| *id)))
             .into_tuple::<(Uuid, Vec<u8>)>()
             .all(conn)
             .await?
             .into_iter()
             .collect();
-        for (id, kind, snapshot_seq) in uncached {
-            let snapshot = snapshots
-                .get(&id)
+        for (id, kind) in uncached {
+            let snapshot = bytes
+                .remove(&id)
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("document {id} vanished")))?;
-            let doc = RecordDoc::load(kind, snapshot).map_err(ApiError::internal)?;
-            docs.insert(id, (doc, snapshot_seq));
+            snapshots.push((id, kind, snapshot));
         }
     }
     let behind: Vec<(Uuid, i64)> = rows
         .iter()
         .filter_map(|row| {
-            let (_, after) = docs.get(&row.id)?;
-            (*after < row.last_seq).then_some((row.id, *after))
+            let after = cached.get(&row.id).map_or(row.snapshot_seq, |(_, v)| *v);
+            (after < row.last_seq).then_some((row.id, after))
         })
         .collect();
+    let mut chunks: Vec<(Uuid, Vec<u8>)> = Vec::new();
     if !behind.is_empty() {
         let mut condition = Condition::any();
         for (id, after) in &behind {
@@ -172,7 +175,7 @@ pub async fn load_many(
                     .add(doc_change::Column::Seq.gt(*after)),
             );
         }
-        let chunks: Vec<(Uuid, Vec<u8>)> = doc_change::Entity::find()
+        chunks = doc_change::Entity::find()
             .select_only()
             .column(doc_change::Column::DocId)
             .column(doc_change::Column::Bytes)
@@ -181,48 +184,86 @@ pub async fn load_many(
             .into_tuple()
             .all(conn)
             .await?;
+    }
+    // Documents taken whole from the cache need no decoding.
+    let decoding = !snapshots.is_empty() || !chunks.is_empty();
+    let mut docs: HashMap<Uuid, RecordDoc> =
+        cached.into_iter().map(|(id, (doc, _))| (id, doc)).collect();
+    let decode = move || -> ApiResult<Vec<(Uuid, RecordDoc, Vec<ChangeHash>)>> {
+        for (id, kind, snapshot) in snapshots {
+            docs.insert(
+                id,
+                RecordDoc::load(kind, &snapshot).map_err(ApiError::internal)?,
+            );
+        }
         for (id, bytes) in chunks {
-            if let Some((doc, _)) = docs.get_mut(&id) {
+            if let Some(doc) = docs.get_mut(&id) {
                 doc.automerge_mut()
                     .load_incremental(&bytes)
                     .map_err(ApiError::internal)?;
             }
         }
-    }
-    let mut loaded = HashMap::with_capacity(rows.len());
-    for row in rows {
-        if let Some((mut doc, _)) = docs.remove(&row.id) {
-            let heads = doc.automerge_mut().get_heads();
-            loaded.insert(row.id, Loaded { row, doc, heads });
-        }
-    }
-    Ok(loaded)
+        Ok(docs
+            .into_iter()
+            .map(|(id, mut doc)| {
+                let heads = doc.automerge_mut().get_heads();
+                (id, doc, heads)
+            })
+            .collect())
+    };
+    let decoded = if decoding {
+        crate::cpu::run(decode).await??
+    } else {
+        decode()?
+    };
+    let mut rows: HashMap<Uuid, DocMeta> = rows.into_iter().map(|row| (row.id, row)).collect();
+    Ok(decoded
+        .into_iter()
+        .filter_map(|(id, doc, heads)| {
+            let row = rows.remove(&id)?;
+            Some((id, Loaded { row, doc, heads }))
+        })
+        .collect())
 }
 
-/// One change-log entry to write: Automerge changes and who made them.
+/// One change-log entry to write: Automerge changes, who made them, and
+/// what they did to the record (its timeline entry).
 pub struct Chunk<'a> {
     /// `save_after` output.
     pub bytes: Vec<u8>,
-    /// Who, from where, when.
+    /// Who (the caller's session, never what a device claims), from where,
+    /// when.
     pub meta: &'a ChangeMeta,
     /// The session of a device whose pushed changes these are (its pulls
     /// skip them); `None` for changes the server made.
     pub origin: Option<Uuid>,
+    /// What the changes did to the record.
+    pub entry: EntryBody,
+    /// The latest time the device's clock put on its changes (unverified);
+    /// `None` for changes made on the server.
+    pub device_time: Option<DateTime<Utc>>,
 }
 
 impl<'a> Chunk<'a> {
-    /// What `doc` gained since `heads`, or `None` if nothing.
+    /// What `doc` gained since `heads` (made on the server), or `None` if
+    /// nothing.
     pub fn since(
         doc: &mut RecordDoc,
         heads: &[ChangeHash],
         meta: &'a ChangeMeta,
         origin: Option<Uuid>,
     ) -> Option<Self> {
-        let doc = doc.automerge_mut();
-        (doc.get_heads() != heads).then(|| Self {
-            bytes: doc.save_after(heads),
+        if doc.automerge_mut().get_heads() == heads {
+            return None;
+        }
+        let before = (!heads.is_empty()).then(|| doc.to_json_at(heads));
+        let entry = EntryBody::between(before.as_ref(), &doc.to_json());
+        Some(Self {
+            bytes: doc.automerge_mut().save_after(heads),
             meta,
             origin,
+            entry,
+            device_time: None,
         })
     }
 }
@@ -238,17 +279,53 @@ pub struct DocWrite<'a> {
     pub doc: &'a mut RecordDoc,
     /// What it gained, in order; at least one.
     pub chunks: Vec<Chunk<'a>>,
+    /// Its `save()`, when the caller made it already (off the async
+    /// workers) because [`needs_snapshot`] said so; made here otherwise.
+    pub snapshot: Option<Vec<u8>>,
 }
 
-/// Logs what each document gained and keeps its row, heads and snapshot
-/// current: log positions are taken first, all at once (see
-/// [`take_positions`]), so every row is written with its final values and
-/// no row is revisited. Returns each document's new version (the position
-/// of its last log entry), in order.
+/// Whether storing `added` change sets into a document whose row was
+/// `existing` (`None`: a new document) rewrites its snapshot.
+pub fn needs_snapshot(existing: Option<&DocMeta>, added: usize) -> bool {
+    existing.is_none_or(|row| {
+        i64::from(row.changes_since_snapshot).saturating_add(added as i64)
+            >= i64::from(COMPACT_AFTER)
+    })
+}
+
+/// Most changes one record's history may hold. Loading, merging and saving
+/// a document cost time and memory in proportion to its history; a record
+/// edited a hundred times a day for two years stays well below. A write
+/// that would take a record past it is refused (`409 history_full`; a sync
+/// push gets a refused result with that notice).
+pub const MAX_DOC_CHANGES: u64 = 100_000;
+
+/// The refusal of a write that takes a record past [`MAX_DOC_CHANGES`].
+pub fn history_full(id: Uuid) -> ApiError {
+    ApiError::conflict(
+        HISTORY_FULL,
+        format!("record {id} has reached its limit of {MAX_DOC_CHANGES} changes"),
+    )
+}
+
+/// The code of [`history_full`].
+pub const HISTORY_FULL: &str = "history_full";
+
+/// Logs what each document gained, writes each change set's timeline
+/// entry, and keeps the document's row, heads and snapshot current: log
+/// positions are taken first, all at once (see [`take_positions`]), so
+/// every row is written with its final values and no row is revisited.
+/// Returns each document's new version (the position of its last log
+/// entry), in order.
 pub async fn store_all(
     conn: &impl ConnectionTrait,
     writes: Vec<DocWrite<'_>>,
 ) -> ApiResult<Vec<i64>> {
+    if let Some(full) = writes.iter().find(|write| {
+        automerge::ReadDoc::stats(write.doc.automerge()).num_changes > MAX_DOC_CHANGES
+    }) {
+        return Err(history_full(full.id));
+    }
     let total: usize = writes.iter().map(|write| write.chunks.len()).sum();
     if writes.iter().any(|write| write.chunks.is_empty()) {
         return Err(ApiError::internal(anyhow::anyhow!(
@@ -263,6 +340,7 @@ pub async fn store_all(
     let now = Utc::now();
     let mut new_documents = Vec::new();
     let mut log_rows = Vec::with_capacity(total);
+    let mut entries = Vec::with_capacity(total);
     let mut updates = Vec::new();
     let mut versions = Vec::with_capacity(writes.len());
     for DocWrite {
@@ -270,8 +348,13 @@ pub async fn store_all(
         existing,
         doc,
         chunks,
+        snapshot,
     } in writes
     {
+        let mut snapshot = snapshot.filter(|_| needs_snapshot(existing, chunks.len()));
+        if snapshot.is_none() && needs_snapshot(existing, chunks.len()) {
+            snapshot = Some(doc.automerge_mut().save());
+        }
         let kind = doc.kind().as_str().to_owned();
         let heads = serde_json::to_value(
             doc.automerge_mut()
@@ -282,7 +365,27 @@ pub async fn store_all(
         )
         .map_err(ApiError::internal)?;
         let added = i32::try_from(chunks.len()).unwrap_or(i32::MAX);
+        let account_id = match existing {
+            Some(row) => row.account_id,
+            None => doc.kind().account_of(id, &doc.to_json()).ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("record {id} names no account"))
+            })?,
+        };
         for chunk in chunks {
+            let (what, fields, changes) = chunk.entry.into_columns().map_err(ApiError::internal)?;
+            entries.push(timeline_entry::ActiveModel {
+                seq: Set(next),
+                account_id: Set(account_id),
+                record_id: Set(id),
+                record_kind: Set(kind.clone()),
+                user_id: Set(chunk.meta.user.map(|u| u.0)),
+                device_id: Set(chunk.meta.device.clone()),
+                at: Set(now),
+                device_time: Set(chunk.device_time),
+                what: Set(what.to_owned()),
+                fields: Set(fields),
+                changes: Set(changes),
+            });
             log_rows.push(doc_change::ActiveModel {
                 seq: Set(next),
                 doc_id: Set(id),
@@ -299,47 +402,41 @@ pub async fn store_all(
         versions.push(version);
         match existing {
             None => {
-                let account_id = doc.kind().account_of(id, &doc.to_json()).ok_or_else(|| {
-                    ApiError::internal(anyhow::anyhow!("record {id} names no account"))
-                })?;
                 new_documents.push(document::ActiveModel {
                     id: Set(id),
                     kind: Set(kind),
                     account_id: Set(account_id),
                     last_seq: Set(version),
                     heads: Set(heads),
-                    snapshot: Set(doc.automerge_mut().save()),
+                    snapshot: Set(snapshot.unwrap_or_default()),
                     snapshot_seq: Set(version),
                     changes_since_snapshot: Set(0),
                     created_at: Set(now),
                     updated_at: Set(now),
                 });
             }
-            Some(row) => {
+            Some(_) => {
                 let update = document::Entity::update_many()
                     .col_expr(document::Column::UpdatedAt, Expr::value(now))
                     .col_expr(document::Column::LastSeq, Expr::value(version))
                     .col_expr(document::Column::Heads, Expr::value(heads))
                     .filter(document::Column::Id.eq(id));
-                updates.push(if row.changes_since_snapshot + added >= COMPACT_AFTER {
-                    update
-                        .col_expr(
-                            document::Column::Snapshot,
-                            Expr::value(doc.automerge_mut().save()),
-                        )
+                updates.push(match snapshot {
+                    Some(snapshot) => update
+                        .col_expr(document::Column::Snapshot, Expr::value(snapshot))
                         .col_expr(document::Column::SnapshotSeq, Expr::value(version))
-                        .col_expr(document::Column::ChangesSinceSnapshot, Expr::value(0))
-                } else {
-                    update.col_expr(
+                        .col_expr(document::Column::ChangesSinceSnapshot, Expr::value(0)),
+                    None => update.col_expr(
                         document::Column::ChangesSinceSnapshot,
                         Expr::col(document::Column::ChangesSinceSnapshot).add(added),
-                    )
+                    ),
                 });
             }
         }
     }
     insert_each(conn, new_documents).await?;
     insert_each(conn, log_rows).await?;
+    insert_each(conn, entries).await?;
     for update in updates {
         update.exec(conn).await?;
     }
@@ -430,6 +527,7 @@ pub async fn store(
             existing,
             doc,
             chunks,
+            snapshot: None,
         }],
     )
     .await?;

@@ -1,25 +1,32 @@
 //! The customer file (客户档案): one timeline of everything that happened to
-//! an account, newest first, read from the Automerge history of every
-//! document under it (the account itself, its visits, and any other synced
-//! kind), with who made each change, from which device, and what it changed.
+//! an account, newest first: every change set stored for the account and
+//! every record under it (visits, key persons, ...), with who made it, from
+//! which device, when, and what it changed.
 //!
-//! Entries come from sources: each source lists the keys of its entries
-//! cheaply ([`Pending`]), the keys of all sources are merged by time and
-//! paged, and only the entries on the page are rendered. Documents are the
-//! one source today; rows that are not documents (contracts) become another
-//! [`Source`] variant and another listing function, merged the same way.
+//! Entries are written with the change they describe, in the same
+//! transaction ([`super::store_all`]), so a page is one indexed query, never
+//! a walk over documents' histories, and its authors are what the server
+//! knows: the session that wrote the change and the time it was stored. The
+//! metadata a device writes into its Automerge changes (a user, a device, a
+//! time) is never trusted for who or when; the device's clock is shown
+//! beside, labelled as such (`device_time`). Records stored before entries
+//! were written get theirs once, at start-up ([`backfill_once`]).
 
-use super::page::{Page, decode_opaque, encode_opaque, invalid_cursor};
-use super::{Loaded, load_many};
+use super::cache::DocCache;
+use super::page::{Page, decode_opaque, encode_opaque};
 use crate::auth::AuthUser;
-use crate::entities::{document, user};
+use crate::db::Db;
+use crate::entities::{doc_change, document, server_value, timeline_entry, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
 use crate::startup::AppState;
-use automerge::ChangeHash;
 use chrono::{DateTime, Utc};
-use kam_sync_core::RecordKind;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use kam_sync_core::doc::decode_untrusted;
+use kam_sync_core::{RecordDoc, RecordKind};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -34,9 +41,9 @@ use uuid::Uuid;
 pub struct TimelineFilter {
     /// Only entries about these record kinds, comma-separated (`account,visit`).
     pub kinds: Option<String>,
-    /// Entries at or after this time (RFC 3339).
+    /// Entries stored at or after this time (RFC 3339).
     pub since: Option<DateTime<Utc>>,
-    /// Entries before this time (RFC 3339).
+    /// Entries stored before this time (RFC 3339).
     pub until: Option<DateTime<Utc>>,
     /// Page size (default 50), up to the server's `max_page_size` (500 unless configured).
     #[param(minimum = 1, maximum = 500)]
@@ -49,10 +56,19 @@ pub struct TimelineFilter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryWhat {
-    /// The record was created (its first change); `fields` holds it as created.
+    /// The record was created; `fields` holds it as created.
     Created,
     /// The record changed; `changes` lists each field's old and new value.
     Changed,
+}
+
+impl EntryWhat {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Changed => "changed",
+        }
+    }
 }
 
 /// One field a change set, cleared or replaced.
@@ -69,15 +85,20 @@ pub struct FieldChange {
 /// One thing that happened to an account or a record under it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TimelineEntry {
-    /// When it happened, as its author's device recorded it (to the second).
+    /// When the server stored it (the server's clock, to the microsecond).
     pub at: DateTime<Utc>,
-    /// Who made it, when known.
+    /// When the device says it made the change, by the device's own clock
+    /// (the latest change of the set); not verified, shown for reference.
+    /// `null` for changes made through the API or by the server.
+    pub device_time: Option<DateTime<Utc>>,
+    /// The user whose session wrote it; `null` for the server's own changes
+    /// (and for records whose author was not recorded).
     pub user_id: Option<Uuid>,
     /// That user's display name.
     pub user_name: Option<String>,
     /// True when the server made it itself (a correction, a team move).
     pub by_server: bool,
-    /// The device it was made on (`server` for the server's own changes).
+    /// The device of the session that wrote it (`server` for the server's own changes).
     pub device: Option<String>,
     /// The kind of record (`account`, `visit`, ...).
     pub record_kind: String,
@@ -93,70 +114,59 @@ pub struct TimelineEntry {
     pub changes: Vec<FieldChange>,
 }
 
-/// Where an entry sits in the timeline: entries are ordered by time, then
-/// record, then position within the record's history, then a tie-breaker,
-/// all stable, so a cursor keeps its place while the timeline grows.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct EntryKey {
-    /// Seconds since the epoch.
-    at: i64,
-    record_id: Uuid,
-    /// Causal depth within the record's history: a change comes after the
-    /// changes it builds on, whatever order a document was loaded in.
-    order: u64,
-    /// The change hash (or a row's key, for other sources).
-    tie: String,
+/// What a change set did to a record: the body of its timeline entry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryBody {
+    /// It created the record, with these fields.
+    Created(Value),
+    /// It changed these fields.
+    Changed(Vec<FieldChange>),
 }
 
-const CURSOR_PREFIX: &str = "t1:";
-
-impl EntryKey {
-    fn cursor(&self) -> String {
-        encode_opaque(
-            CURSOR_PREFIX,
-            &format!("{}:{}:{}:{}", self.at, self.record_id, self.order, self.tie),
-        )
+impl EntryBody {
+    /// What turned `before` (`None`: nothing, the record is new) into `after`.
+    pub fn between(before: Option<&Value>, after: &Value) -> Self {
+        match before {
+            None => Self::Created(after.clone()),
+            Some(before) => {
+                let mut changes = Vec::new();
+                field_changes("", before, after, &mut changes);
+                Self::Changed(changes)
+            }
+        }
     }
 
-    fn parse(cursor: &str) -> ApiResult<Self> {
-        let text = decode_opaque(CURSOR_PREFIX, cursor)?;
-        let mut parts = text.splitn(4, ':');
-        let mut next = || parts.next().ok_or_else(invalid_cursor);
-        let at = i64::from_str(next()?).map_err(|_| invalid_cursor())?;
-        let record_id = Uuid::parse_str(next()?).map_err(|_| invalid_cursor())?;
-        let order = u64::from_str(next()?).map_err(|_| invalid_cursor())?;
-        let tie = next()?.to_owned();
-        Ok(Self {
-            at,
-            record_id,
-            order,
-            tie,
+    /// Takes the body out, leaving an empty change behind.
+    pub fn take(&mut self) -> Self {
+        std::mem::replace(self, Self::Changed(Vec::new()))
+    }
+
+    /// The `what`, `fields` and `changes` columns.
+    pub fn into_columns(self) -> Result<(&'static str, Option<Value>, Value), serde_json::Error> {
+        Ok(match self {
+            Self::Created(fields) => (
+                EntryWhat::Created.as_str(),
+                Some(fields),
+                Value::Array(Vec::new()),
+            ),
+            Self::Changed(changes) => (
+                EntryWhat::Changed.as_str(),
+                None,
+                serde_json::to_value(changes)?,
+            ),
         })
     }
 }
 
-/// Who made a change, as its commit message says.
-#[derive(Debug, Clone, Default, Deserialize)]
-struct Author {
-    user: Option<Uuid>,
-    device: Option<String>,
+const CURSOR_PREFIX: &str = "t2:";
+
+fn cursor_of(seq: i64) -> String {
+    encode_opaque(CURSOR_PREFIX, &seq.to_string())
 }
 
-/// What an entry is rendered from.
-enum Source {
-    /// One Automerge change of a document.
-    DocumentChange {
-        hash: ChangeHash,
-        deps: Vec<ChangeHash>,
-    },
-}
-
-/// An entry listed but not yet rendered.
-struct Pending {
-    key: EntryKey,
-    author: Author,
-    record_kind: String,
-    source: Source,
+fn parse_cursor(cursor: &str) -> ApiResult<i64> {
+    let text = decode_opaque(CURSOR_PREFIX, cursor)?;
+    i64::from_str(&text).map_err(|_| super::page::invalid_cursor())
 }
 
 /// The kinds named by a `kinds` filter; an unknown one is a 400.
@@ -181,8 +191,9 @@ fn parse_kinds(kinds: Option<&str>) -> ApiResult<Option<HashSet<RecordKind>>> {
 }
 
 /// One page of an account's timeline, newest first, if the caller may see
-/// the account (404 otherwise, as for reading it). Soft-deleted records
-/// keep their history.
+/// the account (404 otherwise, as for reading it): one indexed query for
+/// the entries and one for their authors' names, whatever the length of
+/// the records' histories. Soft-deleted records keep their history.
 pub async fn list(
     state: &AppState,
     caller: &AuthUser,
@@ -192,90 +203,44 @@ pub async fn list(
     let conn = state.db.conn();
     let limit = Page::<TimelineEntry>::limit(filter.limit, state.settings.server.max_page_size)?;
     let kinds = parse_kinds(filter.kinds.as_deref())?;
-    let after = filter.cursor.as_deref().map(EntryKey::parse).transpose()?;
+    let before = filter.cursor.as_deref().map(parse_cursor).transpose()?;
     visible_row(conn, caller, account_id).await?;
-    let mut query = document::Entity::find()
-        .select_only()
-        .column(document::Column::Id)
-        .filter(document::Column::AccountId.eq(account_id));
+    let mut query = timeline_entry::Entity::find()
+        .filter(timeline_entry::Column::AccountId.eq(account_id))
+        .order_by_desc(timeline_entry::Column::Seq)
+        .limit(limit + 1);
     if let Some(kinds) = &kinds {
-        query = query.filter(document::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
+        query = query
+            .filter(timeline_entry::Column::RecordKind.is_in(kinds.iter().map(|k| k.as_str())));
     }
-    let ids: Vec<Uuid> = query.into_tuple().all(conn).await?;
-    let mut docs = load_many(conn, &state.cache, &ids, false).await?;
-    let mut pending = Vec::new();
-    for loaded in docs.values_mut() {
-        pending.extend(document_entries(loaded));
+    if let Some(since) = filter.since {
+        query = query.filter(timeline_entry::Column::At.gte(since));
     }
-    let since = filter.since.map(|t| t.timestamp());
-    let until = filter.until.map(|t| t.timestamp());
-    pending.retain(|entry| {
-        since.is_none_or(|since| entry.key.at >= since)
-            && until.is_none_or(|until| entry.key.at < until)
-            && after.as_ref().is_none_or(|after| entry.key < *after)
-    });
-    pending.sort_by(|a, b| b.key.cmp(&a.key));
-    pending.truncate(usize::try_from(limit + 1).unwrap_or(usize::MAX));
-    let names = user_names(state, &pending).await?;
-    let mut entries = Vec::with_capacity(pending.len());
-    for entry in pending {
-        let rendered = render(&docs, &names, &entry);
-        entries.push((entry.key, rendered));
+    if let Some(until) = filter.until {
+        query = query.filter(timeline_entry::Column::At.lt(until));
     }
-    for (id, loaded) in docs {
-        state
-            .cache
-            .put(id, loaded.doc.into_automerge(), loaded.row.last_seq);
+    if let Some(before) = before {
+        query = query.filter(timeline_entry::Column::Seq.lt(before));
     }
-    let page = Page::from_overfetch_by(entries, limit, |(key, _)| key.cursor());
+    let rows = query.all(conn).await?;
+    let names = user_names(conn, &rows).await?;
+    let entries = rows
+        .into_iter()
+        .map(|row| Ok((row.seq, render(row, &names)?)))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let page = Page::from_overfetch_by(entries, limit, |(seq, _)| cursor_of(*seq));
     Ok(Page {
         items: page.items.into_iter().map(|(_, entry)| entry).collect(),
         next_cursor: page.next_cursor,
     })
 }
 
-/// Lists every change of a document as a pending entry.
-fn document_entries(loaded: &mut Loaded) -> Vec<Pending> {
-    let record_id = loaded.row.id;
-    let record_kind = loaded.row.kind.clone();
-    let changes = loaded.doc.automerge_mut().get_changes_meta(&[]);
-    // `get_changes_meta` lists a change after the changes it depends on.
-    let mut depth: HashMap<ChangeHash, u64> = HashMap::with_capacity(changes.len());
-    let mut out = Vec::with_capacity(changes.len());
-    for change in changes {
-        let order = change
-            .deps
-            .iter()
-            .filter_map(|dep| depth.get(dep))
-            .max()
-            .map_or(0, |d| d + 1);
-        depth.insert(change.hash, order);
-        let author = change
-            .message
-            .as_deref()
-            .and_then(|message| serde_json::from_str::<Author>(message).ok())
-            .unwrap_or_default();
-        out.push(Pending {
-            key: EntryKey {
-                at: change.timestamp,
-                record_id,
-                order,
-                tie: change.hash.to_string(),
-            },
-            author,
-            record_kind: record_kind.clone(),
-            source: Source::DocumentChange {
-                hash: change.hash,
-                deps: change.deps,
-            },
-        });
-    }
-    out
-}
-
-/// The display names of the users who made the pending entries, in one query.
-async fn user_names(state: &AppState, pending: &[Pending]) -> ApiResult<HashMap<Uuid, String>> {
-    let ids: HashSet<Uuid> = pending.iter().filter_map(|p| p.author.user).collect();
+/// The display names of the entries' authors, in one query.
+async fn user_names(
+    conn: &impl ConnectionTrait,
+    rows: &[timeline_entry::Model],
+) -> ApiResult<HashMap<Uuid, String>> {
+    let ids: HashSet<Uuid> = rows.iter().filter_map(|row| row.user_id).collect();
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -285,48 +250,187 @@ async fn user_names(state: &AppState, pending: &[Pending]) -> ApiResult<HashMap<
         .column(user::Column::DisplayName)
         .filter(user::Column::Id.is_in(ids))
         .into_tuple::<(Uuid, String)>()
-        .all(state.db.conn())
+        .all(conn)
         .await?
         .into_iter()
         .collect())
 }
 
-fn render(
-    docs: &HashMap<Uuid, Loaded>,
-    names: &HashMap<Uuid, String>,
-    entry: &Pending,
-) -> TimelineEntry {
-    let (what, fields, changes) = match &entry.source {
-        Source::DocumentChange { hash, deps } => {
-            match docs.get(&entry.key.record_id).map(|loaded| &loaded.doc) {
-                Some(doc) => {
-                    let after = doc.to_json_at(std::slice::from_ref(hash));
-                    if deps.is_empty() {
-                        (EntryWhat::Created, Some(after), Vec::new())
-                    } else {
-                        let before = doc.to_json_at(deps);
-                        let mut changes = Vec::new();
-                        field_changes("", &before, &after, &mut changes);
-                        (EntryWhat::Changed, None, changes)
-                    }
-                }
-                None => (EntryWhat::Changed, None, Vec::new()),
-            }
-        }
+/// The device the server's own changes are written as.
+const SERVER_DEVICE: &str = "server";
+
+fn render(row: timeline_entry::Model, names: &HashMap<Uuid, String>) -> ApiResult<TimelineEntry> {
+    let what = match row.what.as_str() {
+        "created" => EntryWhat::Created,
+        _ => EntryWhat::Changed,
     };
-    let device = entry.author.device.clone();
-    TimelineEntry {
-        at: DateTime::from_timestamp(entry.key.at, 0).unwrap_or_default(),
-        user_id: entry.author.user,
-        user_name: entry.author.user.and_then(|user| names.get(&user).cloned()),
-        by_server: device.as_deref() == Some("server"),
-        device,
-        record_kind: entry.record_kind.clone(),
-        record_id: entry.key.record_id,
+    let changes: Vec<FieldChange> =
+        serde_json::from_value(row.changes).map_err(ApiError::internal)?;
+    Ok(TimelineEntry {
+        at: row.at,
+        device_time: row.device_time,
+        user_id: row.user_id,
+        user_name: row.user_id.and_then(|user| names.get(&user).cloned()),
+        // Every session has a user: only the server writes with none.
+        by_server: row.user_id.is_none() && row.device_id == SERVER_DEVICE,
+        device: (!row.device_id.is_empty()).then_some(row.device_id),
+        record_kind: row.record_kind,
+        record_id: row.record_id,
         what,
-        fields,
+        fields: row.fields,
         changes,
+    })
+}
+
+/// The name under which [`backfill_once`] notes that it ran.
+const BACKFILLED: &str = "timeline_backfilled";
+
+/// Writes the timeline entries of the records stored before entries were
+/// written with each change, once per database. A record whose change log
+/// is whole gets an entry per logged change set, with the author and time
+/// the log kept (the session's user and device, the time it was stored);
+/// one whose log was compacted (`kam-server compact`) gets one `created`
+/// entry holding the record as it is, dated when it was first stored, by
+/// an unrecorded author. Safe to run from several servers at once.
+pub async fn backfill_once(db: &Db) -> ApiResult<()> {
+    let conn = db.conn();
+    if server_value::Entity::find_by_id(BACKFILLED.to_owned())
+        .one(conn)
+        .await?
+        .is_some()
+    {
+        return Ok(());
     }
+    let documents: Vec<(Uuid, String, Uuid, i64, DateTime<Utc>)> = document::Entity::find()
+        .select_only()
+        .column(document::Column::Id)
+        .column(document::Column::Kind)
+        .column(document::Column::AccountId)
+        .column(document::Column::LastSeq)
+        .column(document::Column::CreatedAt)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut written = 0;
+    for (id, kind, account_id, last_seq, created_at) in documents {
+        let Some(kind) = RecordKind::parse(&kind) else {
+            continue;
+        };
+        let chunks: Vec<(i64, Vec<u8>, Option<Uuid>, String, DateTime<Utc>)> =
+            doc_change::Entity::find()
+                .select_only()
+                .column(doc_change::Column::Seq)
+                .column(doc_change::Column::Bytes)
+                .column(doc_change::Column::UserId)
+                .column(doc_change::Column::DeviceId)
+                .column(doc_change::Column::CreatedAt)
+                .filter(doc_change::Column::DocId.eq(id))
+                .order_by_asc(doc_change::Column::Seq)
+                .into_tuple()
+                .all(conn)
+                .await?;
+        let base = timeline_entry::ActiveModel {
+            account_id: Set(account_id),
+            record_id: Set(id),
+            record_kind: Set(kind.as_str().to_owned()),
+            device_time: Set(None),
+            ..Default::default()
+        };
+        let entries = match replay(kind, &chunks) {
+            Some(bodies) => chunks
+                .iter()
+                .zip(bodies)
+                .map(|((seq, _, user_id, device_id, at), body)| {
+                    entry(&base, *seq, *user_id, device_id.clone(), *at, body)
+                })
+                .collect::<ApiResult<Vec<_>>>()?,
+            None => {
+                let loaded = super::load_many(conn, &DocCache::new(0), &[id], false)
+                    .await?
+                    .remove(&id)
+                    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("document {id} vanished")))?;
+                let doc = loaded.doc;
+                vec![entry(
+                    &base,
+                    last_seq,
+                    None,
+                    String::new(),
+                    created_at,
+                    EntryBody::Created(doc.to_json()),
+                )?]
+            }
+        };
+        written += entries.len();
+        for row in entries {
+            timeline_entry::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::column(timeline_entry::Column::Seq)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(conn)
+                .await?;
+        }
+    }
+    server_value::Entity::insert(server_value::ActiveModel {
+        name: Set(BACKFILLED.to_owned()),
+        value: Set(Utc::now().to_rfc3339()),
+    })
+    .on_conflict(
+        OnConflict::column(server_value::Column::Name)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    if written > 0 {
+        tracing::info!(
+            written,
+            "wrote the timeline entries of records stored before"
+        );
+    }
+    Ok(())
+}
+
+fn entry(
+    base: &timeline_entry::ActiveModel,
+    seq: i64,
+    user_id: Option<Uuid>,
+    device_id: String,
+    at: DateTime<Utc>,
+    body: EntryBody,
+) -> ApiResult<timeline_entry::ActiveModel> {
+    let (what, fields, changes) = body.into_columns().map_err(ApiError::internal)?;
+    let mut row = base.clone();
+    row.seq = Set(seq);
+    row.user_id = Set(user_id);
+    row.device_id = Set(device_id);
+    row.at = Set(at);
+    row.what = Set(what.to_owned());
+    row.fields = Set(fields);
+    row.changes = Set(changes);
+    Ok(row)
+}
+
+/// Replays a record's logged change sets from nothing; `None` when the log
+/// does not start at the record's beginning (it was compacted).
+fn replay(
+    kind: RecordKind,
+    chunks: &[(i64, Vec<u8>, Option<Uuid>, String, DateTime<Utc>)],
+) -> Option<Vec<EntryBody>> {
+    let mut doc = RecordDoc::from_automerge(kind, automerge::AutoCommit::new());
+    let mut before: Option<Value> = None;
+    let mut bodies = Vec::with_capacity(chunks.len());
+    for (_, bytes, _, _, _) in chunks {
+        decode_untrusted(|| doc.automerge_mut().load_incremental(bytes)).ok()?;
+        if !doc.automerge_mut().get_missing_deps(&[]).is_empty() {
+            return None;
+        }
+        let after = doc.to_json();
+        bodies.push(EntryBody::between(before.as_ref(), &after));
+        before = Some(after);
+    }
+    (!bodies.is_empty()).then_some(bodies)
 }
 
 /// The leaves that differ between two versions of a record, by dotted path:
@@ -382,18 +486,27 @@ mod tests {
 
     #[test]
     fn a_timeline_cursor_round_trips_and_others_are_refused() {
-        let key = EntryKey {
-            at: 1_790_000_000,
-            record_id: Uuid::now_v7(),
-            order: 3,
-            tie: "abc".into(),
-        };
-        assert_eq!(EntryKey::parse(&key.cursor()).ok(), Some(key));
+        assert_eq!(parse_cursor(&cursor_of(42)).ok(), Some(42));
         let list_cursor = super::super::page::Cursor {
             last_id: Uuid::now_v7(),
         }
         .encode();
-        assert!(EntryKey::parse(&list_cursor).is_err());
-        assert!(EntryKey::parse(&encode_opaque(CURSOR_PREFIX, "x:y")).is_err());
+        assert!(parse_cursor(&list_cursor).is_err());
+        assert!(parse_cursor(&encode_opaque(CURSOR_PREFIX, "x")).is_err());
+    }
+
+    #[test]
+    fn a_new_record_is_created_with_its_fields_and_an_edit_lists_what_changed() {
+        let created = EntryBody::between(None, &json!({"name": "A"}));
+        assert_eq!(created, EntryBody::Created(json!({"name": "A"})));
+        let changed = EntryBody::between(Some(&json!({"name": "A"})), &json!({"name": "B"}));
+        assert_eq!(
+            changed,
+            EntryBody::Changed(vec![FieldChange {
+                path: "name".into(),
+                old: json!("A"),
+                new: json!("B"),
+            }])
+        );
     }
 }

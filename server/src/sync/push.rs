@@ -8,11 +8,12 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::records::kind::{Pending, SyncedKind};
+use crate::records::timeline::EntryBody;
 use crate::records::{self, Chunk, DocMeta, DocWrite, Loaded, Materialize, Review, accounts};
 use crate::startup::AppState;
 use crate::with_kind;
 use automerge::{AutoCommit, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad};
-use chrono::Utc;
+use chrono::{DateTime, Datelike, Utc};
 use kam_sync_core::doc::decode_untrusted;
 use kam_sync_core::protocol::{MISSING_DEPENDENCIES, Notice, PushDoc, PushResult, PushStatus};
 use kam_sync_core::{
@@ -72,8 +73,7 @@ pub async fn apply(
         ));
     }
     let mut seen = HashSet::new();
-    let mut incoming = Vec::with_capacity(pushes.len());
-    for (index, push) in pushes.into_iter().enumerate() {
+    for (index, push) in pushes.iter().enumerate() {
         if !seen.insert(push.id) {
             return Err(ApiError::invalid_field(
                 &format!("push.{index}"),
@@ -81,12 +81,21 @@ pub async fn apply(
                 format!("document {} is pushed twice", push.id),
             ));
         }
-        let whole = check_bytes(push.id, &push.changes.0)?;
-        incoming.push(Incoming { push, whole });
     }
-    if incoming.is_empty() {
+    if pushes.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
+    // Parsing whole documents is the heaviest step of a first sync.
+    let incoming = crate::cpu::run(move || {
+        pushes
+            .into_iter()
+            .map(|push| {
+                let whole = check_bytes(push.id, &push.changes.0)?;
+                Ok(Incoming { push, whole })
+            })
+            .collect::<ApiResult<Vec<_>>>()
+    })
+    .await??;
     let _guard = state.db.write_guard().await;
     let txn = state.db.conn().begin().await?;
     let ids: Vec<Uuid> = incoming.iter().map(|i| i.push.id).collect();
@@ -129,6 +138,7 @@ pub async fn apply(
     }
     // Everything is merged and checked before anything is written: the feed
     // lock (taken by the first write) is held only for the writes.
+    let mut writes = crate::cpu::run(move || with_snapshots(writes)).await?;
     let versions = store_writes(&txn, state, caller, &mut writes).await?;
     txn.commit().await?;
     for (write, version) in writes.into_iter().zip(versions) {
@@ -161,8 +171,30 @@ struct Write {
     id: Uuid,
     existing: Option<DocMeta>,
     doc: RecordDoc,
-    device: (Vec<u8>, ChangeMeta),
-    server: Option<(Vec<u8>, ChangeMeta)>,
+    device: ChangeSet,
+    server: Option<ChangeSet>,
+    /// The document's `save()`, when storing it rewrites its snapshot.
+    snapshot: Option<Vec<u8>>,
+}
+
+/// Makes the snapshots that storing `writes` needs (on the CPU pool: saving
+/// a long history is the heaviest step of storing it).
+fn with_snapshots(mut writes: Vec<Write>) -> Vec<Write> {
+    for write in &mut writes {
+        let added = 1 + usize::from(write.server.is_some());
+        if records::needs_snapshot(write.existing.as_ref(), added) {
+            write.snapshot = Some(write.doc.automerge_mut().save());
+        }
+    }
+    writes
+}
+
+/// Changes to log: their bytes, their author, and what they did.
+struct ChangeSet {
+    bytes: Vec<u8>,
+    meta: ChangeMeta,
+    entry: EntryBody,
+    device_time: Option<DateTime<Utc>>,
 }
 
 fn refused(id: Uuid, heads: Vec<String>, notices: Vec<Notice>) -> Outcome {
@@ -359,7 +391,7 @@ async fn apply_one(
     let id = push.id;
     let existed = existing.is_some();
     let stored_account = existing.as_ref().map(|l| l.row.account_id);
-    let (row, mut doc, heads_before, merged) = match (existing, whole) {
+    let (row, doc, heads_before, merged) = match (existing, whole) {
         (Some(Loaded { row, doc, heads }), _) => (Some(row), doc, heads, false),
         (None, Some(whole)) => (
             None,
@@ -418,67 +450,55 @@ async fn apply_one(
             )],
         ));
     }
-    let old_json = existed.then(|| doc.to_json());
+    let changes = std::mem::take(&mut push.changes.0);
+    let step =
+        crate::cpu::run(move || merge(doc, changes, heads_before, existed, merged, id)).await??;
+    let MergeStep {
+        mut doc,
+        old_json,
+        device_bytes,
+        outcome,
+    } = step;
+    push.changes.0 = device_bytes;
     doc.automerge_mut().set_actor(state.actor.clone());
-    if !merged {
-        decode_untrusted(|| doc.automerge_mut().load_incremental(&push.changes.0)).map_err(
-            |err| ApiError::bad_request("invalid_automerge", format!("document {id}: {err}")),
-        )?;
-    }
-    if !doc.automerge_mut().get_missing_deps(&[]).is_empty() {
-        if !existed {
+    let (merged, heads_merged, device_time) = match outcome {
+        Merged::Refused(notices) => return Ok(refused(id, before, notices)),
+        Merged::UnknownDocument => {
             return Err(ApiError::invalid_field(
                 &field,
                 "unknown_document",
                 format!("document {id} is unknown here and the changes are not a whole document"),
             ));
         }
-        return Ok(refused(
-            id,
-            before,
-            vec![notice(
-                id,
-                MISSING_DEPENDENCIES,
-                None,
-                "the changes depend on changes the server does not have; push the whole document",
-            )],
-        ));
-    }
-    let new_changes = doc.automerge_mut().get_changes(&heads_before).len();
-    if new_changes > MAX_PUSH_CHANGES {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_changes",
-            format!(
-                "document {id} brings {new_changes} changes; push at most {MAX_PUSH_CHANGES} per document per request"
-            ),
-        ));
-    }
-    if foreign_roots(&mut doc, &heads_before, existed) {
-        return Err(ApiError::invalid_field(
-            &field,
-            "foreign_document",
-            format!("the changes pushed for document {id} belong to another document"),
-        ));
-    }
-    let heads_merged = doc.automerge_mut().get_heads();
-    if heads_merged == heads_before {
-        // Nothing new (a retried request): the document is as committed, so
-        // it goes back into the cache it was taken from.
-        if let Some(row) = &row {
-            state.cache.put(id, doc.into_automerge(), row.last_seq);
+        Merged::ForeignDocument => {
+            return Err(ApiError::invalid_field(
+                &field,
+                "foreign_document",
+                format!("the changes pushed for document {id} belong to another document"),
+            ));
         }
-        return Ok(Outcome {
-            result: PushResult {
-                id,
-                status: PushStatus::Unchanged,
-                heads: before,
-            },
-            notices: Vec::new(),
-            write: None,
-        });
-    }
-    let merged = doc.to_json();
+        Merged::Unchanged => {
+            // Nothing new (a retried request): the document is as
+            // committed, so it goes back into the cache it was taken from.
+            if let Some(row) = &row {
+                state.cache.put(id, doc.into_automerge(), row.last_seq);
+            }
+            return Ok(Outcome {
+                result: PushResult {
+                    id,
+                    status: PushStatus::Unchanged,
+                    heads: before,
+                },
+                notices: Vec::new(),
+                write: None,
+            });
+        }
+        Merged::Changed {
+            merged,
+            heads,
+            device_time,
+        } => (merged, heads, device_time),
+    };
     let account_id = match push.kind.account_of(id, &merged) {
         Some(account_id) => account_id,
         None if existed => id,
@@ -602,7 +622,12 @@ async fn apply_one(
         doc.merge_patch_own_kind(&correction, &server_meta)?;
         let after = doc.automerge_mut().get_heads();
         if after != heads_merged {
-            server = Some((doc.automerge_mut().save_after(&heads_merged), server_meta));
+            server = Some(ChangeSet {
+                bytes: doc.automerge_mut().save_after(&heads_merged),
+                meta: server_meta,
+                entry: EntryBody::between(Some(&merged), &Value::Object(target.clone())),
+                device_time: None,
+            });
         }
     }
     let status = if server.is_some() {
@@ -617,10 +642,136 @@ async fn apply_one(
         write: Some(Write {
             id,
             existing: row,
+            snapshot: None,
             doc,
-            device: (device_bytes, device_meta),
+            device: ChangeSet {
+                bytes: device_bytes,
+                meta: device_meta,
+                entry: EntryBody::between(old_json.as_ref(), &merged),
+                device_time,
+            },
             server,
         }),
+    })
+}
+
+/// A document after the device's changes were merged into it.
+struct MergeStep {
+    doc: RecordDoc,
+    /// The record before the merge (`None`: it is new).
+    old_json: Option<Value>,
+    /// The device's bytes, handed back to be logged as they came.
+    device_bytes: Vec<u8>,
+    outcome: Merged,
+}
+
+/// What merging came to.
+enum Merged {
+    /// Refused whole, with these notices.
+    Refused(Vec<Notice>),
+    /// Changes for a document the server does not know that are not whole.
+    UnknownDocument,
+    /// The changes belong to another document (a second root).
+    ForeignDocument,
+    /// The server had every change already.
+    Unchanged,
+    /// Merged: the record now, the heads it has, and the device's clock.
+    Changed {
+        merged: Value,
+        heads: Vec<ChangeHash>,
+        device_time: Option<DateTime<Utc>>,
+    },
+}
+
+/// Merges a device's changes into a document and checks what only the
+/// document can tell (dependencies, size, depth, roots): the pure,
+/// CPU-heavy middle of a push, run on the CPU pool. `whole` says the
+/// document was made from the bytes already (they were a whole new
+/// document).
+fn merge(
+    mut doc: RecordDoc,
+    bytes: Vec<u8>,
+    heads_before: Vec<ChangeHash>,
+    existed: bool,
+    whole: bool,
+    id: Uuid,
+) -> ApiResult<MergeStep> {
+    let old_json = existed.then(|| doc.to_json());
+    let step = |doc: RecordDoc, outcome: Merged| MergeStep {
+        doc,
+        old_json: None,
+        device_bytes: Vec::new(),
+        outcome,
+    };
+    if !whole {
+        decode_untrusted(|| doc.automerge_mut().load_incremental(&bytes)).map_err(|err| {
+            ApiError::bad_request("invalid_automerge", format!("document {id}: {err}"))
+        })?;
+    }
+    if !doc.automerge_mut().get_missing_deps(&[]).is_empty() {
+        if !existed {
+            return Ok(step(doc, Merged::UnknownDocument));
+        }
+        let missing = notice(
+            id,
+            MISSING_DEPENDENCIES,
+            None,
+            "the changes depend on changes the server does not have; push the whole document",
+        );
+        return Ok(step(doc, Merged::Refused(vec![missing])));
+    }
+    let (new_changes, device_time) = {
+        let changes = doc.automerge_mut().get_changes(&heads_before);
+        let latest = changes.iter().map(|change| change.timestamp()).max();
+        (changes.len(), latest.and_then(device_clock))
+    };
+    if new_changes > MAX_PUSH_CHANGES {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_changes",
+            format!(
+                "document {id} brings {new_changes} changes; push at most {MAX_PUSH_CHANGES} per document per request"
+            ),
+        ));
+    }
+    if automerge::ReadDoc::stats(doc.automerge()).num_changes > records::MAX_DOC_CHANGES {
+        let full = notice(
+            id,
+            records::HISTORY_FULL,
+            None,
+            records::history_full(id).detail().to_owned(),
+        );
+        return Ok(step(doc, Merged::Refused(vec![full])));
+    }
+    // Before anything reads the merged document: a structure nested too
+    // deep is refused whole, so no stored record ever holds one.
+    if let Some(violation) = doc.depth_violation() {
+        let deep = notice(
+            id,
+            &violation.code,
+            Some(&violation.field),
+            violation.message,
+        );
+        return Ok(step(doc, Merged::Refused(vec![deep])));
+    }
+    if foreign_roots(&mut doc, &heads_before, existed) {
+        return Ok(step(doc, Merged::ForeignDocument));
+    }
+    let heads = doc.automerge_mut().get_heads();
+    let outcome = if heads == heads_before {
+        Merged::Unchanged
+    } else {
+        Merged::Changed {
+            merged: doc.to_json(),
+            heads,
+            device_time,
+        }
+    };
+    Ok(MergeStep {
+        doc,
+        old_json,
+        device_bytes: bytes,
+        outcome,
     })
 }
 
@@ -646,17 +797,22 @@ async fn store_writes(
                 doc,
                 device,
                 server,
+                snapshot,
             } = write;
             let mut chunks = vec![Chunk {
-                bytes: std::mem::take(&mut device.0),
-                meta: &device.1,
+                bytes: std::mem::take(&mut device.bytes),
+                meta: &device.meta,
                 origin: Some(caller.session_id),
+                entry: device.entry.take(),
+                device_time: device.device_time,
             }];
-            if let Some((bytes, meta)) = server {
+            if let Some(server) = server {
                 chunks.push(Chunk {
-                    bytes: std::mem::take(bytes),
-                    meta,
+                    bytes: std::mem::take(&mut server.bytes),
+                    meta: &server.meta,
                     origin: None,
+                    entry: server.entry.take(),
+                    device_time: None,
                 });
             }
             DocWrite {
@@ -664,6 +820,7 @@ async fn store_writes(
                 existing: existing.as_ref(),
                 doc,
                 chunks,
+                snapshot: snapshot.take(),
             }
         })
         .collect();
@@ -712,10 +869,17 @@ fn materialize_items<'a, Row>(
             id: write.id,
             doc: &write.doc,
             version: *version,
-            meta: &write.device.1,
+            meta: &write.device.meta,
             previous: previous.get(&write.id),
         })
         .collect()
+}
+
+/// A device's change time (seconds since the epoch, as Automerge keeps
+/// it) when it names a plausible moment: 1970 to 9999, not zero (no time).
+fn device_clock(seconds: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(seconds, 0)
+        .filter(|time| seconds != 0 && (1970..=9999).contains(&time.year()))
 }
 
 #[cfg(test)]
