@@ -13,6 +13,13 @@ use crate::error::{ApiError, ApiResult};
 use std::sync::{Arc, LazyLock};
 use tokio::sync::Semaphore;
 
+/// The stack of the threads that handle requests and run this pool's work:
+/// actix's workers and tokio's blocking threads take Rust's default for a
+/// spawned thread (unless `RUST_MIN_STACK` says otherwise). Every walk over
+/// untrusted structure must fit in it; the fuzz targets run each input on a
+/// thread this size.
+pub const WORKER_STACK_BYTES: usize = 2 * 1024 * 1024;
+
 /// Tasks allowed to compute at once: one per core.
 static PERMITS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);

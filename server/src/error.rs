@@ -225,7 +225,7 @@ pub mod responses {
 
     const BAD_REQUEST: (u16, &str) = (
         400,
-        "Malformed request: bad JSON, path or query (`malformed_json`, `invalid_path`, `invalid_query`)",
+        "Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`)",
     );
     const UNAUTHORIZED: (u16, &str) = (
         401,
@@ -241,7 +241,7 @@ pub mod responses {
     );
     const CONFLICT: (u16, &str) = (
         409,
-        "The request conflicts with the record's state (`already_exists`, `already_checked_in`, ...)",
+        "The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...)",
     );
     const PRECONDITION: (u16, &str) = (
         412,
@@ -254,7 +254,7 @@ pub mod responses {
     const MEDIA_TYPE: (u16, &str) = (415, "The body is not JSON (`unsupported_media_type`)");
     const INVALID: (u16, &str) = (
         422,
-        "Well-formed but breaks the rules; `violations` names each field (`validation_failed`, `invalid_body`)",
+        "Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`)",
     );
     const INTERNAL: (u16, &str) = (
         500,

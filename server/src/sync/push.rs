@@ -452,7 +452,8 @@ async fn apply_one(
     }
     let changes = std::mem::take(&mut push.changes.0);
     let step =
-        crate::cpu::run(move || merge(doc, changes, heads_before, existed, merged, id)).await??;
+        crate::cpu::run(move || merge_pushed(doc, changes, heads_before, existed, merged, id))
+            .await??;
     let MergeStep {
         mut doc,
         old_json,
@@ -656,17 +657,19 @@ async fn apply_one(
 }
 
 /// A document after the device's changes were merged into it.
-struct MergeStep {
-    doc: RecordDoc,
+pub struct MergeStep {
+    /// The document, merged (or as far as merging got).
+    pub doc: RecordDoc,
     /// The record before the merge (`None`: it is new).
-    old_json: Option<Value>,
+    pub old_json: Option<Value>,
     /// The device's bytes, handed back to be logged as they came.
-    device_bytes: Vec<u8>,
-    outcome: Merged,
+    pub device_bytes: Vec<u8>,
+    /// What merging came to.
+    pub outcome: Merged,
 }
 
 /// What merging came to.
-enum Merged {
+pub enum Merged {
     /// Refused whole, with these notices.
     Refused(Vec<Notice>),
     /// Changes for a document the server does not know that are not whole.
@@ -677,18 +680,21 @@ enum Merged {
     Unchanged,
     /// Merged: the record now, the heads it has, and the device's clock.
     Changed {
+        /// The record as merged (winning values).
         merged: Value,
+        /// The document's heads after the merge.
         heads: Vec<ChangeHash>,
+        /// The latest plausible time the device's clock put on its changes.
         device_time: Option<DateTime<Utc>>,
     },
 }
 
 /// Merges a device's changes into a document and checks what only the
 /// document can tell (dependencies, size, depth, roots): the pure,
-/// CPU-heavy middle of a push, run on the CPU pool. `whole` says the
-/// document was made from the bytes already (they were a whole new
-/// document).
-fn merge(
+/// CPU-heavy middle of a push, run on the CPU pool, and what the fuzz
+/// targets in `sync-core/fuzz` drive. `whole` says the document was made
+/// from the bytes already (they were a whole new document).
+pub fn merge_pushed(
     mut doc: RecordDoc,
     bytes: Vec<u8>,
     heads_before: Vec<ChangeHash>,

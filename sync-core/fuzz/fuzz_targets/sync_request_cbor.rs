@@ -9,13 +9,15 @@ use kam_server::sync::cursor::SyncCursor;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(init: kam_fuzz::report_only_uncaught_panics(), |body: &[u8]| {
-    let Ok(request) = decode_request(body, true) else {
-        return;
-    };
-    if let Some(cursor) = &request.cursor {
-        let _cursor = SyncCursor::parse(cursor);
-    }
-    for push in &request.push {
-        kam_fuzz::push_doc(push.kind, &push.changes.0);
-    }
+    kam_fuzz::on_worker_stack(|| {
+        let Ok(request) = decode_request(body, true) else {
+            return;
+        };
+        if let Some(cursor) = &request.cursor {
+            let _cursor = SyncCursor::parse(cursor);
+        }
+        for push in &request.push {
+            kam_fuzz::push_doc(push.kind, &push.changes.0);
+        }
+    });
 });

@@ -36,14 +36,16 @@ fn signed(claims: &[u8]) -> Option<String> {
 }
 
 fuzz_target!(|bytes: &[u8]| {
-    let Some((mode, rest)) = bytes.split_first() else {
-        return;
-    };
-    if mode % 2 == 0 {
-        if let Ok(token) = std::str::from_utf8(rest) {
-            let _claims = keys().verify(token);
+    kam_fuzz::on_worker_stack(|| {
+        let Some((mode, rest)) = bytes.split_first() else {
+            return;
+        };
+        if mode % 2 == 0 {
+            if let Ok(token) = std::str::from_utf8(rest) {
+                let _claims = keys().verify(token);
+            }
+        } else if let Some(token) = signed(rest) {
+            let _claims = keys().verify(&token);
         }
-    } else if let Some(token) = signed(rest) {
-        let _claims = keys().verify(&token);
-    }
+    });
 });

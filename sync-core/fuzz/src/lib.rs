@@ -1,15 +1,17 @@
 //! What the fuzz targets share: the server's handling of one pushed
-//! document's Automerge bytes, step by step as `kam_server::sync::push`
-//! takes them but without the database, and the stored records a push
-//! merges into.
+//! document's Automerge bytes, through `kam_server::sync::push`'s own
+//! steps (`check_bytes`, `merge_pushed`) and then as the server goes on
+//! without the database; the stored records a push merges into; documents
+//! with structure grafted in by the input (deep nesting included); and a
+//! thread with the server's stack size to run every input on.
 //!
 //! Every step's errors are expected (the bytes are hostile); only a panic,
 //! an overflow or a hang is a finding.
 
 use automerge::{ActorId, AutoCommit};
 use chrono::DateTime;
-use kam_server::sync::push::{MAX_PUSH_CHANGES, check_bytes, foreign_roots};
-use kam_sync_core::doc::decode_untrusted;
+use kam_server::cpu::WORKER_STACK_BYTES;
+use kam_server::sync::push::{Merged, check_bytes, merge_pushed};
 use kam_sync_core::{
     ChangeMeta, Record, RecordDoc, RecordError, RecordKind, diff_patch, with_record_type,
 };
@@ -140,6 +142,12 @@ fn merge_patch(
     doc.merge_patch_own_kind(patch, &meta()).map(drop)
 }
 
+/// Merge-patches `doc` as a REST `PATCH` does; whether it took.
+pub fn patch(doc: &mut RecordDoc, patch: &serde_json::Map<String, Value>) -> bool {
+    doc.automerge_mut().set_actor(server_actor());
+    merge_patch(doc, patch).is_ok()
+}
+
 /// Lets the panics our code catches be caught. libfuzzer-sys's panic hook
 /// aborts on every panic, even one that `kam_sync_core::doc::decode_untrusted`
 /// turns into an error as the server does; with the default hook back, a
@@ -150,52 +158,67 @@ pub fn report_only_uncaught_panics() {
     drop(std::panic::take_hook());
 }
 
+/// Runs `work` on a thread with the stack of the server's request threads
+/// ([`WORKER_STACK_BYTES`]), so that a walk too deep for the server
+/// overflows here too (an abort libFuzzer reports) instead of fitting in
+/// the larger stack of the fuzzer's main thread. A panic is passed on.
+pub fn on_worker_stack(work: impl FnOnce() + Send) {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .stack_size(WORKER_STACK_BYTES)
+            .spawn_scoped(scope, work)
+            .unwrap_or_else(|err| panic!("cannot start a worker thread: {err}"));
+        if let Err(panic) = worker.join() {
+            std::panic::resume_unwind(panic);
+        }
+    });
+}
+
 /// What the server does with a pushed document's bytes, for a record it
 /// has never seen and for one it stores: check the bytes (a new record is
-/// what they make on their own), merge them, read and validate the result,
-/// patch it back towards a valid record, and save the new changes.
+/// what they make on their own), merge them with the server's own merge
+/// step ([`merge_pushed`]), read and validate the result, patch it back
+/// towards a valid record, and save the new changes.
 pub fn push_doc(kind: RecordKind, bytes: &[u8]) {
     let Ok(whole) = check_bytes(DOC_ID, bytes) else {
         return;
     };
     match whole {
-        Some(whole) => merge(RecordDoc::from_automerge(kind, whole), None, false),
+        Some(whole) => merge(RecordDoc::from_automerge(kind, whole), Vec::new(), false, true),
         None => merge(
             RecordDoc::from_automerge(kind, AutoCommit::new()),
-            Some(bytes),
+            bytes.to_vec(),
+            false,
             false,
         ),
     }
-    merge(stored(kind), Some(bytes), true);
+    merge(stored(kind), bytes.to_vec(), true, false);
 }
 
-/// Merges `bytes` into `doc` (`None`: a new record the bytes already make)
-/// and goes on as the server does.
-fn merge(mut doc: RecordDoc, bytes: Option<&[u8]>, existed: bool) {
+/// Merges `bytes` into `doc` as a push does (`whole`: the document is
+/// what the bytes made already) and goes on as the server does.
+fn merge(doc: RecordDoc, bytes: Vec<u8>, existed: bool, whole: bool) {
     let kind = doc.kind();
+    let mut doc = doc;
     let heads_before = if existed {
         doc.automerge_mut().get_heads()
     } else {
         Vec::new()
     };
     let old = if existed { doc.to_json() } else { sample(kind) };
+    let Ok(step) = merge_pushed(doc, bytes, heads_before.clone(), existed, whole, DOC_ID) else {
+        return;
+    };
+    let Merged::Changed {
+        merged,
+        heads: heads_merged,
+        ..
+    } = step.outcome
+    else {
+        return;
+    };
+    let mut doc = step.doc;
     doc.automerge_mut().set_actor(server_actor());
-    if let Some(bytes) = bytes
-        && decode_untrusted(|| doc.automerge_mut().load_incremental(bytes)).is_err()
-    {
-        return;
-    }
-    if !doc.automerge_mut().get_missing_deps(&[]).is_empty()
-        || doc.automerge_mut().get_changes(&heads_before).len() > MAX_PUSH_CHANGES
-        || foreign_roots(&mut doc, &heads_before, existed)
-    {
-        return;
-    }
-    let heads_merged = doc.automerge_mut().get_heads();
-    if heads_merged == heads_before {
-        return;
-    }
-    let merged = doc.to_json();
     let _account = kind.account_of(DOC_ID, &merged);
     let _conflicts = doc.conflicts();
     let _verdict = validate(&doc);
@@ -208,4 +231,66 @@ fn merge(mut doc: RecordDoc, bytes: Option<&[u8]>, existed: bool) {
             let _server_bytes = doc.automerge_mut().save_after(&heads_merged);
         }
     }
+}
+
+/// The stored sample of `kind` with a structure grafted under one of its
+/// fields by `script`, one byte per step (as a hostile device can build
+/// it): `0` nests a map, `1` nests a list, `2` adds a scalar, `3` adds
+/// text, anything else climbs one level. The first byte picks the field.
+/// Returns the whole document and the graft alone (saved after the
+/// sample's heads), so both the new-record and the stored-record paths
+/// see it.
+pub fn grafted(kind: RecordKind, script: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    use automerge::transaction::Transactable;
+    use automerge::{ObjId, ObjType, ROOT};
+    let mut record = stored(kind);
+    let doc = record.automerge_mut();
+    let heads = doc.get_heads();
+    let fields = ["purpose", "description", "name", "notes", "address", "extra"];
+    let Some((first, steps)) = script.split_first() else {
+        return (doc.save(), Vec::new());
+    };
+    let field = fields[usize::from(*first) % fields.len()];
+    let mut path: Vec<ObjId> = Vec::new();
+    let mut at: (ObjId, ObjType) = (ROOT, ObjType::Map);
+    let mut pending_key = Some(field.to_owned());
+    for (index, step) in steps.iter().enumerate() {
+        let key = pending_key.take().unwrap_or_else(|| format!("k{}", index % 7));
+        let put = |doc: &mut AutoCommit, obj: &ObjId, ty: ObjType| match at.1 {
+            ObjType::List => {
+                let length = doc.length(obj);
+                doc.insert_object(obj, length, ty)
+            }
+            _ => doc.put_object(obj, key.as_str(), ty),
+        };
+        let result = match step % 5 {
+            0 | 1 => {
+                let ty = if step % 5 == 0 { ObjType::Map } else { ObjType::List };
+                put(doc, &at.0, ty).map(|child| {
+                    path.push(at.0.clone());
+                    at = (child, ty);
+                })
+            }
+            2 => match at.1 {
+                ObjType::List => {
+                    let length = doc.length(&at.0);
+                    doc.insert(&at.0, length, i64::from(*step))
+                }
+                _ => doc.put(&at.0, key.as_str(), i64::from(*step)),
+            },
+            3 => put(doc, &at.0, ObjType::Text).and_then(|text| doc.splice_text(&text, 0, 0, "x")),
+            _ => {
+                if let Some(parent) = path.pop() {
+                    let ty = doc.object_type(&parent).unwrap_or(ObjType::Map);
+                    at = (parent, ty);
+                }
+                Ok(())
+            }
+        };
+        if result.is_err() {
+            break;
+        }
+    }
+    doc.commit();
+    (doc.save(), doc.save_after(&heads))
 }
