@@ -184,7 +184,12 @@ pub fn push_doc(kind: RecordKind, bytes: &[u8]) {
         return;
     };
     match whole {
-        Some(whole) => merge(RecordDoc::from_automerge(kind, whole), Vec::new(), false, true),
+        Some(whole) => merge(
+            RecordDoc::from_automerge(kind, whole),
+            Vec::new(),
+            false,
+            true,
+        ),
         None => merge(
             RecordDoc::from_automerge(kind, AutoCommit::new()),
             bytes.to_vec(),
@@ -246,7 +251,14 @@ pub fn grafted(kind: RecordKind, script: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mut record = stored(kind);
     let doc = record.automerge_mut();
     let heads = doc.get_heads();
-    let fields = ["purpose", "description", "name", "notes", "address", "extra"];
+    let fields = [
+        "purpose",
+        "description",
+        "name",
+        "notes",
+        "address",
+        "extra",
+    ];
     let Some((first, steps)) = script.split_first() else {
         return (doc.save(), Vec::new());
     };
@@ -255,7 +267,9 @@ pub fn grafted(kind: RecordKind, script: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mut at: (ObjId, ObjType) = (ROOT, ObjType::Map);
     let mut pending_key = Some(field.to_owned());
     for (index, step) in steps.iter().enumerate() {
-        let key = pending_key.take().unwrap_or_else(|| format!("k{}", index % 7));
+        let key = pending_key
+            .take()
+            .unwrap_or_else(|| format!("k{}", index % 7));
         let put = |doc: &mut AutoCommit, obj: &ObjId, ty: ObjType| match at.1 {
             ObjType::List => {
                 let length = doc.length(obj);
@@ -265,7 +279,11 @@ pub fn grafted(kind: RecordKind, script: &[u8]) -> (Vec<u8>, Vec<u8>) {
         };
         let result = match step % 5 {
             0 | 1 => {
-                let ty = if step % 5 == 0 { ObjType::Map } else { ObjType::List };
+                let ty = if step % 5 == 0 {
+                    ObjType::Map
+                } else {
+                    ObjType::List
+                };
                 put(doc, &at.0, ty).map(|child| {
                     path.push(at.0.clone());
                     at = (child, ty);
