@@ -234,10 +234,11 @@ fn default_currency() -> String {
 /// Most goals, actions or resource requests in one plan.
 pub const MAX_ITEMS: usize = 200;
 
-/// Largest amount, in major units (below a trillion).
-pub const MAX_AMOUNT: f64 = 999_999_999_999.99;
+/// Largest amount, in major units: a trillion, as for every amount
+/// ([`crate::money::MAX_MAJOR`]).
+pub const MAX_AMOUNT: f64 = crate::money::MAX_MAJOR as f64;
 
-/// An amount in minor units (cents), if it is a non-negative number below
+/// An amount in minor units (cents), if it is a non-negative number up to
 /// [`MAX_AMOUNT`] with at most two decimals.
 pub fn amount_minor(amount: f64) -> Option<i64> {
     if !(0.0..=MAX_AMOUNT).contains(&amount) {
@@ -336,7 +337,7 @@ impl Record for AccountPlan {
                 out.push(Violation::new(
                     format!("resources.{i}.amount"),
                     "invalid_amount",
-                    "a non-negative amount below a trillion with at most 2 decimals",
+                    "a non-negative amount up to a trillion with at most 2 decimals",
                 ));
             }
         }
@@ -451,7 +452,9 @@ mod tests {
     fn amounts_have_at_most_two_decimals_and_are_counted_in_cents() {
         assert_eq!(amount_minor(0.1), Some(10));
         assert_eq!(amount_minor(12_345.67), Some(1_234_567));
-        assert_eq!(amount_minor(MAX_AMOUNT), Some(99_999_999_999_999));
+        assert_eq!(amount_minor(999_999_999_999.99), Some(99_999_999_999_999));
+        assert_eq!(amount_minor(MAX_AMOUNT), Some(crate::money::MAX_MINOR));
+        assert_eq!(amount_minor(1_000_000_000_000.01), None);
         assert_eq!(amount_minor(0.001), None);
         assert_eq!(amount_minor(-1.0), None);
         assert_eq!(amount_minor(f64::NAN), None);

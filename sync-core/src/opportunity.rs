@@ -248,13 +248,7 @@ impl Record for Opportunity {
             ));
         }
         check_len("name", &self.name, 200, &mut out);
-        if self.amount.is_some_and(|a| a.minor() < 0) {
-            out.push(Violation::new(
-                "amount",
-                "out_of_range",
-                "an amount is not negative",
-            ));
-        }
+        out.extend(self.amount.and_then(|a| a.negative_violation("amount")));
         if self.probability.is_some_and(|p| !(0..=100).contains(&p)) {
             out.push(Violation::new(
                 "probability",
@@ -332,7 +326,7 @@ mod tests {
             name: "Smart meters, phase 2".into(),
             owner_id: UserId::new_v7(),
             stage: Negotiation,
-            amount: Some(Money::from_minor(120_000_000)),
+            amount: Money::from_minor(120_000_000),
             currency: Currency::default(),
             probability: Some(60),
             expected_close_on: Some(NaiveDate::MIN),
@@ -375,7 +369,7 @@ mod tests {
     fn probability_and_amount_stay_in_range() {
         let mut deal = sample();
         deal.probability = Some(101);
-        deal.amount = Some(Money::from_minor(-1));
+        deal.amount = Money::from_minor(-1);
         let fields: Vec<_> = deal.violations().into_iter().map(|v| v.field).collect();
         assert_eq!(fields, ["amount", "probability"]);
     }
@@ -406,9 +400,9 @@ mod tests {
         let mut deal = sample();
         deal.probability = None;
         deal.stage = Planning;
-        assert_eq!(deal.weighted_amount(), Some(Money::from_minor(30_000_000)));
+        assert_eq!(deal.weighted_amount(), Money::from_minor(30_000_000));
         deal.probability = Some(40);
-        assert_eq!(deal.weighted_amount(), Some(Money::from_minor(48_000_000)));
+        assert_eq!(deal.weighted_amount(), Money::from_minor(48_000_000));
         deal.stage = Won;
         assert_eq!(deal.effective_probability(), 100);
     }

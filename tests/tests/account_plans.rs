@@ -7,6 +7,7 @@ use kam_server::records::account_plans::{AccountPlanView, ResourceTotals};
 use kam_server::records::page::Page;
 use kam_sync_core::AccountPlan;
 use kam_sync_core::account_plan::{PlanStatus, ResourceStatus};
+use kam_sync_core::money::Total;
 use kam_tests::{Device, Session, TestApp, new_account};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -90,9 +91,9 @@ async fn a_rep_writes_a_quarter_plan_and_reads_its_figures_back() -> anyhow::Res
     assert_eq!(
         plan.resource_totals,
         ResourceTotals {
-            requested: 1000.7,
-            approved: 0.0,
-            rejected: 0.0
+            requested: Total::from_minor(100_070),
+            approved: Total::ZERO,
+            rejected: Total::ZERO,
         }
     );
     let ids: Vec<Uuid> = plan.plan.actions.iter().map(|a| a.id).collect();
@@ -384,9 +385,9 @@ async fn only_a_manager_or_above_approves_resource_requests() -> anyhow::Result<
     assert_eq!(
         decided.resource_totals,
         ResourceTotals {
-            requested: 0.0,
-            approved: 12000.5,
-            rejected: 3000.0
+            requested: Total::ZERO,
+            approved: Total::from_minor(1_200_050),
+            rejected: Total::from_major(3_000),
         }
     );
 
@@ -408,7 +409,7 @@ async fn only_a_manager_or_above_approves_resource_requests() -> anyhow::Result<
     reopened[1]["status"] = json!("requested");
     let reopened = patch(&director, plan.id, json!({"resources": reopened})).await?;
     assert_eq!(reopened.plan.resources[1].decided_by, None);
-    assert_eq!(reopened.resource_totals.requested, 3000.0);
+    assert_eq!(reopened.resource_totals.requested, Total::from_major(3_000));
     Ok(())
 }
 
@@ -509,7 +510,7 @@ async fn sync_undoes_a_reps_approval_a_second_active_plan_and_a_bad_move_with_no
     phone.sync().await?;
     assert_eq!(phone.json(id), tablet.json(id));
     let server = read(&rest, id).await?;
-    assert_eq!(server.resource_totals.approved, 800.0);
+    assert_eq!(server.resource_totals.approved, Total::from_major(800));
     Ok(())
 }
 

@@ -7,9 +7,9 @@ use chrono::NaiveDate;
 use kam_server::auth::AuthUser;
 use kam_server::entities::user;
 use kam_server::records::contracts::{self, ContractStatus, ContractView, NewContract};
-use kam_server::records::money::Money;
 use kam_server::records::page::Page;
 use kam_sync_core::ids::OpportunityId;
+use kam_sync_core::money::Money;
 use kam_tests::{Method, Session, TestApp, new_account};
 use sea_orm::{EntityTrait, TransactionTrait};
 use serde_json::{Value, json};
@@ -293,12 +293,18 @@ async fn bad_contract_input_is_a_422_naming_the_field() -> anyhow::Result<()> {
         ),
         (with("account_id", json!(Uuid::now_v7())), "account_id"),
         (with("signed_on", json!("0001-01-01")), "signed_on"),
+        (with("amount", json!(-1)), "amount"),
     ] {
         let reply = rep.post("/contracts", &body).await?;
         reply.assert_problem(422, "validation_failed");
         assert_eq!(reply.violated_fields(), [field], "{body}");
     }
-    for amount in [json!(12.345), json!(-1), json!("12"), json!(1e13)] {
+    for amount in [
+        json!(12.345),
+        json!("12"),
+        json!(1e13),
+        json!(1_000_000_000_000.01),
+    ] {
         rep.post("/contracts", &with("amount", amount.clone()))
             .await?
             .assert_problem(422, "invalid_body");

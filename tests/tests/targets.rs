@@ -7,6 +7,7 @@
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use kam_server::records::page::Page;
 use kam_server::records::targets::{Decomposition, TargetView};
+use kam_sync_core::money::Total;
 use kam_tests::{Method, Org, Session, TestApp, new_account};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -51,8 +52,9 @@ async fn revenue_line(app: &TestApp, org: &Org) -> anyhow::Result<[TargetView; 3
     Ok([whole, branch, team])
 }
 
-fn number(value: &Value) -> f64 {
-    value.as_f64().unwrap_or(f64::NAN)
+/// A figure in major units (money) or a count, as a float.
+fn number(value: &Total) -> f64 {
+    value.minor() as f64 / 100.0
 }
 
 #[tokio::test]
@@ -84,7 +86,7 @@ async fn a_manager_sets_team_and_rep_targets_and_reads_them_back() -> anyhow::Re
         &quarter_target("rep", Some(org.rep_a1.id), "visits", 30.0),
     )
     .await?;
-    assert_eq!(visits.value, json!(30));
+    assert_eq!(visits.value, Total::from_major(30));
     assert_eq!(visits.currency, None);
 
     let read = manager.get(&format!("/targets/{id}")).await?;
@@ -601,7 +603,11 @@ async fn revenue_progress_sums_the_contracts_signed_in_the_period_by_the_subject
         .progress
         .clone()
         .unwrap_or_else(|| unreachable!());
-    assert_eq!(counted.actual, json!(3), "two in CNY and one in USD");
+    assert_eq!(
+        counted.actual,
+        Total::from_major(3),
+        "two in CNY and one in USD"
+    );
     assert_eq!(counted.attainment, None, "a target of 0 has no attainment");
     Ok(())
 }
@@ -705,12 +711,16 @@ async fn progress_counts_new_key_accounts_and_completed_visits_of_the_period() -
     let accounts = progress_of(accounts).await?;
     assert_eq!(
         accounts.actual,
-        json!(2),
+        Total::from_major(2),
         "key and strategic accounts of team A"
     );
     assert_eq!(accounts.attainment, Some(0.5));
     let done = progress_of(done).await?;
-    assert_eq!(done.actual, json!(2), "completed visits planned this month");
+    assert_eq!(
+        done.actual,
+        Total::from_major(2),
+        "completed visits planned this month"
+    );
     assert_eq!(done.attainment, Some(0.25));
     Ok(())
 }

@@ -16,6 +16,7 @@ use kam_sync_core::account_plan::{
     ActionStatus, PeriodKind, PlanStatus, ResourceRequest, ResourceStatus, amount_minor,
 };
 use kam_sync_core::ids::{AccountPlanId, UserId};
+use kam_sync_core::money::Total;
 use kam_sync_core::{AccountPlan, RecordKind};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -26,15 +27,15 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The amounts of a plan's resource requests by decision, in the plan's
-/// currency's major unit.
+/// currency's major unit, exact.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ResourceTotals {
     /// Asked for, not decided.
-    pub requested: f64,
+    pub requested: Total,
     /// Granted.
-    pub approved: f64,
+    pub approved: Total,
     /// Refused.
-    pub rejected: f64,
+    pub rejected: Total,
 }
 
 /// An account plan as the API shows it.
@@ -70,7 +71,9 @@ list_filter!(
     }
 );
 
-/// Resource amounts by decision, in minor units.
+/// Resource amounts by decision, in minor units, as stored: a plan holds
+/// at most `MAX_ITEMS` (200) requests of at most a trillion each, 2 × 10^16
+/// cents, far inside an `i64`.
 #[derive(Debug, Default, Clone, Copy)]
 struct MinorTotals {
     requested: i64,
@@ -93,13 +96,12 @@ impl MinorTotals {
         totals
     }
 
-    fn major(self) -> ResourceTotals {
-        // Sums are made in cents; an f64 holds them exactly below 2^53.
-        let major = |minor: i64| minor as f64 / 100.0;
+    fn view(self) -> ResourceTotals {
+        let total = |minor: i64| Total::from_minor(i128::from(minor));
         ResourceTotals {
-            requested: major(self.requested),
-            approved: major(self.approved),
-            rejected: major(self.rejected),
+            requested: total(self.requested),
+            approved: total(self.approved),
+            rejected: total(self.rejected),
         }
     }
 }
@@ -189,7 +191,7 @@ impl SyncedKind for AccountPlans {
                 id: AccountPlanId(item.id),
                 overdue_actions: overdue_actions(&plan, today),
                 progress: progress(&plan),
-                resource_totals: totals.major(),
+                resource_totals: totals.view(),
                 stamp: item.stamp(|row| (row.created_by, row.created_at)),
                 plan,
             };
@@ -564,11 +566,11 @@ mod tests {
             resource(7.0, ResourceStatus::Rejected),
         ]);
         assert_eq!(
-            totals.major(),
+            totals.view(),
             ResourceTotals {
-                requested: 1_000.05,
-                approved: 0.3,
-                rejected: 7.0
+                requested: Total::from_minor(100_005),
+                approved: Total::from_minor(30),
+                rejected: Total::from_minor(700),
             }
         );
     }

@@ -4,9 +4,8 @@
 //! terminated. Other services create one through [`create`], inside their
 //! own transaction (an opportunity that is won, say).
 
-use super::money::{self, DEFAULT_CURRENCY, Money};
 use super::page::{Cursor, Page};
-use super::{check_if_match, with_json_fields};
+use super::{check_currency, check_if_match, with_json_fields};
 use crate::access::{require_writer, visible_account_ids};
 use crate::auth::{AuthUser, Role};
 use crate::entities::{contract, user};
@@ -17,6 +16,7 @@ use actix_web::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use kam_sync_core::Violation;
 use kam_sync_core::ids::{AccountId, ContractId, OpportunityId, UserId};
+use kam_sync_core::money::{Currency, Money};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -291,7 +291,8 @@ impl ContractFields {
                 format!("1 to {MAX_NUMBER_LEN} characters"),
             ));
         }
-        money::check_currency("currency", &self.currency)?;
+        out.extend(self.amount.negative_violation("amount"));
+        check_currency("currency", &self.currency)?;
         for (field, day) in [
             ("signed_on", self.signed_on),
             ("start_on", self.start_on),
@@ -472,7 +473,7 @@ pub async fn create(
         opportunity_id: new.opportunity_id,
         owner_id: new.owner_id.unwrap_or(UserId(account.owner_id)),
         amount: new.amount,
-        currency: new.currency.unwrap_or_else(|| DEFAULT_CURRENCY.to_owned()),
+        currency: new.currency.unwrap_or_else(|| Currency::default().into()),
         signed_on: new.signed_on,
         start_on: new.start_on,
         end_on: new.end_on,

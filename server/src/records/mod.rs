@@ -13,12 +13,12 @@ pub mod child;
 pub mod contacts;
 pub mod contracts;
 pub mod kind;
-pub mod money;
 pub mod opportunities;
 pub mod page;
 pub mod targets;
 pub mod tickets;
 pub mod timeline;
+pub mod totals;
 pub mod visits;
 
 use crate::entities::{doc_change, document, feed_head, timeline_entry};
@@ -704,6 +704,14 @@ pub fn check_date(field: &str, day: chrono::NaiveDate) -> ApiResult<()> {
             ),
         ))
     }
+}
+
+/// Refuses a currency code of a plain-row record that is not ISO 4217's
+/// shape, three capital letters (422 `invalid_currency` on `field`).
+pub fn check_currency(field: &str, code: &str) -> ApiResult<()> {
+    kam_sync_core::money::Currency::try_from(code.to_owned())
+        .map(drop)
+        .map_err(|rule| ApiError::invalid_field(field, "invalid_currency", rule))
 }
 
 /// A strong ETag for a record version.

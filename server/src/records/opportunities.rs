@@ -13,6 +13,7 @@
 
 use super::child::{ChildKind, Columns, check_owner, list_filter};
 use super::kind::{Pending, Stamp, SyncedKind};
+use super::totals;
 use super::{Materialize, Review, upsert_each};
 use crate::access::visible_account_ids;
 use crate::auth::AuthUser;
@@ -24,7 +25,7 @@ use actix_web::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use kam_sync_core::Opportunity;
 use kam_sync_core::ids::OpportunityId;
-use kam_sync_core::money::{Currency, Money};
+use kam_sync_core::money::{Currency, Money, Total};
 use kam_sync_core::opportunity::{OpportunityStage, StageChange, StageMove};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
@@ -469,9 +470,9 @@ pub struct StageFigures {
     /// Opportunities at it.
     pub count: i64,
     /// Their amounts added up (those without an amount count as 0).
-    pub total_amount: Money,
+    pub total_amount: Total,
     /// Their weighted amounts added up.
-    pub weighted_amount: Money,
+    pub weighted_amount: Total,
 }
 
 /// The sales pipeline (销售漏斗) in the caller's scope.
@@ -482,9 +483,9 @@ pub struct Pipeline {
     /// Every stage, research to lost, in order.
     pub stages: Vec<StageFigures>,
     /// The open stages' amounts added up.
-    pub open_amount: Money,
+    pub open_amount: Total,
     /// The open stages' weighted amounts added up: the expected revenue.
-    pub open_weighted_amount: Money,
+    pub open_weighted_amount: Total,
     /// Opportunities won.
     pub won_count: i64,
     /// Opportunities lost.
@@ -495,6 +496,8 @@ pub struct Pipeline {
 
 /// The pipeline report: per stage, how many opportunities and how much,
 /// plain and weighted, with the conversion rate, in one grouped query.
+/// The amounts are added up exactly however many there are
+/// ([`totals`](super::totals)).
 pub async fn pipeline(
     state: &AppState,
     caller: &AuthUser,
@@ -528,45 +531,47 @@ pub async fn pipeline(
     if let Some(to) = filter.expected_close_to {
         condition = condition.add(Column::ClosesOn.lte(to));
     }
-    // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back, so both engines
-    // answer a 64-bit integer.
-    let total = |column: Column| {
-        Func::cast_as(
-            Func::coalesce([Expr::from(Func::sum(Expr::col(column))), Expr::val(0)]),
-            "BIGINT",
-        )
-    };
-    let rows: Vec<(String, i64, i64, i64)> = opportunity::Entity::find()
+    let [amount_high, amount_low] = totals::sum_parts(Column::AmountMinor);
+    let [weighted_high, weighted_low] = totals::sum_parts(Column::WeightedMinor);
+    let rows: Vec<(String, i64, i64, i64, i64, i64)> = opportunity::Entity::find()
         .select_only()
         .column(Column::Stage)
         .expr(Func::count(Expr::col(Column::Id)))
-        .expr(total(Column::AmountMinor))
-        .expr(total(Column::WeightedMinor))
+        .expr(amount_high)
+        .expr(amount_low)
+        .expr(weighted_high)
+        .expr(weighted_low)
         .filter(condition)
         .group_by(Column::Stage)
         .into_tuple()
         .all(state.db.conn())
         .await?;
-    let by_stage: HashMap<String, (i64, i64, i64)> = rows
+    let by_stage: HashMap<String, (i64, Total, Total)> = rows
         .into_iter()
-        .map(|(stage, count, amount, weighted)| (stage, (count, amount, weighted)))
+        .map(
+            |(stage, count, amount_high, amount_low, weighted_high, weighted_low)| {
+                let amount = totals::total(amount_high, amount_low);
+                let weighted = totals::total(weighted_high, weighted_low);
+                (stage, (count, amount, weighted))
+            },
+        )
         .collect();
     Ok(pipeline_of(currency, &by_stage))
 }
 
-/// The report from the grouped figures (count, amount, weighted amount in
-/// minor units, by stage code).
-fn pipeline_of(currency: Currency, by_stage: &HashMap<String, (i64, i64, i64)>) -> Pipeline {
+/// The report from the grouped figures (count, amount, weighted amount, by
+/// stage code).
+fn pipeline_of(currency: Currency, by_stage: &HashMap<String, (i64, Total, Total)>) -> Pipeline {
     let stages: Vec<StageFigures> = OpportunityStage::ALL
         .iter()
         .map(|stage| {
-            let (count, amount, weighted) =
+            let (count, total_amount, weighted_amount) =
                 by_stage.get(stage.as_str()).copied().unwrap_or_default();
             StageFigures {
                 stage: *stage,
                 count,
-                total_amount: Money::from_minor(amount),
-                weighted_amount: Money::from_minor(weighted),
+                total_amount,
+                weighted_amount,
             }
         })
         .collect();
@@ -577,8 +582,8 @@ fn pipeline_of(currency: Currency, by_stage: &HashMap<String, (i64, i64, i64)>) 
             .map_or(0, |s| s.count)
     };
     let open = stages.iter().filter(|s| s.stage.is_open());
-    let open_amount = open.clone().map(|s| s.total_amount.minor()).sum();
-    let open_weighted = open.map(|s| s.weighted_amount.minor()).sum();
+    let open_amount = open.clone().map(|s| s.total_amount).sum();
+    let open_weighted_amount = open.map(|s| s.weighted_amount).sum();
     let (won_count, lost_count) = (
         count_at(OpportunityStage::Won),
         count_at(OpportunityStage::Lost),
@@ -586,8 +591,8 @@ fn pipeline_of(currency: Currency, by_stage: &HashMap<String, (i64, i64, i64)>) 
     let closed = won_count + lost_count;
     Pipeline {
         currency,
-        open_amount: Money::from_minor(open_amount),
-        open_weighted_amount: Money::from_minor(open_weighted),
+        open_amount,
+        open_weighted_amount,
         won_count,
         lost_count,
         conversion_rate: (closed > 0).then(|| won_count as f64 / closed as f64),
@@ -601,17 +606,24 @@ mod tests {
 
     #[test]
     fn the_pipeline_adds_up_open_stages_and_converts_won_over_closed() {
+        let figures = |count, amount, weighted| {
+            (
+                count,
+                Total::from_minor(amount),
+                Total::from_minor(weighted),
+            )
+        };
         let by_stage = HashMap::from([
-            ("research".to_owned(), (2, 100_000, 10_000)),
-            ("contract".to_owned(), (1, 50_000, 40_000)),
-            ("won".to_owned(), (3, 300_000, 300_000)),
-            ("lost".to_owned(), (1, 20_000, 0)),
+            ("research".to_owned(), figures(2, 100_000, 10_000)),
+            ("contract".to_owned(), figures(1, 50_000, 40_000)),
+            ("won".to_owned(), figures(3, 300_000, 300_000)),
+            ("lost".to_owned(), figures(1, 20_000, 0)),
         ]);
         let report = pipeline_of(Currency::default(), &by_stage);
         assert_eq!(report.stages.len(), 6);
         assert_eq!(report.stages[1].count, 0);
-        assert_eq!(report.open_amount, Money::from_minor(150_000));
-        assert_eq!(report.open_weighted_amount, Money::from_minor(50_000));
+        assert_eq!(report.open_amount, Total::from_minor(150_000));
+        assert_eq!(report.open_weighted_amount, Total::from_minor(50_000));
         assert_eq!(report.conversion_rate, Some(0.75));
         let empty = pipeline_of(Currency::default(), &HashMap::new());
         assert_eq!(empty.conversion_rate, None);
@@ -628,7 +640,7 @@ pub struct ContractTerms {
     /// Amount, when it differs from the opportunity's (required when the
     /// opportunity has none).
     #[serde(default)]
-    pub amount: Option<crate::records::money::Money>,
+    pub amount: Option<Money>,
     /// Signing date (required for an active contract).
     #[serde(default)]
     pub signed_on: Option<NaiveDate>,
@@ -687,20 +699,13 @@ pub async fn contract_from(
             ),
         ));
     }
-    let amount = match (terms.amount, opportunity.amount) {
-        (Some(amount), _) => amount,
-        (None, Some(amount)) => crate::records::money::Money::from_minor(amount.minor())
-            .ok_or_else(|| {
-                ApiError::invalid_field("amount", "out_of_range", "the amount is out of range")
-            })?,
-        (None, None) => {
-            return Err(ApiError::invalid_field(
-                "amount",
-                "required",
-                "the opportunity has no amount; give the contract's",
-            ));
-        }
-    };
+    let amount = terms.amount.or(opportunity.amount).ok_or_else(|| {
+        ApiError::invalid_field(
+            "amount",
+            "required",
+            "the opportunity has no amount; give the contract's",
+        )
+    })?;
     let created = contracts::create(
         &txn,
         caller,

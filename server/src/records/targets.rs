@@ -13,9 +13,8 @@
 //! | rep | their own and their team's | nothing |
 //! | service | nothing | nothing |
 
-use super::check_if_match;
-use super::money::{self, DEFAULT_CURRENCY, Money};
 use super::page::{Cursor, Page};
+use super::{check_currency, check_if_match, totals};
 use crate::auth::{AuthUser, Role};
 use crate::entities::{account, branch, contract, sales_target, team, user, visit};
 use crate::error::{ApiError, ApiResult};
@@ -25,6 +24,7 @@ use actix_web::http::StatusCode;
 use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, Utc};
 use kam_sync_core::account::Tier;
 use kam_sync_core::ids::{TargetId, UserId};
+use kam_sync_core::money::{Currency, Money, Total};
 use kam_sync_core::visit::VisitStatus;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
@@ -32,7 +32,6 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::HashSet;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -182,9 +181,13 @@ impl Metric {
     /// A value sent by a client, as stored: minor units or a count.
     fn parse_value(self, number: &serde_json::Number) -> ApiResult<i64> {
         if self.is_money() {
-            Money::parse(number)
-                .map(Money::minor)
-                .map_err(|rule| ApiError::invalid_field("value", "invalid_value", rule))
+            let refuse = |why: String| ApiError::invalid_field("value", "invalid_value", why);
+            let amount =
+                Money::deserialize(number.clone()).map_err(|err| refuse(err.to_string()))?;
+            match amount.negative_violation("value") {
+                Some(negative) => Err(refuse(negative.message)),
+                None => Ok(amount.minor()),
+            }
         } else {
             // A count written as `10.0` is still a whole number.
             let whole_float = || {
@@ -203,19 +206,20 @@ impl Metric {
         }
     }
 
-    /// A stored value as the API shows it.
-    fn json(self, stored: i64) -> Value {
+    /// A value as stored (minor units or a count), or a sum of them, as
+    /// the API shows it: money in major units, a count as a whole number.
+    fn total(self, stored: i128) -> Total {
         if self.is_money() {
-            money::major(stored)
+            Total::from_minor(stored)
         } else {
-            Value::from(stored)
+            Total::from_major(stored)
         }
     }
 
-    /// A stored value for a sentence.
-    fn text(self, stored: i64) -> String {
+    /// A stored value, or a sum of them, for a sentence.
+    fn text(self, stored: i128) -> String {
         if self.is_money() {
-            format!("{}.{:02}", stored / 100, stored % 100)
+            Total::from_minor(stored).to_string()
         } else {
             stored.to_string()
         }
@@ -225,9 +229,9 @@ impl Metric {
 /// How far a target is reached.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Progress {
-    /// The actual value in the period for the subject (money in major units).
-    #[schema(value_type = f64)]
-    pub actual: Value,
+    /// The actual value in the period for the subject: money in major
+    /// units, exact however much it is, or a count.
+    pub actual: Total,
     /// Actual divided by the target (1.0 is reached); null when the target is 0.
     pub attainment: Option<f64>,
 }
@@ -251,7 +255,7 @@ pub struct TargetView {
     pub metric: Metric,
     /// The target: money in the currency's major unit for revenue, else a count.
     #[schema(value_type = f64)]
-    pub value: Value,
+    pub value: Total,
     /// ISO 4217 code of a revenue target; null for counts.
     pub currency: Option<String>,
     /// Who set it.
@@ -313,7 +317,7 @@ impl Target {
             level: self.level,
             subject_id: (self.level != Level::Org).then_some(row.subject_id),
             metric: self.key.metric,
-            value: self.key.metric.json(row.value),
+            value: self.key.metric.total(i128::from(row.value)),
             currency: row.currency.clone(),
             created_by: row.created_by.map(UserId),
             created_at: row.created_at,
@@ -338,7 +342,7 @@ impl Target {
             "the {} target {} ({})",
             self.level.as_str(),
             self.row.id,
-            self.key.metric.text(self.row.value)
+            self.key.metric.text(i128::from(self.row.value))
         )
     }
 }
@@ -425,11 +429,9 @@ pub struct Decomposition {
     /// Its parts that the caller may read.
     pub parts: Vec<TargetView>,
     /// The sum of all its parts (including any the caller may not read).
-    #[schema(value_type = f64)]
-    pub parts_sum: Value,
+    pub parts_sum: Total,
     /// The whole less the sum: what is not allocated yet.
-    #[schema(value_type = f64)]
-    pub gap: Value,
+    pub gap: Total,
     /// The branches, teams or active users one level down with no target
     /// of this period and metric yet.
     pub without_target: Vec<TargetSubject>,
@@ -755,14 +757,12 @@ async fn parts_of(
     Ok((children, parts))
 }
 
-fn sum(parts: impl IntoIterator<Item = i64>) -> ApiResult<i64> {
-    parts
-        .into_iter()
-        .try_fold(0_i64, i64::checked_add)
-        .ok_or_else(|| ApiError::invalid_field("value", "invalid_value", "the values overflow"))
+/// The sum of stored values, which no number of them overflows.
+fn sum(parts: impl IntoIterator<Item = i64>) -> i128 {
+    parts.into_iter().map(i128::from).sum()
 }
 
-fn exceeded(whole: &str, metric: Metric, sum: i64) -> ApiError {
+fn exceeded(whole: &str, metric: Metric, sum: i128) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "decomposition_exceeded",
@@ -804,8 +804,8 @@ async fn check_decomposition(
             .iter()
             .filter(|s| s.row.id != id)
             .map(|s| s.row.value);
-        let total = sum(others.chain([value]))?;
-        if total > whole.row.value {
+        let total = sum(others.chain([value]));
+        if total > i128::from(whole.row.value) {
             return Err(exceeded(&whole.describe(), key.metric, total));
         }
     }
@@ -816,13 +816,13 @@ async fn check_decomposition(
             place.level.as_str()
         )));
     }
-    let total = sum(parts.iter().map(|p| p.row.value))?;
-    if total > value {
+    let total = sum(parts.iter().map(|p| p.row.value));
+    if total > i128::from(value) {
         return Err(exceeded(
             &format!(
                 "the {} target {id} ({})",
                 place.level.as_str(),
-                key.metric.text(value)
+                key.metric.text(i128::from(value))
             ),
             key.metric,
             total,
@@ -902,8 +902,8 @@ pub async fn create(state: &AppState, caller: &AuthUser, new: NewTarget) -> ApiR
     let value = new.metric.parse_value(&new.value)?;
     let currency = match (new.metric.is_money(), new.currency) {
         (true, currency) => {
-            let currency = currency.unwrap_or_else(|| DEFAULT_CURRENCY.to_owned());
-            money::check_currency("currency", &currency)?;
+            let currency = currency.unwrap_or_else(|| Currency::default().into());
+            check_currency("currency", &currency)?;
             Some(currency)
         }
         (false, None) => None,
@@ -1089,7 +1089,7 @@ pub async fn decomposition(
     let target = readable(conn, caller, id, false).await?;
     let place = place_of_target(conn, &target).await?;
     let (children, parts) = parts_of(conn, target.key, &place).await?;
-    let total = sum(parts.iter().map(|p| p.row.value))?;
+    let total = sum(parts.iter().map(|p| p.row.value));
     let allocated: HashSet<Uuid> = parts.iter().map(|p| p.row.subject_id).collect();
     let readable_parts: HashSet<Uuid> = match read_scope(caller)? {
         None => parts.iter().map(|p| p.row.id).collect(),
@@ -1113,8 +1113,8 @@ pub async fn decomposition(
             .filter(|p| readable_parts.contains(&p.row.id))
             .map(Target::view)
             .collect::<ApiResult<_>>()?,
-        parts_sum: metric.json(total),
-        gap: metric.json(target.row.value - total),
+        parts_sum: metric.total(total),
+        gap: metric.total(i128::from(target.row.value) - total),
         without_target: children
             .into_iter()
             .filter(|(child, counts)| *counts && !allocated.contains(&child.id))
@@ -1155,11 +1155,9 @@ async fn progress_of(conn: &impl ConnectionTrait, target: &Target) -> ApiResult<
     let TargetKey { start, metric, .. } = target.key;
     let end = target.end()?;
     let members = members(target.level, target.row.subject_id);
-    let actual = match metric {
+    let actual: i128 = match metric {
         Metric::Revenue | Metric::SignedContracts => {
             let mut query = contract::Entity::find()
-                .select_only()
-                .column(contract::Column::AmountMinor)
                 .filter(contract::Column::Status.is_in([
                     ContractStatus::Active.as_str(),
                     ContractStatus::Completed.as_str(),
@@ -1170,13 +1168,19 @@ async fn progress_of(conn: &impl ConnectionTrait, target: &Target) -> ApiResult<
                 query = query.filter(contract::Column::OwnerId.in_subquery(members));
             }
             if metric.is_money() {
-                query = query.filter(contract::Column::Currency.eq(target.row.currency.clone()));
-            }
-            let amounts: Vec<i64> = query.into_tuple().all(conn).await?;
-            if metric.is_money() {
-                sum(amounts)?
+                let [high, low] = totals::sum_parts(contract::Column::AmountMinor);
+                let (high, low): (i64, i64) = query
+                    .filter(contract::Column::Currency.eq(target.row.currency.clone()))
+                    .select_only()
+                    .expr(high)
+                    .expr(low)
+                    .into_tuple()
+                    .one(conn)
+                    .await?
+                    .unwrap_or_default();
+                totals::total(high, low).minor()
             } else {
-                i64::try_from(amounts.len()).map_err(ApiError::internal)?
+                i128::from(query.count(conn).await?)
             }
         }
         Metric::NewKeyAccounts => {
@@ -1189,7 +1193,7 @@ async fn progress_of(conn: &impl ConnectionTrait, target: &Target) -> ApiResult<
             if let Some(members) = members {
                 query = query.filter(account::Column::OwnerId.in_subquery(members));
             }
-            i64::try_from(query.count(conn).await?).map_err(ApiError::internal)?
+            i128::from(query.count(conn).await?)
         }
         Metric::Visits => {
             let (from, to) = (midnight(start), midnight(end));
@@ -1201,11 +1205,11 @@ async fn progress_of(conn: &impl ConnectionTrait, target: &Target) -> ApiResult<
             if let Some(members) = members {
                 query = query.filter(visit::Column::OwnerId.in_subquery(members));
             }
-            i64::try_from(query.count(conn).await?).map_err(ApiError::internal)?
+            i128::from(query.count(conn).await?)
         }
     };
     Ok(Progress {
-        actual: metric.json(actual),
+        actual: metric.total(actual),
         attainment: attainment(actual, target.row.value),
     })
 }
@@ -1216,7 +1220,7 @@ fn midnight(day: NaiveDate) -> DateTime<Utc> {
 }
 
 /// `actual / target`, to four decimals; `None` for a target of 0.
-fn attainment(actual: i64, target: i64) -> Option<f64> {
+fn attainment(actual: i128, target: i64) -> Option<f64> {
     (target != 0).then(|| {
         let ratio = actual as f64 / target as f64;
         (ratio * 10_000.0).round() / 10_000.0
