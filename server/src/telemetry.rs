@@ -4,23 +4,46 @@
 use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use tracing::Span;
+use std::io::IsTerminal;
+use tracing::{Span, Subscriber};
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init() {
     let filter =
         EnvFilter::try_from_env("KAM_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    let registry = tracing_subscriber::registry().with(filter);
     let installed = if std::env::var("KAM_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().try_init()
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_target(false),
+            )
+            .try_init()
     } else {
-        builder.try_init()
+        let ansi = std::io::stdout().is_terminal();
+        registry.with(text_layer(std::io::stdout, ansi)).try_init()
     };
     drop(installed);
+}
+
+/// The text log format, written to `writer`: one line per event, in
+/// colour when `ansi` (a terminal).
+pub fn text_layer<S, W>(writer: W, ansi: bool) -> impl Layer<S>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_ansi(ansi)
+        .with_writer(writer)
 }
 
 /// The request span: tracing-actix-web's fields plus `user_id` and `record_id`.
