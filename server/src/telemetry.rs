@@ -1,12 +1,21 @@
 //! Structured logs: one span per request with the route template, the
 //! caller's user id and the record id; JSON lines when `KAM_LOG_FORMAT=json`.
+//!
+//! Logged values may hold text a client sent (a username, a device id, a
+//! path). In the text format every control character in a value (line
+//! breaks, escape sequences) and the Unicode line and paragraph separators
+//! are written escaped (`\n`, `\u{1b}`), so one event is one line and a
+//! client cannot forge a line; JSON escapes them by itself.
 
 use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use std::fmt::{self, Write};
 use std::io::IsTerminal;
 use tracing::{Span, Subscriber};
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
+use tracing_subscriber::field::MakeExt;
+use tracing_subscriber::fmt::format::{self, FormatFields};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
@@ -41,9 +50,44 @@ where
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
     tracing_subscriber::fmt::layer()
+        .fmt_fields(escaped_fields())
         .with_target(false)
         .with_ansi(ansi)
         .with_writer(writer)
+}
+
+/// Fields as the default text format writes them (`name=value`, the
+/// message bare), with control characters escaped.
+fn escaped_fields() -> impl for<'writer> FormatFields<'writer> + Send + Sync + 'static {
+    format::debug_fn(|writer, field, value| {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            write!(writer, "{}", Escaped(&text))
+        } else {
+            write!(writer, "{}={}", field.name(), Escaped(&text))
+        }
+    })
+    .delimited(" ")
+}
+
+/// Text with its control characters and line separators escaped.
+struct Escaped<'a>(&'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                    write!(f, "\\u{{{:x}}}", u32::from(c))?;
+                }
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The request span: tracing-actix-web's fields plus `user_id` and `record_id`.
@@ -66,4 +110,17 @@ impl RootSpanBuilder for KamRootSpan {
 /// Notes the record a request is about in its span.
 pub fn record_id(id: impl std::fmt::Display) {
     Span::current().record("record_id", tracing::field::display(id));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_and_line_separators_are_escaped_and_the_rest_is_kept() {
+        assert_eq!(
+            Escaped("li.wei\n2026 INFO forged\r\t\u{1b}[2J\u{2028}x 刘洋 é").to_string(),
+            "li.wei\\n2026 INFO forged\\r\\t\\u{1b}[2J\\u{2028}x 刘洋 é"
+        );
+    }
 }

@@ -1095,9 +1095,9 @@ async fn a_device_that_logged_in_before_gets_in_through_a_distributed_attack() -
         .await?
         .assert_status(200);
 
-    // Six addresses spend their tries on one username: thirty guesses, more
-    // than the username's budget for devices it has never seen.
-    for last in 10..16 {
+    // Four addresses spend their free tries on one username: twenty
+    // guesses, the username's whole budget for devices it has never seen.
+    for last in 10..14 {
         let attacker = client_from(last)?;
         for _ in 0..5 {
             guess(&app, &attacker, "rep_a1")
@@ -1161,9 +1161,9 @@ async fn spraying_usernames_from_one_address_slows_only_its_unknown_devices() ->
     login_on(&app, &shared, "rep_a1", &org.rep_a1.password, "phone", None)
         .await?
         .assert_status(200);
-    // Five guesses at each of twelve usernames (existing or not): sixty
-    // failures from one address, more than its budget.
-    for n in 0..12 {
+    // Five guesses at each of ten usernames (existing or not): fifty
+    // failures from one address, its whole budget.
+    for n in 0..10 {
         let username = format!("someone{n:02}");
         for _ in 0..5 {
             guess(&app, &shared, &username)
