@@ -7,9 +7,9 @@
 use crate::config::{DEFAULT_SQLITE_PATH, DatabaseSettings};
 use crate::migration::Migrator;
 use anyhow::Context;
+use sea_orm::sqlx::sqlite::SqliteConnectOptions;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use sea_orm_migration::MigratorTrait;
-use sea_orm::sqlx::sqlite::SqliteConnectOptions;
 use secrecy::ExposeSecret;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -47,12 +47,11 @@ pub async fn body_deadline(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let expired = Rc::new(Cell::new(false));
-    let deadline: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
-        Box::pin(Deadline {
-            inner: payload,
-            sleep: Box::pin(tokio::time::sleep(timeout)),
-            expired: expired.clone(),
-        });
+    let deadline: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(Deadline {
+        inner: payload,
+        sleep: Box::pin(tokio::time::sleep(timeout)),
+        expired: expired.clone(),
+    });
     req.set_payload(Payload::from(deadline));
     let outcome = next.call(req).await;
     if !expired.get() {

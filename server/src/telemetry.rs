@@ -15,8 +15,8 @@ use std::io::IsTerminal;
 use tracing::{Span, Subscriber};
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_subscriber::field::MakeExt;
-use tracing_subscriber::fmt::format::{self, FormatFields};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::{self, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -29,11 +29,7 @@ pub fn init() {
     let registry = tracing_subscriber::registry().with(filter);
     let installed = if std::env::var("KAM_LOG_FORMAT").is_ok_and(|f| f == "json") {
         registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_target(false),
-            )
+            .with(tracing_subscriber::fmt::layer().json().with_target(false))
             .try_init()
     } else {
         let ansi = std::io::stdout().is_terminal();

@@ -467,7 +467,11 @@ async fn the_rest_api_answers_alike_for_an_owner_who_cannot_be_assigned_and_one_
                     &json!({ "name": "Given Away", "segment": "enterprise", "owner_id": owner }),
                 )
                 .await?;
-            answers.push((reply.status, reply.body["code"].clone(), reply.body["detail"].clone()));
+            answers.push((
+                reply.status,
+                reply.body["code"].clone(),
+                reply.body["detail"].clone(),
+            ));
         }
         assert_eq!(answers[0].0, 403, "{answers:?}");
         assert_eq!(answers[0], answers[1]);

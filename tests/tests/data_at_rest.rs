@@ -31,9 +31,11 @@ fn sqlite_settings(path: &Path) -> DatabaseSettings {
 }
 
 async fn stored_signing_key(db: &Db) -> anyhow::Result<Option<server_value::Model>> {
-    Ok(server_value::Entity::find_by_id("jwt_signing_key".to_owned())
-        .one(db.conn())
-        .await?)
+    Ok(
+        server_value::Entity::find_by_id("jwt_signing_key".to_owned())
+            .one(db.conn())
+            .await?,
+    )
 }
 
 #[tokio::test]

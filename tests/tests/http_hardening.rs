@@ -50,7 +50,11 @@ async fn a_body_trickled_slowly_is_cut_off_at_the_body_deadline() -> anyhow::Res
     let requests = [
         ("/api/v1/auth/login", "application/json", None),
         ("/api/v1/sync", "application/json", Some(&rep.access_token)),
-        ("/api/v1/accounts", "application/json", Some(&rep.access_token)),
+        (
+            "/api/v1/accounts",
+            "application/json",
+            Some(&rep.access_token),
+        ),
     ];
     for (path, content_type, token) in requests {
         let authorization = token

@@ -89,7 +89,10 @@ async fn control_characters_sent_by_a_client_are_escaped_in_the_text_log() -> an
         forged_lines.is_empty(),
         "a client wrote lines of its own into the log: {forged_lines:?}\n{text}"
     );
-    assert!(!text.contains('\u{1b}'), "an escape sequence reached the log");
+    assert!(
+        !text.contains('\u{1b}'),
+        "an escape sequence reached the log"
+    );
     // The text is logged, escaped, rather than dropped.
     assert!(text.contains(&format!("ghost\\n{FORGED}")), "{text}");
     assert!(text.contains(&format!("phone\\r\\n{FORGED}")), "{text}");

@@ -1015,9 +1015,9 @@ async fn login_on(
     device_id: &str,
     forwarded_for: Option<&str>,
 ) -> anyhow::Result<Reply> {
-    let mut request = client.post(app.api().url("/auth/login")).json(
-        &json!({ "username": username, "password": password, "device_id": device_id }),
-    );
+    let mut request = client
+        .post(app.api().url("/auth/login"))
+        .json(&json!({ "username": username, "password": password, "device_id": device_id }));
     if let Some(address) = forwarded_for {
         request = request
             .header("x-forwarded-for", address)
@@ -1079,9 +1079,16 @@ async fn guessing_from_one_address_is_slowed_for_that_address_alone() -> anyhow:
         .await?
         .assert_status(200);
     // So does everyone else behind the guessing address.
-    login_on(&app, &attacker, "rep_a2", &org.rep_a2.password, "phone", None)
-        .await?
-        .assert_status(200);
+    login_on(
+        &app,
+        &attacker,
+        "rep_a2",
+        &org.rep_a2.password,
+        "phone",
+        None,
+    )
+    .await?
+    .assert_status(200);
     Ok(())
 }
 
@@ -1121,9 +1128,16 @@ async fn a_device_that_logged_in_before_gets_in_through_a_distributed_attack() -
         .await?
         .assert_status(200);
     // And other usernames are not touched.
-    login_on(&app, &client_from(20)?, "rep_a2", &org.rep_a2.password, "phone", None)
-        .await?
-        .assert_status(200);
+    login_on(
+        &app,
+        &client_from(20)?,
+        "rep_a2",
+        &org.rep_a2.password,
+        "phone",
+        None,
+    )
+    .await?
+    .assert_status(200);
     Ok(())
 }
 
@@ -1145,9 +1159,16 @@ async fn one_person_failing_behind_a_shared_address_does_not_stop_the_others() -
     }
     // Colleagues at the same address, on devices never seen, log in.
     for user in [&org.rep_a1, &org.rep_a2, &org.manager] {
-        login_on(&app, &branch_office, &user.username, &user.password, "phone", None)
-            .await?
-            .assert_status(200);
+        login_on(
+            &app,
+            &branch_office,
+            &user.username,
+            &user.password,
+            "phone",
+            None,
+        )
+        .await?
+        .assert_status(200);
     }
     Ok(())
 }
@@ -1173,14 +1194,29 @@ async fn spraying_usernames_from_one_address_slows_only_its_unknown_devices() ->
     }
     // A device never seen at this address now waits, even with the right
     // password; the phone that logged in here before does not.
-    let reply = login_on(&app, &shared, "manager", &org.manager.password, "phone", None).await?;
+    let reply = login_on(
+        &app,
+        &shared,
+        "manager",
+        &org.manager.password,
+        "phone",
+        None,
+    )
+    .await?;
     assert_slowed(&reply)?;
     login_on(&app, &shared, "rep_a1", &org.rep_a1.password, "phone", None)
         .await?
         .assert_status(200);
     // Another address is not touched.
-    login_on(&app, &client_from(6)?, "manager", &org.manager.password, "phone", None)
-        .await?
-        .assert_status(200);
+    login_on(
+        &app,
+        &client_from(6)?,
+        "manager",
+        &org.manager.password,
+        "phone",
+        None,
+    )
+    .await?
+    .assert_status(200);
     Ok(())
 }

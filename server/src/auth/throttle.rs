@@ -352,7 +352,9 @@ mod tests {
     }
 
     fn fail(throttle: &LoginThrottle, attempt: Attempt<'_>) -> Result<(), u64> {
-        throttle.begin(attempt).map(|charged| throttle.failed(charged))
+        throttle
+            .begin(attempt)
+            .map(|charged| throttle.failed(charged))
     }
 
     #[test]
@@ -365,11 +367,17 @@ mod tests {
         // Elsewhere, the username is not slowed.
         assert_eq!(fail(&throttle, attempt("li.wei", 2, "x")), Ok(()));
         let now = Instant::now();
-        let bucket = |failures| Bucket { failures, last: now };
+        let bucket = |failures| Bucket {
+            failures,
+            last: now,
+        };
         let waits: Vec<u64> = (5..12)
             .map(|n| PAIR.wait(&bucket(n), now).map_or(0, |w| w.as_secs()))
             .collect();
-        assert!(waits.windows(2).all(|w| w[1] == (w[0] * 2).min(900)), "{waits:?}");
+        assert!(
+            waits.windows(2).all(|w| w[1] == (w[0] * 2).min(900)),
+            "{waits:?}"
+        );
         assert_eq!(PAIR.wait(&bucket(40), now), Some(PAIR.max_wait));
     }
 
@@ -377,7 +385,11 @@ mod tests {
     fn a_device_that_logged_in_is_not_slowed_by_failures_elsewhere() {
         let throttle = LoginThrottle::default();
         let phone = attempt("li.wei", 1, "phone");
-        throttle.succeeded(throttle.begin(phone).unwrap_or_else(|_| panic!("first try")));
+        throttle.succeeded(
+            throttle
+                .begin(phone)
+                .unwrap_or_else(|_| panic!("first try")),
+        );
         for last in 2..12 {
             for _ in 0..PAIR.free {
                 let _ = fail(&throttle, attempt("li.wei", last, "phone"));

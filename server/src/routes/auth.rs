@@ -81,12 +81,16 @@ fn client_address(req: &HttpRequest) -> IpAddr {
 }
 
 /// A problem answered with `Retry-After: seconds`.
-fn retry_later(status: StatusCode, code: &'static str, detail: String, seconds: u64) -> HttpResponse {
+fn retry_later(
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    seconds: u64,
+) -> HttpResponse {
     let mut response = ApiError::new(status, code, detail).error_response();
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        header::HeaderValue::from(seconds),
-    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
     response
 }
 
