@@ -85,14 +85,22 @@ impl Stream for Deadline {
     type Item = Result<Bytes, PayloadError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.expired.get() || self.sleep.as_mut().poll(cx).is_ready() {
+        if !self.expired.get() {
+            // What has arrived is delivered even past the deadline (a
+            // handler may start reading late); only waiting for more ends.
+            match Pin::new(&mut self.inner).poll_next(cx) {
+                Poll::Pending => {}
+                ready => return ready,
+            }
+            if self.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
             self.expired.set(true);
-            return Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the request body did not arrive in time",
-            )))));
         }
-        Pin::new(&mut self.inner).poll_next(cx)
+        Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the request body did not arrive in time",
+        )))))
     }
 }
 
