@@ -104,6 +104,16 @@ pub struct ServerSettings {
     pub max_page_size: u64,
     /// Memory for loaded hot documents, in MiB (an estimate; see `records::cache`).
     pub doc_cache_mib: u64,
+    /// Seconds a client has to send a request's head (request line and
+    /// headers) once it starts one; then 408.
+    pub head_timeout_secs: u64,
+    /// Seconds a client has to send a request's whole body once its head
+    /// has arrived; then 408 `body_timeout` and the connection is closed.
+    pub body_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    pub keep_alive_secs: u64,
+    /// Seconds the server waits for a client to close a connection it shut.
+    pub disconnect_timeout_secs: u64,
 }
 
 /// Database settings.
@@ -160,6 +170,10 @@ impl Settings {
             .set_default("server.max_page_size", 500)?
             .set_default("database.max_connections", 8)?
             .set_default("server.doc_cache_mib", 256)?
+            .set_default("server.head_timeout_secs", 5)?
+            .set_default("server.body_timeout_secs", 60)?
+            .set_default("server.keep_alive_secs", 5)?
+            .set_default("server.disconnect_timeout_secs", 1)?
             .set_default("auth.access_ttl_secs", 15 * 60)?
             .set_default("auth.refresh_ttl_days", 30)?
             .set_default("visits.check_in_max_distance_m", 500.0)?

@@ -1,13 +1,18 @@
 //! The database handle: connecting (SQLite by default, PostgreSQL for a
 //! `postgres://` URL), applying migrations, and serializing writers where the
-//! engine needs it.
+//! engine needs it. A SQLite database is private to the server's user: its
+//! folder, when the server makes it (or it is the default `kam-data/`), is
+//! 0700 and its files 0600, whatever the umask (see [`make_private`]).
 
 use crate::config::{DEFAULT_SQLITE_PATH, DatabaseSettings};
 use crate::migration::Migrator;
 use anyhow::Context;
+use sea_orm::sqlx::sqlite::SqliteConnectOptions;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use sea_orm_migration::MigratorTrait;
 use secrecy::ExposeSecret;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
@@ -41,6 +46,11 @@ impl Db {
         } else {
             anyhow::bail!("unsupported database URL: use sqlite:// or postgres://");
         };
+        if backend == DbBackend::Sqlite
+            && let Some(path) = sqlite_file(&url)?
+        {
+            make_private(&path)?;
+        }
         let mut options = ConnectOptions::new(url);
         options
             .max_connections(settings.max_connections)
@@ -95,7 +105,72 @@ impl Db {
 fn default_sqlite_url() -> anyhow::Result<String> {
     let path = std::path::Path::new(DEFAULT_SQLITE_PATH);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        private_folder(dir)?;
+        // The default folder is the server's own: one made by an older
+        // version with the umask's mode is closed too.
+        set_mode(dir, 0o700)?;
     }
     Ok(format!("sqlite://{DEFAULT_SQLITE_PATH}?mode=rwc"))
+}
+
+/// The file a SQLite URL names, as the driver reads it; `None` for an
+/// in-memory database.
+fn sqlite_file(url: &str) -> anyhow::Result<Option<PathBuf>> {
+    let options = SqliteConnectOptions::from_str(url).context("invalid SQLite URL")?;
+    let path = options.get_filename();
+    let in_memory = url.contains("mode=memory")
+        || path.as_os_str().is_empty()
+        || path.to_string_lossy().starts_with("file:");
+    Ok((!in_memory).then(|| path.to_path_buf()))
+}
+
+/// Makes the database at `path` readable by the server's user alone: its
+/// folder, if missing, is made 0700; the file is made (empty) if missing,
+/// and it and its journals are set to 0600. SQLite gives the write-ahead
+/// log and its index the mode of the database file when it makes them, so
+/// they are 0600 from then on too.
+pub fn make_private(path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        private_folder(dir)?;
+    }
+    // Made empty: nothing is readable before its mode is set below.
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = PathBuf::from(name);
+        if file.exists() {
+            set_mode(&file, 0o600)?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes `dir` and its missing parents 0700; an existing folder is left as
+/// it is (it may be shared, such as `/var/lib`).
+fn private_folder(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    set_mode(dir, 0o700)
+}
+
+/// Sets a Unix mode, whatever the umask; elsewhere the platform's defaults stand.
+fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot set the mode of {} to {mode:o}", path.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
 }

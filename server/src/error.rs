@@ -333,9 +333,13 @@ pub mod responses {
                 INVALID,
                 (
                     429,
-                    "Too many failed logins; wait `Retry-After` seconds (`too_many_attempts`)",
+                    "Too many failed logins from this address or for this username; wait `Retry-After` seconds (`too_many_attempts`)",
                 ),
                 INTERNAL,
+                (
+                    503,
+                    "Too many logins at once; wait `Retry-After` seconds (`server_busy`)",
+                ),
             ])
         }
     }

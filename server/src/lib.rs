@@ -16,6 +16,7 @@ pub mod demo;
 pub mod entities;
 pub mod error;
 pub mod feed;
+pub mod hardening;
 pub mod idempotency;
 pub mod migration;
 pub mod openapi;

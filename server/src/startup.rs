@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::entities::server_value;
 use crate::error::ApiError;
-use crate::{idempotency, openapi, routes, telemetry};
+use crate::{hardening, idempotency, openapi, routes, telemetry};
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -15,9 +15,10 @@ use anyhow::Context;
 use base64::Engine;
 use rand::RngCore;
 use sea_orm::{EntityTrait, Set};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use std::net::TcpListener;
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::{AppExt, UtoipaApp};
 use utoipa_swagger_ui::SwaggerUi;
@@ -54,7 +55,7 @@ impl AppState {
             anyhow::bail!("invalid tiering settings: {}", problems.join("; "));
         }
         let secret = match &settings.auth.jwt_secret {
-            Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+            Some(secret) => configured_jwt_secret(&db, secret).await?,
             None => shared_jwt_secret(&db).await?,
         };
         crate::tiering::backfill_once(&db, &settings.tiering)
@@ -118,12 +119,15 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState::new(settings, db).await?);
         let server_state = state.clone();
+        let limits = state.settings.server.clone();
         let document = openapi_document();
         let server = HttpServer::new(move || {
             let (app, _) = mount(
                 App::new()
                     .wrap(actix_web::middleware::from_fn(idempotency::middleware))
+                    .wrap(actix_web::middleware::from_fn(hardening::body_deadline))
                     .wrap(actix_web::middleware::Compress::default())
+                    .wrap(actix_web::middleware::from_fn(hardening::security_headers))
                     .wrap(TracingLogger::<telemetry::KamRootSpan>::new())
                     .app_data(server_state.clone())
                     .app_data(web::PathConfig::default().error_handler(|err, _| {
@@ -147,6 +151,9 @@ impl Application {
             .split_for_parts();
             app
         })
+        .client_request_timeout(Duration::from_secs(limits.head_timeout_secs))
+        .client_disconnect_timeout(Duration::from_secs(limits.disconnect_timeout_secs))
+        .keep_alive(Duration::from_secs(limits.keep_alive_secs))
         .listen(listener)?
         .shutdown_timeout(30)
         .run();
@@ -265,21 +272,52 @@ async fn route_not_found(req: HttpRequest) -> actix_web::HttpResponse {
     response
 }
 
+/// The `server_values` row holding the signing key made by a server that
+/// was given none.
+const JWT_KEY_NAME: &str = "jwt_signing_key";
+
+/// The least length of a configured signing key: HS256 wants a key as long
+/// as its hash, and a shorter one can be guessed from a token.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// A configured signing key, checked; the key stored in the database by a
+/// server without one is removed, so that a reader of the database cannot
+/// mint tokens with it.
+async fn configured_jwt_secret(db: &Db, secret: &SecretString) -> anyhow::Result<Vec<u8>> {
+    let bytes = secret.expose_secret().as_bytes();
+    if bytes.len() < MIN_JWT_SECRET_BYTES {
+        anyhow::bail!(
+            "the configured signing key (KAM__AUTH__JWT_SECRET, auth.jwt_secret) has {} bytes; \
+             it must have at least {MIN_JWT_SECRET_BYTES} bytes (`openssl rand -base64 32` makes \
+             one), or be left unset to have one made and kept in the database",
+            bytes.len()
+        );
+    }
+    let removed = server_value::Entity::delete_by_id(JWT_KEY_NAME.to_owned())
+        .exec(db.conn())
+        .await
+        .context("cannot remove the stored JWT key")?
+        .rows_affected;
+    if removed > 0 {
+        tracing::info!("removed the signing key kept in the database: the configured one is used");
+    }
+    Ok(bytes.to_vec())
+}
+
 /// The JWT key shared by every server on this database, made on first start.
 async fn shared_jwt_secret(db: &Db) -> anyhow::Result<Vec<u8>> {
-    const NAME: &str = "jwt_signing_key";
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let candidate = base64::engine::general_purpose::STANDARD.encode(bytes);
     server_value::Entity::insert(server_value::ActiveModel {
-        name: Set(NAME.into()),
+        name: Set(JWT_KEY_NAME.into()),
         value: Set(candidate),
     })
     .on_conflict_do_nothing_on([server_value::Column::Name])
     .exec(db.conn())
     .await
     .context("cannot store the JWT key")?;
-    let stored = server_value::Entity::find_by_id(NAME.to_owned())
+    let stored = server_value::Entity::find_by_id(JWT_KEY_NAME.to_owned())
         .one(db.conn())
         .await?
         .context("the JWT key vanished")?;

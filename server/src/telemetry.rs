@@ -1,26 +1,89 @@
 //! Structured logs: one span per request with the route template, the
 //! caller's user id and the record id; JSON lines when `KAM_LOG_FORMAT=json`.
+//!
+//! Logged values may hold text a client sent (a username, a device id, a
+//! path). In the text format every control character in a value (line
+//! breaks, escape sequences) and the Unicode line and paragraph separators
+//! are written escaped (`\n`, `\u{1b}`), so one event is one line and a
+//! client cannot forge a line; JSON escapes them by itself.
 
 use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use tracing::Span;
+use std::fmt::{self, Write};
+use std::io::IsTerminal;
+use tracing::{Span, Subscriber};
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::MakeExt;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::{self, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init() {
     let filter =
         EnvFilter::try_from_env("KAM_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    let registry = tracing_subscriber::registry().with(filter);
     let installed = if std::env::var("KAM_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().json().with_target(false))
+            .try_init()
     } else {
-        builder.try_init()
+        let ansi = std::io::stdout().is_terminal();
+        registry.with(text_layer(std::io::stdout, ansi)).try_init()
     };
     drop(installed);
+}
+
+/// The text log format, written to `writer`: one line per event, in
+/// colour when `ansi` (a terminal).
+pub fn text_layer<S, W>(writer: W, ansi: bool) -> impl Layer<S>
+where
+    S: Subscriber + for<'span> LookupSpan<'span>,
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .fmt_fields(escaped_fields())
+        .with_target(false)
+        .with_ansi(ansi)
+        .with_writer(writer)
+}
+
+/// Fields as the default text format writes them (`name=value`, the
+/// message bare), with control characters escaped.
+fn escaped_fields() -> impl for<'writer> FormatFields<'writer> + Send + Sync + 'static {
+    format::debug_fn(|writer, field, value| {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            write!(writer, "{}", Escaped(&text))
+        } else {
+            write!(writer, "{}={}", field.name(), Escaped(&text))
+        }
+    })
+    .delimited(" ")
+}
+
+/// Text with its control characters and line separators escaped.
+struct Escaped<'a>(&'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                    write!(f, "\\u{{{:x}}}", u32::from(c))?;
+                }
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The request span: tracing-actix-web's fields plus `user_id` and `record_id`.
@@ -43,4 +106,17 @@ impl RootSpanBuilder for KamRootSpan {
 /// Notes the record a request is about in its span.
 pub fn record_id(id: impl std::fmt::Display) {
     Span::current().record("record_id", tracing::field::display(id));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_and_line_separators_are_escaped_and_the_rest_is_kept() {
+        assert_eq!(
+            Escaped("li.wei\n2026 INFO forged\r\t\u{1b}[2J\u{2028}x 刘洋 é").to_string(),
+            "li.wei\\n2026 INFO forged\\r\\t\\u{1b}[2J\\u{2028}x 刘洋 é"
+        );
+    }
 }

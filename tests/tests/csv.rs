@@ -9,6 +9,8 @@ use kam_server::records::page::Page;
 use kam_server::records::timeline::TimelineEntry;
 use kam_server::records::visits::VisitView;
 use kam_tests::{Method, Reply, Session, TestApp, new_account};
+use serde_json::json;
+use uuid::Uuid;
 
 async fn import(session: &Session, kind: &str, csv: &str, query: &str) -> anyhow::Result<Reply> {
     let request = session
@@ -198,14 +200,17 @@ async fn a_rep_cannot_import_into_another_reps_account_or_give_accounts_away() -
     );
     let report = import_ok(&rep, "accounts", &csv).await?;
     assert_eq!(report.imported, 1);
+    // A user the rep may not assign and a user who does not exist get the
+    // same answer: the import does not tell which usernames exist.
     assert_eq!(
         rejection_summary(&report),
         [
             (2, Some("id"), "not_found"),
             (3, Some("owner"), "owner_change_forbidden"),
-            (4, Some("owner"), "unknown_user"),
+            (4, Some("owner"), "owner_change_forbidden"),
         ]
     );
+    assert_eq!(report.rejected[1].message, report.rejected[2].message);
     assert_eq!(rep_b.account(theirs.id).await?.account.name, "Not Yours");
 
     let manager = app.login_as(&org.manager).await?;
@@ -213,7 +218,8 @@ async fn a_rep_cannot_import_into_another_reps_account_or_give_accounts_away() -
         &manager,
         "accounts",
         &format!(
-            "name,segment,owner\nAssigned,enterprise,rep_a2\nOutside,enterprise,{}\n",
+            "name,segment,owner\nAssigned,enterprise,rep_a2\nOutside,enterprise,{}\n\
+             Outside,enterprise,rep_b1\nGhost,enterprise,no.such.user\n",
             org.rep_b1.id
         ),
     )
@@ -221,8 +227,13 @@ async fn a_rep_cannot_import_into_another_reps_account_or_give_accounts_away() -
     assert_eq!(report.imported, 1);
     assert_eq!(
         rejection_summary(&report),
-        [(3, Some("owner"), "owner_change_forbidden")]
+        [
+            (3, Some("owner"), "owner_change_forbidden"),
+            (4, Some("owner"), "owner_change_forbidden"),
+            (5, Some("owner"), "owner_change_forbidden"),
+        ]
     );
+    assert_eq!(report.rejected[1].message, report.rejected[2].message);
     let rep_a2 = app.login_as(&org.rep_a2).await?;
     let assigned = rep_a2.list_accounts("q=Assigned").await?;
     assert_eq!(assigned.len(), 1);
@@ -409,5 +420,129 @@ async fn key_persons_import_under_visible_accounts_and_export_back() -> anyhow::
     assert!(exported.contains("王建国"), "{exported}");
     let again = import_ok(&rep, "key_persons", &exported).await?;
     assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, 1));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_import_answers_alike_for_a_visit_owner_who_cannot_be_assigned_and_one_who_does_not_exist()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let mine = rep.create_account(new_account("Mine")).await?;
+    let manager = app.login_as(&org.manager).await?;
+    // rep_b1 exists but cannot see the account; nobody is called no.such.user.
+    let csv = format!(
+        "account_id,owner,planned_at,type,purpose\n\
+         {id},rep_a1,2026-12-01T09:00:00Z,onsite,Assigned\n\
+         {id},rep_b1,2026-12-01T09:00:00Z,onsite,Outside\n\
+         {id},no.such.user,2026-12-01T09:00:00Z,onsite,Ghost\n",
+        id = mine.id
+    );
+    let report = import_ok(&manager, "visits", &csv).await?;
+    assert_eq!(report.imported, 1, "{report:?}");
+    let answers: Vec<(Option<&str>, &str, &str)> = report
+        .rejected
+        .iter()
+        .map(|r| (r.column.as_deref(), r.code.as_str(), r.message.as_str()))
+        .collect();
+    assert_eq!(answers.len(), 2, "{report:?}");
+    assert_eq!(answers[0], answers[1], "{report:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_rest_api_answers_alike_for_an_owner_who_cannot_be_assigned_and_one_who_does_not_exist()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let manager = app.login_as(&org.manager).await?;
+    for (caller, existing) in [(&rep, org.rep_a2.id), (&manager, org.rep_b1.id)] {
+        let mut answers = Vec::new();
+        for owner in [existing, Uuid::now_v7()] {
+            let reply = caller
+                .post(
+                    "/accounts",
+                    &json!({ "name": "Given Away", "segment": "enterprise", "owner_id": owner }),
+                )
+                .await?;
+            answers.push((
+                reply.status,
+                reply.body["code"].clone(),
+                reply.body["detail"].clone(),
+            ));
+        }
+        assert_eq!(answers[0].0, 403, "{answers:?}");
+        assert_eq!(answers[0], answers[1]);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn formula_cells_are_neutralized_in_exports_and_imported_exactly() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let hyperlink = "=HYPERLINK(\"http://example.com/x\",\"Open\")";
+    let created = rep
+        .create_account(json!({
+            "name": hyperlink,
+            "segment": "enterprise",
+            "industry": "+cmd|' /C calc'!A0",
+            "notes": "\tTabbed",
+            "address": { "street": "-2+3", "city": "@SUM(A1)", "region": "'=quoted already", "postal_code": "'plain" },
+            "location": { "lat": -33.5, "lon": 151.2 },
+            "tags": ["=tag", "plain"],
+        }))
+        .await?;
+    let exported = export(&rep, "accounts").await?;
+    let mut reader = csv::Reader::from_reader(exported.as_bytes());
+    let header = reader.headers()?.clone();
+    let row = reader
+        .records()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("nothing exported"))??;
+    let cell = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .and_then(|i| row.get(i))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(cell("name"), format!("'{hyperlink}"));
+    assert_eq!(cell("industry"), "'+cmd|' /C calc'!A0");
+    assert_eq!(cell("notes"), "'\tTabbed");
+    assert_eq!(cell("street"), "'-2+3");
+    assert_eq!(cell("city"), "'@SUM(A1)");
+    // A quote before a formula character gets one more, so that the import
+    // takes exactly one away; a quote before anything else is left alone.
+    assert_eq!(cell("region"), "''=quoted already");
+    assert_eq!(cell("postal_code"), "'plain");
+    assert_eq!(cell("tags"), "'=tag;plain");
+    // Numbers are numbers, not formulas.
+    assert_eq!(cell("lat"), "-33.5");
+
+    // The export imports back changing nothing.
+    let again = import_ok(&rep, "accounts", &exported).await?;
+    assert_eq!(
+        (again.updated, again.unchanged, again.rejected.len()),
+        (0, 1, 0),
+        "{again:?}"
+    );
+    let after = rep.account(created.id).await?;
+    assert_eq!(after.account.name, hyperlink);
+    assert_eq!(after.version, created.version);
+
+    // A file written by hand imports exactly as written.
+    let csv = "name,segment,notes,tags\n=1+2,enterprise,@note,-minus;+plus\n";
+    let report = import_ok(&rep, "accounts", csv).await?;
+    assert_eq!(report.imported, 1, "{report:?}");
+    let imported = rep.list_accounts("q=1%2B2").await?;
+    assert_eq!(imported.len(), 1);
+    assert_eq!(imported[0].account.name, "=1+2");
+    assert_eq!(imported[0].account.notes, "@note");
+    assert_eq!(imported[0].account.tags, ["-minus", "+plus"]);
     Ok(())
 }

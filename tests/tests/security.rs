@@ -1,7 +1,9 @@
 //! Security, end to end: the authorization matrix on every record route and
 //! every role that may not see the record (REST and sync), list filters and
 //! cursors that try to widen a caller's scope, forged and replayed tokens,
-//! and login throttling per user and per client address.
+//! and login throttling (docs/login-throttling.md): guessing is slowed per
+//! username and address, and nobody can lock a user out who has the right
+//! password on a device that logged in before.
 //!
 //! What `access.rs`, `visits.rs`, `auth.rs`, `admin.rs` and `sync.rs`
 //! already pin (reps on each other's records, alg `none`, another key,
@@ -1003,16 +1005,19 @@ fn client_from(last: u8) -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
-async fn login_from(
+/// Logs in from `client` on the device `device_id`, with `forwarded_for`
+/// claimed in `X-Forwarded-For` and `Forwarded` (which the server ignores).
+async fn login_on(
     app: &TestApp,
     client: &reqwest::Client,
     username: &str,
     password: &str,
+    device_id: &str,
     forwarded_for: Option<&str>,
 ) -> anyhow::Result<Reply> {
     let mut request = client
         .post(app.api().url("/auth/login"))
-        .json(&json!({ "username": username, "password": password }));
+        .json(&json!({ "username": username, "password": password, "device_id": device_id }));
     if let Some(address) = forwarded_for {
         request = request
             .header("x-forwarded-for", address)
@@ -1021,64 +1026,197 @@ async fn login_from(
     Reply::read(request.send().await?).await
 }
 
+/// A wrong password for `username` from `client`: 401 while the pair has
+/// tries left, 429 once it must wait.
+async fn guess(app: &TestApp, client: &reqwest::Client, username: &str) -> anyhow::Result<Reply> {
+    login_on(app, client, username, "guessing-password", "attacker", None).await
+}
+
+fn assert_slowed(reply: &Reply) -> anyhow::Result<()> {
+    reply.assert_problem(429, "too_many_attempts");
+    let retry_after: u64 = reply
+        .header("retry-after")
+        .ok_or_else(|| anyhow::anyhow!("no Retry-After header"))?
+        .parse()?;
+    assert!(
+        (1..=900).contains(&retry_after),
+        "Retry-After: {retry_after}"
+    );
+    Ok(())
+}
+
 #[tokio::test]
-async fn twenty_failed_logins_from_one_address_block_it_for_every_username() -> anyhow::Result<()> {
+async fn guessing_from_one_address_is_slowed_for_that_address_alone() -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
     let attacker = client_from(2)?;
-    // Four tries each: no username reaches its own limit of five.
-    for username in ["rep_a1", "rep_a2", "rep_b1", "manager", "nobody"] {
-        for _ in 0..4 {
-            login_from(&app, &attacker, username, "guessing-password", None)
+    for _ in 0..5 {
+        guess(&app, &attacker, "rep_a1")
+            .await?
+            .assert_problem(401, "invalid_credentials");
+    }
+    for _ in 0..10 {
+        assert_slowed(&guess(&app, &attacker, "rep_a1").await?)?;
+    }
+    // The right password from the guessing address waits too, or guessing
+    // would go on; a forwarded-for header does not make it another address.
+    for forwarded in [None, Some("203.0.113.9")] {
+        let reply = login_on(
+            &app,
+            &attacker,
+            "REP_A1",
+            &org.rep_a1.password,
+            "attacker",
+            forwarded,
+        )
+        .await?;
+        assert_slowed(&reply)?;
+    }
+
+    // The real user, from anywhere else, logs in with the right password.
+    let office = client_from(3)?;
+    login_on(&app, &office, "rep_a1", &org.rep_a1.password, "phone", None)
+        .await?
+        .assert_status(200);
+    // So does everyone else behind the guessing address.
+    login_on(
+        &app,
+        &attacker,
+        "rep_a2",
+        &org.rep_a2.password,
+        "phone",
+        None,
+    )
+    .await?
+    .assert_status(200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_device_that_logged_in_before_gets_in_through_a_distributed_attack() -> anyhow::Result<()>
+{
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let office = client_from(3)?;
+    login_on(&app, &office, "rep_a1", &org.rep_a1.password, "phone", None)
+        .await?
+        .assert_status(200);
+
+    // Four addresses spend their free tries on one username: twenty
+    // guesses, the username's whole budget for devices it has never seen.
+    for last in 10..14 {
+        let attacker = client_from(last)?;
+        for _ in 0..5 {
+            guess(&app, &attacker, "rep_a1")
                 .await?
                 .assert_problem(401, "invalid_credentials");
         }
     }
-    for forwarded in [None, Some("203.0.113.9")] {
-        let reply = login_from(
-            &app,
-            &attacker,
-            &org.director.username,
-            &org.director.password,
-            forwarded,
-        )
-        .await?;
-        reply.assert_problem(429, "too_many_attempts");
-        assert!(reply.header("retry-after").is_some());
+    // A device never seen with this username now waits, wherever it is...
+    let reply = login_on(
+        &app,
+        &client_from(20)?,
+        "rep_a1",
+        &org.rep_a1.password,
+        "new-laptop",
+        None,
+    )
+    .await?;
+    assert_slowed(&reply)?;
+    // ...but the phone that logged in from the office before gets in.
+    login_on(&app, &office, "rep_a1", &org.rep_a1.password, "phone", None)
+        .await?
+        .assert_status(200);
+    // And other usernames are not touched.
+    login_on(
+        &app,
+        &client_from(20)?,
+        "rep_a2",
+        &org.rep_a2.password,
+        "phone",
+        None,
+    )
+    .await?
+    .assert_status(200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_person_failing_behind_a_shared_address_does_not_stop_the_others() -> anyhow::Result<()>
+{
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    // A branch office behind one NAT address: one person tries four
+    // usernames until each is slowed down.
+    let branch_office = client_from(4)?;
+    for username in ["rep_b1", "service", "admin", "director"] {
+        for _ in 0..5 {
+            guess(&app, &branch_office, username)
+                .await?
+                .assert_problem(401, "invalid_credentials");
+        }
+        assert_slowed(&guess(&app, &branch_office, username).await?)?;
     }
-    // Another address, and the users guessed at, are not blocked.
-    let elsewhere = client_from(3)?;
-    for user in [&org.director, &org.rep_a1] {
-        login_from(&app, &elsewhere, &user.username, &user.password, None)
-            .await?
-            .assert_status(200);
+    // Colleagues at the same address, on devices never seen, log in.
+    for user in [&org.rep_a1, &org.rep_a2, &org.manager] {
+        login_on(
+            &app,
+            &branch_office,
+            &user.username,
+            &user.password,
+            "phone",
+            None,
+        )
+        .await?
+        .assert_status(200);
     }
     Ok(())
 }
 
 #[tokio::test]
-async fn five_failed_logins_for_one_user_block_them_from_every_address() -> anyhow::Result<()> {
+async fn spraying_usernames_from_one_address_slows_only_its_unknown_devices() -> anyhow::Result<()>
+{
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
-    for last in 2..7 {
-        login_from(
-            &app,
-            &client_from(last)?,
-            "rep_a1",
-            "guessing-password",
-            None,
-        )
-        .await?
-        .assert_problem(401, "invalid_credentials");
-    }
-    let reply = login_from(&app, &client_from(7)?, "rep_a1", &org.rep_a1.password, None).await?;
-    reply.assert_problem(429, "too_many_attempts");
-    // The username is matched whatever its case.
-    login_from(&app, &client_from(8)?, "REP_A1", &org.rep_a1.password, None)
-        .await?
-        .assert_problem(429, "too_many_attempts");
-    login_from(&app, &client_from(7)?, "rep_a2", &org.rep_a2.password, None)
+    let shared = client_from(5)?;
+    login_on(&app, &shared, "rep_a1", &org.rep_a1.password, "phone", None)
         .await?
         .assert_status(200);
+    // Five guesses at each of ten usernames (existing or not): fifty
+    // failures from one address, its whole budget.
+    for n in 0..10 {
+        let username = format!("someone{n:02}");
+        for _ in 0..5 {
+            guess(&app, &shared, &username)
+                .await?
+                .assert_problem(401, "invalid_credentials");
+        }
+    }
+    // A device never seen at this address now waits, even with the right
+    // password; the phone that logged in here before does not.
+    let reply = login_on(
+        &app,
+        &shared,
+        "manager",
+        &org.manager.password,
+        "phone",
+        None,
+    )
+    .await?;
+    assert_slowed(&reply)?;
+    login_on(&app, &shared, "rep_a1", &org.rep_a1.password, "phone", None)
+        .await?
+        .assert_status(200);
+    // Another address is not touched.
+    login_on(
+        &app,
+        &client_from(6)?,
+        "manager",
+        &org.manager.password,
+        "phone",
+        None,
+    )
+    .await?
+    .assert_status(200);
     Ok(())
 }

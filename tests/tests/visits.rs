@@ -981,7 +981,9 @@ async fn a_visit_cannot_be_planned_for_an_unknown_or_deactivated_user() -> anyho
         let mut body = new_visit(account.id);
         body["owner_id"] = json!(owner);
         let reply = manager.post("/visits", &body).await?;
-        reply.assert_violation("owner_id", "unknown_user");
+        // The same answer as for a user who cannot see the account: it
+        // does not tell which users exist.
+        reply.assert_violation("owner_id", "owner_cannot_see_account");
     }
     assert_eq!(listed(&manager, "include_deleted=true").await?, NO_VISITS);
     Ok(())

@@ -10,8 +10,8 @@ mod throttle;
 mod tokens;
 
 pub use extractor::AuthUser;
-pub use password::{hash_password, verify_password};
+pub use password::{CheckError, hash_password, verify_password};
 pub use role::Role;
 pub use sessions::{Sessions, TokenPair};
-pub use throttle::LoginThrottle;
+pub use throttle::{Attempt, LoginThrottle};
 pub use tokens::{Claims, TokenKeys};

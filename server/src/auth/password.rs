@@ -1,7 +1,9 @@
 //! Argon2id password hashing. Hashing is slow and memory-hard on purpose
 //! (19 MiB per hash), so it runs on the blocking pool, never on the async
 //! workers, and only as many at once as there are cores: a storm of logins
-//! queues instead of taking a gigabyte.
+//! queues instead of taking a gigabyte. The queue of password checks is
+//! bounded too ([`CHECKS_WAITING_PER_CORE`] per core): past it a login is
+//! turned away at once rather than waiting behind a flood.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -9,8 +11,28 @@ use secrecy::{ExposeSecret, SecretString};
 use std::sync::LazyLock;
 use tokio::sync::Semaphore;
 
-static HASHING: LazyLock<Semaphore> =
-    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+/// Password checks that may wait for a turn, per core, besides those hashing.
+pub const CHECKS_WAITING_PER_CORE: usize = 16;
+
+static CORES: LazyLock<usize> =
+    LazyLock::new(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(*CORES));
+
+/// Places for password checks, hashing or waiting to.
+static CHECKS: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(*CORES * (1 + CHECKS_WAITING_PER_CORE)));
+
+/// Why a password could not be checked.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// Too many checks are under way; try again shortly.
+    #[error("too many password checks are under way")]
+    Busy,
+    /// The check failed.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
 
 /// Hashes a password into a PHC string.
 pub async fn hash_password(password: SecretString) -> anyhow::Result<String> {
@@ -29,8 +51,19 @@ pub async fn hash_password(password: SecretString) -> anyhow::Result<String> {
 }
 
 /// Checks a password against a PHC string; a malformed hash never matches.
-pub async fn verify_password(password: SecretString, phc: String) -> anyhow::Result<bool> {
-    let _turn = HASHING.acquire().await?;
+/// [`CheckError::Busy`] when the queue of checks is full.
+pub async fn verify_password(password: SecretString, phc: String) -> Result<bool, CheckError> {
+    verify_with_places(&CHECKS, password, phc).await
+}
+
+/// [`verify_password`], taking a place from `places`.
+async fn verify_with_places(
+    places: &Semaphore,
+    password: SecretString,
+    phc: String,
+) -> Result<bool, CheckError> {
+    let _place = places.try_acquire().map_err(|_| CheckError::Busy)?;
+    let _turn = HASHING.acquire().await.map_err(anyhow::Error::from)?;
     tokio::task::spawn_blocking(move || {
         let Ok(parsed) = PasswordHash::new(&phc) else {
             return false;
@@ -40,7 +73,7 @@ pub async fn verify_password(password: SecretString, phc: String) -> anyhow::Res
             .is_ok()
     })
     .await
-    .map_err(Into::into)
+    .map_err(|err| CheckError::Failed(err.into()))
 }
 
 #[cfg(test)]
@@ -68,5 +101,20 @@ mod tests {
                 .await
                 .unwrap_or(true)
         );
+    }
+
+    #[tokio::test]
+    async fn a_check_is_turned_away_when_every_place_is_taken() {
+        let places = Semaphore::new(1);
+        let held = places.try_acquire();
+        assert!(matches!(
+            verify_with_places(&places, "x".into(), "not a hash".into()).await,
+            Err(CheckError::Busy)
+        ));
+        drop(held);
+        assert!(matches!(
+            verify_with_places(&places, "x".into(), "not a hash".into()).await,
+            Ok(false)
+        ));
     }
 }

@@ -11,6 +11,21 @@
 //! a REST write is, in one transaction per batch of [`BATCH_ROWS`] rows, so
 //! devices pull imported records like any others. A file with ids imports
 //! idempotently: the second run changes nothing.
+//!
+//! A username in a `User` column that names nobody is judged as a user the
+//! caller may not assign ([`NO_SUCH_USER`]): the report does not tell which
+//! usernames exist.
+//!
+//! Spreadsheets run a cell that starts with `=`, `+`, `-`, `@`, a tab or a
+//! carriage return as a formula (CWE-1236). An export writes such a text
+//! cell with a `'` before it, as OWASP advises, which spreadsheets show as
+//! text; so that the export imports back exactly, a text cell of quotes
+//! followed by such a character gets one quote more, and the import takes
+//! exactly one quote away from a cell of one or more quotes followed by
+//! such a character ([`neutralize`], [`unneutralize`]). Every other cell
+//! imports exactly as written, `=1+2` included; a value that really starts
+//! with `'=` is written `''=` in a file made by hand. Numbers (`-33.5`)
+//! are left alone.
 
 pub mod kinds;
 
@@ -40,6 +55,37 @@ pub const BATCH_ROWS: usize = 500;
 
 /// Rows of an export read per query.
 const EXPORT_PAGE: u64 = 1_000;
+
+/// What a username that names nobody stands for: an id no user has, so the
+/// row is refused exactly as for a user the caller may not assign.
+pub const NO_SUCH_USER: Uuid = Uuid::nil();
+
+/// First characters that make a spreadsheet take a cell for a formula.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether `cell`, past any leading quotes, starts like a formula.
+fn formula_like(cell: &str) -> bool {
+    cell.trim_start_matches('\'').starts_with(FORMULA_STARTS)
+}
+
+/// A text cell as exported: `'` before one a spreadsheet would run as a
+/// formula, or that is quotes before such a character (see the module doc).
+pub fn neutralize(cell: String) -> String {
+    if formula_like(&cell) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+/// A text cell as imported: the quote [`neutralize`] added taken away, and
+/// anything else exactly as written.
+pub fn unneutralize(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if formula_like(rest) => rest,
+        _ => cell,
+    }
+}
 
 /// How a column's cells read and write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,16 +144,17 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
-    /// The rejected rows as CSV (`line,column,code,message`).
+    /// The rejected rows as CSV (`line,column,code,message`), messages
+    /// neutralized as exported text is.
     pub fn rejects_csv(&self) -> anyhow::Result<Vec<u8>> {
         let mut writer = csv::Writer::from_writer(Vec::new());
         writer.write_record(["line", "column", "code", "message"])?;
         for rejection in &self.rejected {
             writer.write_record([
-                rejection.line.to_string().as_str(),
-                rejection.column.as_deref().unwrap_or_default(),
-                &rejection.code,
-                &rejection.message,
+                rejection.line.to_string(),
+                rejection.column.clone().unwrap_or_default(),
+                rejection.code.clone(),
+                neutralize(rejection.message.clone()),
             ])?;
         }
         Ok(writer.into_inner()?)
@@ -269,7 +316,7 @@ fn parse_cell(
         return Ok(None);
     }
     let value = match column.format {
-        Format::Text => Value::String(cell.to_owned()),
+        Format::Text => Value::String(unneutralize(cell).to_owned()),
         Format::Integer => trimmed
             .parse::<i64>()
             .map(Value::from)
@@ -286,20 +333,20 @@ fn parse_cell(
             _ => return Err(("invalid_value", "not true or false".to_owned())),
         },
         Format::List => Value::Array(
-            trimmed
+            unneutralize(trimmed)
                 .split(';')
                 .map(str::trim)
                 .filter(|item| !item.is_empty())
                 .map(|item| Value::String(item.to_owned()))
                 .collect(),
         ),
-        Format::User => match Uuid::parse_str(trimmed) {
-            Ok(id) => Value::String(id.to_string()),
-            Err(_) => users
-                .get(trimmed)
-                .map(|id| Value::String(id.to_string()))
-                .ok_or_else(|| ("unknown_user", format!("no user is called `{trimmed}`")))?,
-        },
+        Format::User => {
+            let id = Uuid::parse_str(trimmed)
+                .ok()
+                .or_else(|| users.get(trimmed).copied())
+                .unwrap_or(NO_SUCH_USER);
+            Value::String(id.to_string())
+        }
     };
     Ok(Some(value))
 }
@@ -752,9 +799,9 @@ pub async fn export_as(
         .map_err(|err| anyhow::anyhow!("{err}"))
 }
 
-/// A field's value as a cell.
+/// A field's value as a cell; text neutralized (see the module doc).
 fn format_cell(column: &Column, value: Option<&Value>) -> String {
-    match value {
+    let cell = match value {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(text)) => text.clone(),
         Some(Value::Array(items)) if column.format == Format::List => items
@@ -766,6 +813,10 @@ fn format_cell(column: &Column, value: Option<&Value>) -> String {
             .collect::<Vec<_>>()
             .join(";"),
         Some(other) => other.to_string(),
+    };
+    match column.format {
+        Format::Text | Format::List => neutralize(cell),
+        Format::Integer | Format::Decimal | Format::Bool | Format::User => cell,
     }
 }
 
@@ -830,8 +881,8 @@ mod tests {
             Ok(Some(json!(Uuid::nil().to_string())))
         );
         assert_eq!(
-            parse_cell(&user, "nobody", &users).map_err(|(code, _)| code),
-            Err("unknown_user")
+            parse_cell(&user, "nobody", &users),
+            Ok(Some(json!(NO_SUCH_USER.to_string())))
         );
         let score = Column {
             name: "score_need",
@@ -857,5 +908,34 @@ mod tests {
         assert_eq!(get_path(&value, "address.city"), Some(&json!("杭州")));
         assert_eq!(get_path(&value, "address.region"), None);
         assert_eq!(format_cell(&TAGS, Some(&json!(["a", "b"]))), "a;b");
+    }
+
+    #[test]
+    fn formula_cells_get_one_quote_and_lose_exactly_that_one_on_import() {
+        for value in [
+            "=1+2", "+1", "-x", "@SUM(A1)", "\tx", "\rx", "'=x", "''@x", "'", "'plain", "plain",
+            "", "a=b", "-",
+        ] {
+            let cell = neutralize(value.to_owned());
+            assert_eq!(unneutralize(&cell), value, "{value:?} exported as {cell:?}");
+            assert!(
+                !cell.starts_with(FORMULA_STARTS),
+                "{value:?} exported as {cell:?}"
+            );
+        }
+        assert_eq!(neutralize("=1+2".into()), "'=1+2");
+        assert_eq!(neutralize("'=1+2".into()), "''=1+2");
+        assert_eq!(neutralize("'plain".into()), "'plain");
+        // A file made by hand imports as written, but for the one quote.
+        assert_eq!(unneutralize("=1+2"), "=1+2");
+        assert_eq!(unneutralize("'=1+2"), "=1+2");
+        assert_eq!(unneutralize("'plain"), "'plain");
+        let decimal = Column {
+            name: "lat",
+            path: "location.lat",
+            format: Format::Decimal,
+        };
+        assert_eq!(format_cell(&decimal, Some(&json!(-33.5))), "-33.5");
+        assert_eq!(format_cell(&TAGS, Some(&json!(["=a", "b"]))), "'=a;b");
     }
 }

@@ -229,6 +229,11 @@ pub async fn list(
 
 /// Who may own an account the caller assigns: an active rep, manager or
 /// director within the caller's reach. Returns the owner's team.
+///
+/// A caller who may assign nobody else is refused before any look-up, and a
+/// user who does not exist is refused like one out of the caller's reach,
+/// so the answer does not tell which users exist. Only a caller who reaches
+/// everyone (an admin, a director of no branch) hears `unknown_user`.
 async fn check_owner(
     conn: &impl ConnectionTrait,
     caller: &AuthUser,
@@ -239,25 +244,28 @@ async fn check_owner(
     if owner == caller.id && matches!(caller.role, Role::Rep | Role::Manager | Role::Director) {
         return Ok(caller.team_id);
     }
-    let row = user::Entity::find_by_id(owner.0)
+    if matches!(caller.role, Role::Rep | Role::Service) {
+        return Err(owner_forbidden(caller));
+    }
+    let reaches_everyone = match caller.role {
+        Role::Admin => true,
+        Role::Director => caller.branch_id.is_none(),
+        Role::Manager | Role::Rep | Role::Service => false,
+    };
+    let Some(row) = user::Entity::find_by_id(owner.0)
         .one(conn)
         .await?
         .filter(|u| u.active)
-        .ok_or_else(|| {
+    else {
+        return Err(if reaches_everyone {
             ApiError::invalid_field("owner_id", "unknown_user", "no active user has this id")
-        })?;
-    let role = Role::parse(&row.role);
-    if !matches!(role, Some(Role::Rep | Role::Manager | Role::Director)) {
-        return Err(ApiError::invalid_field(
-            "owner_id",
-            "invalid_owner",
-            "accounts are owned by reps, managers or directors",
-        ));
-    }
+        } else {
+            owner_forbidden(caller)
+        });
+    };
     let team_id = row.team_id.map(TeamId);
     let in_reach = match caller.role {
-        Role::Admin => true,
-        _ if owner == caller.id => true,
+        _ if reaches_everyone || owner == caller.id => true,
         Role::Manager => team_id.is_some_and(|t| caller.led_teams.contains(&t)),
         Role::Director => match caller.branch_id {
             None => true,
@@ -272,10 +280,20 @@ async fn check_owner(
                 row.branch_id.or(team_branch) == Some(branch.0)
             }
         },
-        Role::Rep | Role::Service => false,
+        Role::Admin | Role::Rep | Role::Service => false,
     };
     if !in_reach {
         return Err(owner_forbidden(caller));
+    }
+    if !matches!(
+        Role::parse(&row.role),
+        Some(Role::Rep | Role::Manager | Role::Director)
+    ) {
+        return Err(ApiError::invalid_field(
+            "owner_id",
+            "invalid_owner",
+            "accounts are owned by reps, managers or directors",
+        ));
     }
     Ok(team_id)
 }

@@ -174,13 +174,25 @@ pub async fn check_assignable(
     account: Uuid,
     field: &str,
 ) -> ApiResult<()> {
-    let assignee = active_user(conn, user, field).await?;
-    if !sees_account(conn, &assignee, AccountId(account)).await? {
-        return Err(ApiError::invalid_field(
+    // A user who does not exist cannot see the account either: one answer
+    // for both, so that it does not tell which users exist.
+    let cannot_see = || {
+        ApiError::invalid_field(
             field,
             "owner_cannot_see_account",
-            "that user cannot see the account; share it with them first",
-        ));
+            "not an active user who can see the account; share the account with them first",
+        )
+    };
+    let Some(row) = user::Entity::find_by_id(user.0)
+        .one(conn)
+        .await?
+        .filter(|u| u.active)
+    else {
+        return Err(cannot_see());
+    };
+    let assignee = AuthUser::without_session(conn, &row).await?;
+    if !sees_account(conn, &assignee, AccountId(account)).await? {
+        return Err(cannot_see());
     }
     Ok(())
 }

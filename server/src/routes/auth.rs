@@ -1,17 +1,18 @@
 //! `/auth`: log in, refresh, log out, and who am I.
 
-use crate::auth::{AuthUser, Role, TokenPair, verify_password};
+use crate::auth::{Attempt, AuthUser, CheckError, Role, TokenPair, verify_password};
 use crate::entities::user;
 use crate::error::responses::{CredentialErrors, ReadErrors};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::body::Json;
 use crate::startup::AppState;
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use kam_sync_core::ids::{BranchId, TeamId, UserId};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -73,13 +74,33 @@ pub struct Me {
 
 const MAX_DEVICE_ID_LEN: usize = 128;
 
-fn client_address(req: &HttpRequest) -> String {
+/// The address the connection comes from. Forwarded-for headers are not
+/// believed: any client can send them.
+fn client_address(req: &HttpRequest) -> IpAddr {
     req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
+}
+
+/// A problem answered with `Retry-After: seconds`.
+fn retry_later(
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    seconds: u64,
+) -> HttpResponse {
+    let mut response = ApiError::new(status, code, detail).error_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+    response
 }
 
 /// Log in: a short-lived access token and a single-use refresh token for this device.
+///
+/// Failed logins are throttled per username and address (see
+/// `docs/login-throttling.md`): after five, that pair waits longer each
+/// time (429 with `Retry-After`); a device that logged in before is not
+/// slowed by failures elsewhere.
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
@@ -104,36 +125,58 @@ async fn login(
             format!("1 to {MAX_DEVICE_ID_LEN} characters"),
         ));
     }
-    let address = client_address(&req);
-    if let Some(wait) = state.login_throttle.blocked_for(&username, &address) {
-        return Ok(HttpResponse::TooManyRequests()
-            .insert_header((header::RETRY_AFTER, wait.to_string()))
-            .insert_header((header::CONTENT_TYPE, crate::error::PROBLEM_JSON))
-            .json(
-                ApiError::new(
-                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_attempts",
-                    format!("too many failed logins; try again in {wait} s"),
-                )
-                .problem(),
+    let attempt = Attempt {
+        username: &username,
+        address: client_address(&req),
+        device_id: &device_id,
+    };
+    let charged = match state.login_throttle.begin(attempt) {
+        Ok(charged) => charged,
+        Err(wait) => {
+            return Ok(retry_later(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many failed logins; try again in {wait} s"),
+                wait,
             ));
-    }
-    let found = user::Entity::find()
+        }
+    };
+    let found = match user::Entity::find()
         .filter(user::Column::Username.eq(username.as_str()))
         .one(state.db.conn())
-        .await?;
+        .await
+    {
+        Ok(found) => found,
+        Err(err) => {
+            state.login_throttle.abandoned(charged);
+            return Err(err.into());
+        }
+    };
     // An unknown user is checked against a real hash too, so that the time
     // taken does not tell which usernames exist.
     let hash = found
         .as_ref()
         .map_or_else(|| state.decoy_hash.clone(), |u| u.password_hash.clone());
-    let password_ok = verify_password(password, hash)
-        .await
-        .map_err(ApiError::internal)?;
+    let password_ok = match verify_password(password, hash).await {
+        Ok(ok) => ok,
+        Err(CheckError::Busy) => {
+            state.login_throttle.abandoned(charged);
+            return Ok(retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_busy",
+                "too many logins at once; try again in a second".to_owned(),
+                1,
+            ));
+        }
+        Err(CheckError::Failed(err)) => {
+            state.login_throttle.abandoned(charged);
+            return Err(ApiError::internal(err));
+        }
+    };
     let user = match found {
         Some(user) if password_ok && user.active => user,
         _ => {
-            state.login_throttle.failed(&username, &address);
+            state.login_throttle.failed(charged);
             tracing::info!(username = %username, "failed login");
             return Err(ApiError::unauthorized(
                 "invalid_credentials",
@@ -141,7 +184,7 @@ async fn login(
             ));
         }
     };
-    state.login_throttle.succeeded(&username);
+    state.login_throttle.succeeded(charged);
     let pair = state.sessions().open(&user, &device_id).await?;
     tracing::info!(user_id = %user.id, device_id = %device_id, "logged in");
     Ok(HttpResponse::Ok().json(pair))
