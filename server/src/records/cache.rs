@@ -212,17 +212,22 @@ mod tests {
         let one = weight(&doc_with(10));
         let cache = DocCache::new(one * 50);
         let daily: Vec<Uuid> = (0..20).map(|_| Uuid::now_v7()).collect();
-        for id in &daily {
-            cache.put(*id, doc_with(10), 1);
-        }
         for round in 0..100 {
-            for id in &daily {
-                if let Some((doc, version)) = cache.take(*id) {
-                    cache.put(*id, doc, version);
-                }
-            }
+            // As requests do: take what they touch (loading what the cache
+            // lacks), while other requests put new documents, then put
+            // back after the commit.
+            let working: Vec<(Uuid, AutoCommit, i64)> = daily
+                .iter()
+                .map(|id| {
+                    let (doc, version) = cache.take(*id).unwrap_or((doc_with(10), round));
+                    (*id, doc, version)
+                })
+                .collect();
             for _ in 0..10 {
                 cache.put(Uuid::now_v7(), doc_with(10), round);
+            }
+            for (id, doc, version) in working {
+                cache.put(id, doc, version);
             }
         }
         let kept = daily.iter().filter(|id| cache.take(**id).is_some()).count();
