@@ -102,7 +102,8 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Largest page a list may ask for.
     pub max_page_size: u64,
-    /// Memory for loaded hot documents, in MiB (an estimate; see `records::cache`).
+    /// The most memory loaded hot documents may hold, in MiB (weighed by what
+    /// they really cost; see `records::cache`).
     pub doc_cache_mib: u64,
     /// Seconds a client has to send a request's head (request line and
     /// headers) once it starts one; then 408.

@@ -8,6 +8,10 @@
 //!   offline, sync, and must converge;
 //! - initial download: a fresh device pulls a scope of N documents;
 //! - the in-process limit: the same pushes merged by `kam-sync-core` alone;
+//! - alone, with `--memory-docs`: server memory as stored documents grow;
+//! - alone, with `--small-docs`: server memory while a rep pushes that many
+//!   tiny key persons, without a document cache and with each cache size of
+//!   `--cache-mib`, checked against the cache's bound;
 //! - optionally the peer: Automerge's own sync stack in Node
 //!   (`bench/peer/run.sh`), same workload, same run, as ratios.
 //!
@@ -24,8 +28,8 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use common::{Client, Device, SENTENCES, ServerProcess, make_reps, object, password};
 use futures_util::future::try_join_all;
-use kam_sync_core::protocol::{SyncRequest, SyncResponse};
-use kam_sync_core::{Account, RecordDoc};
+use kam_sync_core::protocol::{Bytes, PushDoc, PushStatus, SyncRequest, SyncResponse};
+use kam_sync_core::{Account, Contact, RecordDoc, RecordKind, parse_record};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -75,6 +79,14 @@ struct Cli {
     /// given (comma-separated, e.g. `10000,100000`).
     #[arg(long, value_delimiter = ',')]
     memory_docs: Vec<usize>,
+    /// Run only the cache-bound scenario: one rep pushes this many tiny key
+    /// persons, 1000 per request, once per cache size of `--cache-mib`.
+    #[arg(long)]
+    small_docs: Option<usize>,
+    /// Document cache sizes for `--small-docs`, in MiB (comma-separated);
+    /// 0 (no cache) is always run first, as the baseline.
+    #[arg(long, value_delimiter = ',', default_value = "16,256")]
+    cache_mib: Vec<u64>,
 }
 
 /// A `kam-server` child process on a fresh database, with what the bench
@@ -103,6 +115,11 @@ impl Drop for PostgresDatabase {
 
 impl Server {
     fn start(cli: &Cli) -> anyhow::Result<Self> {
+        Self::start_with(cli, &[])
+    }
+
+    /// Starts a server with more settings (`KAM__...` variables).
+    fn start_with(cli: &Cli, settings: &[(&str, String)]) -> anyhow::Result<Self> {
         let bin = common::server_bin(cli.server_bin.as_deref())?;
         let data = tempfile::tempdir()?;
         let postgres = match &cli.database_url {
@@ -116,12 +133,13 @@ impl Server {
             Some(database) => database.url.clone(),
             None => format!("sqlite://{}/kam.db?mode=rwc", data.path().display()),
         };
-        let process = ServerProcess::start(
+        let process = ServerProcess::start_with(
             &bin,
             &database_url,
             "127.0.0.1:0",
             data.path(),
             Stdio::null(),
+            settings,
         )?;
         Ok(Self {
             process,
@@ -612,6 +630,161 @@ async fn print_memory(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Key persons per request in the cache-bound scenario: the most a sync
+/// request may carry.
+const FLOOD_BATCH: usize = 1000;
+
+/// What the server's memory came to while one rep pushed tiny documents.
+struct Flood {
+    cache_mib: u64,
+    docs: usize,
+    start_rss_mib: f64,
+    after_rss_mib: f64,
+    peak_rss_mib: f64,
+    docs_per_s: f64,
+}
+
+/// Sends `push` with `cursor`, pulls until nothing more waits, and checks
+/// that the server took every document; the cursor to send next.
+async fn push_all(
+    device: &mut Metered,
+    cursor: Option<String>,
+    push: Vec<PushDoc>,
+) -> anyhow::Result<Option<String>> {
+    let sent = push.len();
+    let mut request = SyncRequest {
+        cursor,
+        push,
+        resend: Vec::new(),
+        limit: None,
+    };
+    loop {
+        let response = device.send(&request).await?;
+        let taken = response
+            .pushed
+            .iter()
+            .filter(|pushed| pushed.status != PushStatus::Refused)
+            .count();
+        if taken != request.push.len() || !response.notices.is_empty() {
+            bail!(
+                "{taken} of {sent} documents taken; notices: {:?}",
+                response.notices
+            );
+        }
+        if !response.has_more {
+            return Ok(Some(response.cursor));
+        }
+        request = SyncRequest {
+            cursor: Some(response.cursor),
+            ..SyncRequest::default()
+        };
+    }
+}
+
+/// One rep's device pushes `docs` tiny key persons (a name each), a
+/// request of [`FLOOD_BATCH`] per account, as a conforming client does: the
+/// accounts first, each new document whole, the cursor sent back each time.
+/// The server runs with a document cache of `cache_mib`.
+async fn flood(
+    cli: &Cli,
+    http: &reqwest::Client,
+    docs: usize,
+    cache_mib: u64,
+) -> anyhow::Result<Flood> {
+    let server = Server::start_with(
+        cli,
+        &[("KAM__SERVER__DOC_CACHE_MIB", cache_mib.to_string())],
+    )?;
+    let reps = make_reps(http, server.base(), 1).await?;
+    let mut device = devices_for(&server, http, &reps, cli.cbor, "phone")
+        .await?
+        .remove(0);
+    let meta = device.meta();
+    let actor = device.replica.actor().clone();
+    let mut rng = StdRng::seed_from_u64(19);
+    let mut accounts = Vec::new();
+    for a in 0..docs.div_ceil(FLOOD_BATCH) {
+        let account = common::new_account(&mut rng, a, device.user, &device.team, &[])?;
+        let mut doc = RecordDoc::create(&account, actor.clone(), &meta)?;
+        accounts.push(PushDoc {
+            id: Uuid::now_v7(),
+            kind: RecordKind::Account,
+            changes: Bytes(doc.automerge_mut().save()),
+        });
+    }
+    let account_ids: Vec<Uuid> = accounts.iter().map(|push| push.id).collect();
+    let mut cursor = None;
+    for chunk in accounts.chunks(FLOOD_BATCH) {
+        cursor = push_all(&mut device, cursor, chunk.to_vec()).await?;
+    }
+    let start_rss_mib = server.rss_mib();
+    server.reset_peak_rss();
+    let started = Instant::now();
+    let mut pushed = 0;
+    for account in account_ids {
+        let batch = (pushed..docs.min(pushed + FLOOD_BATCH))
+            .map(|i| {
+                let contact: Contact = parse_record(
+                    json!({"account_id": account, "name": format!("Key person {i}")}),
+                )?;
+                let mut doc = RecordDoc::create(&contact, actor.clone(), &meta)?;
+                anyhow::Ok(PushDoc {
+                    id: Uuid::now_v7(),
+                    kind: RecordKind::Contact,
+                    changes: Bytes(doc.automerge_mut().save()),
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        pushed += batch.len();
+        cursor = push_all(&mut device, cursor, batch).await?;
+    }
+    Ok(Flood {
+        cache_mib,
+        docs: pushed,
+        start_rss_mib,
+        after_rss_mib: server.rss_mib(),
+        peak_rss_mib: server.peak_rss_mib(),
+        docs_per_s: pushed as f64 / started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Prints the cache-bound table: the run without a cache is the baseline
+/// (everything the server holds but the cache), and each cache may add at
+/// most its size to it. Fails when one adds more.
+async fn print_flood(cli: &Cli, http: &reqwest::Client, docs: usize) -> anyhow::Result<()> {
+    println!(
+        "| document cache (`KAM__SERVER__DOC_CACHE_MIB`) | server RSS before | after {docs} key persons | peak while pushing | key persons/s | peak within baseline + cache |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let baseline = flood(cli, http, docs, 0).await?;
+    println!(
+        "| 0 MiB (no cache): the baseline | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.0} | |",
+        baseline.start_rss_mib, baseline.after_rss_mib, baseline.peak_rss_mib, baseline.docs_per_s
+    );
+    let mut over = Vec::new();
+    for cache_mib in cli.cache_mib.iter().filter(|mib| **mib > 0) {
+        let run = flood(cli, http, docs, *cache_mib).await?;
+        let allowed = baseline.peak_rss_mib + run.cache_mib as f64;
+        let verdict = if run.peak_rss_mib <= allowed {
+            format!("yes: {:.1} MiB to spare", allowed - run.peak_rss_mib)
+        } else {
+            over.push(run.cache_mib);
+            format!("**no**: {:.1} MiB over", run.peak_rss_mib - allowed)
+        };
+        println!(
+            "| {} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.0} | {verdict} |",
+            run.cache_mib, run.start_rss_mib, run.after_rss_mib, run.peak_rss_mib, run.docs_per_s
+        );
+        if run.docs != baseline.docs {
+            bail!("{} documents pushed, not {}", run.docs, baseline.docs);
+        }
+    }
+    if !over.is_empty() {
+        bail!("the server outgrew baseline + cache with a cache of {over:?} MiB");
+    }
+    Ok(())
+}
+
 /// Prints the peer's figures next to ours, as ratios.
 fn print_peer(report: &Value, docs_per_s: f64, changes_per_s: f64) {
     let number = |path: &[&str]| {
@@ -743,6 +916,10 @@ async fn main() -> anyhow::Result<()> {
         "SQLite"
     };
     let format = if cli.cbor { "CBOR" } else { "JSON" };
+    if let Some(docs) = cli.small_docs {
+        println!("## kam-bench cache bound: {engine}, {format}\n");
+        return print_flood(&cli, &http, docs).await;
+    }
     if !cli.memory_docs.is_empty() {
         println!("## kam-bench memory: {engine}, {format}\n");
         return print_memory(&cli, &http).await;

@@ -88,8 +88,22 @@ impl ServerProcess {
         dir: &Path,
         log: Stdio,
     ) -> anyhow::Result<Self> {
+        Self::start_with(bin, database_url, bind, dir, log, &[])
+    }
+
+    /// As [`ServerProcess::start`], with more settings in its environment
+    /// (`KAM__...` variables).
+    pub fn start_with(
+        bin: &Path,
+        database_url: &str,
+        bind: &str,
+        dir: &Path,
+        log: Stdio,
+        settings: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
         let mut child = Command::new(bin)
             .current_dir(dir)
+            .envs(settings.iter().map(|(key, value)| (key, value)))
             .env("KAM__SERVER__BIND", bind)
             .env("KAM__DATABASE__URL", database_url)
             .env("KAM__AUTH__ACCESS_TTL_SECS", "86400")
