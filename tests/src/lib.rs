@@ -32,7 +32,9 @@
 //! panicked: then its name (or the SQLite directory) is printed and it is
 //! kept for inspection, until a run an hour later drops it. A binary's
 //! template lives while the binary runs (an advisory lock it holds says so)
-//! and is dropped by the next test binary to start.
+//! and is dropped by the next test binary to start (the lock is taken in
+//! the server's `postgres` database, so that runs naming different
+//! databases see each other's).
 //!
 //! Set `KAM_TEST_LOG` (with `KAM_LOG` as the filter) to see the server's logs.
 
@@ -749,7 +751,7 @@ async fn make_template(server: &str) -> anyhow::Result<String> {
     hold_while_running(server, key).await?;
     let name = format!("{TEMPLATE_PREFIX}{key}");
     let admin = connect_server(server).await?;
-    drop_abandoned_databases(&admin).await;
+    drop_abandoned_databases(server, &admin).await;
     let created = admin
         .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
         .await
@@ -787,7 +789,7 @@ async fn hold_while_running(server: &str, key: i64) -> anyhow::Result<()> {
         };
         runtime.block_on(async move {
             let lock = async {
-                let conn = connect_server(&server).await?;
+                let conn = connect_server(&lock_database_url(&server)?).await?;
                 // A connection in a transaction is never idle, so the pool
                 // never closes it (and so never releases the lock).
                 let txn = conn.begin().await?;
@@ -841,11 +843,23 @@ async fn drop_database(server: &str, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The database the templates' advisory locks are taken in: always the
+/// server's `postgres` database, because an advisory lock is held within
+/// one database, and runs naming different databases in
+/// `KAM_TEST_DATABASE_URL` must see each other's locks (or each would take
+/// the other's templates for abandoned and drop them).
+fn lock_database_url(server: &str) -> anyhow::Result<String> {
+    database_url(server, "postgres")
+}
+
 /// Drops what earlier runs left: templates whose test binary has exited
 /// (nobody holds their lock), and test databases older than
 /// [`STALE_AFTER_SECS`] (kept after a failure, or left by a killed run). One
 /// still in use refuses to go, and is left alone.
-async fn drop_abandoned_databases(admin: &DatabaseConnection) {
+async fn drop_abandoned_databases(server: &str, admin: &DatabaseConnection) {
+    let Ok(locks) = async { connect_server(&lock_database_url(server)?).await }.await else {
+        return;
+    };
     let Ok(rows) = admin
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -864,7 +878,7 @@ async fn drop_abandoned_databases(admin: &DatabaseConnection) {
             .strip_prefix(TEMPLATE_PREFIX)
             .and_then(|key| key.parse::<i64>().ok())
         {
-            let free = admin
+            let free = locks
                 .query_one_raw(Statement::from_string(
                     DbBackend::Postgres,
                     format!("SELECT pg_try_advisory_lock({key}) AS free"),
@@ -876,7 +890,7 @@ async fn drop_abandoned_databases(admin: &DatabaseConnection) {
                 .unwrap_or(false);
             if free {
                 drop_quietly(admin, &name).await;
-                admin
+                locks
                     .execute_unprepared(&format!("SELECT pg_advisory_unlock({key})"))
                     .await
                     .ok();
@@ -890,6 +904,7 @@ async fn drop_abandoned_databases(admin: &DatabaseConnection) {
             drop_quietly(admin, &name).await;
         }
     }
+    locks.close_by_ref().await.ok();
 }
 
 /// Drops a database unless someone is connected to it.
