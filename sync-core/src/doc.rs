@@ -17,6 +17,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// Deepest nesting of objects read out of a document, the root being level
+/// 0. A record nests a few levels (an account's address, a plan's resource
+/// requests); an object deeper than this, which only a hostile document
+/// holds, reads as `null`, and the record it is in fails validation. So
+/// reading a document recurses a bounded number of times, whatever it holds.
+pub const MAX_READ_DEPTH: usize = 32;
+
 /// Who made a change, from where and when; written into the commit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeMeta {
@@ -124,14 +131,14 @@ impl RecordDoc {
 
     /// The document as plain JSON (winning values only).
     pub fn to_json(&self) -> Value {
-        read_object(&self.doc, &ROOT, ObjType::Map)
+        read_object(&self.doc, &ROOT, ObjType::Map, 0)
     }
 
     /// The document as plain JSON as it was at `heads` (winning values
     /// only): what a record looked like before or after one change, for
     /// its history.
     pub fn to_json_at(&self, heads: &[ChangeHash]) -> Value {
-        read_object_at(&self.doc, &ROOT, ObjType::Map, heads)
+        read_object_at(&self.doc, &ROOT, ObjType::Map, heads, 0)
     }
 
     /// The typed record, checked against its rules.
@@ -210,7 +217,7 @@ impl RecordDoc {
     /// Every field with concurrent values, depth first.
     pub fn conflicts(&self) -> Vec<Conflict> {
         let mut out = Vec::new();
-        collect_conflicts(&self.doc, &ROOT, "", &mut out);
+        collect_conflicts(&self.doc, &ROOT, "", 0, &mut out);
         out
     }
 }
@@ -373,20 +380,24 @@ fn json_of_scalar(scalar: &ScalarValue) -> Value {
     }
 }
 
-fn json_of(doc: &AutoCommit, value: &automerge::Value<'_>, id: &ObjId) -> Value {
+/// The JSON of a value found at nesting level `depth` (see
+/// [`MAX_READ_DEPTH`]).
+fn json_of(doc: &AutoCommit, value: &automerge::Value<'_>, id: &ObjId, depth: usize) -> Value {
     match value {
-        automerge::Value::Object(ty) => read_object(doc, id, *ty),
+        automerge::Value::Object(_) if depth > MAX_READ_DEPTH => Value::Null,
+        automerge::Value::Object(ty) => read_object(doc, id, *ty, depth),
         automerge::Value::Scalar(scalar) => json_of_scalar(scalar),
     }
 }
 
-fn read_object(doc: &AutoCommit, obj: &ObjId, ty: ObjType) -> Value {
+/// The JSON of the object `obj`, found at nesting level `depth`.
+fn read_object(doc: &AutoCommit, obj: &ObjId, ty: ObjType, depth: usize) -> Value {
     match ty {
         ObjType::Map | ObjType::Table => {
             let mut map = Map::new();
             for key in doc.keys(obj) {
                 if let Ok(Some((value, id))) = doc.get(obj, key.as_str()) {
-                    map.insert(key, json_of(doc, &value, &id));
+                    map.insert(key, json_of(doc, &value, &id, depth + 1));
                 }
             }
             Value::Object(map)
@@ -394,16 +405,24 @@ fn read_object(doc: &AutoCommit, obj: &ObjId, ty: ObjType) -> Value {
         ObjType::List => Value::Array(
             (0..doc.length(obj))
                 .filter_map(|i| doc.get(obj, i).ok().flatten())
-                .map(|(value, id)| json_of(doc, &value, &id))
+                .map(|(value, id)| json_of(doc, &value, &id, depth + 1))
                 .collect(),
         ),
         ObjType::Text => Value::String(doc.text(obj).unwrap_or_default()),
     }
 }
 
-fn read_object_at(doc: &AutoCommit, obj: &ObjId, ty: ObjType, heads: &[ChangeHash]) -> Value {
+/// [`read_object`] as the document was at `heads`.
+fn read_object_at(
+    doc: &AutoCommit,
+    obj: &ObjId,
+    ty: ObjType,
+    heads: &[ChangeHash],
+    depth: usize,
+) -> Value {
     let json_at = |value: &automerge::Value<'_>, id: &ObjId| match value {
-        automerge::Value::Object(ty) => read_object_at(doc, id, *ty, heads),
+        automerge::Value::Object(_) if depth >= MAX_READ_DEPTH => Value::Null,
+        automerge::Value::Object(ty) => read_object_at(doc, id, *ty, heads, depth + 1),
         automerge::Value::Scalar(scalar) => json_of_scalar(scalar),
     };
     match ty {
@@ -430,7 +449,7 @@ fn current_json(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<Value> {
     doc.get(obj, key)
         .ok()
         .flatten()
-        .map(|(value, id)| json_of(doc, &value, &id))
+        .map(|(value, id)| json_of(doc, &value, &id, 1))
 }
 
 fn write_map_members(
@@ -565,7 +584,7 @@ fn replace(
 }
 
 fn list_items(doc: &AutoCommit, list: &ObjId) -> Vec<Value> {
-    match read_object(doc, list, ObjType::List) {
+    match read_object(doc, list, ObjType::List, 1) {
         Value::Array(items) => items,
         _ => Vec::new(),
     }
@@ -660,7 +679,7 @@ fn patch_scalar_list(
     list: &ObjId,
     new: &[Value],
 ) -> Result<(), automerge::AutomergeError> {
-    let read = |doc: &AutoCommit| match read_object(doc, list, ObjType::List) {
+    let read = |doc: &AutoCommit| match read_object(doc, list, ObjType::List, 1) {
         Value::Array(items) => items,
         _ => Vec::new(),
     };
@@ -691,7 +710,15 @@ fn patch_scalar_list(
     Ok(())
 }
 
-fn collect_conflicts(doc: &AutoCommit, obj: &ObjId, path: &str, out: &mut Vec<Conflict>) {
+/// The conflicts in `obj`, found at nesting level `depth`, and below it
+/// down to [`MAX_READ_DEPTH`].
+fn collect_conflicts(
+    doc: &AutoCommit,
+    obj: &ObjId,
+    path: &str,
+    depth: usize,
+    out: &mut Vec<Conflict>,
+) {
     for key in doc.keys(obj) {
         let field = join(path, &key);
         let Ok(Some((winner, winner_id))) = doc.get(obj, key.as_str()) else {
@@ -701,16 +728,18 @@ fn collect_conflicts(doc: &AutoCommit, obj: &ObjId, path: &str, out: &mut Vec<Co
         if all.len() > 1 {
             out.push(Conflict {
                 field: field.clone(),
-                value: json_of(doc, &winner, &winner_id),
+                value: json_of(doc, &winner, &winner_id, depth + 1),
                 others: all
                     .iter()
                     .filter(|(_, id)| *id != winner_id)
-                    .map(|(value, id)| json_of(doc, value, id))
+                    .map(|(value, id)| json_of(doc, value, id, depth + 1))
                     .collect(),
             });
         }
-        if let automerge::Value::Object(ObjType::Map) = winner {
-            collect_conflicts(doc, &winner_id, &field, out);
+        if let automerge::Value::Object(ObjType::Map) = winner
+            && depth < MAX_READ_DEPTH
+        {
+            collect_conflicts(doc, &winner_id, &field, depth + 1, out);
         }
     }
 }
