@@ -3,7 +3,7 @@
 
 use kam_server::auth::Role;
 use kam_server::records::accounts::AccountView;
-use kam_tests::{OrgUser, Session, TestApp, new_account};
+use kam_tests::{Session, TestApp, new_account};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -416,41 +416,12 @@ async fn reassigning_to_another_team_moves_the_account_to_that_team() -> anyhow:
     assert_invisible(&manager, account.id.0).await
 }
 
-/// A second branch, West: a manager leading its one team, and two reps in it.
-struct West {
-    director: OrgUser,
-    manager: OrgUser,
-    rep: OrgUser,
-    other_rep: OrgUser,
-    team: Uuid,
-}
-
-async fn west(app: &TestApp) -> anyhow::Result<West> {
-    let branch = app.create_branch("West").await?;
-    let manager = app
-        .create_user("manager_w", Role::Manager, None, Some(branch))
-        .await?;
-    let team = app.create_team("West team", branch, &[manager.id]).await?;
-    let (director, rep, other_rep) = tokio::try_join!(
-        app.create_user("director_w", Role::Director, None, Some(branch)),
-        app.create_user("rep_w1", Role::Rep, Some(team), None),
-        app.create_user("rep_w2", Role::Rep, Some(team), None),
-    )?;
-    Ok(West {
-        director,
-        manager,
-        rep,
-        other_rep,
-        team,
-    })
-}
-
 #[tokio::test]
 async fn a_manager_an_account_is_only_shared_with_edits_it_but_cannot_take_it_over()
 -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
-    let west = west(&app).await?;
+    let west = app.seed_west().await?;
     let owner = app.login_as(&west.rep).await?;
     let account = owner.create_account(new_account("West Water")).await?;
     let path = format!("/accounts/{}", account.id);
@@ -514,7 +485,7 @@ async fn the_accounts_managers_reassign_and_reshare_it_and_its_rep_owner_reshare
 -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
-    let west = west(&app).await?;
+    let west = app.seed_west().await?;
     let owner = app.login_as(&west.rep).await?;
     let account = owner.create_account(new_account("West Gas")).await?;
     let path = format!("/accounts/{}", account.id);

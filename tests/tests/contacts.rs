@@ -424,6 +424,25 @@ fn push_of_new(user: &kam_tests::OrgUser, person: &Contact) -> anyhow::Result<(U
     ))
 }
 
+/// Sends `push` in one sync request from a device of `user` that has never
+/// synced.
+async fn push_as(
+    app: &TestApp,
+    user: &kam_tests::OrgUser,
+    push: Vec<PushDoc>,
+) -> anyhow::Result<SyncResponse> {
+    let device = app.login(&user.username, &user.password, "phone").await?;
+    let request = SyncRequest {
+        push,
+        ..SyncRequest::default()
+    };
+    device
+        .post("/sync", &serde_json::to_value(&request)?)
+        .await?
+        .ensure_status(200)?
+        .json()
+}
+
 async fn import_key_persons(session: &Session, csv: String) -> anyhow::Result<ImportReport> {
     let request = session
         .request(Method::POST, "/import/key_persons")
@@ -456,18 +475,7 @@ async fn an_account_holds_at_most_the_cap_of_live_key_persons_over_rest_sync_and
     };
     let (last, last_push) = push_of_new(&org.rep_a1, &person("The last one")?)?;
     let (extra, extra_push) = push_of_new(&org.rep_a1, &person("One too many")?)?;
-    let device = app
-        .login(&org.rep_a1.username, &org.rep_a1.password, "phone")
-        .await?;
-    let request = SyncRequest {
-        push: vec![last_push, extra_push],
-        ..SyncRequest::default()
-    };
-    let response: SyncResponse = device
-        .post("/sync", &serde_json::to_value(&request)?)
-        .await?
-        .ensure_status(200)?
-        .json()?;
+    let response = push_as(&app, &org.rep_a1, vec![last_push, extra_push]).await?;
     let statuses: Vec<_> = response.pushed.iter().map(|p| (p.id, p.status)).collect();
     assert_eq!(
         statuses,
@@ -527,18 +535,7 @@ async fn a_key_person_pushed_with_a_field_nested_twenty_thousand_deep_is_refused
         at = doc.put_object(&at, "x", automerge::ObjType::Map)?;
     }
     push.changes = Bytes(doc.save());
-    let device = app
-        .login(&org.rep_a1.username, &org.rep_a1.password, "phone")
-        .await?;
-    let request = SyncRequest {
-        push: vec![push],
-        ..SyncRequest::default()
-    };
-    let response: SyncResponse = device
-        .post("/sync", &serde_json::to_value(&request)?)
-        .await?
-        .ensure_status(200)?
-        .json()?;
+    let response = push_as(&app, &org.rep_a1, vec![push]).await?;
     assert_eq!(response.pushed[0].status, PushStatus::Refused);
     let notices: Vec<_> = response
         .notices

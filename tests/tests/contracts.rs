@@ -553,14 +553,10 @@ async fn won_opportunity(
     Ok(id)
 }
 
-/// A rep of a second branch, West, with an account of their own.
+/// The rep of a second branch, West, with an account of their own.
 async fn west_rep(app: &TestApp) -> anyhow::Result<(Session, Uuid)> {
-    let branch = app.create_branch("West").await?;
-    let team = app.create_team("West team", branch, &[]).await?;
-    let rep = app
-        .create_user("rep_w1", kam_server::auth::Role::Rep, Some(team), None)
-        .await?;
-    let session = app.login_as(&rep).await?;
+    let west = app.seed_west().await?;
+    let session = app.login_as(&west.rep).await?;
     let account = session.create_account(new_account("West Water")).await?;
     Ok((session, account.id.0))
 }

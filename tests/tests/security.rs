@@ -19,7 +19,7 @@ use kam_server::records::page::Page;
 use kam_server::records::visits::VisitView;
 use kam_sync_core::protocol::{Bytes, PushDoc, PushStatus, SyncRequest, SyncResponse};
 use kam_sync_core::{ChangeMeta, RecordDoc, RecordKind, Replica, Visit};
-use kam_tests::{Device, Org, OrgUser, Reply, Session, TestApp, new_account};
+use kam_tests::{Device, Org, OrgUser, Reply, Session, TestApp, West, new_account};
 use sea_orm::EntityTrait;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -110,35 +110,6 @@ impl Records {
     }
 }
 
-/// Users of a second branch, West, besides the seeded org in East.
-struct West {
-    team: Uuid,
-    director: OrgUser,
-    manager: OrgUser,
-    service: OrgUser,
-    rep: OrgUser,
-}
-
-async fn west(app: &TestApp) -> anyhow::Result<West> {
-    let branch = app.create_branch("West").await?;
-    let manager = app
-        .create_user("manager_w", Role::Manager, None, Some(branch))
-        .await?;
-    let team = app.create_team("West team", branch, &[manager.id]).await?;
-    let (director, service, rep) = tokio::try_join!(
-        app.create_user("director_w", Role::Director, None, Some(branch)),
-        app.create_user("service_w", Role::Service, None, Some(branch)),
-        app.create_user("rep_w1", Role::Rep, Some(team), None),
-    )?;
-    Ok(West {
-        team,
-        director,
-        manager,
-        service,
-        rep,
-    })
-}
-
 /// The seeded org, West, and records of team B (East) and of West.
 struct World {
     app: TestApp,
@@ -152,7 +123,7 @@ impl World {
     async fn build() -> anyhow::Result<Self> {
         let app = TestApp::spawn().await;
         let org = app.seed_org().await?;
-        let west = west(&app).await?;
+        let west = app.seed_west().await?;
         let team_b = Records::create(app.login_as(&org.rep_b1).await?, "Team B's").await?;
         let west_records = Records::create(app.login_as(&west.rep).await?, "West's").await?;
         Ok(Self {
