@@ -2,7 +2,7 @@
 //! accounts and reporting lines, the decision-map gaps, and who may see and
 //! change which key person.
 
-use kam_server::csv_io::ImportReport;
+use kam_server::csv_io::{self, ImportReport};
 use kam_server::records::contacts::{
     ContactView, MAX_CHART_DEPTH, MAX_KEY_PERSONS, OrgChart, OrgNode,
 };
@@ -459,13 +459,37 @@ async fn an_account_holds_at_most_the_cap_of_live_key_persons_over_rest_sync_and
     let rep = app.login_as(&org.rep_a1).await?;
     let account = rep.create_account(new_account("Guangzhou Metro")).await?;
     let other = rep.create_account(new_account("Shenzhen Metro")).await?;
-    let mut csv = String::from("id,account_id,name\n");
-    let ids: Vec<Uuid> = (0..MAX_KEY_PERSONS - 1).map(|_| Uuid::now_v7()).collect();
-    for (index, id) in ids.iter().enumerate() {
-        csv.push_str(&format!("{id},{},Person {index}\n", account.id));
-    }
-    let report = import_key_persons(&rep, csv).await?;
-    assert_eq!(report.imported, u64::try_from(ids.len())?);
+    let rows = |names: std::ops::Range<usize>| {
+        let mut csv = String::from("account_id,name\n");
+        for index in names {
+            csv.push_str(&format!("{},Person {index}\n", account.id));
+        }
+        csv
+    };
+    let report = import_key_persons(&rep, rows(0..600)).await?;
+    assert_eq!(report.imported, 600);
+    // One batch fills the account: its own earlier rows count.
+    let rest = MAX_KEY_PERSONS - 600;
+    assert!(rest < csv_io::BATCH_ROWS);
+    let report = import_key_persons(&rep, rows(600..MAX_KEY_PERSONS + 1)).await?;
+    assert_eq!(report.imported, u64::try_from(rest)?);
+    let rejected: Vec<_> = report
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.column.as_deref(), r.code.as_str()))
+        .collect();
+    let last_line = u64::try_from(rest)? + 2;
+    assert_eq!(
+        rejected,
+        [(last_line, Some("account_id"), "too_many_key_persons")]
+    );
+    let listed: Page<ContactView> = rep
+        .get(&format!("/contacts?account_id={}&limit=1", account.id))
+        .await?
+        .ensure_status(200)?
+        .json()?;
+    let first = format!("/contacts/{}", listed.items[0].id);
+    rep.delete(&first).await?.assert_status(204);
 
     // One place is left: of two pushed in one request, the first takes it.
     let person = |name: &str| -> anyhow::Result<Contact> {
@@ -506,10 +530,7 @@ async fn an_account_holds_at_most_the_cap_of_live_key_persons_over_rest_sync_and
     // The cap is per account.
     add(&rep, new_contact(other.id, "Elsewhere")).await?;
 
-    // A deleted key person frees a place; restoring one when full does not fit.
-    let first = format!("/contacts/{}", ids[0]);
-    rep.delete(&first).await?.assert_status(204);
-    add(&rep, new_contact(account.id, "Replacement")).await?;
+    // The place a deleted key person left is taken: restoring them does not fit.
     rep.patch(&first, &json!({"deleted": false}))
         .await?
         .assert_problem(422, "too_many_key_persons");
