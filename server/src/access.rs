@@ -9,6 +9,12 @@
 //! | director | the accounts of their branch, or all without a branch | the same |
 //! | service | the accounts of their branch, or all without a branch | tickets and callbacks (accounts, visits, key persons: reads) |
 //! | admin | everything | everything |
+//!
+//! An account's managers ([`manages`]) alone reassign it, change who it is
+//! shared with (besides its owner), confirm its tier, correct its stage and
+//! give its records to others: an admin, its branch's director, a manager
+//! leading its team. Sharing an account with a manager gives her what it
+//! gives a rep.
 
 use crate::auth::{AuthUser, Role};
 use crate::entities::{account, account_share};
@@ -85,6 +91,20 @@ pub fn can_see(
             own_or_shared || team.is_some_and(|t| user.led_teams.iter().any(|l| l.0 == t))
         }
         Role::Rep => own_or_shared,
+    }
+}
+
+/// Whether `user` manages an account owned by `owner` in `team`: an admin,
+/// a director (who sees only their branch's accounts, or every account
+/// without a branch), or a manager leading its team or owning it; not a
+/// manager it is merely shared with.
+pub fn manages(user: &AuthUser, owner: Uuid, team: Option<Uuid>) -> bool {
+    match user.role {
+        Role::Admin | Role::Director => true,
+        Role::Manager => {
+            owner == user.id.0 || team.is_some_and(|t| user.led_teams.iter().any(|l| l.0 == t))
+        }
+        Role::Rep | Role::Service => false,
     }
 }
 

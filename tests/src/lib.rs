@@ -278,6 +278,35 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Seeds a second branch, West, beside the org of [`TestApp::seed_org`]
+    /// (see [`West`]).
+    pub async fn seed_west(&self) -> anyhow::Result<West> {
+        let branch_id = self.create_branch("West").await?;
+        let manager = self
+            .create_user("manager_w", Role::Manager, None, Some(branch_id))
+            .await?;
+        let team = self
+            .create_team("West team", branch_id, &[manager.id])
+            .await?;
+        let (director, service, rep, other_rep) = tokio::try_join!(
+            self.create_user("director_w", Role::Director, None, Some(branch_id)),
+            self.create_user("service_w", Role::Service, None, Some(branch_id)),
+            self.create_user("rep_w1", Role::Rep, Some(team), None),
+            self.create_user("rep_w2", Role::Rep, Some(team), None),
+        )?;
+        Ok(West {
+            branch_id,
+            team,
+            director,
+            manager,
+            service,
+            rep,
+            other_rep,
+        })
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
@@ -325,6 +354,25 @@ pub struct Org {
     pub rep_b1: OrgUser,
     /// Customer service for the branch.
     pub service: OrgUser,
+}
+
+/// The second branch of [`TestApp::seed_west`]: West, with one team.
+#[derive(Debug, Clone)]
+pub struct West {
+    /// The branch.
+    pub branch_id: Uuid,
+    /// Its team, led by `manager`, with `rep` and `other_rep`.
+    pub team: Uuid,
+    /// The director of the branch.
+    pub director: OrgUser,
+    /// The manager leading the team (in the branch, in no team).
+    pub manager: OrgUser,
+    /// Customer service for the branch.
+    pub service: OrgUser,
+    /// A rep in the team.
+    pub rep: OrgUser,
+    /// Another rep in the team.
+    pub other_rep: OrgUser,
 }
 
 /// A new account's body: a name and a segment, the two required fields.

@@ -415,3 +415,115 @@ async fn reassigning_to_another_team_moves_the_account_to_that_team() -> anyhow:
     assert_invisible(&a1, account.id.0).await?;
     assert_invisible(&manager, account.id.0).await
 }
+
+#[tokio::test]
+async fn a_manager_an_account_is_only_shared_with_edits_it_but_cannot_take_it_over()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let west = app.seed_west().await?;
+    let owner = app.login_as(&west.rep).await?;
+    let account = owner.create_account(new_account("West Water")).await?;
+    let path = format!("/accounts/{}", account.id);
+    let admin = app.login_as(&org.admin).await?;
+    admin
+        .patch(&path, &json!({ "shared_with": [org.manager.id] }))
+        .await?
+        .assert_status(200);
+    let before = owner.account(account.id).await?;
+
+    let manager = app.login_as(&org.manager).await?;
+    for new_owner in [org.rep_a1.id, org.manager.id] {
+        manager
+            .patch(&path, &json!({ "owner_id": new_owner }))
+            .await?
+            .assert_problem(403, "owner_change_forbidden");
+    }
+    for shares in [json!([org.manager.id, org.rep_a1.id]), json!([])] {
+        manager
+            .patch(&path, &json!({ "shared_with": shares }))
+            .await?
+            .assert_problem(403, "share_change_forbidden");
+    }
+    manager
+        .patch(&path, &json!({ "team_id": org.team_a }))
+        .await?
+        .assert_violation("team_id", "read_only_field");
+    manager
+        .patch(&path, &json!({ "tier": "key" }))
+        .await?
+        .assert_problem(403, "tier_confirmation_forbidden");
+    assert_unchanged(&owner, &before).await?;
+    assert_eq!(before.account.team_id.map(|t| t.0), Some(west.team));
+
+    // Nor may she give the account's records to someone else.
+    manager
+        .post(
+            "/opportunities",
+            &json!({ "account_id": account.id, "name": "Pumps", "owner_id": west.rep.id }),
+        )
+        .await?
+        .assert_problem(403, "owner_change_forbidden");
+
+    // She works on it like anyone it is shared with.
+    manager
+        .patch(&path, &json!({ "notes": "met the CFO" }))
+        .await?
+        .assert_status(200);
+    manager
+        .post(
+            "/opportunities",
+            &json!({ "account_id": account.id, "name": "Valves" }),
+        )
+        .await?
+        .assert_status(201);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_accounts_managers_reassign_and_reshare_it_and_its_rep_owner_reshares_it()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let west = app.seed_west().await?;
+    let owner = app.login_as(&west.rep).await?;
+    let account = owner.create_account(new_account("West Gas")).await?;
+    let path = format!("/accounts/{}", account.id);
+
+    owner
+        .patch(&path, &json!({ "shared_with": [west.other_rep.id] }))
+        .await?
+        .assert_status(200);
+    let team_manager = app.login_as(&west.manager).await?;
+    team_manager
+        .patch(&path, &json!({ "shared_with": [] }))
+        .await?
+        .assert_status(200);
+    let moved: AccountView = team_manager
+        .patch(&path, &json!({ "owner_id": west.other_rep.id }))
+        .await?
+        .ensure_status(200)?
+        .json()?;
+    assert_eq!(moved.account.owner_id.0, west.other_rep.id);
+    let director = app.login_as(&west.director).await?;
+    director
+        .patch(
+            &path,
+            &json!({ "owner_id": west.rep.id, "shared_with": [west.other_rep.id] }),
+        )
+        .await?
+        .assert_status(200);
+    let admin = app.login_as(&org.admin).await?;
+    let last: AccountView = admin
+        .patch(
+            &path,
+            &json!({ "owner_id": west.other_rep.id, "shared_with": [] }),
+        )
+        .await?
+        .ensure_status(200)?
+        .json()?;
+    assert_eq!(last.account.owner_id.0, west.other_rep.id);
+    assert_eq!(last.account.team_id.map(|t| t.0), Some(west.team));
+    assert!(last.account.shared_with.is_empty());
+    Ok(())
+}

@@ -423,7 +423,7 @@ async fn listing_filters_contracts_by_account_owner_opportunity_status_and_signi
     let manager = app.login_as(&org.manager).await?;
     let first = rep_a1.create_account(new_account("Wuxi Electric")).await?;
     let second = rep_a2.create_account(new_account("Changzhou Rail")).await?;
-    let opportunity = Uuid::now_v7();
+    let opportunity = open_opportunity(&rep_a1, first.id, "Substations").await?;
     let mut body = new_contract(first.id, "L-1", 1.0);
     body["opportunity_id"] = json!(opportunity);
     body["status"] = json!("active");
@@ -479,7 +479,7 @@ async fn a_won_opportunity_creates_its_contract_inside_its_own_transaction() -> 
     let caller = AuthUser::without_session(conn, &row)
         .await
         .map_err(|err| anyhow::anyhow!("{err:?}"))?;
-    let opportunity = OpportunityId::new_v7();
+    let opportunity = OpportunityId(open_opportunity(&rep, account.id, "Trucks").await?);
     let new = NewContract {
         id: None,
         number: "OPP-2026-1".into(),
@@ -526,5 +526,146 @@ async fn a_won_opportunity_creates_its_contract_inside_its_own_transaction() -> 
         listed(&rep, &format!("opportunity_id={}", opportunity.0)).await?,
         [made.id.0]
     );
+    Ok(())
+}
+
+/// An opportunity at the contract stage on `account`, opened by `session`.
+async fn open_opportunity(
+    session: &Session,
+    account: impl std::fmt::Display,
+    name: &str,
+) -> anyhow::Result<Uuid> {
+    let reply = session
+        .post(
+            "/opportunities",
+            &json!({ "account_id": account.to_string(), "name": name, "stage": "contract", "amount": 1000.0 }),
+        )
+        .await?
+        .ensure_status(201)?;
+    Ok(serde_json::from_value(reply.body["id"].clone())?)
+}
+
+/// A won opportunity on `account`, opened by `session`.
+async fn won_opportunity(
+    session: &Session,
+    account: impl std::fmt::Display,
+    name: &str,
+) -> anyhow::Result<Uuid> {
+    let id = open_opportunity(session, account, name).await?;
+    session
+        .patch(&format!("/opportunities/{id}"), &json!({ "stage": "won" }))
+        .await?
+        .ensure_status(200)?;
+    Ok(id)
+}
+
+/// The rep of a second branch, West, with an account of their own.
+async fn west_rep(app: &TestApp) -> anyhow::Result<(Session, Uuid)> {
+    let west = app.seed_west().await?;
+    let session = app.login_as(&west.rep).await?;
+    let account = session.create_account(new_account("West Water")).await?;
+    Ok((session, account.id.0))
+}
+
+#[tokio::test]
+async fn a_contract_names_only_an_opportunity_of_its_own_account_that_the_caller_sees()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let account = rep.create_account(new_account("Ningbo Port")).await?;
+    let second = rep.create_account(new_account("Zhoushan Port")).await?;
+    let (west, west_account) = west_rep(&app).await?;
+    let foreign = won_opportunity(&west, west_account, "Pipes").await?;
+    let elsewhere = won_opportunity(&rep, second.id, "Cranes").await?;
+    let own = won_opportunity(&rep, account.id, "Berths").await?;
+
+    for (opportunity, code) in [
+        (foreign, "unknown_opportunity"),
+        (Uuid::now_v7(), "unknown_opportunity"),
+        (elsewhere, "other_account"),
+    ] {
+        let mut body = new_contract(account.id, "NB-1", 1.0);
+        body["opportunity_id"] = json!(opportunity);
+        rep.post("/contracts", &body)
+            .await?
+            .assert_violation("opportunity_id", code);
+    }
+    assert!(listed(&rep, "").await?.is_empty(), "nothing was stored");
+
+    let contract = create(&rep, &new_contract(account.id, "NB-1", 1.0)).await?;
+    for (opportunity, code) in [
+        (foreign, "unknown_opportunity"),
+        (elsewhere, "other_account"),
+    ] {
+        rep.patch(
+            &format!("/contracts/{}", contract.id),
+            &json!({ "opportunity_id": opportunity }),
+        )
+        .await?
+        .assert_violation("opportunity_id", code);
+    }
+    let closing = patch(&rep, contract.id, json!({ "opportunity_id": own })).await?;
+    assert_eq!(closing.opportunity_id.map(|o| o.0), Some(own));
+
+    // The real owner closes their deal as usual.
+    west.post(
+        &format!("/opportunities/{foreign}/contract"),
+        &json!({ "number": "W-1" }),
+    )
+    .await?
+    .assert_status(201);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_contract_of_another_account_naming_an_opportunity_neither_blocks_nor_leaks()
+-> anyhow::Result<()> {
+    use kam_server::entities::contract;
+    use sea_orm::{ActiveModelTrait, Set};
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let account = rep.create_account(new_account("Ningbo Port")).await?;
+    let (west, west_account) = west_rep(&app).await?;
+    let foreign = won_opportunity(&west, west_account, "Pipes").await?;
+    // A contract stored before the rule: on the rep's account, naming the
+    // other branch's deal.
+    let now = chrono::Utc::now();
+    contract::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        number: Set("SECRET-42".into()),
+        account_id: Set(account.id.0),
+        opportunity_id: Set(Some(foreign)),
+        owner_id: Set(org.rep_a1.id),
+        amount_minor: Set(100),
+        currency: Set("CNY".into()),
+        status: Set("draft".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(app.db().conn())
+    .await?;
+
+    let made = west
+        .post(
+            &format!("/opportunities/{foreign}/contract"),
+            &json!({ "number": "W-1" }),
+        )
+        .await?;
+    assert!(
+        !made.body.to_string().contains("SECRET-42"),
+        "the other account's contract number leaked: {}",
+        made.body
+    );
+    made.assert_status(201);
+    west.post(
+        &format!("/opportunities/{foreign}/contract"),
+        &json!({ "number": "W-2" }),
+    )
+    .await?
+    .assert_problem(409, "contract_exists");
     Ok(())
 }

@@ -21,7 +21,7 @@ use kam_server::records::page::Page;
 use kam_server::records::visits::VisitView;
 use kam_sync_core::protocol::{Bytes, PushDoc, PushStatus, SyncRequest, SyncResponse};
 use kam_sync_core::{ChangeMeta, RecordDoc, RecordKind, Replica, Visit};
-use kam_tests::{Org, OrgUser, Reply, Session, TestApp, new_account};
+use kam_tests::{Device, Org, OrgUser, Reply, Session, TestApp, West, new_account};
 use sea_orm::EntityTrait;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -112,35 +112,6 @@ impl Records {
     }
 }
 
-/// Users of a second branch, West, besides the seeded org in East.
-struct West {
-    team: Uuid,
-    director: OrgUser,
-    manager: OrgUser,
-    service: OrgUser,
-    rep: OrgUser,
-}
-
-async fn west(app: &TestApp) -> anyhow::Result<West> {
-    let branch = app.create_branch("West").await?;
-    let manager = app
-        .create_user("manager_w", Role::Manager, None, Some(branch))
-        .await?;
-    let team = app.create_team("West team", branch, &[manager.id]).await?;
-    let (director, service, rep) = tokio::try_join!(
-        app.create_user("director_w", Role::Director, None, Some(branch)),
-        app.create_user("service_w", Role::Service, None, Some(branch)),
-        app.create_user("rep_w1", Role::Rep, Some(team), None),
-    )?;
-    Ok(West {
-        team,
-        director,
-        manager,
-        service,
-        rep,
-    })
-}
-
 /// The seeded org, West, and records of team B (East) and of West.
 struct World {
     app: TestApp,
@@ -154,7 +125,7 @@ impl World {
     async fn build() -> anyhow::Result<Self> {
         let app = TestApp::spawn().await;
         let org = app.seed_org().await?;
-        let west = west(&app).await?;
+        let west = app.seed_west().await?;
         let team_b = Records::create(app.login_as(&org.rep_b1).await?, "Team B's").await?;
         let west_records = Records::create(app.login_as(&west.rep).await?, "West's").await?;
         Ok(Self {
@@ -1218,5 +1189,68 @@ async fn spraying_usernames_from_one_address_slows_only_its_unknown_devices() ->
     )
     .await?
     .assert_status(200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_manager_an_account_is_only_shared_with_cannot_take_it_over_by_sync() -> anyhow::Result<()>
+{
+    let world = World::build().await?;
+    let (org, west) = (&world.org, &world.west);
+    let account = world.west_records.account;
+    let path = format!("/accounts/{account}");
+    let admin = world.app.login_as(&org.admin).await?;
+    admin
+        .patch(&path, &json!({ "shared_with": [org.manager.id] }))
+        .await?
+        .assert_status(200);
+
+    let mut phone = Device::new(&world.app, &org.manager, "phone").await?;
+    phone.sync().await?;
+    phone.edit_account(
+        account,
+        json!({
+            "owner_id": org.manager.id,
+            "tier": "strategic",
+            "shared_with": [org.manager.id, org.rep_a1.id],
+            "notes": "taken over",
+        }),
+    )?;
+    let outcome = phone.sync().await?;
+    let mut refused: Vec<(&str, Option<&str>)> = outcome
+        .notices
+        .iter()
+        .map(|n| (n.code.as_str(), n.field.as_deref()))
+        .collect();
+    refused.sort();
+    assert_eq!(
+        refused,
+        [
+            ("owner_change_forbidden", Some("owner_id")),
+            ("share_change_forbidden", Some("shared_with")),
+            ("tier_confirmation_forbidden", Some("tier")),
+        ]
+    );
+    let server: AccountView = admin.get(&path).await?.ensure_status(200)?.json()?;
+    assert_eq!(server.account.owner_id.0, west.rep.id);
+    assert_eq!(server.account.team_id.map(|t| t.0), Some(west.team));
+    let shares: Vec<Uuid> = server.account.shared_with.iter().map(|u| u.0).collect();
+    assert_eq!(shares, [org.manager.id]);
+    assert_eq!(server.account.tier, None);
+    assert_eq!(server.account.notes, "taken over");
+    assert_eq!(
+        phone.json(account)["owner_id"],
+        json!(west.rep.id),
+        "the device received the compensation"
+    );
+
+    // The manager of its team keeps the right, by sync too.
+    let mut manager_phone = Device::new(&world.app, &west.manager, "phone").await?;
+    manager_phone.sync().await?;
+    manager_phone.edit_account(account, json!({ "shared_with": [] }))?;
+    let outcome = manager_phone.sync().await?;
+    assert!(outcome.notices.is_empty(), "{:?}", outcome.notices);
+    let server: AccountView = admin.get(&path).await?.ensure_status(200)?.json()?;
+    assert!(server.account.shared_with.is_empty());
     Ok(())
 }

@@ -548,6 +548,9 @@ async fn import_batch<K: CsvKind>(
     let mut visible_accounts = visible_among(&txn, caller, &account_ids).await?;
     let mut checked_accounts: HashSet<Uuid> = account_ids.into_iter().collect();
     let mut prepared = Vec::with_capacity(batch.len());
+    // The batch's records are stored together, after every review: a later
+    // row's review reads the earlier ones here, as a sync request's do.
+    let mut pending = Pending::default();
     let (mut imported, mut updated, mut unchanged) = (0, 0, 0);
     for row in batch {
         let line = row.line;
@@ -567,9 +570,10 @@ async fn import_batch<K: CsvKind>(
                     .push(reject(line, Some("id"), "not_found", "no such record"));
                 continue;
             }
-            match update_one::<K>(state, &txn, caller, meta, loaded, &row.patch).await {
+            match update_one::<K>(state, &txn, caller, meta, loaded, &row.patch, &pending).await {
                 Ok(Some(write)) => {
                     updated += 1;
+                    note_pending::<K>(&mut pending, &write);
                     prepared.push(write);
                 }
                 Ok(None) => unchanged += 1,
@@ -607,9 +611,10 @@ async fn import_batch<K: CsvKind>(
                 continue;
             }
         }
-        match create_one::<K>(state, &txn, caller, meta, id, record).await {
+        match create_one::<K>(state, &txn, caller, meta, id, record, &pending).await {
             Ok(write) => {
                 imported += 1;
+                note_pending::<K>(&mut pending, &write);
                 prepared.push(write);
             }
             Err(err) => report.rejected.push(rejection_of::<K>(line, err)?),
@@ -678,6 +683,14 @@ async fn import_batch<K: CsvKind>(
     Ok(())
 }
 
+/// Notes a record the batch will store for the reviews of its later rows,
+/// when its kind's reviews read such records.
+fn note_pending<K: CsvKind>(pending: &mut Pending, write: &Prepared) {
+    if K::READ_BY_LATER_REVIEWS {
+        pending.add(<K::Record as Record>::KIND, write.id, write.doc.to_json());
+    }
+}
+
 /// Merges a row's patch into an existing record, as a REST `PATCH` would;
 /// `None` when it changes nothing.
 async fn update_one<K: CsvKind>(
@@ -687,6 +700,7 @@ async fn update_one<K: CsvKind>(
     meta: &ChangeMeta,
     loaded: crate::records::Loaded,
     patch: &Map<String, Value>,
+    pending: &Pending,
 ) -> Result<Option<Prepared>, RowError> {
     let crate::records::Loaded {
         row,
@@ -700,15 +714,7 @@ async fn update_one<K: CsvKind>(
         return Ok(None);
     };
     let derived = derived_or_refusal(
-        K::review(
-            txn,
-            caller,
-            row.id,
-            Some(&current),
-            &patched,
-            &Pending::default(),
-        )
-        .await?,
+        K::review(txn, caller, row.id, Some(&current), &patched, pending).await?,
     )?;
     if !derived.is_empty() {
         doc.merge_patch::<K::Record>(&derived, meta)?;
@@ -732,9 +738,9 @@ async fn create_one<K: CsvKind>(
     meta: &ChangeMeta,
     id: Uuid,
     record: K::Record,
+    pending: &Pending,
 ) -> Result<Prepared, RowError> {
-    let derived =
-        derived_or_refusal(K::review(txn, caller, id, None, &record, &Pending::default()).await?)?;
+    let derived = derived_or_refusal(K::review(txn, caller, id, None, &record, pending).await?)?;
     let record: K::Record = with_fields(&record, &derived)?;
     let mut doc = RecordDoc::create(&record, state.actor.clone(), meta)?;
     let chunk = Chunk::since(&mut doc, &[], meta, None)

@@ -5,7 +5,7 @@ use super::{
     Chunk, Loaded, Materialize, Review, check_if_match, insert_each, load, store, upsert_each,
     with_fields,
 };
-use crate::access::{account_scope, can_see_account, require_writer};
+use crate::access::{account_scope, can_see_account, manages, require_writer};
 use crate::auth::{AuthUser, Role};
 use crate::config::{Settings, TieringSettings};
 use crate::entities::{account, account_share, scope_change, team, user};
@@ -344,6 +344,11 @@ fn json<T: Serialize>(value: &T) -> Value {
 /// What the server makes of a new version of an account written by
 /// `caller`, against the version before (`None` for a new account): who
 /// may own, reassign, tier and share it, and the fields the server keeps.
+///
+/// Reassigning an account and changing who it is shared with belong to
+/// the managers of the account as it stood ([`manages`]); its owner may
+/// share it too. Whoever creates an account may set both, within their
+/// reach.
 pub async fn review(
     conn: &impl ConnectionTrait,
     caller: &AuthUser,
@@ -351,16 +356,25 @@ pub async fn review(
     new: &Account,
 ) -> ApiResult<Review> {
     let mut review = Review::default();
+    let managed = old.is_none_or(|o| manages_account(caller, o.owner_id, o.team_id));
     let old_owner = old.map(|o| o.owner_id);
+    let mut owner = new.owner_id;
     let mut team = old.and_then(|o| o.team_id);
     if old_owner != Some(new.owner_id) {
-        let restore = json(&old_owner.unwrap_or(caller.id));
-        if old.is_some() && !caller.role.supervises() {
-            review.refuse("owner_id", restore, owner_forbidden(caller));
+        let kept = old_owner.unwrap_or(caller.id);
+        let verdict = if managed {
+            check_owner(conn, caller, new.owner_id).await
         } else {
-            match check_owner(conn, caller, new.owner_id).await {
-                Ok(owner_team) => team = owner_team,
-                Err(err) => review.refuse("owner_id", restore, err),
+            Err(not_managed(
+                "owner_change_forbidden",
+                "only the account's managers reassign it",
+            ))
+        };
+        match verdict {
+            Ok(owner_team) => team = owner_team,
+            Err(err) => {
+                review.refuse("owner_id", json(&kept), err);
+                owner = kept;
             }
         }
     }
@@ -380,26 +394,25 @@ pub async fn review(
             );
         }
     }
+    let corrects = manages_account(caller, owner, team);
     let old_tier = old.and_then(|o| o.tier);
     if new.tier != old_tier {
-        if !manages(caller, new.owner_id, team) {
+        if !corrects {
             review.refuse("tier", json(&old_tier), tier_forbidden());
         } else if new.tier.is_some() && new.proposed_tier.is_some() {
             review.derive("proposed_tier", Value::Null);
         }
     }
-    review_stage(manages(caller, new.owner_id, team), old, new, &mut review);
+    review_stage(corrects, old, new, &mut review);
     let old_shares = old.map(|o| o.shared_with.clone()).unwrap_or_default();
     if new.shared_with != old_shares {
-        let owner_or_supervisor =
-            caller.role.supervises() || old.is_none_or(|o| o.owner_id == caller.id);
-        if !owner_or_supervisor {
+        if !managed && old.is_some_and(|o| o.owner_id != caller.id) {
             review.refuse(
                 "shared_with",
                 json(&old_shares),
-                ApiError::forbidden(
+                not_managed(
                     "share_change_forbidden",
-                    "only the owner or a manager changes who an account is shared with",
+                    "only the account's owner or managers change who it is shared with",
                 ),
             );
         } else if let Err(err) = check_shares(conn, &new.shared_with).await {
@@ -409,16 +422,19 @@ pub async fn review(
     Ok(review)
 }
 
-/// Whether the caller is a manager or above over an account owned by
-/// `owner` in `team`: an admin, a director (whose scope is their branch), or
-/// a manager of the account's team or owning it. They confirm its tier and
-/// correct its stage; a manager it is merely shared with does not.
-fn manages(caller: &AuthUser, owner: UserId, team: Option<TeamId>) -> bool {
-    match caller.role {
-        Role::Admin | Role::Director => true,
-        Role::Manager => owner == caller.id || team.is_some_and(|t| caller.led_teams.contains(&t)),
-        Role::Rep | Role::Service => false,
-    }
+/// The 403 for a change only an account's managers make.
+fn not_managed(code: &'static str, rule: &str) -> ApiError {
+    ApiError::forbidden(
+        code,
+        format!("{rule}: a manager leading its team, its branch's director or an admin"),
+    )
+}
+
+/// Whether the caller manages an account owned by `owner` in `team` (see
+/// [`manages`]). They confirm its tier and correct its stage; a manager it
+/// is merely shared with does not.
+fn manages_account(caller: &AuthUser, owner: UserId, team: Option<TeamId>) -> bool {
+    manages(caller, owner.0, team.map(|t| t.0))
 }
 
 /// The lifecycle rules (大客户全生命周期) on a new version of an account;
@@ -578,7 +594,7 @@ pub struct TierRejectionRequest {
 
 /// The proposal a tier decision is about, if the caller [`manages`] the account.
 fn pending_proposal(caller: &AuthUser, account: &Account) -> ApiResult<Tier> {
-    if !manages(caller, account.owner_id, account.team_id) {
+    if !manages_account(caller, account.owner_id, account.team_id) {
         return Err(tier_forbidden());
     }
     account.proposed_tier.ok_or_else(|| {

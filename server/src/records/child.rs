@@ -6,9 +6,9 @@
 use super::kind::{Pending, Row, SyncedKind};
 use super::page::{Cursor, Page};
 use super::{Chunk, Loaded, check_if_match, load, store, store_new, with_fields};
-use crate::access::visible_account_ids;
+use crate::access::{manages, visible_account_ids};
 use crate::auth::AuthUser;
-use crate::entities::user;
+use crate::entities::{account, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
 use crate::startup::AppState;
@@ -148,8 +148,9 @@ fn fill_item_ids<K: ChildKind>(body: &mut Map<String, Value>) {
 }
 
 /// Who may own a record the caller writes under `account`: a rep owns
-/// their own (`rep_rule` says so when refused); a manager or above may
-/// assign any active user who can see the account.
+/// their own (`rep_rule` says so when refused); the account's managers
+/// ([`manages`]) may assign any active user who can see the account. A
+/// manager the account is only shared with is held to the rep's rule.
 pub async fn check_owner(
     conn: &impl ConnectionTrait,
     caller: &AuthUser,
@@ -162,6 +163,24 @@ pub async fn check_owner(
     }
     if !caller.role.supervises() {
         return Err(ApiError::forbidden("owner_change_forbidden", rep_rule));
+    }
+    // An account not stored yet (made offline in the same request) has no
+    // one who could see it but its maker: check_assignable says so.
+    let scope = account::Entity::find_by_id(account)
+        .select_only()
+        .column(account::Column::OwnerId)
+        .column(account::Column::TeamId)
+        .into_tuple::<(Uuid, Option<Uuid>)>()
+        .one(conn)
+        .await?;
+    if let Some((account_owner, team)) = scope
+        && !manages(caller, account_owner, team)
+    {
+        return Err(ApiError::forbidden(
+            "owner_change_forbidden",
+            "only the account's managers give its records to someone else: a manager leading \
+             its team, its branch's director or an admin",
+        ));
     }
     check_assignable(conn, owner, account, "owner_id").await
 }

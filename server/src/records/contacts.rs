@@ -10,19 +10,35 @@ use crate::entities::contact;
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
 use crate::startup::AppState;
-use kam_sync_core::Contact;
+use actix_web::http::StatusCode;
 use kam_sync_core::contact::{Attitude, BuyingRole, Personality};
-use kam_sync_core::ids::ContactId;
+use kam_sync_core::ids::{AccountId, ContactId};
+use kam_sync_core::{Contact, RecordKind};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, VecDeque};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Influence from which an opponent is a threat to the deal.
 pub const HIGH_INFLUENCE: i64 = 4;
+
+/// Most live (not deleted) key persons an account holds: a large group's
+/// decision map runs to a few hundred people; more is a runaway client.
+/// Adding one more (a new key person, or a deleted one restored) is refused
+/// with `too_many_key_persons`.
+pub const MAX_KEY_PERSONS: usize = 1_000;
+
+/// Most levels the org chart nests, its roots being the first. A person
+/// further down is drawn as the root of a tree of their own, flagged by a
+/// `too_deep` gap: a response nests at most this deep, well within what
+/// JSON readers accept (serde_json stops at 128 levels, and each level of
+/// the chart is two).
+pub const MAX_CHART_DEPTH: usize = 32;
 
 /// A key person as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -58,15 +74,20 @@ impl SyncedKind for Contacts {
     type View = ContactView;
     const NAME: &'static str = "contact";
 
+    // A device may push many key persons of one account at once; the cap
+    // counts those merged before in the same request.
+    const READ_BY_LATER_REVIEWS: bool = true;
+
     async fn review(
         conn: &impl ConnectionTrait,
         _caller: &AuthUser,
-        _id: Uuid,
+        id: Uuid,
         old: Option<&Contact>,
         new: &Contact,
-        _pending: &Pending,
+        pending: &Pending,
     ) -> ApiResult<Review> {
         let mut review = Review::default();
+        review_cap(conn, id, old, new, pending, &mut review).await?;
         if let Some(old) = old
             && old.account_id != new.account_id
         {
@@ -185,6 +206,71 @@ impl ChildKind for Contacts {
     }
 }
 
+/// The cap on live key persons per account ([`MAX_KEY_PERSONS`]), checked
+/// when a record adds one: a new key person, or a deleted one restored. A
+/// restored one is deleted again; a new one cannot be undone into fitting
+/// (its account stays as it is), so sync refuses it whole.
+async fn review_cap(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    old: Option<&Contact>,
+    new: &Contact,
+    pending: &Pending,
+    review: &mut Review,
+) -> ApiResult<()> {
+    let adds_one = match old {
+        None => true,
+        Some(old) => old.deleted && !new.deleted,
+    };
+    // A key person stays with their account (a move is refused apart).
+    let account = old.map_or(new.account_id, |o| o.account_id);
+    if !adds_one || live_key_persons(conn, id, account, pending).await? < MAX_KEY_PERSONS {
+        return Ok(());
+    }
+    let error = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "too_many_key_persons",
+        format!("an account holds at most {MAX_KEY_PERSONS} key persons; delete one first"),
+    );
+    match old {
+        None => review.refuse("account_id", json!(new.account_id), error),
+        Some(_) => review.refuse("deleted", json!(true), error),
+    }
+    Ok(())
+}
+
+/// The live key persons of `account` besides `id`: those merged before in
+/// the same sync request as they stand there, the stored ones otherwise.
+async fn live_key_persons(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    account: AccountId,
+    pending: &Pending,
+) -> ApiResult<usize> {
+    let mut pushed = vec![id];
+    let mut live = 0;
+    // Two fields of each, read in place: a request may hold a thousand.
+    for (other, record) in pending.of(RecordKind::Contact) {
+        let at_account = record
+            .get("account_id")
+            .and_then(Value::as_str)
+            .and_then(|text| Uuid::parse_str(text).ok())
+            == Some(account.0);
+        if other != id && at_account {
+            pushed.push(other);
+            let deleted = record.get("deleted").and_then(Value::as_bool) == Some(true);
+            live += usize::from(!deleted);
+        }
+    }
+    let stored = contact::Entity::find()
+        .filter(contact::Column::AccountId.eq(account.0))
+        .filter(contact::Column::Deleted.eq(false))
+        .filter(contact::Column::Id.is_not_in(pushed))
+        .count(conn)
+        .await?;
+    Ok(live + usize::try_from(stored).unwrap_or(usize::MAX))
+}
+
 /// Why `contact` may not report to `manager`, if it may not: not to
 /// themselves, nor to a key person of another account. A manager not known
 /// here yet is accepted: a device may push a person and their manager,
@@ -239,7 +325,8 @@ pub struct OrgNode {
 pub struct OrgGap {
     /// Stable code: `no_key_persons`, `no_decision_maker`, `no_champion`,
     /// `opponent_with_high_influence`, `decision_maker_not_supportive`,
-    /// `unknown_manager`, `reporting_cycle`.
+    /// `unknown_manager`, `reporting_cycle`, `too_deep` (the person is
+    /// more than 32 levels down and drawn as a root).
     pub code: String,
     /// What it means, for a person.
     pub message: String,
@@ -289,10 +376,18 @@ fn gap(code: &str, message: impl Into<String>, contact_id: Option<ContactId>) ->
     }
 }
 
-/// Builds the tree and finds the gaps; pure, so the rules are tested beside it.
+/// Builds the tree and finds the gaps; pure, so the rules are tested beside
+/// it. Linear in the number of people and free of recursion whatever the
+/// reporting lines (loops, chains of any length), and the tree it returns
+/// nests at most [`MAX_CHART_DEPTH`] levels, so serializing and dropping it
+/// are bounded too.
 fn chart_of(account_id: Uuid, mut people: Vec<ContactView>) -> OrgChart {
     people.sort_by(|a, b| a.contact.name.cmp(&b.contact.name).then(a.id.cmp(&b.id)));
-    let known: HashSet<ContactId> = people.iter().map(|p| p.id).collect();
+    let index: HashMap<ContactId, usize> = people
+        .iter()
+        .enumerate()
+        .map(|(at, p)| (p.id, at))
+        .collect();
     let mut gaps = Vec::new();
     if people.is_empty() {
         gaps.push(gap(
@@ -350,7 +445,7 @@ fn chart_of(account_id: Uuid, mut people: Vec<ContactView>) -> OrgChart {
             ));
         }
         if let Some(manager) = contact.reports_to
-            && !known.contains(&manager)
+            && !index.contains_key(&manager)
         {
             gaps.push(gap(
                 "unknown_manager",
@@ -362,53 +457,131 @@ fn chart_of(account_id: Uuid, mut people: Vec<ContactView>) -> OrgChart {
             ));
         }
     }
-    // A person whose chain of managers loops is placed as a root where the
-    // loop is found, so every person appears exactly once.
-    let manager_of: HashMap<ContactId, ContactId> = people
+    let manager_of: Vec<Option<usize>> = people
         .iter()
-        .filter_map(|p| {
-            let manager = p.contact.reports_to?;
-            known.contains(&manager).then_some((p.id, manager))
-        })
+        .map(|p| p.contact.reports_to.and_then(|m| index.get(&m).copied()))
         .collect();
-    let mut cut = HashSet::new();
-    for person in &people {
-        let mut seen = HashSet::from([person.id]);
-        let mut at = person.id;
-        while let Some(&next) = manager_of.get(&at) {
-            if cut.contains(&at) {
-                break;
-            }
-            if !seen.insert(next) {
-                cut.insert(at);
-                gaps.push(gap(
-                    "reporting_cycle",
-                    "these key persons report to each other in a loop; fix reports_to",
-                    Some(at),
-                ));
-                break;
-            }
-            at = next;
+    // A person whose line of managers loops is drawn as a root where the
+    // loop is found, so every person appears exactly once.
+    let cuts = loop_cuts(&manager_of);
+    let mut cut = vec![false; people.len()];
+    for &at in &cuts {
+        cut[at] = true;
+        gaps.push(gap(
+            "reporting_cycle",
+            "these key persons report to each other in a loop; fix reports_to",
+            Some(people[at].id),
+        ));
+    }
+    let mut reports_of: Vec<Vec<usize>> = vec![Vec::new(); people.len()];
+    let mut roots = VecDeque::new();
+    for (at, manager) in manager_of.iter().enumerate() {
+        match manager {
+            Some(manager) if !cut[at] => reports_of[*manager].push(at),
+            _ => roots.push_back(at),
         }
     }
-    let mut children: HashMap<ContactId, Vec<&ContactView>> = HashMap::new();
-    let mut roots = Vec::new();
-    for person in &people {
-        match manager_of.get(&person.id) {
-            Some(manager) if !cut.contains(&person.id) => {
-                children.entry(*manager).or_default().push(person)
-            }
-            _ => roots.push(person),
+    let mut trees = Vec::with_capacity(roots.len());
+    while let Some(root) = roots.pop_front() {
+        let (tree, too_deep) = tree_of(&people, &reports_of, root);
+        for at in too_deep {
+            gaps.push(gap(
+                "too_deep",
+                format!(
+                    "{} is more than {MAX_CHART_DEPTH} levels below the top; \
+                     drawn from here as a tree of its own",
+                    people[at].contact.name
+                ),
+                Some(people[at].id),
+            ));
+            roots.push_back(at);
         }
+        trees.push(tree);
     }
     OrgChart {
         account_id,
-        roots: roots.into_iter().map(|p| node(p, &children)).collect(),
+        roots: trees,
         gaps,
     }
 }
 
-fn node(person: &ContactView, children: &HashMap<ContactId, Vec<&ContactView>>) -> OrgNode {
+/// The people (by position) whose reporting line closes a loop, one per
+/// loop, in the order walks from each person in turn find them: without
+/// their lines, the reporting lines form a forest. Each person has at most
+/// one manager, so walking up from each person, over people no earlier walk
+/// crossed, visits everyone once.
+fn loop_cuts(manager_of: &[Option<usize>]) -> Vec<usize> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Walked {
+        Not,
+        Now,
+        Before,
+    }
+    let mut walked = vec![Walked::Not; manager_of.len()];
+    let mut cuts = Vec::new();
+    let mut path = Vec::new();
+    for start in 0..manager_of.len() {
+        let mut at = start;
+        while walked[at] == Walked::Not {
+            walked[at] = Walked::Now;
+            path.push(at);
+            match manager_of[at] {
+                Some(next) if walked[next] == Walked::Now => {
+                    cuts.push(at);
+                    break;
+                }
+                Some(next) => at = next,
+                None => break,
+            }
+        }
+        for at in path.drain(..) {
+            walked[at] = Walked::Before;
+        }
+    }
+    cuts
+}
+
+/// The tree under `root`, down to [`MAX_CHART_DEPTH`] levels, built with a
+/// stack rather than recursion; and the people one level further down,
+/// whose trees are drawn apart.
+fn tree_of(
+    people: &[ContactView],
+    reports_of: &[Vec<usize>],
+    root: usize,
+) -> (OrgNode, Vec<usize>) {
+    // Depth first, each person with the position of their manager in
+    // `order` (the root, first, with its own).
+    let mut order: Vec<(usize, usize)> = Vec::new();
+    let mut too_deep = Vec::new();
+    let mut stack = vec![(root, 0, 1)];
+    while let Some((at, manager, level)) = stack.pop() {
+        if level > MAX_CHART_DEPTH {
+            too_deep.push(at);
+            continue;
+        }
+        let position = order.len();
+        order.push((at, manager));
+        stack.extend(
+            reports_of[at]
+                .iter()
+                .rev()
+                .map(|&report| (report, position, level + 1)),
+        );
+    }
+    // Backwards, everyone comes after all of their reports: each node is
+    // made once its reports are, and handed to its manager.
+    let mut reports: Vec<Vec<OrgNode>> = (0..order.len()).map(|_| Vec::new()).collect();
+    for (position, &(at, manager)) in order.iter().enumerate().skip(1).rev() {
+        let made = node(&people[at], std::mem::take(&mut reports[position]));
+        reports[manager].push(made);
+    }
+    let tree = node(&people[root], std::mem::take(&mut reports[0]));
+    (tree, too_deep)
+}
+
+/// A person's node over their reports, given last first (as they are made).
+fn node(person: &ContactView, mut reports: Vec<OrgNode>) -> OrgNode {
+    reports.reverse();
     let contact = &person.contact;
     OrgNode {
         id: person.id,
@@ -420,10 +593,7 @@ fn node(person: &ContactView, children: &HashMap<ContactId, Vec<&ContactView>>) 
         influence: contact.influence,
         relationship_strength: contact.relationship_strength,
         personality: contact.personality,
-        reports: children
-            .get(&person.id)
-            .map(|reports| reports.iter().map(|p| node(p, children)).collect())
-            .unwrap_or_default(),
+        reports,
     }
 }
 
@@ -506,9 +676,106 @@ mod tests {
         b.contact.reports_to = Some(a.id);
         let chart = chart_of(Uuid::now_v7(), vec![a, b]);
         assert_eq!(codes(&chart), ["reporting_cycle"]);
-        fn count(nodes: &[OrgNode]) -> usize {
-            nodes.iter().map(|n| 1 + count(&n.reports)).sum()
+        assert_eq!(levels(&chart).len(), 2);
+    }
+
+    /// Every person drawn, with their level (a root is at level 1), walked
+    /// with a stack.
+    fn levels(chart: &OrgChart) -> Vec<(ContactId, usize)> {
+        let mut out = Vec::new();
+        let mut stack: Vec<(&OrgNode, usize)> = chart.roots.iter().map(|n| (n, 1)).collect();
+        while let Some((node, level)) = stack.pop() {
+            out.push((node.id, level));
+            stack.extend(node.reports.iter().map(|r| (r, level + 1)));
         }
-        assert_eq!(count(&chart.roots), 2);
+        out
+    }
+
+    /// Asserts that each of `people` is drawn exactly once, and nothing else.
+    fn assert_drawn_once(chart: &OrgChart, people: &[ContactId]) {
+        let mut drawn: Vec<ContactId> = levels(chart).into_iter().map(|(id, _)| id).collect();
+        drawn.sort();
+        let mut expected = people.to_vec();
+        expected.sort();
+        assert_eq!(drawn, expected);
+    }
+
+    /// `count` people, each reporting to the one before; the first reports
+    /// to the last when `closed`.
+    fn chain(count: usize, closed: bool) -> Vec<ContactView> {
+        let mut people: Vec<ContactView> = (0..count)
+            .map(|i| person(&format!("P{i:05}"), None, None))
+            .collect();
+        for i in 1..count {
+            people[i].contact.reports_to = Some(people[i - 1].id);
+        }
+        if closed && let Some(last) = people.last().map(|p| p.id) {
+            people[0].contact.reports_to = Some(last);
+        }
+        people
+    }
+
+    #[test]
+    fn a_chain_of_twenty_thousand_is_drawn_once_each_within_the_depth_bound() {
+        let people = chain(20_000, false);
+        let ids: Vec<ContactId> = people.iter().map(|p| p.id).collect();
+        let chart = chart_of(Uuid::now_v7(), people);
+        assert_drawn_once(&chart, &ids);
+        let deepest = levels(&chart).into_iter().map(|(_, level)| level).max();
+        assert_eq!(deepest, Some(MAX_CHART_DEPTH));
+        // Cut every MAX_CHART_DEPTH levels, each cut drawn as a root.
+        let cut: Vec<ContactId> = chart
+            .gaps
+            .iter()
+            .filter(|g| g.code == "too_deep")
+            .filter_map(|g| g.contact_id)
+            .collect();
+        let expected: Vec<ContactId> = ids.iter().copied().step_by(MAX_CHART_DEPTH).collect();
+        assert_eq!(cut, expected[1..]);
+        let roots: Vec<ContactId> = chart.roots.iter().map(|r| r.id).collect();
+        assert_eq!(roots, expected);
+        assert!(serde_json::to_string(&chart).is_ok());
+    }
+
+    #[test]
+    fn a_loop_of_twenty_thousand_is_cut_once_and_everyone_is_drawn_once() {
+        let people = chain(20_000, true);
+        let ids: Vec<ContactId> = people.iter().map(|p| p.id).collect();
+        let chart = chart_of(Uuid::now_v7(), people);
+        assert_drawn_once(&chart, &ids);
+        let cycles = chart
+            .gaps
+            .iter()
+            .filter(|g| g.code == "reporting_cycle")
+            .count();
+        assert_eq!(cycles, 1);
+    }
+
+    #[test]
+    fn people_reporting_into_loops_hang_under_them_and_each_loop_is_cut_once() {
+        let mut people = chain(3, true);
+        let mut second = chain(2, true);
+        let loop_member = people[1].id;
+        let mut below = person("Q", None, None);
+        below.contact.reports_to = Some(loop_member);
+        let mut further = person("R", None, None);
+        further.contact.reports_to = Some(below.id);
+        let mut unknown = person("S", None, None);
+        unknown.contact.reports_to = Some(ContactId::new_v7());
+        people.append(&mut second);
+        people.extend([below, further, unknown]);
+        let ids: Vec<ContactId> = people.iter().map(|p| p.id).collect();
+        let chart = chart_of(Uuid::now_v7(), people);
+        assert_drawn_once(&chart, &ids);
+        let mut gaps: Vec<&str> = codes(&chart)
+            .into_iter()
+            .filter(|c| !matches!(*c, "no_decision_maker" | "no_champion"))
+            .collect();
+        gaps.sort();
+        assert_eq!(
+            gaps,
+            ["reporting_cycle", "reporting_cycle", "unknown_manager"]
+        );
+        assert_eq!(chart.roots.len(), 3, "one root per loop and the orphan");
     }
 }

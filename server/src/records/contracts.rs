@@ -8,7 +8,7 @@ use super::page::{Cursor, Page};
 use super::{check_currency, check_if_match, with_json_fields};
 use crate::access::{require_writer, visible_account_ids};
 use crate::auth::{AuthUser, Role};
-use crate::entities::{contract, user};
+use crate::entities::{contract, opportunity, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
 use crate::startup::AppState;
@@ -179,7 +179,9 @@ pub struct NewContract {
     pub number: String,
     /// The account, one the caller can see.
     pub account_id: AccountId,
-    /// The opportunity it closes.
+    /// The opportunity it closes: one of the same account (422
+    /// `other_account` otherwise, `unknown_opportunity` for one the caller
+    /// cannot see).
     #[serde(default)]
     pub opportunity_id: Option<OpportunityId>,
     /// The user it counts for; defaults to the account's owner.
@@ -222,7 +224,7 @@ pub struct ContractFields {
     /// Contract number, unique.
     #[schema(min_length = 1, max_length = 64)]
     pub number: String,
-    /// The opportunity it closes.
+    /// The opportunity it closes, one of the same account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opportunity_id: Option<OpportunityId>,
     /// The user it counts for.
@@ -445,6 +447,42 @@ async fn check_owner(
     Ok(())
 }
 
+/// Refuses an opportunity a contract of `account` may not close: one the
+/// caller cannot see (or that does not exist) is `unknown_opportunity`, one
+/// of another account `other_account`.
+async fn check_opportunity(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    opportunity: OpportunityId,
+    account: Uuid,
+) -> ApiResult<()> {
+    let unknown = || {
+        ApiError::invalid_field(
+            "opportunity_id",
+            "unknown_opportunity",
+            "no such opportunity",
+        )
+    };
+    let owning_account = opportunity::Entity::find_by_id(opportunity.0)
+        .select_only()
+        .column(opportunity::Column::AccountId)
+        .into_tuple::<Uuid>()
+        .one(conn)
+        .await?
+        .ok_or_else(unknown)?;
+    if owning_account == account {
+        return Ok(());
+    }
+    visible_row(conn, caller, owning_account)
+        .await
+        .map_err(|_| unknown())?;
+    Err(ApiError::invalid_field(
+        "opportunity_id",
+        "other_account",
+        "the opportunity belongs to another account; a contract closes a deal of its own account",
+    ))
+}
+
 /// Creates a contract for `caller` on `conn` (a connection or an open
 /// transaction: a won opportunity creates its contract in its own
 /// transaction). The caller must be a writer who sees the account; the
@@ -483,6 +521,9 @@ pub async fn create(
     }
     .normalized();
     fields.check()?;
+    if let Some(opportunity) = fields.opportunity_id {
+        check_opportunity(conn, caller, opportunity, account.id).await?;
+    }
     if fields.owner_id.0 != account.owner_id {
         check_owner(conn, caller, fields.owner_id, account.id, account.owner_id).await?;
     }
@@ -677,6 +718,11 @@ pub async fn update(
     }
     if next == current {
         return ContractView::try_from(row);
+    }
+    if let Some(opportunity) = next.opportunity_id
+        && next.opportunity_id != current.opportunity_id
+    {
+        check_opportunity(&txn, caller, opportunity, row.account_id).await?;
     }
     if next.owner_id != current.owner_id {
         let account = visible_row(&txn, caller, row.account_id).await?;

@@ -29,8 +29,9 @@ pub trait SyncedKind {
     /// The kind's name in problems (`not_found("contact")`).
     const NAME: &'static str;
 
-    /// Whether other kinds' reviews read records of this kind as pushed in
-    /// the same sync request (a ticket closing on a callback made with it).
+    /// Whether reviews read records of this kind as pushed in the same sync
+    /// request or imported in the same CSV batch (a ticket closing on a
+    /// callback made with it, the cap on an account's key persons).
     const READ_BY_LATER_REVIEWS: bool = false;
 
     /// Whether `role` may create and change records of this kind (the
@@ -44,8 +45,9 @@ pub trait SyncedKind {
     /// changes it refuses and
     /// the fields it keeps itself. REST answers the first refusal; sync
     /// undoes every refusal with a compensating change. `pending` holds the
-    /// records of the same sync request already merged, of the kinds
-    /// [`SyncedKind::READ_BY_LATER_REVIEWS`] (empty for REST).
+    /// records of the same sync request (or CSV import batch) already
+    /// merged, of the kinds [`SyncedKind::READ_BY_LATER_REVIEWS`] (empty for
+    /// REST).
     fn review(
         conn: &impl ConnectionTrait,
         caller: &AuthUser,
@@ -80,9 +82,10 @@ pub trait SyncedKind {
     ) -> impl Future<Output = ApiResult<std::collections::HashMap<Uuid, Row<Self>>>>;
 }
 
-/// Records merged earlier in the same sync request and not yet stored,
-/// which later reviews may read: kinds are applied in [`RecordKind::ALL`]
-/// order, so a record's review sees the pending records of earlier kinds.
+/// Records merged earlier in the same sync request (or CSV import batch)
+/// and not yet stored, which later reviews may read: kinds are applied in
+/// [`RecordKind::ALL`] order, so a record's review sees the pending records
+/// of earlier kinds, and of its own kind those before it.
 #[derive(Debug, Default)]
 pub struct Pending {
     records: Vec<(RecordKind, Uuid, Value)>,

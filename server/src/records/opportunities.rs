@@ -686,8 +686,12 @@ pub async fn contract_from(
             ),
         ));
     }
+    // Only a contract of the deal's own account closes it: one elsewhere
+    // naming it (stored before contracts were held to their account) is
+    // neither an obstacle nor the caller's to read about.
     let existing = contract::Entity::find()
         .filter(contract::Column::OpportunityId.eq(id))
+        .filter(contract::Column::AccountId.eq(opportunity.account_id.0))
         .one(&txn)
         .await?;
     if let Some(existing) = existing {

@@ -101,6 +101,10 @@ async fn get_account(
 
 /// Change an account with a JSON merge patch, applied as one Automerge change
 /// on the caller's behalf. `If-Match` is optional: edits merge without it.
+/// Only the account's managers (an admin, its branch's director, a manager
+/// leading its team) change its owner (403 `owner_change_forbidden`), and
+/// they or its owner who it is shared with (403 `share_change_forbidden`);
+/// an account shared with a manager gives her a rep's rights on it.
 #[utoipa::path(
     tag = "accounts",
     params(

@@ -37,7 +37,7 @@ mod crud {
         patch: ContactPatch,
         docs: {
             list: "List the key persons at the accounts in the caller's scope, newest first.",
-            create: "Add a key person at an account the caller can see.",
+            create: "Add a key person at an account the caller can see; an account holds at most 1,000 live (not deleted) key persons (422 `too_many_key_persons`).",
             get: "Read a key person: the merged record and any concurrent values.",
             update: "Change a key person with a JSON merge patch (attitude, influence, reports_to, ...).",
             delete: "Delete a key person (soft: `deleted` becomes true).",
@@ -53,7 +53,10 @@ pub fn configure(config: &mut ServiceConfig) {
 
 /// The account's org chart: who reports to whom, with buying roles and
 /// attitudes, and the gaps in the decision map (no decision maker known, no
-/// champion, an opponent with high influence, ...).
+/// champion, an opponent with high influence, ...). Every live key person
+/// appears once. The tree nests at most 32 levels: a person further down
+/// heads a tree of their own, flagged by a `too_deep` gap; a reporting loop
+/// is cut where it is found (`reporting_cycle`).
 #[utoipa::path(
     tag = "contacts",
     params(("id" = Uuid, Path, description = "Account id")),

@@ -46,6 +46,8 @@ async fn list_contracts(
 
 /// Create a contract under an account the caller can see (not the service
 /// role). A number another contract has is a 409 `contract_number_taken`.
+/// The opportunity it closes belongs to the same account (422
+/// `other_account`; `unknown_opportunity` for one the caller cannot see).
 #[utoipa::path(
     tag = "contracts",
     request_body = NewContract,
@@ -92,6 +94,7 @@ async fn get_contract(
 /// `active` (needs `signed_on`) → `completed` | `terminated`, and a draft
 /// may be terminated; other moves are a 409 `invalid_status_move`. A
 /// completed or terminated contract takes only notes (409 `contract_closed`).
+/// An opportunity it is made to close is held to the rule of creation.
 #[utoipa::path(
     tag = "contracts",
     params(
