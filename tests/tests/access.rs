@@ -481,6 +481,77 @@ async fn a_manager_an_account_is_only_shared_with_edits_it_but_cannot_take_it_ov
 }
 
 #[tokio::test]
+async fn a_manager_an_account_is_only_shared_with_neither_decides_its_resources_nor_reopens_its_deals()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let west = app.seed_west().await?;
+    let owner = app.login_as(&west.rep).await?;
+    let account = owner.create_account(new_account("West Water")).await?;
+    let admin = app.login_as(&org.admin).await?;
+    admin
+        .patch(
+            &format!("/accounts/{}", account.id),
+            &json!({ "shared_with": [org.manager.id] }),
+        )
+        .await?
+        .assert_status(200);
+    let plan = owner
+        .post(
+            "/account-plans",
+            &json!({
+                "account_id": account.id,
+                "period_kind": "quarter",
+                "period_start": "2026-10-01",
+                "title": "Win the tender",
+                "resources": [{"kind": "budget", "description": "Pilot", "amount": 1000}],
+            }),
+        )
+        .await?
+        .ensure_status(201)?;
+    let plan_path = format!(
+        "/account-plans/{}",
+        plan.body["id"].as_str().unwrap_or_default()
+    );
+    let mut approved = plan.body["resources"].clone();
+    approved[0]["status"] = json!("approved");
+    let deal = owner
+        .post(
+            "/opportunities",
+            &json!({ "account_id": account.id, "name": "Pumps", "stage": "negotiation" }),
+        )
+        .await?
+        .ensure_status(201)?;
+    let deal_path = format!(
+        "/opportunities/{}",
+        deal.body["id"].as_str().unwrap_or_default()
+    );
+
+    let shared = app.login_as(&org.manager).await?;
+    shared
+        .patch(&plan_path, &json!({ "resources": approved }))
+        .await?
+        .assert_problem(403, "approval_forbidden");
+    shared
+        .patch(&deal_path, &json!({ "stage": "planning" }))
+        .await?
+        .assert_problem(403, "stage_reopen_forbidden");
+
+    let leader = app.login_as(&west.manager).await?;
+    let decided = leader
+        .patch(&plan_path, &json!({ "resources": approved }))
+        .await?
+        .ensure_status(200)?;
+    assert_eq!(decided.body["resources"][0]["status"], "approved");
+    let reopened = leader
+        .patch(&deal_path, &json!({ "stage": "planning" }))
+        .await?
+        .ensure_status(200)?;
+    assert_eq!(reopened.body["stage"], "planning");
+    Ok(())
+}
+
+#[tokio::test]
 async fn the_accounts_managers_reassign_and_reshare_it_and_its_rep_owner_reshares_it()
 -> anyhow::Result<()> {
     let app = TestApp::spawn().await;

@@ -3,7 +3,9 @@
 //! requests, who may own an action), and the figures the view shows
 //! (overdue actions, progress, resource totals by decision).
 
-use super::child::{ChildKind, Columns, check_assignable, check_owner, list_filter};
+use super::child::{
+    ChildKind, Columns, check_assignable, check_owner, list_filter, manages_account,
+};
 use super::kind::{Pending, Stamp, SyncedKind};
 use super::{Materialize, Review, upsert_each};
 use crate::auth::AuthUser;
@@ -171,7 +173,8 @@ impl SyncedKind for AccountPlans {
             review.refuse("owner_id", json!(old_owner.unwrap_or(caller.id)), err);
         }
         review_status(conn, old, new, pending, &mut review).await?;
-        review_resources(caller, old, new, &mut review)?;
+        let decides = manages_account(conn, caller, new.account_id.0).await?;
+        review_resources(decides, caller, old, new, &mut review)?;
         review_action_owners(conn, old, new, &mut review).await?;
         Ok(review)
     }
@@ -407,11 +410,13 @@ async fn active_plan(
         .find(|id| !pushed.contains(id)))
 }
 
-/// Only a manager or above decides a resource request (approves it,
-/// rejects it, or takes a decision back); the server records who decided.
-/// A refused decision keeps the request's previous status, and only that:
+/// Only the account's managers (`may_decide`: a manager leading its team,
+/// its branch's director, an admin) decide a resource request (approve it,
+/// reject it, or take a decision back); the server records who decided. A
+/// refused decision keeps the request's previous status, and only that:
 /// the caller's other edits of the list stand.
 fn review_resources(
+    may_decide: bool,
     caller: &AuthUser,
     old: Option<&AccountPlan>,
     new: &AccountPlan,
@@ -427,12 +432,12 @@ fn review_resources(
         let old_status = previous.map_or(ResourceStatus::Requested, |r| r.status);
         let decides = resource.status != old_status
             && (resource.status.is_decision() || old_status.is_decision());
-        if decides && !caller.role.supervises() {
+        if decides && !may_decide {
             refused.get_or_insert_with(|| {
                 ApiError::forbidden(
                     "approval_forbidden",
                     format!(
-                        "resources.{index}: only a manager or above approves or rejects resource requests"
+                        "resources.{index}: only the account's managers (a manager leading its team, its branch's director, an admin) approve or reject resource requests"
                     ),
                 )
             });

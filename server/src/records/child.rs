@@ -164,18 +164,7 @@ pub async fn check_owner(
     if !caller.role.supervises() {
         return Err(ApiError::forbidden("owner_change_forbidden", rep_rule));
     }
-    // An account not stored yet (made offline in the same request) has no
-    // one who could see it but its maker: check_assignable says so.
-    let scope = account::Entity::find_by_id(account)
-        .select_only()
-        .column(account::Column::OwnerId)
-        .column(account::Column::TeamId)
-        .into_tuple::<(Uuid, Option<Uuid>)>()
-        .one(conn)
-        .await?;
-    if let Some((account_owner, team)) = scope
-        && !manages(caller, account_owner, team)
-    {
+    if !manages_account(conn, caller, account).await? {
         return Err(ApiError::forbidden(
             "owner_change_forbidden",
             "only the account's managers give its records to someone else: a manager leading \
@@ -183,6 +172,29 @@ pub async fn check_owner(
         ));
     }
     check_assignable(conn, owner, account, "owner_id").await
+}
+
+/// Whether the caller manages `account` ([`manages`]): decides what only
+/// its managers decide under it (who owns its records, resource requests,
+/// reopening its deals). An account not stored yet (made offline in the
+/// same request, so by the caller) is managed by a caller who supervises;
+/// `check_assignable` still holds its records to people who can see it.
+pub async fn manages_account(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    account: Uuid,
+) -> ApiResult<bool> {
+    if !caller.role.supervises() {
+        return Ok(false);
+    }
+    let scope = account::Entity::find_by_id(account)
+        .select_only()
+        .column(account::Column::OwnerId)
+        .column(account::Column::TeamId)
+        .into_tuple::<(Uuid, Option<Uuid>)>()
+        .one(conn)
+        .await?;
+    Ok(scope.is_none_or(|(owner, team)| manages(caller, owner, team)))
 }
 
 /// Whether `user` may be given work under `account`: an active user who

@@ -11,7 +11,7 @@
 //! [`server_fields`], which dates `won_on`: the place to hook what a win
 //! starts.
 
-use super::child::{ChildKind, Columns, check_owner, list_filter};
+use super::child::{ChildKind, Columns, check_owner, list_filter, manages_account};
 use super::kind::{Pending, Stamp, SyncedKind};
 use super::totals;
 use super::{Materialize, Review, upsert_each};
@@ -95,7 +95,7 @@ fn refuse_move(from: Option<OpportunityStage>, to: OpportunityStage) -> ApiError
 /// What is wrong with moving from `from` (`None`: a new opportunity) to
 /// `to`, if anything, and the stage that undoes it.
 fn stage_problem(
-    caller: &AuthUser,
+    reopens: bool,
     from: Option<OpportunityStage>,
     to: OpportunityStage,
 ) -> Option<(ApiError, OpportunityStage)> {
@@ -111,10 +111,10 @@ fn stage_problem(
     match from.move_to(to) {
         None if from == to => None,
         None => Some((refuse_move(Some(from), to), from)),
-        Some(StageMove::Reopen) if !caller.role.supervises() => Some((
+        Some(StageMove::Reopen) if !reopens => Some((
             ApiError::forbidden(
                 "stage_reopen_forbidden",
-                format!("{from} → {to} moves the deal back; a manager reopens deals"),
+                format!("{from} → {to} moves the deal back; the account's managers reopen deals"),
             ),
             from,
         )),
@@ -276,7 +276,9 @@ impl SyncedKind for Opportunities {
         {
             review.refuse("owner_id", json!(old_owner.unwrap_or(caller.id)), err);
         }
-        let stage = match stage_problem(caller, old.map(|o| o.stage), new.stage) {
+        let moves_back = old.is_some_and(|o| o.stage.move_to(new.stage) == Some(StageMove::Reopen));
+        let reopens = moves_back && manages_account(conn, caller, new.account_id.0).await?;
+        let stage = match stage_problem(reopens, old.map(|o| o.stage), new.stage) {
             Some((error, restore)) => {
                 review.refuse("stage", json!(restore), error);
                 restore
