@@ -36,7 +36,8 @@
 //! The walk accepts everything Automerge's parser accepts (LEB128 however
 //! long), so no chunk that Automerge would inflate escapes it; what it
 //! cannot follow is refused as [`ScanError::Malformed`], bytes that
-//! Automerge refuses too.
+//! Automerge refuses too, and so is column metadata listing more than 256
+//! columns (Automerge writes fewer than 32).
 
 use flate2::bufread::DeflateDecoder;
 use std::io::{BufReader, Read};
@@ -56,6 +57,9 @@ const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 
 /// Bytes of a change hash.
 const HASH_BYTES: u64 = 32;
+
+/// Most columns a chunk's column metadata may list.
+const MAX_COLUMNS: u64 = 256;
 
 /// Why bytes were refused before they were decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -535,10 +539,16 @@ impl<R: Read> Stream<R> {
     }
 
     /// Column metadata: a count, then each column's specification and
-    /// length. The count is checked against the bytes as they are read, so
-    /// a claimed count allocates nothing.
+    /// length. Automerge writes fewer than 32 columns to a chunk; more than
+    /// [`MAX_COLUMNS`] are refused, so a claimed count (or inflated
+    /// metadata) allocates next to nothing.
     fn column_metadata(&mut self) -> Result<Vec<Column>, ScanError> {
         let count = self.uleb()?;
+        if count > MAX_COLUMNS {
+            return Err(ScanError::Malformed(
+                "a chunk claims more columns than Automerge writes",
+            ));
+        }
         let mut columns = Vec::new();
         for _ in 0..count {
             let spec = self.uleb()?;
@@ -773,6 +783,88 @@ mod tests {
                 decoded_size(&bytes, MAX_DECODED_BYTES).unwrap_or_else(|err| panic!("{err}"));
             assert!(decoded >= 1 << 20, "{shape}: {decoded}");
         }
+    }
+
+    fn uleb(mut value: u64, out: &mut Vec<u8>) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    /// A chunk of `chunk_type` around `data` (the checksum is not checked
+    /// by the scan).
+    fn chunk(chunk_type: u8, data: &[u8]) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend([0, 0, 0, 0, chunk_type]);
+        uleb(data.len() as u64, &mut bytes);
+        bytes.extend(data);
+        bytes
+    }
+
+    /// A change's data up to its op columns: no dependencies, a one-byte
+    /// actor, sequence 1, start op 1, time 0, no message, no other actors.
+    fn change_prefix() -> Vec<u8> {
+        vec![0, 1, 0xaa, 1, 1, 0, 0, 0]
+    }
+
+    fn deflate(data: &[u8]) -> Vec<u8> {
+        let mut deflated = Vec::new();
+        let mut encoder = flate2::read::DeflateEncoder::new(data, flate2::Compression::default());
+        encoder
+            .read_to_end(&mut deflated)
+            .unwrap_or_else(|err| panic!("{err}"));
+        deflated
+    }
+
+    #[test]
+    fn one_run_standing_for_a_trillion_ops_is_refused_in_a_few_bytes() {
+        let mut data = change_prefix();
+        // One column, the action column (id 4, integer): one run of 2^40
+        // values of 1.
+        let mut run = Vec::new();
+        uleb(1 << 40, &mut run); // a positive count, read as signed
+        run.push(0); // keeps the LEB128 positive as a signed number
+        run.push(1);
+        data.extend([1, (4 << 4) | 2]);
+        uleb(run.len() as u64, &mut data);
+        data.extend(&run);
+        let bytes = chunk(1, &data);
+        assert!(bytes.len() < 32);
+        assert_eq!(
+            decoded_size(&bytes, MAX_DECODED_BYTES),
+            Err(ScanError::TooLarge {
+                limit: MAX_DECODED_BYTES
+            })
+        );
+    }
+
+    #[test]
+    fn deflated_metadata_claiming_a_million_columns_is_refused() {
+        let mut data = change_prefix();
+        uleb(1 << 20, &mut data);
+        data.extend([0x12, 0x00].repeat(1 << 20));
+        let bytes = chunk(2, &deflate(&data));
+        assert!(bytes.len() < 16 * 1024, "{} bytes", bytes.len());
+        assert!(matches!(
+            decoded_size(&bytes, MAX_DECODED_BYTES),
+            Err(ScanError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_compressed_chunk_of_garbage_counts_all_it_inflates_to() {
+        // Automerge inflates a compressed chunk whole before reading it.
+        let bytes = chunk(2, &deflate(&vec![0xff; 2 * MIB as usize]));
+        assert_eq!(
+            decoded_size(&bytes, MIB),
+            Err(ScanError::TooLarge { limit: MIB })
+        );
     }
 
     #[test]
