@@ -720,9 +720,9 @@ pub enum Merged {
 }
 
 /// Merges a device's changes into a document and checks what only the
-/// document can tell (dependencies, size, commit messages, depth, roots): the pure,
-/// CPU-heavy middle of a push, run on the CPU pool, and what the fuzz
-/// targets in `sync-core/fuzz` drive. `whole` says the document was made
+/// document can tell (dependencies, size, commit messages, depth, roots):
+/// the pure, CPU-heavy middle of a push, run on the CPU pool, and what the
+/// fuzz targets in `sync-core/fuzz` drive. `whole` says the document was made
 /// from the bytes already (they were a whole new document).
 pub fn merge_pushed(
     mut doc: RecordDoc,
