@@ -249,7 +249,7 @@ pub mod responses {
     );
     const TOO_LARGE: (u16, &str) = (
         413,
-        "The body is larger than the configured limit (`payload_too_large`)",
+        "The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`)",
     );
     const MEDIA_TYPE: (u16, &str) = (415, "The body is not JSON (`unsupported_media_type`)");
     const INVALID: (u16, &str) = (

@@ -13,6 +13,7 @@ use anyhow::Context;
 use automerge::{ActorId, AutoCommit};
 use kam_server::records::cache::DocCache;
 use kam_server::sync::push::check_bytes;
+use kam_sync_core::inflation::DecodeBudget;
 use kam_sync_core::{Account, ChangeMeta, Contact, Record, RecordDoc, RecordKind, parse_record};
 use serde_json::{Value, json};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
@@ -135,7 +136,7 @@ fn edited_by_devices(devices: usize) -> anyhow::Result<Vec<u8>> {
 /// it (`sync::push`): decode the bytes, check them, read the record, write
 /// its snapshot and its log entry.
 fn pushed_whole(kind: RecordKind, bytes: &[u8]) -> anyhow::Result<AutoCommit> {
-    let whole = check_bytes(Uuid::now_v7(), bytes)
+    let whole = check_bytes(Uuid::now_v7(), bytes, &mut DecodeBudget::default())
         .map_err(|err| anyhow::anyhow!("{err}"))?
         .context("a whole document")?;
     let mut doc = RecordDoc::from_automerge(kind, whole);

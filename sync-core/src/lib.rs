@@ -8,7 +8,9 @@
 //! - reading and writing them from and to Automerge documents, merge-patching
 //!   them, and listing concurrent values of a field ([`doc`]),
 //! - the identifiers shared by every component ([`ids`]), money ([`money`]),
-//!   and the bounds on untrusted structure ([`limits`]).
+//!   and the bounds on untrusted structure ([`limits`]),
+//! - what untrusted Automerge bytes decode to, found before decoding them
+//!   ([`inflation`]).
 //!
 //! It is sans-IO: no threads, sockets, clocks or databases. Callers pass the
 //! time and the author of each change in [`doc::ChangeMeta`].
@@ -21,6 +23,7 @@ pub mod doc;
 pub mod error;
 pub mod geo;
 pub mod ids;
+pub mod inflation;
 pub mod limits;
 pub mod money;
 pub mod opportunity;

@@ -1,7 +1,8 @@
 //! Bounds on the shape of untrusted structure: how deep maps and lists may
-//! nest in a record document or in a request body. Every walk over such
-//! structure is either iterative or stops at these bounds, so no input can
-//! exhaust a thread's stack (a server worker has 2 MiB).
+//! nest in a record document or in a request body, and how long a change's
+//! commit message may be. Every walk over such structure is either
+//! iterative or stops at these bounds, so no input can exhaust a thread's
+//! stack (a server worker has 2 MiB).
 
 use crate::error::Violation;
 use serde_json::Value;
@@ -14,6 +15,16 @@ pub const MAX_DEPTH: usize = 16;
 
 /// The stable code of a structure nested deeper than [`MAX_DEPTH`].
 pub const TOO_DEEP: &str = "too_deep";
+
+/// Longest commit message a change may carry, in bytes. Devices and the
+/// server write a short JSON author (`{"user": ..., "device": ...}`, under
+/// 200 bytes); a message is not shown anywhere, so a long one only costs
+/// memory each time the change is read.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
+
+/// The stable code of a change whose message is longer than
+/// [`MAX_MESSAGE_BYTES`].
+pub const MESSAGE_TOO_LONG: &str = "message_too_long";
 
 /// The violation naming `path` (dotted) as nested too deep.
 pub fn too_deep(path: &str) -> Violation {

@@ -1,9 +1,10 @@
 //! Hostile structure from any logged-in user (and before login): documents
 //! and bodies nested thousands deep, NUL characters in any text of any body,
-//! members sent twice. Each is refused with a clear 4xx or a refused push
-//! with a notice, changes nothing, and the server carries on.
+//! members sent twice, Automerge bytes that inflate a thousandfold, commit
+//! messages of any length. Each is refused with a clear 4xx or a refused
+//! push with a notice, changes nothing, and the server carries on.
 
-use automerge::transaction::Transactable;
+use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, ObjType, ROOT};
 use kam_sync_core::limits::{MAX_DEPTH, TOO_DEEP};
 use kam_sync_core::protocol::{Bytes, PushDoc, PushStatus, SyncRequest, SyncResponse};
@@ -37,13 +38,13 @@ fn document<R: kam_sync_core::Record>(record: Value, author: &OrgUser) -> Record
     RecordDoc::create(&record, ActorId::random(), &meta).unwrap_or_else(|err| panic!("{err}"))
 }
 
-/// Pushes the changes of one document and returns the response.
-async fn push(
+/// Pushes the changes of one document and returns the reply.
+async fn push_reply(
     session: &Session,
     id: Uuid,
     kind: RecordKind,
     changes: Vec<u8>,
-) -> anyhow::Result<SyncResponse> {
+) -> anyhow::Result<Reply> {
     let request = SyncRequest {
         push: vec![PushDoc {
             id,
@@ -54,6 +55,17 @@ async fn push(
     };
     session
         .post("/sync", &serde_json::to_value(&request)?)
+        .await
+}
+
+/// Pushes the changes of one document and returns the response.
+async fn push(
+    session: &Session,
+    id: Uuid,
+    kind: RecordKind,
+    changes: Vec<u8>,
+) -> anyhow::Result<SyncResponse> {
+    push_reply(session, id, kind, changes)
         .await?
         .ensure_status(200)?
         .json()
@@ -371,4 +383,170 @@ async fn a_member_sent_twice_is_400_duplicate_member() -> anyhow::Result<()> {
     assert_eq!(rep.list_accounts("").await?.len(), 1);
     assert_eq!(rep.account(account.id).await?.version, account.version);
     Ok(())
+}
+
+const MIB: usize = 1024 * 1024;
+
+/// Adds a change to `doc` whose commit message is `size` bytes of one
+/// character (it also renames the purpose, so the change is not empty).
+fn commit_with_message(doc: &mut RecordDoc, size: usize) {
+    let doc = doc.automerge_mut();
+    doc.put(ROOT, "purpose", "Renewal, again")
+        .unwrap_or_else(|err| panic!("{err}"));
+    doc.commit_with(CommitOptions::default().with_message("a".repeat(size)));
+}
+
+/// This process's memory in KiB: resident now, and the most resident since
+/// [`reset_peak_memory`].
+fn memory_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /proc/self/status"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Starts counting the peak resident memory afresh (Linux: writing 5 to
+/// `clear_refs` resets `VmHWM`).
+fn reset_peak_memory() {
+    std::fs::write("/proc/self/clear_refs", "5")
+        .unwrap_or_else(|err| panic!("cannot reset the peak memory: {err}"));
+}
+
+/// How far the server's memory (it runs in this process) rose above where
+/// it stood while it answered `request`, in MiB.
+async fn memory_rise_mib<T>(request: impl std::future::Future<Output = T>) -> (u64, T) {
+    reset_peak_memory();
+    let (before, _) = memory_kib();
+    let result = request.await;
+    let (_, peak) = memory_kib();
+    (peak.saturating_sub(before) / 1024, result)
+}
+
+#[tokio::test]
+async fn automerge_bytes_that_inflate_past_the_bound_are_413_too_large_decoded_without_inflating()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let account = rep.create_account(new_account("Bombs Away")).await?;
+
+    // A new visit pushed whole: a document chunk whose message column
+    // is deflated from 256 MiB to a few hundred KiB.
+    let mut visit = document::<Visit>(visit_body(account.id, org.rep_a1.id), &org.rep_a1);
+    commit_with_message(&mut visit, 256 * MIB);
+    let whole = visit.automerge_mut().save();
+    drop(visit);
+    assert!(whole.len() < MIB, "{} bytes on the wire", whole.len());
+    let id = Uuid::now_v7();
+    let (rise, reply) = memory_rise_mib(push_reply(&rep, id, RecordKind::Visit, whole)).await;
+    let reply = reply?;
+    reply.assert_problem(413, "too_large_decoded");
+    assert!(rise < 64, "the server's memory rose {rise} MiB");
+    rep.get(&format!("/visits/{id}")).await?.assert_status(404);
+
+    // An edit of a stored visit: a compressed change chunk of 256 MiB.
+    let mut visit = document::<Visit>(visit_body(account.id, org.rep_a1.id), &org.rep_a1);
+    let id = Uuid::now_v7();
+    let created = push(&rep, id, RecordKind::Visit, visit.automerge_mut().save()).await?;
+    assert_eq!(created.pushed[0].status, PushStatus::Applied);
+    commit_with_message(&mut visit, 256 * MIB);
+    let mut change = visit
+        .automerge_mut()
+        .get_last_local_change()
+        .ok_or_else(|| anyhow::anyhow!("no change"))?;
+    let compressed = change.bytes().into_owned();
+    drop((change, visit));
+    assert!(compressed.len() < MIB, "{} bytes", compressed.len());
+    let (rise, reply) = memory_rise_mib(push_reply(&rep, id, RecordKind::Visit, compressed)).await;
+    let reply = reply?;
+    reply.assert_problem(413, "too_large_decoded");
+    assert!(rise < 64, "the server's memory rose {rise} MiB");
+    let stored = rep
+        .get(&format!("/visits/{id}"))
+        .await?
+        .ensure_status(200)?;
+    assert_eq!(stored.body["purpose"], "Renewal", "nothing was changed");
+    assert_alive(&app).await
+}
+
+#[tokio::test]
+async fn a_change_whose_commit_message_is_longer_than_4_kib_is_refused_message_too_long()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let account = rep.create_account(new_account("Long Winded")).await?;
+
+    let mut visit = document::<Visit>(visit_body(account.id, org.rep_a1.id), &org.rep_a1);
+    commit_with_message(&mut visit, 4 * 1024 + 1);
+    let new_id = Uuid::now_v7();
+    let response = push(
+        &rep,
+        new_id,
+        RecordKind::Visit,
+        visit.automerge_mut().save(),
+    )
+    .await?;
+    assert_refused_message_too_long(&response, new_id);
+    rep.get(&format!("/visits/{new_id}"))
+        .await?
+        .assert_status(404);
+
+    let mut visit = document::<Visit>(visit_body(account.id, org.rep_a1.id), &org.rep_a1);
+    let id = Uuid::now_v7();
+    let created = push(&rep, id, RecordKind::Visit, visit.automerge_mut().save()).await?;
+    assert_eq!(created.pushed[0].status, PushStatus::Applied);
+    let heads = visit.automerge_mut().get_heads();
+    commit_with_message(&mut visit, 64 * 1024);
+    let edit = visit.automerge_mut().save_after(&heads);
+    let response = push(&rep, id, RecordKind::Visit, edit).await?;
+    assert_refused_message_too_long(&response, id);
+    let stored = rep
+        .get(&format!("/visits/{id}"))
+        .await?
+        .ensure_status(200)?;
+    assert_eq!(stored.body["purpose"], "Renewal", "nothing was changed");
+
+    // A message of exactly 4 KiB is taken.
+    let mut fresh = document::<Visit>(visit_body(account.id, org.rep_a1.id), &org.rep_a1);
+    commit_with_message(&mut fresh, 4 * 1024);
+    let fresh_id = Uuid::now_v7();
+    let response = push(
+        &rep,
+        fresh_id,
+        RecordKind::Visit,
+        fresh.automerge_mut().save(),
+    )
+    .await?;
+    assert_eq!(
+        response.pushed[0].status,
+        PushStatus::Applied,
+        "{response:?}"
+    );
+    Ok(())
+}
+
+/// Asserts the one pushed document was refused with a `message_too_long`
+/// notice.
+#[track_caller]
+fn assert_refused_message_too_long(response: &SyncResponse, id: Uuid) {
+    assert_eq!(response.pushed.len(), 1);
+    assert_eq!(
+        response.pushed[0].status,
+        PushStatus::Refused,
+        "{response:?}"
+    );
+    assert!(
+        response
+            .notices
+            .iter()
+            .any(|n| n.id == id && n.code == "message_too_long"),
+        "no message_too_long notice: {:?}",
+        response.notices
+    );
 }

@@ -15,6 +15,8 @@ use crate::with_kind;
 use automerge::{AutoCommit, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad};
 use chrono::{DateTime, Datelike, Utc};
 use kam_sync_core::doc::decode_untrusted;
+use kam_sync_core::inflation::{DecodeBudget, ScanError, TOO_LARGE_DECODED};
+use kam_sync_core::limits::{MAX_MESSAGE_BYTES, MESSAGE_TOO_LONG};
 use kam_sync_core::protocol::{MISSING_DEPENDENCIES, Notice, PushDoc, PushResult, PushStatus};
 use kam_sync_core::{
     ChangeMeta, RecordDoc, RecordError, RecordKind, Violation, diff_patch, parse_record,
@@ -33,10 +35,19 @@ pub const MAX_PUSH_DOCS: usize = 1_000;
 pub const MAX_PUSH_CHANGES: usize = 20_000;
 
 /// Checks that `bytes` are whole, well-formed Automerge changes or documents
-/// (they may depend on changes the server has; that is checked on merge).
-/// Returns the document they make when they need nothing else, so a new
-/// document is parsed once.
-pub fn check_bytes(id: Uuid, bytes: &[u8]) -> ApiResult<Option<AutoCommit>> {
+/// (they may depend on changes the server has; that is checked on merge),
+/// and, before decoding them, that they decode to no more than `budget`
+/// leaves (spending it: one budget serves a whole request). Returns the
+/// document they make when they need nothing else, so a new document is
+/// parsed once.
+pub fn check_bytes(
+    id: Uuid,
+    bytes: &[u8],
+    budget: &mut DecodeBudget,
+) -> ApiResult<Option<AutoCommit>> {
+    budget
+        .spend_on(bytes)
+        .map_err(|err| scan_refusal(id, &err))?;
     match decode_untrusted(|| {
         AutoCommit::load_with_options(
             bytes,
@@ -49,6 +60,24 @@ pub fn check_bytes(id: Uuid, bytes: &[u8]) -> ApiResult<Option<AutoCommit>> {
             "invalid_automerge",
             format!("document {id}: the changes are not valid Automerge bytes ({err})"),
         )),
+    }
+}
+
+/// The answer to pushed bytes refused before they were decoded.
+fn scan_refusal(id: Uuid, err: &ScanError) -> ApiError {
+    match err {
+        ScanError::TooLarge { limit } => ApiError::new(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            TOO_LARGE_DECODED,
+            format!(
+                "document {id}: the pushed changes, with the documents before them in this request, decode to more than {} MiB; push fewer documents per request",
+                limit / (1024 * 1024)
+            ),
+        ),
+        ScanError::Malformed(_) => ApiError::bad_request(
+            "invalid_automerge",
+            format!("document {id}: the changes are not valid Automerge bytes ({err})"),
+        ),
     }
 }
 
@@ -87,10 +116,11 @@ pub async fn apply(
     }
     // Parsing whole documents is the heaviest step of a first sync.
     let incoming = crate::cpu::run(move || {
+        let mut budget = DecodeBudget::default();
         pushes
             .into_iter()
             .map(|push| {
-                let whole = check_bytes(push.id, &push.changes.0)?;
+                let whole = check_bytes(push.id, &push.changes.0, &mut budget)?;
                 Ok(Incoming { push, whole })
             })
             .collect::<ApiResult<Vec<_>>>()
@@ -690,9 +720,9 @@ pub enum Merged {
 }
 
 /// Merges a device's changes into a document and checks what only the
-/// document can tell (dependencies, size, depth, roots): the pure,
-/// CPU-heavy middle of a push, run on the CPU pool, and what the fuzz
-/// targets in `sync-core/fuzz` drive. `whole` says the document was made
+/// document can tell (dependencies, size, commit messages, depth, roots):
+/// the pure, CPU-heavy middle of a push, run on the CPU pool, and what the
+/// fuzz targets in `sync-core/fuzz` drive. `whole` says the document was made
 /// from the bytes already (they were a whole new document).
 pub fn merge_pushed(
     mut doc: RecordDoc,
@@ -710,6 +740,11 @@ pub fn merge_pushed(
         outcome,
     };
     if !whole {
+        // `check_bytes` spent the request's budget on these bytes already;
+        // scanning them again keeps this step safe on its own.
+        DecodeBudget::default()
+            .spend_on(&bytes)
+            .map_err(|err| scan_refusal(id, &err))?;
         decode_untrusted(|| doc.automerge_mut().load_incremental(&bytes)).map_err(|err| {
             ApiError::bad_request("invalid_automerge", format!("document {id}: {err}"))
         })?;
@@ -726,10 +761,19 @@ pub fn merge_pushed(
         );
         return Ok(step(doc, Merged::Refused(vec![missing])));
     }
-    let (new_changes, device_time) = {
+    let (new_changes, device_time, longest_message) = {
         let changes = doc.automerge_mut().get_changes(&heads_before);
         let latest = changes.iter().map(|change| change.timestamp()).max();
-        (changes.len(), latest.and_then(device_clock))
+        let longest_message = changes
+            .iter()
+            .filter_map(|change| change.message().map(str::len))
+            .max()
+            .unwrap_or(0);
+        (
+            changes.len(),
+            latest.and_then(device_clock),
+            longest_message,
+        )
     };
     if new_changes > MAX_PUSH_CHANGES {
         return Err(ApiError::new(
@@ -739,6 +783,17 @@ pub fn merge_pushed(
                 "document {id} brings {new_changes} changes; push at most {MAX_PUSH_CHANGES} per document per request"
             ),
         ));
+    }
+    if longest_message > MAX_MESSAGE_BYTES {
+        let long = notice(
+            id,
+            MESSAGE_TOO_LONG,
+            None,
+            format!(
+                "a change carries a commit message of {longest_message} bytes; at most {MAX_MESSAGE_BYTES}"
+            ),
+        );
+        return Ok(step(doc, Merged::Refused(vec![long])));
     }
     if automerge::ReadDoc::stats(doc.automerge()).num_changes > records::MAX_DOC_CHANGES {
         let full = notice(

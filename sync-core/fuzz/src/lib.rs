@@ -12,6 +12,7 @@ use automerge::{ActorId, AutoCommit};
 use chrono::DateTime;
 use kam_server::cpu::WORKER_STACK_BYTES;
 use kam_server::sync::push::{Merged, check_bytes, merge_pushed};
+use kam_sync_core::inflation::DecodeBudget;
 use kam_sync_core::{
     ChangeMeta, Record, RecordDoc, RecordError, RecordKind, diff_patch, with_record_type,
 };
@@ -180,7 +181,7 @@ pub fn on_worker_stack(work: impl FnOnce() + Send) {
 /// step ([`merge_pushed`]), read and validate the result, patch it back
 /// towards a valid record, and save the new changes.
 pub fn push_doc(kind: RecordKind, bytes: &[u8]) {
-    let Ok(whole) = check_bytes(DOC_ID, bytes) else {
+    let Ok(whole) = check_bytes(DOC_ID, bytes, &mut DecodeBudget::default()) else {
         return;
     };
     match whole {
