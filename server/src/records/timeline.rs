@@ -25,7 +25,8 @@ use kam_sync_core::doc::decode_untrusted;
 use kam_sync_core::{RecordDoc, RecordKind};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -282,6 +283,26 @@ fn render(row: timeline_entry::Model, names: &HashMap<Uuid, String>) -> ApiResul
     })
 }
 
+/// A stored document, as [`backfill_once`] reads it.
+#[derive(Debug, FromQueryResult)]
+struct StoredDocument {
+    id: Uuid,
+    kind: String,
+    account_id: Uuid,
+    last_seq: i64,
+    created_at: DateTime<Utc>,
+}
+
+/// A change-log entry, as [`backfill_once`] replays it.
+#[derive(Debug, FromQueryResult)]
+struct LoggedChange {
+    seq: i64,
+    bytes: Vec<u8>,
+    user_id: Option<Uuid>,
+    device_id: String,
+    created_at: DateTime<Utc>,
+}
+
 /// The name under which [`backfill_once`] notes that it ran.
 const BACKFILLED: &str = "timeline_backfilled";
 
@@ -301,34 +322,40 @@ pub async fn backfill_once(db: &Db) -> ApiResult<()> {
     {
         return Ok(());
     }
-    let documents: Vec<(Uuid, String, Uuid, i64, DateTime<Utc>)> = document::Entity::find()
+    let documents: Vec<StoredDocument> = document::Entity::find()
         .select_only()
         .column(document::Column::Id)
         .column(document::Column::Kind)
         .column(document::Column::AccountId)
         .column(document::Column::LastSeq)
         .column(document::Column::CreatedAt)
-        .into_tuple()
+        .into_model()
         .all(conn)
         .await?;
     let mut written = 0;
-    for (id, kind, account_id, last_seq, created_at) in documents {
+    for StoredDocument {
+        id,
+        kind,
+        account_id,
+        last_seq,
+        created_at,
+    } in documents
+    {
         let Some(kind) = RecordKind::parse(&kind) else {
             continue;
         };
-        let chunks: Vec<(i64, Vec<u8>, Option<Uuid>, String, DateTime<Utc>)> =
-            doc_change::Entity::find()
-                .select_only()
-                .column(doc_change::Column::Seq)
-                .column(doc_change::Column::Bytes)
-                .column(doc_change::Column::UserId)
-                .column(doc_change::Column::DeviceId)
-                .column(doc_change::Column::CreatedAt)
-                .filter(doc_change::Column::DocId.eq(id))
-                .order_by_asc(doc_change::Column::Seq)
-                .into_tuple()
-                .all(conn)
-                .await?;
+        let chunks: Vec<LoggedChange> = doc_change::Entity::find()
+            .select_only()
+            .column(doc_change::Column::Seq)
+            .column(doc_change::Column::Bytes)
+            .column(doc_change::Column::UserId)
+            .column(doc_change::Column::DeviceId)
+            .column(doc_change::Column::CreatedAt)
+            .filter(doc_change::Column::DocId.eq(id))
+            .order_by_asc(doc_change::Column::Seq)
+            .into_model()
+            .all(conn)
+            .await?;
         let base = timeline_entry::ActiveModel {
             account_id: Set(account_id),
             record_id: Set(id),
@@ -340,8 +367,15 @@ pub async fn backfill_once(db: &Db) -> ApiResult<()> {
             Some(bodies) => chunks
                 .iter()
                 .zip(bodies)
-                .map(|((seq, _, user_id, device_id, at), body)| {
-                    entry(&base, *seq, *user_id, device_id.clone(), *at, body)
+                .map(|(change, body)| {
+                    entry(
+                        &base,
+                        change.seq,
+                        change.user_id,
+                        change.device_id.clone(),
+                        change.created_at,
+                        body,
+                    )
                 })
                 .collect::<ApiResult<Vec<_>>>()?,
             None => {
@@ -414,15 +448,12 @@ fn entry(
 
 /// Replays a record's logged change sets from nothing; `None` when the log
 /// does not start at the record's beginning (it was compacted).
-fn replay(
-    kind: RecordKind,
-    chunks: &[(i64, Vec<u8>, Option<Uuid>, String, DateTime<Utc>)],
-) -> Option<Vec<EntryBody>> {
+fn replay(kind: RecordKind, chunks: &[LoggedChange]) -> Option<Vec<EntryBody>> {
     let mut doc = RecordDoc::from_automerge(kind, automerge::AutoCommit::new());
     let mut before: Option<Value> = None;
     let mut bodies = Vec::with_capacity(chunks.len());
-    for (_, bytes, _, _, _) in chunks {
-        decode_untrusted(|| doc.automerge_mut().load_incremental(bytes)).ok()?;
+    for change in chunks {
+        decode_untrusted(|| doc.automerge_mut().load_incremental(&change.bytes)).ok()?;
         if !doc.automerge_mut().get_missing_deps(&[]).is_empty() {
             return None;
         }
