@@ -8,6 +8,7 @@ use kam_server::records::contacts::{
 };
 use kam_server::records::page::Page;
 use kam_sync_core::Contact;
+use kam_sync_core::limits::{MAX_DEPTH, TOO_DEEP};
 use kam_sync_core::protocol::{Bytes, PushDoc, PushStatus, SyncRequest, SyncResponse};
 use kam_tests::{Device, Method, Session, TestApp, new_account};
 use serde_json::{Value, json};
@@ -563,7 +564,9 @@ async fn a_key_person_pushed_with_a_field_nested_twenty_thousand_deep_is_refused
         .iter()
         .map(|n| (n.code.as_str(), n.field.as_deref()))
         .collect();
-    assert_eq!(notices, [("invalid_record", Some("x"))]);
+    // The path names the first level past the bound.
+    let too_deep_at = vec!["x"; MAX_DEPTH].join(".");
+    assert_eq!(notices, [(TOO_DEEP, Some(too_deep_at.as_str()))]);
     rep.get(&format!("/contacts/{id}"))
         .await?
         .assert_problem(404, "not_found");
