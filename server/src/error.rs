@@ -317,6 +317,35 @@ pub mod responses {
         }
     }
 
+    /// Problems of the sync endpoint (its codes are explained in
+    /// docs/sync-protocol.md, "Errors").
+    pub struct SyncErrors;
+
+    impl IntoResponses for SyncErrors {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            problems(&[
+                (
+                    400,
+                    "The body or a part of it does not parse (`malformed_json`, `malformed_cbor`, `unreadable_body`, `duplicate_member`), the cursor is not one this server gave out (`invalid_cursor`), or a push's `changes` are not Automerge bytes (`invalid_automerge`)",
+                ),
+                UNAUTHORIZED,
+                (
+                    413,
+                    "The body is larger than the sync limit (`payload_too_large`), or it pushes too much: more than 1000 documents (`too_many_documents`), more than 20,000 changes for one document (`too_many_changes`), or bytes decoding to more than 64 MiB (`too_large_decoded`)",
+                ),
+                (
+                    415,
+                    "The body is neither `application/json` nor `application/cbor` (`unsupported_media_type`)",
+                ),
+                (
+                    422,
+                    "Well-formed but not a valid request (`invalid_body`: an unknown member, a bad UUID, an unknown `kind`, bad base64; `validation_failed` with `violations`: `foreign_document`, `kind_mismatch`, `unknown_document`, `duplicate_document`, `too_deep`, `invalid_value` for a `limit` of 0)",
+                ),
+                INTERNAL,
+            ])
+        }
+    }
+
     /// Problems of the login and refresh routes (no access token needed).
     pub struct CredentialErrors;
 

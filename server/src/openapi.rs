@@ -1,5 +1,8 @@
-//! The OpenAPI document's frame: title, security scheme, tags. Paths and
-//! schemas come from the `#[utoipa::path]` handlers as they are mounted.
+//! The OpenAPI document's frame: title, security scheme, tags, servers.
+//! Paths and schemas come from the `#[utoipa::path]` handlers as they are
+//! mounted; the functions here finish what utoipa leaves for a third party's
+//! generator and linter (one-line summaries, described responses, public
+//! routes marked public, camelCase operation ids, named list items).
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema};
@@ -12,7 +15,9 @@ use utoipa::{Modify, OpenApi};
         description = "Offline-first key-account management: accounts, visits and the people around them, \
                        merged conflict-free from field devices. Every error is an RFC 9457 \
                        `application/problem+json` body with a stable `code`.",
+        contact(name = "KAM Sync maintainers"),
     ),
+    servers((url = "/", description = "The server that serves this document")),
     modifiers(&BearerAuth),
     components(schemas(crate::error::Problem)),
     tags(
@@ -21,6 +26,11 @@ use utoipa::{Modify, OpenApi};
         (name = "admin", description = "Branches, teams, users and their devices"),
         (name = "accounts", description = "Key accounts"),
         (name = "visits", description = "Visits to accounts"),
+        (name = "contacts", description = "Key persons at accounts (关键人) and the account's org chart"),
+        (name = "opportunities", description = "Sales opportunities, their stages and the pipeline"),
+        (name = "account_plans", description = "Account plans per period: goals, actions and resource requests"),
+        (name = "tickets", description = "Service tickets and complaints, with their SLA"),
+        (name = "callbacks", description = "Satisfaction callbacks after service and visits"),
         (name = "contracts", description = "Contracts under accounts; edited online, terminated rather than deleted"),
         (name = "targets", description = "Sales targets per period and org level, their decomposition and progress"),
         (name = "import", description = "Records in and out as CSV"),
@@ -127,6 +137,183 @@ pub fn document_idempotency_keys(document: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// Finishes every operation for the generators and linters third parties
+/// run on the document: a one-line summary with the whole prose in the
+/// description, a description on every response, `security: []` on the
+/// routes that need no token, and operation ids in camelCase.
+pub fn finish_operations(document: &mut utoipa::openapi::OpenApi) {
+    let described = schema_descriptions(document);
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            split_summary(operation);
+            if operation.security.is_none() {
+                operation.security = Some(Vec::new());
+            }
+            if let Some(id) = operation.operation_id.as_mut() {
+                *id = camel_case(id);
+            }
+            for (status, response) in &mut operation.responses.responses {
+                if let RefOr::T(response) = response
+                    && response.description.is_empty()
+                {
+                    response.description = response_description(status, response, &described);
+                }
+            }
+        }
+    }
+}
+
+/// utoipa takes a handler's first paragraph as the summary: the summary
+/// becomes its first sentence, and the description the whole text.
+fn split_summary(operation: &mut utoipa::openapi::path::Operation) {
+    let Some(paragraph) = operation.summary.take() else {
+        return;
+    };
+    let paragraph = paragraph.trim().to_owned();
+    operation.summary = Some(first_sentence(&paragraph));
+    operation.description = Some(match operation.description.take() {
+        Some(rest) if !rest.trim().is_empty() => format!("{paragraph}\n\n{}", rest.trim()),
+        _ => paragraph,
+    });
+}
+
+/// A short line from the head of `text`: up to its first full stop, colon,
+/// semicolon or parenthesis, on one line.
+fn first_sentence(text: &str) -> String {
+    let end = [". ", ": ", "; ", " ("]
+        .iter()
+        .flat_map(|stop| text.match_indices(stop).map(|(at, _)| at))
+        .filter(|&at| !ABBREVIATIONS.iter().any(|a| text[..at].ends_with(a)))
+        .min()
+        .unwrap_or(text.len());
+    text[..end]
+        .trim_end_matches('.')
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Abbreviations whose full stop ends no sentence.
+const ABBREVIATIONS: [&str; 3] = ["e.g", "i.e", "etc"];
+
+/// `list_accounts` as `listAccounts`; an id already in camelCase stays.
+fn camel_case(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    let mut upper = false;
+    for c in id.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Each component schema's own description, by name.
+fn schema_descriptions(
+    document: &utoipa::openapi::OpenApi,
+) -> std::collections::BTreeMap<String, String> {
+    let Some(components) = document.components.as_ref() else {
+        return Default::default();
+    };
+    components
+        .schemas
+        .iter()
+        .filter_map(|(name, schema)| {
+            let description = match schema {
+                RefOr::T(Schema::Object(object)) => object.description.clone(),
+                RefOr::T(Schema::AllOf(all)) => all.description.clone(),
+                _ => None,
+            }?;
+            Some((name.clone(), description))
+        })
+        .collect()
+}
+
+/// A success's description: what it means, and the schema's own words.
+fn response_description(
+    status: &str,
+    response: &utoipa::openapi::Response,
+    described: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let meaning = match status {
+        "200" => "OK",
+        "201" => "Created",
+        "202" => "Accepted",
+        _ => "Answered",
+    };
+    let schema = response.content.values().find_map(|content| match content {
+        RefOr::T(utoipa::openapi::Content {
+            schema: Some(RefOr::Ref(reference)),
+            ..
+        }) => reference
+            .ref_location
+            .strip_prefix("#/components/schemas/")
+            .map(str::to_owned),
+        _ => None,
+    });
+    let told = schema.and_then(|name| match name.strip_prefix("Page_") {
+        Some(item) => Some(format!(
+            "one page of `{item}` items, with the cursor of the next"
+        )),
+        None => described.get(&name).map(|d| first_sentence(d)),
+    });
+    match told {
+        Some(told) => format!("{meaning}: {}", lowercase_first(&told)),
+        None => meaning.to_owned(),
+    }
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) if !chars.clone().next().is_some_and(char::is_uppercase) => {
+            first.to_lowercase().chain(chars).collect()
+        }
+        _ => text.to_owned(),
+    }
+}
+
+/// A list page's `items` name their schema (`Page_TicketView` lists
+/// `TicketView`s) instead of copying it: utoipa inlines a generic's
+/// argument, which gives generators an anonymous type per list.
+pub fn name_page_items(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::ArrayItems;
+    let Some(components) = document.components.as_mut() else {
+        return;
+    };
+    let pages: Vec<String> = components
+        .schemas
+        .keys()
+        .filter(|name| {
+            name.strip_prefix("Page_")
+                .is_some_and(|item| components.schemas.contains_key(item))
+        })
+        .cloned()
+        .collect();
+    for page in pages {
+        let item = page["Page_".len()..].to_owned();
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&page)
+            && let Some(RefOr::T(Schema::Array(array))) = object.properties.get_mut("items")
+        {
+            array.items = ArrayItems::RefOrSchema(Box::new(RefOr::Ref(
+                utoipa::openapi::Ref::from_schema_name(item),
+            )));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -186,6 +373,56 @@ mod tests {
                         statuses.iter().any(|s| *s == "401"),
                         "{method} {path} does not document 401"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn operations_are_named_summarized_described_and_tagged_for_generators() {
+        let document = crate::startup::openapi_document();
+        let declared: Vec<&str> = document
+            .tags
+            .iter()
+            .flatten()
+            .map(|tag| tag.name.as_str())
+            .collect();
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, item) in &document.paths.paths {
+            for operation in [&item.get, &item.post, &item.put, &item.patch, &item.delete]
+                .into_iter()
+                .flatten()
+            {
+                let id = operation.operation_id.clone().unwrap_or_default();
+                assert!(
+                    id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                        && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                    "{path}: operation id {id:?} is not camelCase"
+                );
+                assert!(ids.insert(id.clone()), "operation id {id} is used twice");
+                let summary = operation.summary.as_deref().unwrap_or_default();
+                assert!(
+                    !summary.is_empty() && summary.len() <= 160 && !summary.contains('\n'),
+                    "{id}: the summary is not one short line: {summary:?}"
+                );
+                assert!(operation.description.is_some(), "{id} has no description");
+                for tag in operation.tags.iter().flatten() {
+                    assert!(
+                        declared.contains(&tag.as_str()),
+                        "{id}: tag {tag} is not declared"
+                    );
+                }
+                assert!(
+                    operation.security.is_some(),
+                    "{id} says nothing of security"
+                );
+                for (status, response) in &operation.responses.responses {
+                    if let utoipa::openapi::RefOr::T(response) = response {
+                        assert!(
+                            !response.description.is_empty(),
+                            "{id}: {status} is not described"
+                        );
+                    }
                 }
             }
         }

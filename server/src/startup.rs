@@ -201,6 +201,8 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let mut document = mount(App::new().into_utoipa_app()).split_for_parts().1;
     openapi::open_flattened_schemas(&mut document);
     openapi::document_idempotency_keys(&mut document);
+    openapi::name_page_items(&mut document);
+    openapi::finish_operations(&mut document);
     document
 }
 

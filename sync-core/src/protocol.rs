@@ -82,10 +82,14 @@ pub struct SyncRequest {
     /// Documents the device wants whole (it found changes it cannot apply).
     #[serde(default)]
     pub resend: Vec<Uuid>,
-    /// Most documents to pull in this response (the server caps it).
+    /// Most documents to pull in this response: default 200, at least 1; the
+    /// server caps it at 1000.
     #[serde(default)]
     // utoipa documents a u32 as `int32`, whose range ends at 2^31 - 1.
-    #[cfg_attr(feature = "openapi", schema(format = Int64, maximum = 4294967295.0))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(format = Int64, minimum = 1, maximum = 4294967295.0)
+    )]
     pub limit: Option<u32>,
 }
 
@@ -98,8 +102,11 @@ pub struct PushDoc {
     pub id: Uuid,
     /// The record's kind.
     pub kind: RecordKind,
-    /// `save_after(server_heads)` of the device's document; for a document the
-    /// server has never seen, `save()` (the whole document).
+    /// Automerge bytes, base64 in JSON (a byte string in CBOR): the changes
+    /// the device made since the server heads it last saw,
+    /// `save_after(server_heads)` (or the change chunks themselves); for a
+    /// document the server has never seen (server heads `[]`), `save()`,
+    /// the whole document. See docs/sync-protocol.md, "What to push".
     pub changes: Bytes,
 }
 

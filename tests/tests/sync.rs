@@ -379,6 +379,9 @@ async fn bad_automerge_bytes_and_foreign_documents_get_a_problem_and_change_noth
         .await?;
     assert_eq!(reply.status, 413, "{}", reply.body);
     assert_eq!(reply.code(), Some("too_many_documents"));
+    // A pull of no documents is no pull: the schema's minimum is 1.
+    let reply = phone.session.post("/sync", &json!({"limit": 0})).await?;
+    reply.assert_violation("limit", "invalid_value");
     assert_eq!(rest.account(id).await?.version, account.version);
     Ok(())
 }

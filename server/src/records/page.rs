@@ -19,6 +19,8 @@ pub struct Page<T> {
     /// The items, newest first.
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub next_cursor: Option<String>,
 }
 

@@ -17,6 +17,7 @@ new_record_schema!(
 child_record_routes!(
     kind: AccountPlans,
     tag: "account_plans",
+    names: { one: "AccountPlan", many: "AccountPlans" },
     list: "/account-plans",
     item: "/account-plans/{id}",
     view: AccountPlanView,

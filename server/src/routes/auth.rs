@@ -224,6 +224,7 @@ async fn logout(state: web::Data<AppState>, caller: AuthUser) -> ApiResult<HttpR
 
 /// Who the token belongs to, with their place in the org.
 #[utoipa::path(
+    operation_id = "getMe",
     tag = "auth",
     responses((status = 200, body = Me), ReadErrors),
     security(("bearer" = []))

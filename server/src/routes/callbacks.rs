@@ -23,6 +23,7 @@ mod crud {
     super::child_record_routes!(
         kind: Callbacks,
         tag: "callbacks",
+        names: { one: "Callback", many: "Callbacks" },
         list: "/callbacks",
         item: "/callbacks/{id}",
         view: CallbackView,
@@ -31,7 +32,7 @@ mod crud {
         patch: CallbackPatch,
         docs: {
             list: "List the callbacks at the accounts in the caller's scope, newest first.",
-            create: "Plan (or log) a callback at an account the caller can see; `owner_id` defaults to the caller.",
+            create: "Plan or log a callback at an account the caller can see; `owner_id` defaults to the caller.",
             get: "Read a callback: the merged record and any concurrent values.",
             update: "Change a callback with a JSON merge patch. Status moves planned → done | missed (missed → planned to retry); others answer 422 `invalid_status_move`. A done callback records `satisfaction` (1-5).",
             delete: "Delete a callback (soft: `deleted` becomes true).",

@@ -29,6 +29,7 @@ mod crud {
     super::child_record_routes!(
         kind: Contacts,
         tag: "contacts",
+        names: { one: "Contact", many: "Contacts" },
         list: "/contacts",
         item: "/contacts/{id}",
         view: ContactView,
@@ -58,6 +59,7 @@ pub fn configure(config: &mut ServiceConfig) {
 /// heads a tree of their own, flagged by a `too_deep` gap; a reporting loop
 /// is cut where it is found (`reporting_cycle`).
 #[utoipa::path(
+    operation_id = "getOrgChart",
     tag = "contacts",
     params(("id" = Uuid, Path, description = "Account id")),
     responses((status = 200, body = OrgChart), ReadErrors),

@@ -20,7 +20,11 @@ struct Health {
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(tag = "health", responses((status = 200, body = Health)))]
+#[utoipa::path(
+    operation_id = "getHealth",
+    tag = "health",
+    responses((status = 200, body = Health))
+)]
 #[get("/healthz")]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
@@ -28,6 +32,7 @@ async fn healthz() -> HttpResponse {
 
 /// Readiness: the database answers.
 #[utoipa::path(
+    operation_id = "getReadiness",
     tag = "health",
     responses(
         (status = 200, body = Health),

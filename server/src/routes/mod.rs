@@ -139,6 +139,7 @@ macro_rules! child_record_routes {
     (
         kind: $kind:ty,
         tag: $tag:tt,
+        names: { one: $one:literal, many: $many:literal $(,)? },
         list: $list_path:tt,
         item: $item_path:tt,
         view: $view:ty,
@@ -168,6 +169,7 @@ macro_rules! child_record_routes {
 
         #[doc = $list_doc]
         #[utoipa::path(
+            operation_id = concat!("list", $many),
             tag = $tag,
             params($filter),
             responses(
@@ -189,6 +191,7 @@ macro_rules! child_record_routes {
 
         #[doc = $create_doc]
         #[utoipa::path(
+            operation_id = concat!("create", $one),
             tag = $tag,
             request_body = $new,
             responses(
@@ -221,6 +224,7 @@ macro_rules! child_record_routes {
 
         #[doc = $get_doc]
         #[utoipa::path(
+            operation_id = concat!("get", $one),
             tag = $tag,
             params(("id" = uuid::Uuid, Path, description = "Record id")),
             responses(
@@ -246,6 +250,7 @@ macro_rules! child_record_routes {
 
         #[doc = $update_doc]
         #[utoipa::path(
+            operation_id = concat!("patch", $one),
             tag = $tag,
             params(
                 ("id" = uuid::Uuid, Path, description = "Record id"),
@@ -283,6 +288,7 @@ macro_rules! child_record_routes {
 
         #[doc = $delete_doc]
         #[utoipa::path(
+            operation_id = concat!("delete", $one),
             tag = $tag,
             params(
                 ("id" = uuid::Uuid, Path, description = "Record id"),

@@ -35,6 +35,7 @@ mod crud {
     super::child_record_routes!(
         kind: Opportunities,
         tag: "opportunities",
+        names: { one: "Opportunity", many: "Opportunities" },
         list: "/opportunities",
         item: "/opportunities/{id}",
         view: OpportunityView,
@@ -66,6 +67,7 @@ pub fn configure(config: &mut ServiceConfig) {
 /// the expected close date of open deals and the day closed ones were won
 /// or lost.
 #[utoipa::path(
+    operation_id = "getPipeline",
     tag = "opportunities",
     params(PipelineFilter),
     responses((status = 200, body = Pipeline), ListErrors),
@@ -85,6 +87,7 @@ async fn pipeline(
 /// amount and currency come from the opportunity; one contract per
 /// opportunity.
 #[utoipa::path(
+    operation_id = "createContractFromOpportunity",
     tag = "opportunities",
     params(("id" = uuid::Uuid, Path, description = "Opportunity id")),
     request_body = ContractTerms,

@@ -3,7 +3,7 @@
 //! is `application/cbor`. Responses are compressed when the client accepts it.
 
 use crate::auth::AuthUser;
-use crate::error::responses::WriteErrors;
+use crate::error::responses::SyncErrors;
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use actix_web::http::{StatusCode, header};
@@ -48,8 +48,8 @@ pub(super) fn media_type(req: &HttpRequest, name: header::HeaderName) -> Option<
         (SyncRequest = "application/cbor"),
     )),
     responses(
-        (status = 200, content((SyncResponse = "application/json"), (SyncResponse = "application/cbor"))),
-        WriteErrors
+        (status = 200, description = "What was done with each pushed document, and a page of what the device lacks", content((SyncResponse = "application/json"), (SyncResponse = "application/cbor"))),
+        SyncErrors
     ),
     security(("bearer" = []))
 )]

@@ -148,6 +148,7 @@ async fn delete_target(
 /// A target's decomposition (分解): its parts one level down, their sum,
 /// the gap not yet allocated, and who one level down has no target yet.
 #[utoipa::path(
+    operation_id = "getTargetDecomposition",
     tag = "targets",
     params(("id" = Uuid, Path, description = "Target id")),
     responses((status = 200, body = Decomposition), RoleReadErrors),
@@ -170,6 +171,7 @@ async fn get_decomposition(
 /// created in the period and owned there; visits counts the completed
 /// visits planned in the period by them. Periods run midnight to midnight UTC.
 #[utoipa::path(
+    operation_id = "getTargetProgress",
     tag = "targets",
     params(("id" = Uuid, Path, description = "Target id")),
     responses((status = 200, body = TargetView), RoleReadErrors),

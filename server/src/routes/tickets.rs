@@ -28,6 +28,7 @@ mod crud {
     super::child_record_routes!(
         kind: Tickets,
         tag: "tickets",
+        names: { one: "Ticket", many: "Tickets" },
         list: "/tickets",
         item: "/tickets/{id}",
         view: TicketView,
@@ -54,6 +55,7 @@ pub fn configure(config: &mut ServiceConfig) {
 /// by severity, tickets past their SLA, the mean hours to resolve, the mean
 /// satisfaction of done callbacks and the low ratings, and complaints.
 #[utoipa::path(
+    operation_id = "getServiceSummary",
     tag = "tickets",
     responses((status = 200, body = ServiceSummary), ReadErrors),
     security(("bearer" = []))

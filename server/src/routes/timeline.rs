@@ -21,6 +21,7 @@ pub fn configure(config: &mut ServiceConfig) {
 /// field's old and new value, newest first. Soft-deleted records keep
 /// their history.
 #[utoipa::path(
+    operation_id = "getAccountTimeline",
     tag = "accounts",
     params(("id" = Uuid, Path, description = "Account id"), TimelineFilter),
     responses((status = 200, body = Page<TimelineEntry>), ReadErrors),

@@ -7,7 +7,7 @@ pub mod pull;
 pub mod push;
 
 use crate::auth::AuthUser;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use cursor::SyncCursor;
 use kam_sync_core::protocol::{SyncRequest, SyncResponse};
@@ -19,6 +19,16 @@ pub async fn sync(
     caller: &AuthUser,
     request: SyncRequest,
 ) -> ApiResult<SyncResponse> {
+    if request.limit == Some(0) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            "invalid_value",
+            format!(
+                "a pull brings at least one document: send 1 to {} (more is capped), or no limit",
+                pull::MAX_PULL_DOCS
+            ),
+        ));
+    }
     let cursor = request
         .cursor
         .as_deref()
