@@ -59,6 +59,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tempfile::TempDir;
 use uuid::Uuid;
 
+pub mod node;
+
 pub use reqwest::{Method, StatusCode};
 
 /// The environment variable naming a PostgreSQL server to test against.

@@ -1,126 +1,20 @@
 //! The JavaScript example client (`examples/js/field-client.mjs`) against the
 //! real server: a third party's client, written from `docs/sync-protocol.md`
 //! with nothing but `@automerge/automerge`, creates and edits records offline
-//! (an account, key persons, a visit) and syncs them. Skipped, with a message, where Node.js 20+ and npm are not
-//! installed.
+//! (an account, key persons, a visit) and syncs them. Skipped, with a message,
+//! where Node.js 20+ and npm are not installed, unless `KAM_REQUIRE_NODE=1`.
 
 use kam_server::records::accounts::AccountView;
 use kam_server::records::contacts::ContactView;
 use kam_server::records::visits::VisitView;
 use kam_tests::TestApp;
+use kam_tests::node::{self, example_dir, install_dependencies, node_present};
 use serde::Deserialize;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-/// `npm ci` downloads one small package; the client makes a handful of requests.
-const NPM_CI_LIMIT: Duration = Duration::from_secs(300);
+/// The client makes a handful of requests.
 const CLIENT_LIMIT: Duration = Duration::from_secs(120);
-const VERSION_LIMIT: Duration = Duration::from_secs(30);
-
-fn example_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/js")
-}
-
-/// What a finished child process left.
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-fn read_to_string(pipe: Option<impl Read>) -> String {
-    let mut text = String::new();
-    if let Some(mut pipe) = pipe {
-        pipe.read_to_string(&mut text).ok();
-    }
-    text
-}
-
-/// Runs `command` to the end, killing it after `limit`. Blocking: call it
-/// off the async runtime, which must keep serving the client's requests.
-fn run_bounded(mut command: Command, limit: Duration) -> anyhow::Result<Finished> {
-    let shown = format!("{command:?}");
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|err| anyhow::anyhow!("cannot start {shown}: {err}"))?;
-    // Drained on threads of their own, so a chatty child never blocks on a full pipe.
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let stdout = std::thread::spawn(move || read_to_string(stdout));
-    let stderr = std::thread::spawn(move || read_to_string(stderr));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            child.kill().ok();
-            child.wait().ok();
-            anyhow::bail!("{shown} did not finish within {limit:?}; killed");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Ok(Finished {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    })
-}
-
-async fn run(command: Command, limit: Duration) -> anyhow::Result<Finished> {
-    tokio::task::spawn_blocking(move || run_bounded(command, limit)).await?
-}
-
-/// The major version of Node.js, if `node` and `npm` both run.
-async fn node_major() -> Option<u32> {
-    let mut node = Command::new("node");
-    node.arg("--version");
-    let node = run(node, VERSION_LIMIT).await.ok()?;
-    let mut npm = Command::new("npm");
-    npm.arg("--version");
-    let npm = run(npm, VERSION_LIMIT).await.ok()?;
-    if !node.status.success() || !npm.status.success() {
-        return None;
-    }
-    node.stdout
-        .trim()
-        .trim_start_matches('v')
-        .split('.')
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// Installs the example's locked dependencies unless they are there.
-async fn install_dependencies(dir: &Path) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        dir.join("package-lock.json").is_file(),
-        "the example is missing: no {}",
-        dir.join("package-lock.json").display()
-    );
-    if dir
-        .join("node_modules/@automerge/automerge/package.json")
-        .is_file()
-    {
-        return Ok(());
-    }
-    let mut npm = Command::new("npm");
-    npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(dir);
-    let done = run(npm, NPM_CI_LIMIT).await?;
-    anyhow::ensure!(
-        done.status.success(),
-        "npm ci failed ({}):\n{}\n{}",
-        done.status,
-        done.stdout,
-        done.stderr
-    );
-    Ok(())
-}
 
 /// What the client prints on stdout: the records as read back over REST.
 #[derive(Deserialize)]
@@ -133,20 +27,10 @@ struct ClientReport {
 #[tokio::test]
 async fn the_javascript_field_client_creates_and_edits_records_offline_and_syncs_them()
 -> anyhow::Result<()> {
-    match node_major().await {
-        Some(major) if major >= 20 => {}
-        Some(major) => {
-            eprintln!("skipped: the JavaScript example needs Node.js 20 or newer, found {major}");
-            return Ok(());
-        }
-        None => {
-            eprintln!(
-                "skipped: node and npm are not installed, so the JavaScript example cannot run"
-            );
-            return Ok(());
-        }
+    if !node_present("the JavaScript example").await? {
+        return Ok(());
     }
-    let dir = example_dir();
+    let dir = example_dir("js");
     install_dependencies(&dir).await?;
 
     let app = TestApp::spawn().await;
@@ -160,14 +44,9 @@ async fn the_javascript_field_client_creates_and_edits_records_offline_and_syncs
         .env("KAM_PASSWORD", &org.rep_a1.password)
         .env_remove("KAM_TRACE")
         .current_dir(&dir);
-    let done = run(client, CLIENT_LIMIT).await?;
-    assert!(
-        done.status.success(),
-        "the client failed ({}):\n{}\n{}",
-        done.status,
-        done.stderr,
-        done.stdout
-    );
+    let done = node::run(client, CLIENT_LIMIT)
+        .await?
+        .ensure_success("the client")?;
     let report: ClientReport = serde_json::from_str(&done.stdout)
         .map_err(|err| anyhow::anyhow!("unexpected client output ({err}):\n{}", done.stdout))?;
 
