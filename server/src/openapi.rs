@@ -314,6 +314,99 @@ pub fn name_page_items(document: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// Fields a record leaves out when they are empty although they are never
+/// null (`skip_serializing_if` on a field that is not an `Option`).
+const OMITTED_WHEN_EMPTY: [(&str, &str); 2] =
+    [("Account", "risk_reasons"), ("Account", "won_back_count")];
+
+/// Marks as required, in what the server answers, every field it always
+/// sends. utoipa requires only what a reader of the type must find, so a
+/// field with a default (an opportunity's `stage`, an account's `tags`) reads
+/// as optional and every typed client needs guards. The record schemas
+/// (`Ticket`, ...) appear only inside their views; request bodies copy them
+/// before this runs. A record's field that is never null is always sent
+/// (but for [`OMITTED_WHEN_EMPTY`]); a view's own fields are all sent, as
+/// `null` when empty; a plain view object sends its fields that are never
+/// null. Schemathesis checks every answer against these lists.
+pub fn require_what_is_always_sent(document: &mut utoipa::openapi::OpenApi) {
+    let Some(components) = document.components.as_mut() else {
+        return;
+    };
+    let mut records = Vec::new();
+    for (name, schema) in &mut components.schemas {
+        if !name.ends_with("View") || name.starts_with("Page_") {
+            continue;
+        }
+        match schema {
+            RefOr::T(Schema::AllOf(all)) => {
+                for part in &mut all.items {
+                    match part {
+                        RefOr::Ref(reference) => records.extend(
+                            reference
+                                .ref_location
+                                .strip_prefix("#/components/schemas/")
+                                .map(str::to_owned),
+                        ),
+                        RefOr::T(Schema::Object(object)) => {
+                            let all_fields: Vec<String> =
+                                object.properties.keys().cloned().collect();
+                            require(object, all_fields);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            RefOr::T(Schema::Object(object)) => require(object, never_null(object, name)),
+            _ => {}
+        }
+    }
+    for record in records {
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&record) {
+            let sent = never_null(object, &record);
+            require(object, sent);
+        }
+    }
+}
+
+/// The properties of `object` that are never null, but for those
+/// [`OMITTED_WHEN_EMPTY`].
+fn never_null(object: &utoipa::openapi::schema::Object, name: &str) -> Vec<String> {
+    object
+        .properties
+        .iter()
+        .filter(|(field, _)| !OMITTED_WHEN_EMPTY.contains(&(name, field.as_str())))
+        .filter(|(_, property)| !is_nullable(property))
+        .map(|(field, _)| field.clone())
+        .collect()
+}
+
+fn is_nullable(property: &RefOr<Schema>) -> bool {
+    let Ok(json) = serde_json::to_value(property) else {
+        return false;
+    };
+    let null = serde_json::Value::from("null");
+    let typed_null = |schema: &serde_json::Value| match schema.get("type") {
+        Some(serde_json::Value::Array(types)) => types.contains(&null),
+        Some(single) => *single == null,
+        None => false,
+    };
+    typed_null(&json)
+        || ["oneOf", "anyOf"].iter().any(|key| {
+            json.get(key)
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|options| options.iter().any(typed_null))
+        })
+}
+
+fn require(object: &mut utoipa::openapi::schema::Object, fields: Vec<String>) {
+    for field in fields {
+        if !object.required.contains(&field) {
+            object.required.push(field);
+        }
+    }
+    object.required.sort();
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;

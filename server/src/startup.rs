@@ -202,6 +202,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     openapi::open_flattened_schemas(&mut document);
     openapi::document_idempotency_keys(&mut document);
     openapi::name_page_items(&mut document);
+    openapi::require_what_is_always_sent(&mut document);
     openapi::finish_operations(&mut document);
     document
 }

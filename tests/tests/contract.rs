@@ -5,7 +5,7 @@
 
 use kam_sync_core::account::{Segment, Stage, Tier};
 use kam_sync_core::visit::{Outcome, VisitStatus, VisitType};
-use kam_tests::{Session, TestApp, new_account};
+use kam_tests::{Method, Session, TestApp, new_account};
 use serde_json::{Value, json};
 
 /// The document the server serves.
@@ -130,6 +130,28 @@ async fn account_and_visit(rep: &Session) -> anyhow::Result<(Value, Value)> {
     Ok((account, visit))
 }
 
+/// The fields the schema of `view` (its `allOf` parts and the records they
+/// name) says are always answered, which `value` lacks.
+fn required_but_missing(document: &Value, view: &str, value: &Value) -> Vec<String> {
+    let parts = schema(document, view)["allOf"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    parts
+        .iter()
+        .map(|part| match part["$ref"].as_str() {
+            Some(reference) => schema(
+                document,
+                reference.trim_start_matches("#/components/schemas/"),
+            ),
+            None => part,
+        })
+        .flat_map(|part| part["required"].as_array().cloned().unwrap_or_default())
+        .filter_map(|field| field.as_str().map(str::to_owned))
+        .filter(|field| value.get(field).is_none())
+        .collect()
+}
+
 #[tokio::test]
 async fn record_views_fit_their_documented_schemas() -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
@@ -145,6 +167,25 @@ async fn record_views_fit_their_documented_schemas() -> anyhow::Result<()> {
         fields_rejected_by_parts(&document, "VisitView", &visit),
         Vec::<String>::new()
     );
+    // What the server always answers is required, so typed clients need
+    // no guards: a fresh account's stage and tags, a visit's status.
+    for (view, value, field) in [
+        ("AccountView", &account, "stage"),
+        ("AccountView", &account, "tags"),
+        ("VisitView", &visit, "status"),
+    ] {
+        assert_eq!(
+            required_but_missing(&document, view, value),
+            Vec::<String>::new()
+        );
+        let required = schema(&document, view.trim_end_matches("View"))["required"].clone();
+        assert!(
+            required
+                .as_array()
+                .is_some_and(|all| all.contains(&json!(field))),
+            "{view}: {field} is always answered but not required"
+        );
+    }
     assert_eq!(
         schema(&document, "NewAccount")["additionalProperties"],
         Value::Bool(false),
@@ -188,6 +229,10 @@ async fn a_sync_limit_is_documented_over_its_whole_range() -> anyhow::Result<()>
     assert_ne!(limit["format"], "int32", "int32 ends at 2^31 - 1");
     let org = app.seed_org().await?;
     let rep = app.login_as(&org.rep_a1).await?;
+    assert_eq!(limit["minimum"], 1);
+    rep.post("/sync", &json!({ "limit": 0 }))
+        .await?
+        .assert_violation("limit", "invalid_value");
     rep.post("/sync", &json!({ "limit": u32::MAX }))
         .await?
         .assert_status(200);
@@ -234,5 +279,37 @@ async fn admin_bodies_document_the_lengths_the_server_checks() -> anyhow::Result
         .post("/users", &user("1234567890", "N"))
         .await?
         .assert_status(201);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_patch_that_is_no_valid_patch_is_refused_before_its_precondition() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let (account, visit) = account_and_visit(&rep).await?;
+    for (path, version) in [
+        (
+            format!("/accounts/{}", account["id"].as_str().unwrap_or_default()),
+            &account["version"],
+        ),
+        (
+            format!("/visits/{}", visit["id"].as_str().unwrap_or_default()),
+            &visit["version"],
+        ),
+    ] {
+        for if_match in ["", "\"0\""] {
+            let reply = rep
+                .send(
+                    rep.request(Method::PATCH, &path)
+                        .header("if-match", if_match)
+                        .json(&json!({ "x-unknown-property": 42 })),
+                )
+                .await?;
+            reply.assert_problem(422, "validation_failed");
+        }
+        let now = rep.get(&path).await?.ensure_status(200)?.body;
+        assert_eq!(&now["version"], version, "{path} changed");
+    }
     Ok(())
 }

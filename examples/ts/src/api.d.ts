@@ -1151,9 +1151,9 @@ export interface components {
         /** @description A key account. */
         Account: {
             /** @description Postal address. */
-            address?: components["schemas"]["Address"];
+            address: components["schemas"]["Address"];
             /** @description Soft deletion; merges like any edit. */
-            deleted?: boolean;
+            deleted: boolean;
             /** @description Industry, in the customer's words. */
             industry?: string | null;
             location?: components["schemas"]["GeoPoint"] | null;
@@ -1162,7 +1162,7 @@ export interface components {
             /** @description The customer's name. */
             name: string;
             /** @description Notes, edited by several people at once (collaborative text). */
-            notes?: string;
+            notes: string;
             /** @description The rep who owns the account; only a manager or above reassigns it. */
             owner_id: components["schemas"]["UserId"];
             /** @description Switchboard phone. */
@@ -1171,15 +1171,15 @@ export interface components {
             /** @description Why the account is at risk (流失预警); required to move it to at_risk. */
             risk_reasons?: string[];
             /** @description Tiering scores. */
-            scores?: components["schemas"]["Scores"];
+            scores: components["schemas"]["Scores"];
             /** @description Market segment. */
             segment: components["schemas"]["Segment"];
             /** @description Other users who work on the account with the owner. */
-            shared_with?: components["schemas"]["UserId"][];
+            shared_with: components["schemas"]["UserId"][];
             /** @description Lifecycle stage. */
-            stage?: components["schemas"]["Stage"];
+            stage: components["schemas"]["Stage"];
             /** @description Free labels. */
-            tags?: string[];
+            tags: string[];
             team_id?: components["schemas"]["TeamId"] | null;
             tier?: components["schemas"]["Tier"] | null;
             tier_rejection?: components["schemas"]["TierRejection"] | null;
@@ -1254,15 +1254,15 @@ export interface components {
             /** @description The account planned for; fixed once the plan exists. */
             account_id: components["schemas"]["AccountId"];
             /** @description The actions. */
-            actions?: components["schemas"]["PlanAction"][];
+            actions: components["schemas"]["PlanAction"][];
             /** @description The currency of the resource amounts (ISO 4217). */
-            currency?: string;
+            currency: string;
             /** @description Soft deletion; merges like any edit. */
-            deleted?: boolean;
+            deleted: boolean;
             /** @description The goals. */
-            goals?: components["schemas"]["PlanGoal"][];
+            goals: components["schemas"]["PlanGoal"][];
             /** @description Notes, edited by several people at once (collaborative text). */
-            notes?: string;
+            notes: string;
             /** @description Who is responsible for the plan. */
             owner_id: components["schemas"]["UserId"];
             /** @description The length of the period. */
@@ -1273,14 +1273,14 @@ export interface components {
              */
             period_start: string;
             /** @description The support asked for. */
-            resources?: components["schemas"]["ResourceRequest"][];
+            resources: components["schemas"]["ResourceRequest"][];
             /** @description Where the plan stands. */
-            status?: components["schemas"]["PlanStatus"];
+            status: components["schemas"]["PlanStatus"];
             /**
              * @description How the goals are to be reached, written by several people at once
              *     (collaborative text).
              */
-            strategies?: string;
+            strategies: string;
             /** @description A short name. */
             title: string;
         };
@@ -1334,7 +1334,7 @@ export interface components {
              * Format: double
              * @description Done actions over all actions, from 0 to 1; null when there are none.
              */
-            progress?: number | null;
+            progress: number | null;
             /** @description The resource amounts by decision. */
             resource_totals: components["schemas"]["ResourceTotals"];
         };
@@ -1350,7 +1350,7 @@ export interface components {
              * @description When it was created.
              */
             created_at: string;
-            created_by?: components["schemas"]["UserId"] | null;
+            created_by: components["schemas"]["UserId"] | null;
             /** @description Id (UUIDv7, possibly chosen by the creating device). */
             id: components["schemas"]["AccountId"];
             /**
@@ -1358,8 +1358,8 @@ export interface components {
              * @description The weighted score of its scores, 0-100, under the tiering settings
              *     in force; null when it has no scores.
              */
-            score?: number | null;
-            suggested_tier?: components["schemas"]["Tier"] | null;
+            score: number | null;
+            suggested_tier: components["schemas"]["Tier"] | null;
             /**
              * Format: date-time
              * @description When it last changed.
@@ -1426,10 +1426,10 @@ export interface components {
             /** @description The account called; fixed once the callback exists. */
             account_id: components["schemas"]["AccountId"];
             /** @description What the customer said, edited by several people at once (collaborative text). */
-            comments?: string;
+            comments: string;
             contact_id?: components["schemas"]["ContactId"] | null;
             /** @description Soft deletion; merges like any edit. */
-            deleted?: boolean;
+            deleted: boolean;
             /** @description Why the customer is called. */
             kind: components["schemas"]["CallbackKind"];
             /** @description Who makes the call (default: whoever creates it). */
@@ -1445,7 +1445,7 @@ export interface components {
              */
             scheduled_on: string;
             /** @description Where it stands. */
-            status?: components["schemas"]["CallbackStatus"];
+            status: components["schemas"]["CallbackStatus"];
             ticket_id?: components["schemas"]["TicketId"] | null;
         };
         /**
@@ -1496,7 +1496,7 @@ export interface components {
              * Format: date-time
              * @description When it was marked done (the server's time).
              */
-            done_at?: string | null;
+            done_at: string | null;
             /** @description Id. */
             id: components["schemas"]["CallbackId"];
             /** @description Whether the customer rated us 2 or less, a churn warning sign. */
@@ -1563,7 +1563,7 @@ export interface components {
             birthday?: string | null;
             buying_role?: components["schemas"]["BuyingRole"] | null;
             /** @description Soft deletion; merges like any edit. */
-            deleted?: boolean;
+            deleted: boolean;
             /** @description Department. */
             department?: string | null;
             /** @description Email. */
@@ -1576,11 +1576,11 @@ export interface components {
             /** @description Full name. */
             name: string;
             /** @description Notes, edited by several people at once (collaborative text). */
-            notes?: string;
+            notes: string;
             /** @description The organisation's needs. */
-            org_needs?: components["schemas"]["OrgNeed"][];
+            org_needs: components["schemas"]["OrgNeed"][];
             /** @description The person's own needs. */
-            personal_needs?: components["schemas"]["PersonalNeed"][];
+            personal_needs: components["schemas"]["PersonalNeed"][];
             personality?: components["schemas"]["Personality"] | null;
             /** @description Phone. */
             phone?: string | null;
@@ -2386,18 +2386,18 @@ export interface components {
             account_id: components["schemas"]["AccountId"];
             amount?: components["schemas"]["Money"] | null;
             /** @description Who else competes for it. */
-            competitors?: components["schemas"]["Competitor"][];
+            competitors: components["schemas"]["Competitor"][];
             /** @description ISO 4217 code of `amount` (default CNY). */
-            currency?: components["schemas"]["Currency"];
+            currency: components["schemas"]["Currency"];
             /** @description Soft deletion; merges like any edit. */
-            deleted?: boolean;
+            deleted: boolean;
             /**
              * Format: date
              * @description When the deal is expected to close.
              */
             expected_close_on?: string | null;
             /** @description The key persons who decide it, at the same account. */
-            key_person_ids?: components["schemas"]["ContactId"][];
+            key_person_ids: components["schemas"]["ContactId"][];
             /**
              * Format: date
              * @description The day it was lost (UTC); kept by the server.
@@ -2410,7 +2410,7 @@ export interface components {
             /** @description The next thing to do. */
             next_step?: string | null;
             /** @description Notes, edited by several people at once (collaborative text). */
-            notes?: string;
+            notes: string;
             /** @description The user who works the deal. */
             owner_id: components["schemas"]["UserId"];
             /**
@@ -2419,9 +2419,9 @@ export interface components {
              */
             probability?: number | null;
             /** @description Where the deal stands (default research). */
-            stage?: components["schemas"]["OpportunityStage"];
+            stage: components["schemas"]["OpportunityStage"];
             /** @description Every stage it entered, oldest first; kept by the server. */
-            stage_history?: components["schemas"]["StageChange"][];
+            stage_history: components["schemas"]["StageChange"][];
             /**
              * Format: date
              * @description The day it was won (UTC); kept by the server.
@@ -2493,7 +2493,7 @@ export interface components {
              * @description Days from today (UTC) to `expected_close_on` while the deal is open;
              *     negative once the date has passed.
              */
-            days_to_close?: number | null;
+            days_to_close: number | null;
             /**
              * Format: int64
              * @description The probability that counts, 0-100: the one given, or the stage's
@@ -2505,7 +2505,7 @@ export interface components {
             id: components["schemas"]["OpportunityId"];
             /** @description True when the deal is open and `expected_close_on` has passed. */
             overdue: boolean;
-            weighted_amount?: components["schemas"]["Money"] | null;
+            weighted_amount: components["schemas"]["Money"] | null;
         };
         /** @description An account's reporting tree and the gaps in it. */
         OrgChart: {
@@ -3207,15 +3207,15 @@ export interface components {
             assignee_id?: components["schemas"]["UserId"] | null;
             contact_id?: components["schemas"]["ContactId"] | null;
             /** @description Soft deletion; merges like any edit. */
-            deleted?: boolean;
+            deleted: boolean;
             /** @description What happened, edited by several people at once (collaborative text). */
-            description?: string;
+            description: string;
             /** @description How it was resolved; required from `resolved` on. */
             resolution?: string | null;
             /** @description How urgent it is; sets the SLA. */
             severity: components["schemas"]["Severity"];
             /** @description Where it stands. */
-            status?: components["schemas"]["TicketStatus"];
+            status: components["schemas"]["TicketStatus"];
             /** @description A one-line summary. */
             title: string;
             /** @description What the customer brings. */
@@ -3263,7 +3263,7 @@ export interface components {
              * Format: date-time
              * @description When it was closed.
              */
-            closed_at?: string | null;
+            closed_at: string | null;
             /** @description Id. */
             id: components["schemas"]["TicketId"];
             /**
@@ -3275,7 +3275,7 @@ export interface components {
              * Format: date-time
              * @description When it was resolved (or closed straight from an open status).
              */
-            resolved_at?: string | null;
+            resolved_at: string | null;
             /** @description Whether it missed its SLA: resolved after `sla_due_at`, or still unresolved past it. */
             sla_breached: boolean;
             /**
@@ -3287,7 +3287,7 @@ export interface components {
              * Format: double
              * @description Hours from opening to resolution, once resolved.
              */
-            time_to_resolve_hours?: number | null;
+            time_to_resolve_hours: number | null;
         };
         /**
          * @description How much an account matters (级别划分).
@@ -3510,11 +3510,11 @@ export interface components {
             check_in?: components["schemas"]["CheckPoint"] | null;
             check_out?: components["schemas"]["CheckPoint"] | null;
             /** @description Soft deletion; merges like any edit. */
-            deleted?: boolean;
+            deleted: boolean;
             /** @description Key persons met. */
-            key_person_ids?: components["schemas"]["ContactId"][];
+            key_person_ids: components["schemas"]["ContactId"][];
             /** @description Agreed next steps. */
-            next_steps?: components["schemas"]["NextStep"][];
+            next_steps: components["schemas"]["NextStep"][];
             /**
              * Format: date
              * @description When to come back.
@@ -3529,13 +3529,13 @@ export interface components {
              */
             planned_at: string;
             /** @description What the visit is for. */
-            purpose?: string;
+            purpose: string;
             /** @description Where the visit stands. */
-            status?: components["schemas"]["VisitStatus"];
+            status: components["schemas"]["VisitStatus"];
             /** @description The five effective-visit steps. */
-            steps?: components["schemas"]["VisitSteps"];
+            steps: components["schemas"]["VisitSteps"];
             /** @description Summary, edited by several people at once (collaborative text). */
-            summary?: string;
+            summary: string;
             /** @description How the visit happens. */
             type: components["schemas"]["VisitType"];
         };
@@ -3609,7 +3609,7 @@ export interface components {
              * Format: double
              * @description Distance from the check-in to the account's location, in metres, when both are known.
              */
-            check_in_distance_m?: number | null;
+            check_in_distance_m: number | null;
             /** @description True when that distance is over the configured limit. */
             check_in_too_far: boolean;
             /** @description Fields that two writers set concurrently: the value shown and the others. */
@@ -3619,7 +3619,7 @@ export interface components {
              * @description When it was created.
              */
             created_at: string;
-            created_by?: components["schemas"]["UserId"] | null;
+            created_by: components["schemas"]["UserId"] | null;
             /** @description Id. */
             id: components["schemas"]["VisitId"];
             /**

@@ -764,7 +764,6 @@ async fn update_with(
     };
     let row = visible_row(&txn, caller, id).await?;
     require_writer(caller)?;
-    check_if_match(if_match, row.version)?;
     let current: Account = doc.read()?;
     let Change {
         patch,
@@ -772,7 +771,10 @@ async fn update_with(
     } = make(&current)?;
     doc.automerge_mut().set_actor(state.actor.clone());
     let meta = state.change_meta(caller);
-    let Some((patched, _)) = doc.merge_patch::<Account>(&patch, &meta)? else {
+    // A body that is no valid patch is refused before the precondition is.
+    let merged = doc.merge_patch::<Account>(&patch, &meta)?;
+    check_if_match(if_match, row.version)?;
+    let Some((patched, _)) = merged else {
         state.cache.put(id, doc.into_automerge(), doc_row.last_seq);
         return view_of(&row);
     };

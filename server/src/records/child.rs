@@ -405,11 +405,13 @@ pub async fn update<K: ChildKind>(
     };
     let row = visible::<K>(&txn, caller, id).await?;
     require_writer::<K>(caller)?;
-    check_if_match(if_match, K::row_parts(&row).1)?;
     let current: K::Record = doc.read()?;
     doc.automerge_mut().set_actor(state.actor.clone());
     let meta = state.change_meta(caller);
-    let Some((patched, _)) = doc.merge_patch::<K::Record>(&patch, &meta)? else {
+    // A body that is no valid patch is refused before the precondition is.
+    let merged = doc.merge_patch::<K::Record>(&patch, &meta)?;
+    check_if_match(if_match, K::row_parts(&row).1)?;
+    let Some((patched, _)) = merged else {
         state.cache.put(id, doc.into_automerge(), doc_row.last_seq);
         return view_of::<K>(&row);
     };

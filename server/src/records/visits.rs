@@ -332,12 +332,14 @@ pub async fn update(
     };
     let row = visible_visit(&txn, caller, id).await?;
     require_writer(caller)?;
-    check_if_match(if_match, row.version)?;
     let current: Visit = doc.read()?;
     let patch = patch_for(&current, change)?;
     doc.automerge_mut().set_actor(state.actor.clone());
     let meta = state.change_meta(caller);
-    let Some((patched, _)) = doc.merge_patch::<Visit>(&patch, &meta)? else {
+    // A body that is no valid patch is refused before the precondition is.
+    let merged = doc.merge_patch::<Visit>(&patch, &meta)?;
+    check_if_match(if_match, row.version)?;
+    let Some((patched, _)) = merged else {
         state.cache.put(id, doc.into_automerge(), doc_row.last_seq);
         return view_of(&row);
     };
