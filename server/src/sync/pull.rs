@@ -183,14 +183,14 @@ async fn whole(
     Ok(Some(entry))
 }
 
-/// The changes after `base` that the device does not already have (its own
-/// pushes), or the whole document when that is smaller or needed.
+/// The changes after `base`, less those `skip_session` pushed itself (the
+/// device has them), or the whole document when that is smaller or needed.
 async fn changes_or_whole(
     txn: &DatabaseTransaction,
     cache: &DocCache,
     doc: &DocHead,
     base: i64,
-    session: Uuid,
+    skip_session: Option<Uuid>,
 ) -> ApiResult<Option<PullDoc>> {
     let rows: Vec<(Vec<u8>, Option<Uuid>)> = doc_change::Entity::find()
         .select_only()
@@ -204,7 +204,7 @@ async fn changes_or_whole(
         .await?;
     let missing: Vec<Vec<u8>> = rows
         .into_iter()
-        .filter(|(_, origin)| *origin != Some(session))
+        .filter(|(_, origin)| skip_session.is_none_or(|skip| *origin != Some(skip)))
         .map(|(bytes, _)| bytes)
         .collect();
     if missing.is_empty() {
@@ -266,18 +266,22 @@ pub async fn pull(
         (BTreeSet::new(), BTreeSet::new())
     };
     let resend: HashSet<Uuid> = resend.iter().copied().collect();
+    // A base of 0 is a reset, on every one of its pages: the device keeps
+    // only what the pages deliver, so every document in scope must come,
+    // the ones this session pushed included. Elsewhere the session's own
+    // changes are skipped: the device has them.
+    let skip_session = (base > 0).then_some(caller.session_id);
     let mut sent = HashSet::new();
     let mut pull = Vec::new();
     for doc in &docs {
-        // A first sync (base 0) reads the log from its start like any other,
-        // so the device's own pushes are not sent back; only a base the log
-        // no longer reaches needs whole documents.
+        // Only a base the log no longer reaches needs whole documents: a
+        // reset reads the log from its start like any other pull.
         let send_whole =
             base < horizon || resend.contains(&doc.id) || entered.contains(&doc.account_id);
         let entry = if send_whole {
             whole(&txn, cache, doc).await?
         } else {
-            changes_or_whole(&txn, cache, doc, base, caller.session_id).await?
+            changes_or_whole(&txn, cache, doc, base, skip_session).await?
         };
         if let Some(entry) = entry {
             sent.insert(entry.id);
