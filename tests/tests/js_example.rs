@@ -1,8 +1,9 @@
 //! The JavaScript example client (`examples/js/field-client.mjs`) against the
 //! real server: a third party's client, written from `docs/sync-protocol.md`
 //! with nothing but `@automerge/automerge`, creates and edits records offline
-//! (an account, key persons, a visit) and syncs them. Skipped, with a message, where Node.js 20+ and npm are not
-//! installed.
+//! (an account, key persons, a visit) and syncs them; `reset-check.mjs` takes
+//! its replica through the protocol's three kinds of reset. Skipped, with a
+//! message, where Node.js 20+ and npm are not installed.
 
 use kam_server::records::accounts::AccountView;
 use kam_server::records::contacts::ContactView;
@@ -130,24 +131,33 @@ struct ClientReport {
     key_person: ContactView,
 }
 
-#[tokio::test]
-async fn the_javascript_field_client_creates_and_edits_records_offline_and_syncs_them()
--> anyhow::Result<()> {
+/// Whether the example can run here (Node.js 20+ and npm, dependencies
+/// installed); says why not when it cannot.
+async fn example_ready() -> anyhow::Result<bool> {
     match node_major().await {
         Some(major) if major >= 20 => {}
         Some(major) => {
             eprintln!("skipped: the JavaScript example needs Node.js 20 or newer, found {major}");
-            return Ok(());
+            return Ok(false);
         }
         None => {
             eprintln!(
                 "skipped: node and npm are not installed, so the JavaScript example cannot run"
             );
-            return Ok(());
+            return Ok(false);
         }
     }
+    install_dependencies(&example_dir()).await?;
+    Ok(true)
+}
+
+#[tokio::test]
+async fn the_javascript_field_client_creates_and_edits_records_offline_and_syncs_them()
+-> anyhow::Result<()> {
+    if !example_ready().await? {
+        return Ok(());
+    }
     let dir = example_dir();
-    install_dependencies(&dir).await?;
 
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
@@ -246,5 +256,39 @@ async fn the_javascript_field_client_creates_and_edits_records_offline_and_syncs
         );
         assert_eq!(person.stamp.created_by.map(|u| u.0), Some(org.rep_a1.id));
     }
+    Ok(())
+}
+
+/// `examples/js/reset-check.mjs`: the example client's replica through the
+/// three resets of the protocol (a cursor-less sync in the session that
+/// pushed, a team move, a first sync carrying offline work) keeps exactly
+/// its scope, its own records included.
+#[tokio::test]
+async fn the_javascript_field_client_keeps_its_own_records_through_every_reset()
+-> anyhow::Result<()> {
+    if !example_ready().await? {
+        return Ok(());
+    }
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let mut check = Command::new("node");
+    check
+        .arg("reset-check.mjs")
+        .args(["--url", &app.address])
+        .args(["--username", &org.rep_a1.username])
+        .args(["--admin", &org.admin.username])
+        .args(["--other-team", &org.team_b.to_string()])
+        .env("KAM_PASSWORD", &org.rep_a1.password)
+        .env("KAM_ADMIN_PASSWORD", &org.admin.password)
+        .env_remove("KAM_TRACE")
+        .current_dir(example_dir());
+    let done = run(check, CLIENT_LIMIT).await?;
+    assert!(
+        done.status.success(),
+        "a reset lost the device's records ({}):\n{}\n{}",
+        done.status,
+        done.stderr,
+        done.stdout
+    );
     Ok(())
 }
