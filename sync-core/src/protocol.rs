@@ -136,7 +136,8 @@ pub enum PushStatus {
     Applied,
     /// The server had every change already.
     Unchanged,
-    /// Merged, then partly undone by a server change (see `notices`).
+    /// Merged, then partly undone by a server change (see `notices`); also
+    /// the answer, with the same notices, to a repeat of such a push.
     Corrected,
     /// Not merged: the document is outside the user's scope, or invalid as a
     /// new record (see `notices`). The server's copy is unchanged.
