@@ -7,6 +7,7 @@
 
 use chrono::Utc;
 use kam_server::auth::Role;
+use kam_server::records::visits::VisitView;
 use kam_sync_core::protocol::SyncResponse;
 use kam_sync_core::{Account, RecordKind, Visit, parse_record};
 use kam_tests::{Device, OrgUser, Session, TestApp, new_account};
@@ -34,7 +35,20 @@ async fn sync_pages(
     limit: Option<u32>,
 ) -> anyhow::Result<Synced> {
     let mut synced = Synced::default();
-    for round in 0..100 {
+    sync_on(device, &mut synced, forget_cursor, limit, 100).await?;
+    Ok(synced)
+}
+
+/// Sends at most `rounds` sync requests, stopping when nothing waits;
+/// returns whether something still waits.
+async fn sync_on(
+    device: &mut Device,
+    synced: &mut Synced,
+    forget_cursor: bool,
+    limit: Option<u32>,
+    rounds: usize,
+) -> anyhow::Result<bool> {
+    for round in 0..rounds {
         let mut request = device.replica.prepare_sync();
         if forget_cursor && round == 0 {
             request.cursor = None;
@@ -47,10 +61,11 @@ async fn sync_pages(
         }
         let outcome = device.replica.apply_sync(response)?;
         if !outcome.has_more && !device.replica.needs_sync() {
-            return Ok(synced);
+            return Ok(false);
         }
     }
-    anyhow::bail!("sync did not settle")
+    anyhow::ensure!(rounds < 100, "sync did not settle");
+    Ok(true)
 }
 
 /// Every document the device holds.
@@ -181,6 +196,9 @@ enum Step {
     /// The other rep shares the n-th account they made with the rep, or
     /// stops sharing it.
     Share { account: usize, shared: bool },
+    /// A reset (one document a page) whose first page is followed by a
+    /// `Share` before the device asks for the next.
+    ShareDuringReset { account: usize, shared: bool },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -192,12 +210,14 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::MoveTeam),
         1 => Just(Step::OtherAccount),
         2 => (0usize..3, any::<bool>()).prop_map(|(account, shared)| Step::Share { account, shared }),
+        2 => (0usize..3, any::<bool>()).prop_map(|(account, shared)| Step::ShareDuringReset { account, shared }),
     ]
 }
 
 /// Plays `steps` against a fresh server; after every sync that was a
 /// reset, the device must hold exactly the documents in its user's scope:
-/// what it made (all pushed by then) and what the other rep shares with it.
+/// what it made (all pushed by then) and what the other rep shares with it
+/// (each of the other rep's accounts has a visit under it).
 async fn play(steps: &[Step]) -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let branch = app.create_branch("East").await?;
@@ -216,7 +236,7 @@ async fn play(steps: &[Step]) -> anyhow::Result<()> {
     let mut team = 0;
     let mut made_accounts: Vec<Uuid> = Vec::new();
     let mut made = BTreeSet::new();
-    let mut others: Vec<Uuid> = Vec::new();
+    let mut others: Vec<(Uuid, Uuid)> = Vec::new();
     let mut shared = BTreeSet::new();
     for (i, step) in steps.iter().enumerate() {
         let synced = match step {
@@ -247,38 +267,81 @@ async fn play(steps: &[Step]) -> anyhow::Result<()> {
             }
             Step::OtherAccount => {
                 let name = format!("Other's {i}");
-                others.push(other_rest.create_account(new_account(&name)).await?.id.0);
+                let account = other_rest.create_account(new_account(&name)).await?.id.0;
+                let visit: VisitView = other_rest
+                    .post(
+                        "/visits",
+                        &json!({"account_id": account, "planned_at": Utc::now(), "type": "phone"}),
+                    )
+                    .await?
+                    .ensure_status(201)?
+                    .json()?;
+                others.push((account, visit.id.0));
                 None
             }
             Step::Share {
                 account,
                 shared: share,
             } => {
-                if let Some(id) = others.get(account % others.len().max(1)) {
-                    let with = if *share { vec![rep.id] } else { Vec::new() };
-                    other_rest
-                        .patch(&format!("/accounts/{id}"), &json!({"shared_with": with}))
-                        .await?
-                        .ensure_status(200)?;
-                    if *share {
-                        shared.insert(*id);
-                    } else {
-                        shared.remove(id);
-                    }
-                }
+                share_with(&other_rest, &rep, &others, *account, *share, &mut shared).await?;
                 None
+            }
+            Step::ShareDuringReset {
+                account,
+                shared: share,
+            } => {
+                let mut synced = Synced::default();
+                if sync_on(&mut phone, &mut synced, true, Some(1), 1).await? {
+                    share_with(&other_rest, &rep, &others, *account, *share, &mut shared).await?;
+                    sync_on(&mut phone, &mut synced, false, Some(1), 100).await?;
+                }
+                Some(synced)
             }
         };
         if let Some(synced) = synced
             && synced.reset
         {
-            let scope: BTreeSet<Uuid> = made.union(&shared).copied().collect();
+            let scope: BTreeSet<Uuid> = made
+                .iter()
+                .copied()
+                .chain(
+                    others
+                        .iter()
+                        .filter(|(a, _)| shared.contains(a))
+                        .flat_map(|(a, v)| [*a, *v]),
+                )
+                .collect();
             anyhow::ensure!(
                 held(&phone) == scope,
                 "after step {i} ({step:?}) the device holds {:?}, its scope is {scope:?}",
                 held(&phone)
             );
         }
+    }
+    Ok(())
+}
+
+/// The other rep shares the n-th of their accounts with the rep (or stops).
+async fn share_with(
+    other: &Session,
+    rep: &OrgUser,
+    others: &[(Uuid, Uuid)],
+    account: usize,
+    share: bool,
+    shared: &mut BTreeSet<Uuid>,
+) -> anyhow::Result<()> {
+    let Some((id, _)) = others.get(account % others.len().max(1)) else {
+        return Ok(());
+    };
+    let with = if share { vec![rep.id] } else { Vec::new() };
+    other
+        .patch(&format!("/accounts/{id}"), &json!({"shared_with": with}))
+        .await?
+        .ensure_status(200)?;
+    if share {
+        shared.insert(*id);
+    } else {
+        shared.remove(id);
     }
     Ok(())
 }

@@ -236,12 +236,12 @@ pub async fn pull(
     limit: Option<u32>,
 ) -> ApiResult<PullPage> {
     let scope = scope_fingerprint(caller);
-    let (base, after, reset) = match cursor {
+    let (base, after, seen, reset) = match cursor {
         // Without a cursor the device may still hold documents (it lost its
         // state, or was reinstalled): rebuild its scope.
-        None => (0, 0, true),
-        Some(cursor) if cursor.scope != scope => (0, 0, true),
-        Some(cursor) => (cursor.base, cursor.after, false),
+        None => (0, 0, 0, true),
+        Some(cursor) if cursor.scope != scope => (0, 0, 0, true),
+        Some(cursor) => (cursor.base, cursor.after, cursor.seen, false),
     };
     let limit = u64::from(limit.unwrap_or(DEFAULT_PULL_DOCS).clamp(1, MAX_PULL_DOCS));
     let txn = read_transaction(conn).await?;
@@ -260,8 +260,12 @@ pub async fn pull(
     let mut docs: Vec<DocHead> = page_query.into_model().all(&txn).await?;
     let has_more = docs.len() as u64 > limit;
     docs.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let (entered, removed) = if base > 0 {
-        scope_transitions(&txn, caller, base).await?
+    // Where the device's copy of the scope stands: its base, or on a
+    // reset's later pages where the last page was read (the earlier pages
+    // delivered what was in scope when they were read).
+    let since = if base > 0 { base } else { seen };
+    let (entered, removed) = if since > 0 {
+        scope_transitions(&txn, caller, since).await?
     } else {
         (BTreeSet::new(), BTreeSet::new())
     };
@@ -288,11 +292,19 @@ pub async fn pull(
             pull.push(entry);
         }
     }
-    let entered_here: Vec<Uuid> = docs
-        .iter()
-        .filter(|d| d.id == d.account_id && entered.contains(&d.id))
-        .map(|d| d.id)
-        .collect();
+    // An account that entered brings every document under it. Outside a
+    // reset it does on the page that carries it (each page repeats the
+    // transitions since the fixed base); a reset's page sees an account
+    // enter only once (its `since` moves on), and the documents under it
+    // that earlier pages passed over come now.
+    let entered_here: Vec<Uuid> = if base > 0 {
+        docs.iter()
+            .filter(|d| d.id == d.account_id && entered.contains(&d.id))
+            .map(|d| d.id)
+            .collect()
+    } else {
+        entered.iter().copied().collect()
+    };
     let mut extra_query = doc_heads_query();
     extra_query = extra_query.filter(
         sea_orm::Condition::any()
@@ -312,12 +324,18 @@ pub async fn pull(
     }
     let next = if has_more {
         let after = docs.last().map_or(after, |d| d.last_seq);
-        SyncCursor { base, after, scope }
+        SyncCursor {
+            base,
+            after,
+            seen: feed_head.max(after),
+            scope,
+        }
     } else {
         let head = feed_head.max(horizon).max(after).max(base);
         SyncCursor {
             base: head,
             after: head,
+            seen: head,
             scope,
         }
     };
