@@ -105,25 +105,45 @@ async fn assert_visit_on_server(session: &Session, id: Uuid) -> anyhow::Result<(
     Ok(())
 }
 
+/// A rep's phone, synced, that made a visit to the rep's account offline
+/// and pushed it in this session: the visit's only changes are the session's.
+async fn phone_that_pushed_a_visit(
+    app: &TestApp,
+    rep: &OrgUser,
+) -> anyhow::Result<(Device, Uuid, Uuid)> {
+    let account = rest_account(app, rep, "Suzhou Metro").await?;
+    let mut phone = Device::new(app, rep, "phone").await?;
+    phone.sync().await?;
+    let visit = phone.create(&visit_of(rep, account)?)?;
+    phone.sync().await?;
+    Ok((phone, account, visit))
+}
+
+/// The reset delivered the account and the session's own visit, and the
+/// phone holds exactly them.
+async fn assert_kept_after_reset(
+    synced: &Synced,
+    phone: &Device,
+    account: Uuid,
+    visit: Uuid,
+) -> anyhow::Result<()> {
+    assert!(synced.reset, "a reset");
+    assert_eq!(
+        synced.delivered,
+        BTreeSet::from([account, visit]),
+        "the reset delivers the whole scope, the session's own visit included"
+    );
+    assert_eq!(held(phone), BTreeSet::from([account, visit]));
+    assert_visit_on_server(&phone.session, visit).await
+}
+
 #[tokio::test]
 async fn a_reset_in_the_same_session_delivers_what_the_session_pushed() -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
-    let account = rest_account(&app, &org.rep_a1, "Suzhou Metro").await?;
-    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
-    phone.sync().await?;
-    let visit = phone.create(&visit_of(&org.rep_a1, account)?)?;
-    phone.sync().await?;
-
+    let (mut phone, account, visit) = phone_that_pushed_a_visit(&app, &org.rep_a1).await?;
     let again = sync_pages(&mut phone, true, None).await?;
-    assert!(again.reset, "a sync without a cursor is a reset");
-    assert_eq!(
-        again.delivered,
-        BTreeSet::from([account, visit]),
-        "the reset delivers the whole scope, the session's own visit included"
-    );
-    assert_eq!(held(&phone), BTreeSet::from([account, visit]));
-    assert_visit_on_server(&phone.session, visit).await
+    assert_kept_after_reset(&again, &phone, account, visit).await
 }
 
 #[tokio::test]
@@ -131,12 +151,7 @@ async fn a_reset_after_an_admin_moves_the_rep_to_another_team_keeps_the_reps_own
 -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
-    let account = rest_account(&app, &org.rep_a1, "Wuxi Water").await?;
-    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
-    phone.sync().await?;
-    let visit = phone.create(&visit_of(&org.rep_a1, account)?)?;
-    phone.sync().await?;
-
+    let (mut phone, account, visit) = phone_that_pushed_a_visit(&app, &org.rep_a1).await?;
     let admin = app.login_as(&org.admin).await?;
     admin
         .patch(
@@ -146,14 +161,7 @@ async fn a_reset_after_an_admin_moves_the_rep_to_another_team_keeps_the_reps_own
         .await?
         .ensure_status(200)?;
     let moved = sync_pages(&mut phone, false, None).await?;
-    assert!(moved.reset, "a new team rebuilds the scope");
-    assert_eq!(
-        moved.delivered,
-        BTreeSet::from([account, visit]),
-        "the reset delivers the whole scope, the session's own visit included"
-    );
-    assert_eq!(held(&phone), BTreeSet::from([account, visit]));
-    assert_visit_on_server(&phone.session, visit).await
+    assert_kept_after_reset(&moved, &phone, account, visit).await
 }
 
 #[tokio::test]
