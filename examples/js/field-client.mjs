@@ -217,8 +217,13 @@ class Replica {
     }
     for (const removed of response.removed) outcome.dropped.push(...this.dropWithChildren(removed.id));
     if (!response.has_more && this.resetConfirmed !== null) {
-      for (const id of [...this.docs.keys()]) {
-        if (this.docs.has(id) && !this.resetConfirmed.has(id)) outcome.dropped.push(...this.dropWithChildren(id));
+      // The reset's pages delivered every document in scope, this device's
+      // own pushes included; what the server never acknowledged is unsent
+      // work, and stays.
+      for (const [id, local] of [...this.docs]) {
+        if (this.docs.has(id) && !this.resetConfirmed.has(id) && local.serverHeads.length > 0) {
+          outcome.dropped.push(...this.dropWithChildren(id));
+        }
       }
       this.resetConfirmed = null;
     }

@@ -118,9 +118,10 @@ pub struct SyncResponse {
     pub cursor: String,
     /// More documents wait: sync again (with no push needed) to get them.
     pub has_more: bool,
-    /// The device's scope was rebuilt (its user moved team or role, or the
-    /// cursor was too old): keep only the documents this and the following
-    /// pages deliver; drop the rest once `has_more` is false.
+    /// This page starts a reset (no cursor, or its user's role, team, branch
+    /// or led teams changed): the reset's pages deliver every document in
+    /// scope, the device's own pushes included; once `has_more` is false,
+    /// drop every acknowledged document they did not deliver.
     pub reset: bool,
     /// The outcome of each pushed document, in request order.
     pub pushed: Vec<PushResult>,
@@ -142,7 +143,8 @@ pub enum PushStatus {
     Applied,
     /// The server had every change already.
     Unchanged,
-    /// Merged, then partly undone by a server change (see `notices`).
+    /// Merged, then partly undone by a server change (see `notices`); also
+    /// the answer, with the same notices, to a repeat of such a push.
     Corrected,
     /// Not merged: the document is outside the user's scope, or invalid as a
     /// new record (see `notices`). The server's copy is unchanged.

@@ -81,7 +81,7 @@ pub struct Replica {
     docs: BTreeMap<Uuid, LocalDoc>,
     cursor: Option<String>,
     resend: BTreeSet<Uuid>,
-    /// During a reset: the documents the server confirmed so far.
+    /// During a reset: the documents its pages delivered so far.
     reset_confirmed: Option<BTreeSet<Uuid>>,
 }
 
@@ -267,13 +267,6 @@ impl Replica {
             self.reset_confirmed = Some(BTreeSet::new());
         }
         for pushed in &response.pushed {
-            if pushed.status != PushStatus::Refused
-                && let Some(confirmed) = &mut self.reset_confirmed
-            {
-                // The server took it and skips it in the pull (the device has
-                // it): it is in scope.
-                confirmed.insert(pushed.id);
-            }
             if let Some(local) = self.docs.get_mut(&pushed.id) {
                 if pushed.status == PushStatus::Refused {
                     local.refused_at = Some(local.doc.automerge_mut().get_heads());
@@ -330,8 +323,10 @@ impl Replica {
         if !response.has_more
             && let Some(confirmed) = self.reset_confirmed.take()
         {
-            // Documents the server never acknowledged stay: they are this
-            // device's own work, not something the server withdrew.
+            // The pages delivered every document in scope, this device's own
+            // pushes included. Documents the server never acknowledged stay:
+            // they are this device's unsent work, not something the server
+            // withdrew.
             let stale: Vec<Uuid> = self
                 .docs
                 .iter()

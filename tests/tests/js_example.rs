@@ -1,8 +1,10 @@
 //! The JavaScript example client (`examples/js/field-client.mjs`) against the
 //! real server: a third party's client, written from `docs/sync-protocol.md`
 //! with nothing but `@automerge/automerge`, creates and edits records offline
-//! (an account, key persons, a visit) and syncs them. Skipped, with a message,
-//! where Node.js 20+ and npm are not installed, unless `KAM_REQUIRE_NODE=1`.
+//! (an account, key persons, a visit) and syncs them; `reset-check.mjs` takes
+//! its replica through the protocol's three kinds of reset. Skipped, with a
+//! message, where Node.js 20+ and npm are not installed, unless
+//! `KAM_REQUIRE_NODE=1`.
 
 use kam_server::records::accounts::AccountView;
 use kam_server::records::contacts::ContactView;
@@ -125,5 +127,37 @@ async fn the_javascript_field_client_creates_and_edits_records_offline_and_syncs
         );
         assert_eq!(person.stamp.created_by.map(|u| u.0), Some(org.rep_a1.id));
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_javascript_field_client_keeps_its_own_records_through_every_reset()
+-> anyhow::Result<()> {
+    if !node_present("the JavaScript example").await? {
+        return Ok(());
+    }
+    let dir = example_dir("js");
+    install_dependencies(&dir).await?;
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let mut check = Command::new("node");
+    check
+        .arg("reset-check.mjs")
+        .args(["--url", &app.address])
+        .args(["--username", &org.rep_a1.username])
+        .args(["--admin", &org.admin.username])
+        .args(["--other-team", &org.team_b.to_string()])
+        .env("KAM_PASSWORD", &org.rep_a1.password)
+        .env("KAM_ADMIN_PASSWORD", &org.admin.password)
+        .env_remove("KAM_TRACE")
+        .current_dir(&dir);
+    let done = node::run(check, CLIENT_LIMIT).await?;
+    assert!(
+        done.status.success(),
+        "a reset lost the device's records ({}):\n{}\n{}",
+        done.status,
+        done.stderr,
+        done.stdout
+    );
     Ok(())
 }

@@ -140,6 +140,51 @@ async fn a_lost_response_is_repaired_by_sending_the_same_request_again() -> anyh
     Ok(())
 }
 
+/// A device whose response was lost never saw why its changes were undone:
+/// the repeat must say it again, for an edit and for a record made offline.
+#[tokio::test]
+async fn a_repeated_push_that_was_corrected_gives_the_same_notices() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let (rest, account) = account_on_server(&app, &org.rep_a1, "Jiangsu Grid").await?;
+    let id = account.id.0;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    phone.sync().await?;
+    phone.edit_account(id, json!({"tier": "key", "stage": "engaging"}))?;
+    let made: Account = kam_sync_core::parse_record(json!({
+        "name": "Made offline", "segment": "education", "owner_id": org.rep_a1.id, "tier": "strategic",
+    }))?;
+    let made = phone.create(&made)?;
+    let request = phone.replica.prepare_sync();
+    let first: SyncResponse = phone.send(&request).await?.ensure_status(200)?.json()?;
+    let codes: Vec<(Uuid, &str)> = first
+        .notices
+        .iter()
+        .map(|n| (n.id, n.code.as_str()))
+        .collect();
+    assert!(
+        codes.contains(&(id, "tier_confirmation_forbidden")),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&(made, "tier_confirmation_forbidden")),
+        "{codes:?}"
+    );
+
+    let again: SyncResponse = phone.send(&request).await?.ensure_status(200)?.json()?;
+    assert_eq!(again.notices, first.notices, "the repeat says why again");
+    assert_eq!(
+        again.pushed, first.pushed,
+        "the same results, the same heads"
+    );
+    phone.replica.apply_sync(again)?;
+    phone.sync().await?;
+    let server = rest.account(id).await?;
+    assert_eq!(server.account.tier, None);
+    assert_eq!(phone.json(id), fields(&server));
+    Ok(())
+}
+
 #[tokio::test]
 async fn an_account_reassigned_away_is_dropped_and_the_new_owner_receives_it_whole()
 -> anyhow::Result<()> {

@@ -8,6 +8,7 @@ pub mod branch;
 pub mod callback;
 pub mod contact;
 pub mod contract;
+pub mod corrected_push;
 pub mod doc_change;
 pub mod document;
 pub mod feed_head;

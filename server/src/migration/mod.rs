@@ -14,6 +14,7 @@ mod m20261127_000007_opportunities;
 mod m20261127_000008_tickets_callbacks;
 mod m20261127_000009_account_plans;
 mod m20261204_000010_timeline_entries;
+mod m20261204_000011_corrected_pushes;
 
 /// The list of migrations.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000008_tickets_callbacks::Migration),
             Box::new(m20261127_000009_account_plans::Migration),
             Box::new(m20261204_000010_timeline_entries::Migration),
+            Box::new(m20261204_000011_corrected_pushes::Migration),
         ]
     }
 }

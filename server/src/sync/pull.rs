@@ -183,14 +183,14 @@ async fn whole(
     Ok(Some(entry))
 }
 
-/// The changes after `base` that the device does not already have (its own
-/// pushes), or the whole document when that is smaller or needed.
+/// The changes after `base`, less those `skip_session` pushed itself (the
+/// device has them), or the whole document when that is smaller or needed.
 async fn changes_or_whole(
     txn: &DatabaseTransaction,
     cache: &DocCache,
     doc: &DocHead,
     base: i64,
-    session: Uuid,
+    skip_session: Option<Uuid>,
 ) -> ApiResult<Option<PullDoc>> {
     let rows: Vec<(Vec<u8>, Option<Uuid>)> = doc_change::Entity::find()
         .select_only()
@@ -204,7 +204,7 @@ async fn changes_or_whole(
         .await?;
     let missing: Vec<Vec<u8>> = rows
         .into_iter()
-        .filter(|(_, origin)| *origin != Some(session))
+        .filter(|(_, origin)| skip_session.is_none_or(|skip| *origin != Some(skip)))
         .map(|(bytes, _)| bytes)
         .collect();
     if missing.is_empty() {
@@ -236,12 +236,12 @@ pub async fn pull(
     limit: Option<u32>,
 ) -> ApiResult<PullPage> {
     let scope = scope_fingerprint(caller);
-    let (base, after, reset) = match cursor {
+    let (base, after, seen, reset) = match cursor {
         // Without a cursor the device may still hold documents (it lost its
         // state, or was reinstalled): rebuild its scope.
-        None => (0, 0, true),
-        Some(cursor) if cursor.scope != scope => (0, 0, true),
-        Some(cursor) => (cursor.base, cursor.after, false),
+        None => (0, 0, 0, true),
+        Some(cursor) if cursor.scope != scope => (0, 0, 0, true),
+        Some(cursor) => (cursor.base, cursor.after, cursor.seen, false),
     };
     let limit = u64::from(limit.unwrap_or(DEFAULT_PULL_DOCS).clamp(1, MAX_PULL_DOCS));
     let txn = read_transaction(conn).await?;
@@ -260,35 +260,51 @@ pub async fn pull(
     let mut docs: Vec<DocHead> = page_query.into_model().all(&txn).await?;
     let has_more = docs.len() as u64 > limit;
     docs.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let (entered, removed) = if base > 0 {
-        scope_transitions(&txn, caller, base).await?
+    // Where the device's copy of the scope stands: its base, or on a
+    // reset's later pages where the last page was read (the earlier pages
+    // delivered what was in scope when they were read).
+    let since = if base > 0 { base } else { seen };
+    let (entered, removed) = if since > 0 {
+        scope_transitions(&txn, caller, since).await?
     } else {
         (BTreeSet::new(), BTreeSet::new())
     };
     let resend: HashSet<Uuid> = resend.iter().copied().collect();
+    // A base of 0 is a reset, on every one of its pages: the device keeps
+    // only what the pages deliver, so every document in scope must come,
+    // the ones this session pushed included. Elsewhere the session's own
+    // changes are skipped: the device has them.
+    let skip_session = (base > 0).then_some(caller.session_id);
     let mut sent = HashSet::new();
     let mut pull = Vec::new();
     for doc in &docs {
-        // A first sync (base 0) reads the log from its start like any other,
-        // so the device's own pushes are not sent back; only a base the log
-        // no longer reaches needs whole documents.
+        // Only a base the log no longer reaches needs whole documents: a
+        // reset reads the log from its start like any other pull.
         let send_whole =
             base < horizon || resend.contains(&doc.id) || entered.contains(&doc.account_id);
         let entry = if send_whole {
             whole(&txn, cache, doc).await?
         } else {
-            changes_or_whole(&txn, cache, doc, base, caller.session_id).await?
+            changes_or_whole(&txn, cache, doc, base, skip_session).await?
         };
         if let Some(entry) = entry {
             sent.insert(entry.id);
             pull.push(entry);
         }
     }
-    let entered_here: Vec<Uuid> = docs
-        .iter()
-        .filter(|d| d.id == d.account_id && entered.contains(&d.id))
-        .map(|d| d.id)
-        .collect();
+    // An account that entered brings every document under it. Outside a
+    // reset it does on the page that carries it (each page repeats the
+    // transitions since the fixed base); a reset's page sees an account
+    // enter only once (its `since` moves on), and the documents under it
+    // that earlier pages passed over come now.
+    let entered_here: Vec<Uuid> = if base > 0 {
+        docs.iter()
+            .filter(|d| d.id == d.account_id && entered.contains(&d.id))
+            .map(|d| d.id)
+            .collect()
+    } else {
+        entered.iter().copied().collect()
+    };
     let mut extra_query = doc_heads_query();
     extra_query = extra_query.filter(
         sea_orm::Condition::any()
@@ -308,12 +324,18 @@ pub async fn pull(
     }
     let next = if has_more {
         let after = docs.last().map_or(after, |d| d.last_seq);
-        SyncCursor { base, after, scope }
+        SyncCursor {
+            base,
+            after,
+            seen: feed_head.max(after),
+            scope,
+        }
     } else {
         let head = feed_head.max(horizon).max(after).max(base);
         SyncCursor {
             base: head,
             after: head,
+            seen: head,
             scope,
         }
     };

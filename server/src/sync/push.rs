@@ -6,6 +6,7 @@
 //! whole request and changes nothing.
 
 use crate::auth::AuthUser;
+use crate::entities::corrected_push;
 use crate::error::{ApiError, ApiResult};
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::timeline::EntryBody;
@@ -22,8 +23,10 @@ use kam_sync_core::{
     ChangeMeta, RecordDoc, RecordError, RecordKind, Violation, diff_patch, parse_record,
     with_record_type,
 };
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ConnectionTrait, EntityTrait, Set, TransactionTrait};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -146,6 +149,7 @@ pub async fn apply(
     let mut results: Vec<Option<PushResult>> = vec![None; pending.len()];
     let mut notices = Vec::new();
     let mut writes = Vec::new();
+    let mut corrected = Vec::new();
     for index in order {
         let Some(incoming) = pending[index].take() else {
             continue;
@@ -153,6 +157,16 @@ pub async fn apply(
         let existing = loaded.remove(&incoming.push.id);
         let mut outcome =
             apply_one(&txn, state, caller, incoming, existing, index, &mut earlier).await?;
+        if outcome.result.status == PushStatus::Corrected
+            && let Some(digest) = outcome.digest.take()
+        {
+            corrected.push(corrected_row(
+                caller,
+                outcome.result.id,
+                digest,
+                &outcome.notices,
+            )?);
+        }
         results[index] = Some(outcome.result);
         notices.append(&mut outcome.notices);
         if let Some(write) = outcome.write {
@@ -170,6 +184,7 @@ pub async fn apply(
     // lock (taken by the first write) is held only for the writes.
     let mut writes = crate::cpu::run(move || with_snapshots(writes)).await?;
     let versions = store_writes(&txn, state, caller, &mut writes).await?;
+    remember_corrected(&txn, corrected).await?;
     txn.commit().await?;
     for (write, version) in writes.into_iter().zip(versions) {
         state
@@ -177,6 +192,70 @@ pub async fn apply(
             .put(write.id, write.doc.into_automerge(), version);
     }
     Ok((results.into_iter().flatten().collect(), notices))
+}
+
+/// What a corrected push answered, kept to answer its repeat the same way.
+fn corrected_row(
+    caller: &AuthUser,
+    id: Uuid,
+    digest: String,
+    notices: &[Notice],
+) -> ApiResult<corrected_push::ActiveModel> {
+    Ok(corrected_push::ActiveModel {
+        doc_id: Set(id),
+        user_id: Set(caller.id.0),
+        digest: Set(digest),
+        notices: Set(serde_json::to_value(notices).map_err(ApiError::internal)?),
+        created_at: Set(Utc::now()),
+    })
+}
+
+/// Keeps each user's last corrected push to each document (one row per
+/// document and user: only the latest push can still be repeated).
+async fn remember_corrected(
+    conn: &impl ConnectionTrait,
+    rows: Vec<corrected_push::ActiveModel>,
+) -> ApiResult<()> {
+    for row in rows {
+        corrected_push::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([
+                    corrected_push::Column::DocId,
+                    corrected_push::Column::UserId,
+                ])
+                .update_columns([
+                    corrected_push::Column::Digest,
+                    corrected_push::Column::Notices,
+                    corrected_push::Column::CreatedAt,
+                ])
+                .to_owned(),
+            )
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The notices of the corrected push that `digest` repeats, if it does: a
+/// device whose response was lost learns why its changes were undone.
+async fn repeated_correction(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: Uuid,
+    digest: &str,
+) -> ApiResult<Option<Vec<Notice>>> {
+    let Some(row) = corrected_push::Entity::find_by_id((id, caller.id.0))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if row.digest != digest {
+        return Ok(None);
+    }
+    Ok(Some(
+        serde_json::from_value(row.notices).map_err(ApiError::internal)?,
+    ))
 }
 
 fn notice(id: Uuid, code: &str, field: Option<&str>, message: impl Into<String>) -> Notice {
@@ -193,6 +272,8 @@ struct Outcome {
     result: PushResult,
     notices: Vec<Notice>,
     write: Option<Write>,
+    /// SHA-256 (hex) of the pushed bytes, once they were merged.
+    digest: Option<String>,
 }
 
 /// A merged document waiting to be stored: the device's changes, then the
@@ -236,6 +317,7 @@ fn refused(id: Uuid, heads: Vec<String>, notices: Vec<Notice>) -> Outcome {
         },
         notices,
         write: None,
+        digest: None,
     }
 }
 
@@ -481,9 +563,13 @@ async fn apply_one(
         ));
     }
     let changes = std::mem::take(&mut push.changes.0);
-    let step =
-        crate::cpu::run(move || merge_pushed(doc, changes, heads_before, existed, merged, id))
-            .await??;
+    let (step, digest) = crate::cpu::run(move || {
+        // A repeated request sends the same bytes: their hash finds what
+        // the first one was answered.
+        let digest = hex::encode(Sha256::digest(&changes));
+        merge_pushed(doc, changes, heads_before, existed, merged, id).map(|step| (step, digest))
+    })
+    .await??;
     let MergeStep {
         mut doc,
         old_json,
@@ -514,14 +600,20 @@ async fn apply_one(
             if let Some(row) = &row {
                 state.cache.put(id, doc.into_automerge(), row.last_seq);
             }
+            // The repeat of a corrected push is answered as the push was.
+            let (status, notices) = match repeated_correction(conn, caller, id, &digest).await? {
+                Some(notices) => (PushStatus::Corrected, notices),
+                None => (PushStatus::Unchanged, Vec::new()),
+            };
             return Ok(Outcome {
                 result: PushResult {
                     id,
-                    status: PushStatus::Unchanged,
+                    status,
                     heads: before,
                 },
-                notices: Vec::new(),
+                notices,
                 write: None,
+                digest: None,
             });
         }
         Merged::Changed {
@@ -670,6 +762,7 @@ async fn apply_one(
     Ok(Outcome {
         result: PushResult { id, status, heads },
         notices,
+        digest: Some(digest),
         write: Some(Write {
             id,
             existing: row,
