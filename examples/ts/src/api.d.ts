@@ -3092,9 +3092,10 @@ export interface components {
              */
             removed: components["schemas"]["Removed"][];
             /**
-             * @description The device's scope was rebuilt (its user moved team or role, or the
-             *     cursor was too old): keep only the documents this and the following
-             *     pages deliver; drop the rest once `has_more` is false.
+             * @description This page starts a reset (no cursor, or its user's role, team, branch
+             *     or led teams changed): the reset's pages deliver every document in
+             *     scope, the device's own pushes included; once `has_more` is false,
+             *     drop every acknowledged document they did not deliver.
              */
             reset: boolean;
         };
