@@ -344,7 +344,12 @@ fn column_values<R: Read>(
             match column_type {
                 ColumnType::Raw => {
                     let left = end.map_or(u64::MAX, |end| end - stream.read as u64);
-                    values = values.saturating_add(stream.skip_up_to(left)?);
+                    let skipped = stream.skip_up_to(left)?;
+                    if skipped == 0 {
+                        // The bytes end before the column says it does.
+                        break;
+                    }
+                    values = values.saturating_add(skipped);
                 }
                 ColumnType::Boolean => values = values.saturating_add(stream.uleb()?),
                 _ => {

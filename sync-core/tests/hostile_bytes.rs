@@ -112,3 +112,25 @@ fn a_document_at_the_depth_bound_passes_the_check() {
     let doc = visit_nested(kam_sync_core::limits::MAX_DEPTH);
     assert!(doc.depth_violation().is_some());
 }
+
+/// A change (204 bytes, found by the `automerge_payload` fuzz target) whose
+/// raw column claims more bytes than follow: the pre-scan of what pushed
+/// bytes decode to skipped nothing, forever, and the request never ended.
+const RAW_COLUMN_PAST_THE_END: &str = "hW9Kg3eBJaUBwQEBSvA36lMNCHo1FVJHa0feybgsiSzkip0ay8tX7/5BcY8HcGhvbmUtMQEk5MO7wgYUeyJkZXZpY2UiOiJwaG9uZS0xIn0BD2thbS1mdXp6LXNlcnZlcgwBBAIGEQYTCBUPNAFCC1YIVxBwBHECcwYIAQABfwEHBAABAAEHAQABAAF/DgYBAAF/BGNpdHkAB38Fc3RhZ2UJfwEHA38Bf4YBBwB/hgFIYW5nemhvdWVuZ2FnaW5nfwAIAQgBfw4GAX8N";
+
+#[test]
+fn a_raw_column_longer_than_the_bytes_ends_the_pre_scan() {
+    use base64::Engine;
+    use kam_sync_core::inflation::DecodeBudget;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(RAW_COLUMN_PAST_THE_END)
+        .unwrap_or_else(|err| panic!("{err}"));
+    let (done, scanned) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = DecodeBudget::default().spend_on(&bytes).is_ok();
+        let _ = done.send(outcome);
+    });
+    // A hang, not a speed: the scan reads 204 bytes.
+    let finished = scanned.recv_timeout(std::time::Duration::from_secs(60));
+    assert!(finished.is_ok(), "the pre-scan never ended");
+}

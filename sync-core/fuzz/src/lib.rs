@@ -8,7 +8,7 @@
 //! Every step's errors are expected (the bytes are hostile); only a panic,
 //! an overflow or a hang is a finding.
 
-use automerge::{ActorId, AutoCommit};
+use automerge::{ActorId, AutoCommit, ReadDoc};
 use chrono::DateTime;
 use kam_server::cpu::WORKER_STACK_BYTES;
 use kam_server::sync::push::{Merged, check_bytes, merge_pushed};
