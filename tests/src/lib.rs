@@ -59,6 +59,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tempfile::TempDir;
 use uuid::Uuid;
 
+pub mod log_capture;
 pub mod node;
 
 pub use reqwest::{Method, StatusCode};

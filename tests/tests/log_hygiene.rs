@@ -17,54 +17,19 @@ use chrono::Utc;
 use kam_server::entities::server_value;
 use kam_sync_core::protocol::SyncResponse;
 use kam_sync_core::{Account, ChangeMeta, Replica};
+use kam_tests::log_capture::LogCapture;
 use kam_tests::{Session, TestApp, new_account};
 use sea_orm::EntityTrait;
 use secrecy::ExposeSecret;
 use serde_json::json;
-use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, fmt};
 use uuid::Uuid;
 
-/// Everything logged, as written.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    fn text(&self) -> String {
-        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-}
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Self;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-fn capture_everything() -> anyhow::Result<Capture> {
-    let capture = Capture::default();
+fn capture_everything() -> anyhow::Result<LogCapture> {
+    let capture = LogCapture::default();
     tracing_subscriber::registry()
         .with(EnvFilter::new("trace"))
         .with(

@@ -8,53 +8,18 @@
 //! holds this one test, so nothing else writes to the capture.
 
 use kam_tests::TestApp;
+use kam_tests::log_capture::LogCapture;
 use serde_json::json;
-use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-
-/// Everything logged, as written.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    fn text(&self) -> String {
-        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-}
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Self;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 /// What a forged line starts with.
 const FORGED: &str = "FORGED";
 
 #[tokio::test]
 async fn control_characters_sent_by_a_client_are_escaped_in_the_text_log() -> anyhow::Result<()> {
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     tracing_subscriber::registry()
         .with(EnvFilter::new("info"))
         .with(kam_server::telemetry::text_layer(capture.clone(), false))
