@@ -216,24 +216,17 @@ async fn remember_corrected(
     conn: &impl ConnectionTrait,
     rows: Vec<corrected_push::ActiveModel>,
 ) -> ApiResult<()> {
-    for row in rows {
-        corrected_push::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([
-                    corrected_push::Column::DocId,
-                    corrected_push::Column::UserId,
-                ])
-                .update_columns([
-                    corrected_push::Column::Digest,
-                    corrected_push::Column::Notices,
-                    corrected_push::Column::CreatedAt,
-                ])
-                .to_owned(),
-            )
-            .exec(conn)
-            .await?;
-    }
-    Ok(())
+    let replace = OnConflict::columns([
+        corrected_push::Column::DocId,
+        corrected_push::Column::UserId,
+    ])
+    .update_columns([
+        corrected_push::Column::Digest,
+        corrected_push::Column::Notices,
+        corrected_push::Column::CreatedAt,
+    ])
+    .to_owned();
+    records::upsert_each(conn, rows, replace).await
 }
 
 /// The notices of the corrected push that `digest` repeats, if it does: a
