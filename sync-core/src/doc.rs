@@ -375,6 +375,8 @@ pub fn deserialize_json<T: serde::de::DeserializeOwned>(value: Value) -> Result<
     if let Some(violation) = depth_violation(&value) {
         return Err(RecordError::Invalid(vec![violation]));
     }
+    let mut value = value;
+    integral_floats_as_integers(&mut value);
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let path = if path == "." { String::new() } else { path };
@@ -395,6 +397,32 @@ pub fn deserialize_json<T: serde::de::DeserializeOwned>(value: Value) -> Result<
         };
         invalid(&field, code, inner)
     })
+}
+
+/// Turns every float without a fractional part (`3.0`) into the integer
+/// it equals, without recursion: an integer field takes it (Automerge's
+/// JavaScript library writes a `0` in an assigned object as a float, and
+/// JSON Schema counts `3.0` as an integer), a float field reads it as the
+/// same number, and `2.5` stays a float that an integer field refuses.
+fn integral_floats_as_integers(value: &mut Value) {
+    /// 2^63: the first float past `i64::MAX`.
+    const PAST_I64: f64 = 9_223_372_036_854_775_808.0;
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Number(number) => {
+                if let Some(float) = number.as_f64().filter(|_| number.is_f64())
+                    && float.fract() == 0.0
+                    && (-PAST_I64..PAST_I64).contains(&float)
+                {
+                    *value = Value::from(float as i64);
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            Value::Object(members) => stack.extend(members.values_mut()),
+            Value::Null | Value::Bool(_) | Value::String(_) => {}
+        }
+    }
 }
 
 fn join(path: &str, key: &str) -> String {

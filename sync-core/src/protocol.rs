@@ -68,6 +68,11 @@ impl<'de> Deserialize<'de> for Bytes {
 /// pushed changes build on history the server does not have.
 pub const MISSING_DEPENDENCIES: &str = "missing_dependencies";
 
+/// The notice code of a record refused because the account it was made
+/// under, pushed in the same request, was refused: fixing the account and
+/// pushing both again brings the record in.
+pub const ACCOUNT_REFUSED: &str = "account_refused";
+
 /// What a device sends.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -10,7 +10,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use cursor::SyncCursor;
-use kam_sync_core::protocol::{SyncRequest, SyncResponse};
+use kam_sync_core::protocol::{PushStatus, SyncRequest, SyncResponse};
 
 /// Handles one sync request: checks the cursor, applies the pushes (one
 /// transaction), then computes the pull (one consistent read).
@@ -35,13 +35,24 @@ pub async fn sync(
         .map(SyncCursor::parse)
         .transpose()?;
     let (pushed, notices) = push::apply(state, caller, request.push).await?;
+    // The server's corrections of what was just pushed come in this
+    // response whatever its page holds: a device that lacked them would
+    // take its document for unpushed and send it again whole.
+    let corrected: Vec<_> = pushed
+        .iter()
+        .filter(|result| result.status == PushStatus::Corrected)
+        .map(|result| result.id)
+        .collect();
     let page = pull::pull(
         state.db.conn(),
         &state.cache,
         caller,
-        cursor,
-        &request.resend,
-        request.limit,
+        pull::Wanted {
+            cursor,
+            resend: &request.resend,
+            corrected: &corrected,
+            limit: request.limit,
+        },
     )
     .await?;
     Ok(SyncResponse {

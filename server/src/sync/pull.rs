@@ -226,15 +226,32 @@ async fn changes_or_whole(
     }))
 }
 
+/// What a device asks of one pull.
+pub struct Wanted<'a> {
+    /// Where its copy of the scope stands (none: a reset).
+    pub cursor: Option<SyncCursor>,
+    /// Documents it wants whole (it lacks their history).
+    pub resend: &'a [Uuid],
+    /// Documents this request pushed and the server corrected: their
+    /// corrections come on this page, whatever else it holds.
+    pub corrected: &'a [Uuid],
+    /// Most documents on the page (see [`DEFAULT_PULL_DOCS`]).
+    pub limit: Option<u32>,
+}
+
 /// One page of what the caller's device lacks after `cursor`.
 pub async fn pull(
     conn: &sea_orm::DatabaseConnection,
     cache: &DocCache,
     caller: &AuthUser,
-    cursor: Option<SyncCursor>,
-    resend: &[Uuid],
-    limit: Option<u32>,
+    wanted: Wanted<'_>,
 ) -> ApiResult<PullPage> {
+    let Wanted {
+        cursor,
+        resend,
+        corrected,
+        limit,
+    } = wanted;
     let scope = scope_fingerprint(caller);
     let (base, after, seen, reset) = match cursor {
         // Without a cursor the device may still hold documents (it lost its
@@ -305,19 +322,38 @@ pub async fn pull(
     } else {
         entered.iter().copied().collect()
     };
+    // Documents just pushed and corrected whose place in the log lies
+    // beyond this page: their changes since the base (the server's
+    // correction among them) come now, and again on their own page.
+    let corrected: Vec<Uuid> = corrected
+        .iter()
+        .filter(|id| !sent.contains(id))
+        .copied()
+        .collect();
     let mut extra_query = doc_heads_query();
     extra_query = extra_query.filter(
         sea_orm::Condition::any()
-            .add(document::Column::AccountId.is_in(entered_here))
-            .add(document::Column::Id.is_in(resend.iter().copied())),
+            .add(document::Column::AccountId.is_in(entered_here.iter().copied()))
+            .add(document::Column::Id.is_in(resend.iter().copied()))
+            .add(document::Column::Id.is_in(corrected.iter().copied())),
     );
     if let Some(visible) = visible {
         extra_query = extra_query.filter(document::Column::AccountId.in_subquery(visible));
     }
     for doc in extra_query.into_model::<DocHead>().all(&txn).await? {
-        if !sent.contains(&doc.id)
-            && let Some(entry) = whole(&txn, cache, &doc).await?
-        {
+        if sent.contains(&doc.id) {
+            continue;
+        }
+        let send_whole = base < horizon
+            || !corrected.contains(&doc.id)
+            || resend.contains(&doc.id)
+            || entered_here.contains(&doc.account_id);
+        let entry = if send_whole {
+            whole(&txn, cache, &doc).await?
+        } else {
+            changes_or_whole(&txn, cache, &doc, base, skip_session).await?
+        };
+        if let Some(entry) = entry {
             sent.insert(entry.id);
             pull.push(entry);
         }

@@ -18,7 +18,9 @@ use chrono::{DateTime, Datelike, Utc};
 use kam_sync_core::doc::decode_untrusted;
 use kam_sync_core::inflation::{DecodeBudget, ScanError, TOO_LARGE_DECODED};
 use kam_sync_core::limits::{MAX_MESSAGE_BYTES, MESSAGE_TOO_LONG};
-use kam_sync_core::protocol::{MISSING_DEPENDENCIES, Notice, PushDoc, PushResult, PushStatus};
+use kam_sync_core::protocol::{
+    ACCOUNT_REFUSED, MISSING_DEPENDENCIES, Notice, PushDoc, PushResult, PushStatus,
+};
 use kam_sync_core::{
     ChangeMeta, RecordDoc, RecordError, RecordKind, Violation, diff_patch, parse_record,
     with_record_type,
@@ -155,8 +157,12 @@ pub async fn apply(
             continue;
         };
         let existing = loaded.remove(&incoming.push.id);
+        let kind = incoming.push.kind;
         let mut outcome =
             apply_one(&txn, state, caller, incoming, existing, index, &mut earlier).await?;
+        if kind == RecordKind::Account && outcome.result.status == PushStatus::Refused {
+            earlier.visibility.refused_account(outcome.result.id);
+        }
         if outcome.result.status == PushStatus::Corrected
             && let Some(digest) = outcome.digest.take()
         {
@@ -436,9 +442,12 @@ struct Earlier {
 /// of the documents that exist are looked up together before merging, an
 /// account a new visit names is looked up when met, and an account the
 /// request itself creates counts as seen (a visit made offline under a new
-/// account comes in the same push).
+/// account comes in the same push). An account the request pushed and the
+/// server refused is remembered too: the records made under it are refused
+/// for that reason, not as out of scope.
 struct Visibility {
     known: HashMap<Uuid, bool>,
+    refused: HashSet<Uuid>,
 }
 
 impl Visibility {
@@ -454,11 +463,16 @@ impl Visibility {
                 .into_iter()
                 .map(|id| (id, visible.contains(&id)))
                 .collect(),
+            refused: HashSet::new(),
         })
     }
 
     fn pushed_account(&mut self, id: Uuid) {
         self.known.insert(id, true);
+    }
+
+    fn refused_account(&mut self, id: Uuid) {
+        self.refused.insert(id);
     }
 
     async fn account(
@@ -633,16 +647,24 @@ async fn apply_one(
     };
     let new_child = !existed && push.kind != RecordKind::Account;
     if new_child && !visibility.account(conn, caller, account_id).await? {
-        return Ok(refused(
-            id,
-            Vec::new(),
-            vec![notice(
+        let why = if visibility.refused.contains(&account_id) {
+            notice(
+                id,
+                ACCOUNT_REFUSED,
+                Some("account_id"),
+                format!(
+                    "the account {account_id}, pushed in this request, was refused (see its notices); this record is refused with it: fix the account and push both again"
+                ),
+            )
+        } else {
+            notice(
                 id,
                 "out_of_scope",
                 Some("account_id"),
                 "the account is not in your scope",
-            )],
-        ));
+            )
+        };
+        return Ok(refused(id, Vec::new(), vec![why]));
     }
     let (kept, mut notices) = match &old_json {
         Some(old) => keep_valid_fields(push.kind, id, old, &merged),
