@@ -780,6 +780,36 @@ async fn a_field_the_server_does_not_know_is_removed_and_sync_carries_on() -> an
 }
 
 #[tokio::test]
+async fn a_new_record_with_a_field_the_server_does_not_know_is_refused_naming_it()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    phone.sync().await?;
+    let meta = phone.meta();
+    let account: Account = kam_sync_core::parse_record(
+        json!({"name": "Wuxi Biologics", "segment": "healthcare", "owner_id": org.rep_a1.id}),
+    )?;
+    let id = Uuid::now_v7();
+    phone.replica.create(id, &account, &meta)?;
+    phone.replica.edit_raw(id, &meta, |doc| {
+        doc.put(automerge::ROOT, "favourite_colour", "teal")
+    })?;
+    let outcome = phone.sync().await?;
+    let named: Vec<_> = outcome
+        .notices
+        .iter()
+        .map(|n| (n.code.as_str(), n.field.as_deref()))
+        .collect();
+    assert_eq!(named, [("invalid_record", Some("favourite_colour"))]);
+    let rest = app.login_as(&org.rep_a1).await?;
+    rest.get(&format!("/accounts/{id}"))
+        .await?
+        .assert_status(404);
+    Ok(())
+}
+
+#[tokio::test]
 async fn after_compacting_everything_the_cursor_still_moves_on() -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
