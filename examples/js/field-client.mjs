@@ -33,13 +33,17 @@ import { parseArgs } from "node:util";
 
 /** Per record kind: fields held as collaborative Text, and objects replaced whole. */
 const LAYOUT = {
-  account: { text: ["notes"], atomic: ["location"] },
+  account: { text: ["notes"], atomic: ["location", "tier_rejection"] },
   visit: { text: ["summary"], atomic: ["check_in", "check_out"] },
   contact: { text: ["notes"], atomic: [] },
+  opportunity: { text: ["notes"], atomic: [] },
+  account_plan: { text: ["strategies", "notes"], atomic: [] },
+  callback: { text: ["comments"], atomic: [] },
+  ticket: { text: ["description"], atomic: [] },
 };
 
-/** Push order: a record's account before the records under it. */
-const KIND_ORDER = { account: 0, visit: 1, contact: 2 };
+/** Push order (`RecordKind::ALL`): a record's account before the records under it, a callback before the ticket it closes. */
+const KIND_ORDER = { account: 0, visit: 1, contact: 2, opportunity: 3, account_plan: 4, callback: 5, ticket: 6 };
 
 /** A scalar string: every string field that is not collaborative Text. */
 const scalar = (text) => new Automerge.ImmutableString(text);
@@ -160,7 +164,7 @@ class Replica {
     return this.cursor === null || this.resend.size > 0 || this.pending().length > 0;
   }
 
-  /** The request: each document's changes since the server heads it knows, accounts first. */
+  /** The request: each document's changes since the server heads it knows, in kind order. */
   prepareSync(limit) {
     const push = [...this.docs]
       .filter(([, local]) => this.hasUnpushed(local))

@@ -59,7 +59,10 @@ impl<'de> Deserialize<'de> for Bytes {
         if deserializer.is_human_readable() {
             deserializer.deserialize_str(Visitor)
         } else {
-            deserializer.deserialize_bytes(Visitor)
+            // An owned buffer, not a borrowed slice: ciborium lends a byte
+            // string only when it fits its 4 KiB scratch space, and refused
+            // every longer `changes` before.
+            deserializer.deserialize_byte_buf(Visitor)
         }
     }
 }

@@ -496,6 +496,81 @@ async fn cbor_requests_get_cbor_responses() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A CBOR sync request pushing one account, whose `id` and `changes` are
+/// the byte strings `wrap` makes of them.
+fn cbor_push(
+    id: Uuid,
+    changes: Vec<u8>,
+    wrap: fn(ciborium::Value) -> ciborium::Value,
+) -> anyhow::Result<Vec<u8>> {
+    use ciborium::Value as Cbor;
+    let push = Cbor::Map(vec![
+        (
+            Cbor::Text("id".into()),
+            wrap(Cbor::Bytes(id.as_bytes().to_vec())),
+        ),
+        (Cbor::Text("kind".into()), Cbor::Text("account".into())),
+        (Cbor::Text("changes".into()), wrap(Cbor::Bytes(changes))),
+    ]);
+    let request = Cbor::Map(vec![(Cbor::Text("push".into()), Cbor::Array(vec![push]))]);
+    let mut body = Vec::new();
+    ciborium::into_writer(&request, &mut body)?;
+    Ok(body)
+}
+
+/// JavaScript's `cbor-x` wraps every `Uint8Array` in tag 64 (an RFC 8746
+/// typed array) unless told `tagUint8Array: false`; a whole document of
+/// some kilobytes is an ordinary first push.
+#[tokio::test]
+async fn cbor_byte_strings_tagged_as_typed_arrays_or_longer_than_4_kib_are_read()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    let rest = app.login_as(&org.rep_a1).await?;
+    let long_notes: String = (0..3000)
+        .map(|i| format!("{} ", i * 7919 % 10007))
+        .collect();
+    for (what, notes, wrap) in [
+        (
+            "tag 64",
+            String::new(),
+            (|bytes| ciborium::Value::Tag(64, Box::new(bytes))) as fn(_) -> _,
+        ),
+        ("longer than 4 KiB", long_notes, |bytes| bytes),
+    ] {
+        let account: Account = kam_sync_core::parse_record(json!({
+            "name": what, "segment": "other", "owner_id": org.rep_a1.id, "notes": notes,
+        }))?;
+        let id = Uuid::now_v7();
+        let mut doc = kam_sync_core::RecordDoc::create(&account, ActorId::random(), &phone.meta())?;
+        let changes = doc.automerge_mut().save();
+        if what != "tag 64" {
+            assert!(changes.len() > 4096, "{what}: {} bytes", changes.len());
+        }
+        let response = phone
+            .session
+            .request(reqwest::Method::POST, "/sync")
+            .header("content-type", "application/cbor")
+            .body(cbor_push(id, changes, wrap)?)
+            .send()
+            .await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        assert_eq!(status, 200, "{what}: {}", String::from_utf8_lossy(&bytes));
+        let decoded: SyncResponse = ciborium::from_reader(&bytes[..])?;
+        // Corrected: the server fills in the owner's team, with no notice.
+        assert_eq!(
+            decoded.pushed[0].status,
+            PushStatus::Corrected,
+            "{what}: {decoded:?}"
+        );
+        assert!(decoded.notices.is_empty(), "{what}: {decoded:?}");
+        assert_eq!(rest.account(id).await?.account.name, what);
+    }
+    Ok(())
+}
+
 /// Writers commit out of order on PostgreSQL: a puller must never move its
 /// cursor past a change that is not yet committed. A skipped change shows up
 /// either as a change the device cannot apply (it asks for the whole
@@ -701,6 +776,36 @@ async fn a_field_the_server_does_not_know_is_removed_and_sync_carries_on() -> an
     phone.edit_account(id, json!({"stage": "deepening"}))?;
     phone.sync().await?;
     assert_eq!(rest.account(id).await?.account.stage.as_str(), "deepening");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_new_record_with_a_field_the_server_does_not_know_is_refused_naming_it()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    phone.sync().await?;
+    let meta = phone.meta();
+    let account: Account = kam_sync_core::parse_record(
+        json!({"name": "Wuxi Biologics", "segment": "healthcare", "owner_id": org.rep_a1.id}),
+    )?;
+    let id = Uuid::now_v7();
+    phone.replica.create(id, &account, &meta)?;
+    phone.replica.edit_raw(id, &meta, |doc| {
+        doc.put(automerge::ROOT, "favourite_colour", "teal")
+    })?;
+    let outcome = phone.sync().await?;
+    let named: Vec<_> = outcome
+        .notices
+        .iter()
+        .map(|n| (n.code.as_str(), n.field.as_deref()))
+        .collect();
+    assert_eq!(named, [("invalid_record", Some("favourite_colour"))]);
+    let rest = app.login_as(&org.rep_a1).await?;
+    rest.get(&format!("/accounts/{id}"))
+        .await?
+        .assert_status(404);
     Ok(())
 }
 
