@@ -46,8 +46,8 @@ struct LocalDoc {
     /// until it changes.
     refused_at: Option<Vec<ChangeHash>>,
     /// The device's heads when it last pushed: once the push is acknowledged
-    /// the server has them, even before the device pulls the server's own
-    /// changes (a compensation arriving on a later page).
+    /// the server has them, even before the device applies the server's
+    /// own changes (the compensation that comes in the same response).
     in_flight: Vec<ChangeHash>,
 }
 
@@ -217,14 +217,14 @@ impl Replica {
     /// changes (the rest go in the next request), the documents wanted
     /// whole, and the cursor.
     pub fn prepare_sync(&mut self) -> SyncRequest {
-        // Accounts go first, so a batch never holds a visit whose new account
-        // waits for a later one.
-        let mut pending: Vec<(bool, Uuid)> = self
+        // Kinds in `RecordKind::ALL` order, parents first, so a batch never
+        // holds a visit whose new account waits for a later one, nor a
+        // ticket whose closing callback does.
+        let rank = |kind: RecordKind| RecordKind::ALL.iter().position(|k| *k == kind);
+        let mut pending: Vec<(Option<usize>, Uuid)> = self
             .docs
             .iter_mut()
-            .filter_map(|(id, local)| {
-                has_unpushed(local).then_some((local.doc.kind() != RecordKind::Account, *id))
-            })
+            .filter_map(|(id, local)| has_unpushed(local).then_some((rank(local.doc.kind()), *id)))
             .collect();
         pending.sort();
         let push = pending
