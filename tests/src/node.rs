@@ -134,9 +134,14 @@ pub async fn node_present(example: &str) -> anyhow::Result<bool> {
     Ok(false)
 }
 
+/// Held while `npm ci` runs: the tests of one binary run side by side, and
+/// two installs into one `node_modules` break each other (`ENOTEMPTY`).
+static INSTALLING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Installs the example's locked dependencies with `npm ci`, unless
 /// `node_modules` was installed from the lockfile as it is now.
 pub async fn install_dependencies(dir: &Path) -> anyhow::Result<()> {
+    let _installing = INSTALLING.lock().await;
     let lockfile = dir.join("package-lock.json");
     let lock_changed = std::fs::metadata(&lockfile)
         .and_then(|meta| meta.modified())
