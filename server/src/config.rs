@@ -1,14 +1,20 @@
 //! Settings, in layers: built-in defaults, then an optional TOML file
 //! (`kam.toml` in the working directory, or the file named by `KAM_CONFIG`),
-//! then `KAM__SECTION__KEY` environment variables.
+//! then `KAM__SECTION__KEY` environment variables. A key the server does not
+//! know, in the file or in a variable, is refused with where it came from:
+//! a misspelt key silently ignored would leave its default in force.
+//! `examples/kam.example.toml` lists every key with its default.
 
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use utoipa::ToSchema;
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// HTTP listener.
     pub server: ServerSettings,
@@ -67,6 +73,7 @@ pub struct TierThresholds {
 
 /// After-sale service policies.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceSettings {
     /// Hours a ticket may stay unresolved, by severity
     /// (`KAM__SERVICE__SLA_HOURS__CRITICAL` and friends).
@@ -75,6 +82,7 @@ pub struct ServiceSettings {
 
 /// Hours from a ticket's opening to its SLA due time, by severity.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SlaHours {
     /// Business stopped (default 4).
     pub critical: u32,
@@ -88,6 +96,7 @@ pub struct SlaHours {
 
 /// Sync endpoint settings.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SyncSettings {
     /// Largest sync request body, in bytes (after decompression); larger ones get 413.
     pub max_body_bytes: usize,
@@ -95,6 +104,7 @@ pub struct SyncSettings {
 
 /// HTTP listener settings.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     /// Address and port, `127.0.0.1:8080` by default; port 0 picks a free one.
     pub bind: String,
@@ -119,6 +129,7 @@ pub struct ServerSettings {
 
 /// Database settings.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://path?mode=rwc` or `postgres://...`; defaults to `./kam-data/kam.db`.
     pub url: Option<SecretString>,
@@ -128,6 +139,7 @@ pub struct DatabaseSettings {
 
 /// Token lifetimes and the signing key.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     /// HMAC key for access tokens. When unset, a random key is made once and
     /// kept in the database, so every server sharing it agrees.
@@ -140,22 +152,58 @@ pub struct AuthSettings {
 
 /// Field-work policies.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VisitSettings {
     /// A check-in further than this from the account's location is flagged.
     pub check_in_max_distance_m: f64,
 }
 
 impl Settings {
-    /// Reads defaults, the optional file and the environment.
-    pub fn load() -> Result<Self, config::ConfigError> {
-        let file = std::env::var_os("KAM_CONFIG")
+    /// Reads defaults, the optional file and the process's environment.
+    pub fn load() -> Result<Self, SettingsError> {
+        let file = std::env::var_os(CONFIG_FILE_VAR)
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("kam.toml"));
-        Self::builder()?
-            .add_source(config::File::from(file).required(false))
-            .add_source(environment())
-            .build()?
-            .try_deserialize()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+        Self::load_from(&file, std::env::vars_os())
+    }
+
+    /// Reads defaults, `file` if it exists, then the `KAM__SECTION__KEY`
+    /// variables among `variables`. The file is checked on the defaults and
+    /// each variable on both, so an unknown key or a bad value is reported
+    /// with the file or the variable it came from.
+    pub fn load_from(
+        file: &Path,
+        variables: impl IntoIterator<Item = (OsString, OsString)>,
+    ) -> Result<Self, SettingsError> {
+        let with_file = Self::builder()
+            .map_err(SettingsError::Defaults)?
+            .add_source(config::File::from(file).required(false));
+        with_file
+            .clone()
+            .build()
+            .and_then(config::Config::try_deserialize::<Self>)
+            .map_err(|cause| SettingsError::File {
+                file: file.to_owned(),
+                cause,
+            })?;
+        let settings_variables = settings_variables(variables)?;
+        for (name, value) in &settings_variables {
+            let one = HashMap::from([(name.clone(), value.clone())]);
+            with_file
+                .clone()
+                .add_source(environment().source(Some(one)))
+                .build()
+                .and_then(config::Config::try_deserialize::<Self>)
+                .map_err(|cause| SettingsError::Variable {
+                    name: name.clone(),
+                    cause,
+                })?;
+        }
+        with_file
+            .add_source(environment().source(Some(settings_variables.into_iter().collect())))
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .map_err(SettingsError::Combined)
     }
 
     /// The defaults alone, for tests and tools that set what they need.
@@ -193,6 +241,71 @@ impl Settings {
     }
 }
 
+/// Why the settings cannot be read. Each message carries its cause in one
+/// line (the `config` crate's error is the whole story, so it is not also
+/// chained as a source, which would print it twice).
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The built-in defaults do not make settings (a bug, caught by the tests).
+    #[error("the built-in defaults: {0}")]
+    Defaults(config::ConfigError),
+    /// The file is unreadable, is not TOML, or holds an unknown key or a bad value.
+    #[error("{}: {cause}", file.display())]
+    File {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong with it.
+        cause: config::ConfigError,
+    },
+    /// A `KAM__` variable names an unknown key or holds a bad value.
+    #[error("environment variable {name}: {cause}")]
+    Variable {
+        /// The variable.
+        name: String,
+        /// What is wrong with it.
+        cause: config::ConfigError,
+    },
+    /// A `KAM__` variable's value is not UTF-8.
+    #[error("environment variable {0}: the value is not UTF-8")]
+    NotUtf8(String),
+    /// Every layer is fine alone, together they are not.
+    #[error("the configuration file and the KAM__ variables together: {0}")]
+    Combined(config::ConfigError),
+}
+
+/// The variable naming the configuration file.
+pub const CONFIG_FILE_VAR: &str = "KAM_CONFIG";
+
+/// The configuration file read when `KAM_CONFIG` is unset, in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "kam.toml";
+
+/// What starts the name of a variable holding a setting (`KAM__SERVER__BIND`);
+/// matched regardless of case, as the `config` crate does.
+const SETTINGS_VARIABLE_PREFIX: &str = "kam__";
+
+/// The variables among `variables` that hold settings.
+fn settings_variables(
+    variables: impl IntoIterator<Item = (OsString, OsString)>,
+) -> Result<Vec<(String, String)>, SettingsError> {
+    let mut found = Vec::new();
+    for (name, value) in variables {
+        let Ok(name) = name.into_string() else {
+            continue;
+        };
+        if !name
+            .to_ascii_lowercase()
+            .starts_with(SETTINGS_VARIABLE_PREFIX)
+        {
+            continue;
+        }
+        match value.into_string() {
+            Ok(value) => found.push((name, value)),
+            Err(_) => return Err(SettingsError::NotUtf8(name)),
+        }
+    }
+    Ok(found)
+}
+
 /// The `KAM__SECTION__KEY` environment variables.
 fn environment() -> config::Environment {
     config::Environment::with_prefix("KAM")
@@ -221,6 +334,141 @@ mod tests {
         assert_eq!(settings.tiering.thresholds.strategic, 80);
         assert_eq!(settings.tiering.thresholds.key, 60);
         assert!(crate::tiering::violations(&settings.tiering).is_empty());
+    }
+
+    /// `text` as a file in a fresh directory.
+    fn file_with(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+        let path = dir.path().join("kam.toml");
+        std::fs::write(&path, text).unwrap_or_else(|err| panic!("{err}"));
+        (dir, path)
+    }
+
+    fn variables(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        pairs
+            .iter()
+            .map(|(name, value)| (OsString::from(name), OsString::from(value)))
+            .collect()
+    }
+
+    #[test]
+    fn the_example_file_loads_and_sets_every_key_to_its_default() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/kam.example.toml");
+        assert!(example.is_file(), "{} is missing", example.display());
+        let loaded = Settings::load_from(&example, []).unwrap_or_else(|err| panic!("{err}"));
+        let defaults = Settings::defaults().unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(format!("{loaded:?}"), format!("{defaults:?}"));
+        let keys = |source: &dyn config::Source| {
+            let mut keys = Vec::new();
+            let mut pending: Vec<(String, config::Value)> = source
+                .collect()
+                .unwrap_or_else(|err| panic!("{err}"))
+                .into_iter()
+                .collect();
+            while let Some((key, value)) = pending.pop() {
+                match value.into_table() {
+                    Ok(table) => pending.extend(
+                        table
+                            .into_iter()
+                            .map(|(inner, value)| (format!("{key}.{inner}"), value)),
+                    ),
+                    Err(_) => keys.push(key),
+                }
+            }
+            keys.sort();
+            keys
+        };
+        let built = Settings::builder()
+            .and_then(|builder| builder.build())
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(
+            keys(&config::File::from(example.as_path())),
+            keys(&built),
+            "the example names exactly the keys that have defaults"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_key_in_the_file_is_refused_naming_the_file_and_the_key() {
+        let (_dir, path) = file_with("[server]\nbnid = \"0.0.0.0:9000\"\n");
+        let refused = Settings::load_from(&path, [])
+            .err()
+            .map(|err| err.to_string());
+        let message = refused.unwrap_or_else(|| panic!("the misspelt key was taken"));
+        assert!(
+            message.starts_with(&path.display().to_string()),
+            "{message}"
+        );
+        assert!(message.contains("unknown field `bnid`"), "{message}");
+        assert!(message.contains("`server`"), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_section_in_the_file_is_refused() {
+        let (_dir, path) = file_with("[sever]\nbind = \"0.0.0.0:9000\"\n");
+        let refused = Settings::load_from(&path, [])
+            .err()
+            .map(|err| err.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|message| message.contains("unknown field `sever`")),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_settings_variable_is_refused_naming_the_variable() {
+        let (_dir, path) = file_with("");
+        let refused = Settings::load_from(
+            &path,
+            variables(&[
+                ("KAM__SERVER__BIND", "0.0.0.0:9000"),
+                ("KAM__SERVER__BIDN", "0.0.0.0:9000"),
+            ]),
+        )
+        .err()
+        .map(|err| err.to_string());
+        let message = refused.unwrap_or_else(|| panic!("the misspelt variable was taken"));
+        assert!(
+            message.starts_with("environment variable KAM__SERVER__BIDN: "),
+            "{message}"
+        );
+        assert!(message.contains("unknown field `bidn`"), "{message}");
+    }
+
+    #[test]
+    fn variables_that_are_not_settings_are_left_to_whoever_reads_them() {
+        let (_dir, path) = file_with("[server]\nbind = \"127.0.0.1:9000\"\n");
+        let settings = Settings::load_from(
+            &path,
+            variables(&[
+                ("KAM_ADMIN_PASSWORD", "x"),
+                ("KAM_LOG_FORMAT", "json"),
+                ("KAM_CONFIG", "elsewhere.toml"),
+                ("KAM__AUTH__ACCESS_TTL_SECS", "60"),
+                ("PATH", "/usr/bin"),
+            ]),
+        )
+        .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(settings.server.bind, "127.0.0.1:9000");
+        assert_eq!(settings.auth.access_ttl_secs, 60);
+    }
+
+    #[test]
+    fn a_bad_value_in_a_variable_names_the_variable() {
+        let (_dir, path) = file_with("");
+        let refused =
+            Settings::load_from(&path, variables(&[("KAM__SERVER__MAX_PAGE_SIZE", "many")]))
+                .err()
+                .map(|err| err.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|message| message
+                    .starts_with("environment variable KAM__SERVER__MAX_PAGE_SIZE: ")),
+            "{refused:?}"
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod hardening;
 pub mod idempotency;
 pub mod migration;
 pub mod openapi;
+pub mod operator;
 pub mod org;
 pub mod records;
 pub mod routes;

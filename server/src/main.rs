@@ -1,10 +1,12 @@
 //! The `kam-server` command: run the server, seed a demo org, print the
-//! OpenAPI document, import and export records as CSV.
+//! OpenAPI document, import and export records as CSV, check a running
+//! server's readiness and administer users.
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use kam_server::config::Settings;
 use kam_server::csv_io::{self, CsvKindName, ImportReport};
+use kam_server::operator::{self, NewUserByName};
 use kam_server::startup::{AppState, Application};
 use kam_server::{bootstrap, db::Db, demo, telemetry};
 
@@ -14,11 +16,31 @@ use kam_server::{bootstrap, db::Db, demo, telemetry};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// What `--help` says about configuration, after the commands.
+const CONFIGURATION_HELP: &str = "\
+Configuration, each layer over the one before:
+  built-in defaults
+  kam.toml in the working directory, or the file named by KAM_CONFIG
+    (every key with its default: examples/kam.example.toml)
+  KAM__SECTION__KEY environment variables, e.g. KAM__SERVER__BIND=0.0.0.0:8080,
+    KAM__DATABASE__URL=postgres://..., KAM__AUTH__JWT_SECRET=...
+A key the server does not know, in the file or a KAM__ variable, is refused.
+
+Other environment variables:
+  KAM_CONFIG          the configuration file (default: kam.toml)
+  KAM_ADMIN_PASSWORD  the password of the `admin` user made on the first start
+                      (default: one is generated and printed once)
+  KAM_USER_PASSWORD   the password for `user create` and `user reset-password`
+                      (default: read from standard input)
+  KAM_LOG             the log filter (default: info)
+  KAM_LOG_FORMAT      `json` for JSON logs (default: text)";
+
 #[derive(Parser)]
 #[command(
     name = "kam-server",
     version,
-    about = "KAM Sync: offline-first key-account management server"
+    about = "KAM Sync: offline-first key-account management server",
+    after_help = CONFIGURATION_HELP
 )]
 struct Cli {
     /// Seed a demo org (if the database has none) before serving.
@@ -63,6 +85,21 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         rejects: Option<std::path::PathBuf>,
     },
+    /// Ask a running server whether it is ready (`GET /readyz`): exit 0
+    /// when it is, 1 when it is not or does not answer.
+    Health {
+        /// The server's address, as `http://127.0.0.1:8080` (default: the
+        /// configured bind address; a wildcard one is asked on loopback).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
+    /// Administer users without the REST API (for instance when the admin
+    /// password is lost), with the admin API's rules. Passwords come from
+    /// KAM_USER_PASSWORD, else from the first line of standard input.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Export records as CSV: those the user named by `--as` may see, or all.
     Export {
         /// What to export.
@@ -73,6 +110,42 @@ enum Command {
         /// Write here instead of to standard output.
         #[arg(short, long, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Create {
+        /// Login name: 3 to 64 of `a-z 0-9 . _ -`.
+        #[arg(long)]
+        username: String,
+        /// Name shown to people.
+        #[arg(long)]
+        name: String,
+        /// admin, director, manager, rep or service.
+        #[arg(long, value_parser = operator::parse_role)]
+        role: kam_server::auth::Role,
+        /// Own team, by id or by name (required for reps).
+        #[arg(long, value_name = "TEAM")]
+        team: Option<String>,
+        /// Branch, by id or by name (directors and service staff; none means
+        /// the whole org).
+        #[arg(long, value_name = "BRANCH")]
+        branch: Option<String>,
+    },
+    /// Set a user's password; their sessions end on every device.
+    ResetPassword {
+        /// The user's login name.
+        #[arg(long)]
+        username: String,
+    },
+    /// Deactivate a user: they cannot log in, and their sessions end on
+    /// every device. The last active admin cannot be deactivated.
+    Deactivate {
+        /// The user's login name.
+        #[arg(long)]
+        username: String,
     },
 }
 
@@ -130,6 +203,19 @@ async fn main() -> anyhow::Result<()> {
                     .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
             }
             return Ok(());
+        }
+        Some(Command::Health { url }) => {
+            let url = match url {
+                Some(base) => operator::readiness_url_under(&base),
+                None => operator::readiness_url(&Settings::load()?.server.bind)?,
+            };
+            operator::check_ready(&url).await?;
+            println!("ready: {url}");
+            return Ok(());
+        }
+        Some(Command::User { command }) => {
+            telemetry::init();
+            return run_user_command(command).await;
         }
         Some(Command::Export {
             kind,
@@ -201,7 +287,55 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The state the import and export commands work on: the configured
+/// Runs a `kam-server user` command and says what it did.
+async fn run_user_command(command: UserCommand) -> anyhow::Result<()> {
+    let password = || {
+        operator::new_password(
+            std::env::var(operator::PASSWORD_VAR).ok(),
+            &mut std::io::stdin().lock(),
+        )
+    };
+    match command {
+        UserCommand::Create {
+            username,
+            name,
+            role,
+            team,
+            branch,
+        } => {
+            let password = password()?;
+            let state = command_state().await?;
+            let new = NewUserByName {
+                username,
+                display_name: name,
+                role,
+                team,
+                branch,
+            };
+            let user = operator::create_user(&state, new, password).await?;
+            println!(
+                "created user `{}` ({}, id {})",
+                user.username,
+                user.role.as_str(),
+                user.id
+            );
+        }
+        UserCommand::ResetPassword { username } => {
+            let password = password()?;
+            let state = command_state().await?;
+            operator::reset_password(&state, &username, password).await?;
+            println!("set the password of `{username}`; their sessions have ended");
+        }
+        UserCommand::Deactivate { username } => {
+            let state = command_state().await?;
+            operator::deactivate(&state, &username).await?;
+            println!("deactivated `{username}`; their sessions have ended");
+        }
+    }
+    Ok(())
+}
+
+/// The state the import, export and user commands work on: the configured
 /// database, migrated, without a listening server.
 async fn command_state() -> anyhow::Result<AppState> {
     let settings = Settings::load()?;

@@ -21,7 +21,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::{AppExt, UtoipaApp};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 /// What every handler can reach.
 pub struct AppState {
@@ -141,9 +141,13 @@ impl Application {
                         )
                         .into()
                     }))
+                    .service(web::redirect("/docs", "/docs/").permanent())
                     .service(
                         SwaggerUi::new("/docs/{_:.*}")
-                            .url("/api/v1/openapi.json", document.clone()),
+                            .url("/api/v1/openapi.json", document.clone())
+                            // Swagger UI would send the document to swagger.io's
+                            // validator: the docs page talks to this server only.
+                            .config(Config::default().validator_url("none")),
                     )
                     .into_utoipa_app(),
             )

@@ -59,6 +59,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tempfile::TempDir;
 use uuid::Uuid;
 
+pub mod cli;
 pub mod log_capture;
 pub mod node;
 
@@ -82,6 +83,7 @@ pub struct TestApp {
     state: Arc<AppState>,
     http: reqwest::Client,
     database: TestDatabase,
+    database_url: String,
 }
 
 impl TestApp {
@@ -108,7 +110,7 @@ impl TestApp {
         let mut settings = Settings::defaults().context("cannot read the default settings")?;
         adjust(&mut settings);
         settings.server.bind = "127.0.0.1:0".into();
-        settings.database.url = Some(SecretString::from(url));
+        settings.database.url = Some(SecretString::from(url.clone()));
         let application = Application::build(settings)
             .await
             .context("cannot build the application")?;
@@ -131,6 +133,7 @@ impl TestApp {
             state,
             http,
             database,
+            database_url: url,
         })
     }
 
@@ -143,6 +146,12 @@ impl TestApp {
     /// The server's database.
     pub fn db(&self) -> &Db {
         &self.state.db
+    }
+
+    /// The URL of the server's database, for running a `kam-server` command
+    /// on it ([`cli::kam_server`]).
+    pub fn database_url(&self) -> &str {
+        &self.database_url
     }
 
     /// Whether this app runs on PostgreSQL (else SQLite).

@@ -96,6 +96,30 @@ async fn the_swagger_ui_is_served_whole_by_the_server_itself() -> anyhow::Result
 }
 
 #[tokio::test]
+async fn the_docs_address_without_a_slash_redirects_to_the_swagger_ui() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let reply = get_root(&app, "/docs").await?;
+    reply.assert_status(308);
+    assert_eq!(reply.header("location"), Some("/docs/"));
+    get_root(&app, "/docs/").await?.assert_status(200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_swagger_ui_sends_the_document_to_no_outside_validator() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let initializer = get_root(&app, "/docs/swagger-initializer.js").await?;
+    initializer.assert_status(200);
+    let script = initializer.body.as_str().unwrap_or_default();
+    // Without `validatorUrl`, Swagger UI posts the document to validator.swagger.io.
+    assert!(
+        script.contains(r#""validatorUrl": "none""#),
+        "the validator is not turned off: {script}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn the_served_openapi_document_is_the_committed_one() -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let reply = get_root(&app, "/api/v1/openapi.json").await?;
