@@ -1,5 +1,9 @@
 //! The `kam-server` command: run the server, seed a demo org, print the
 //! OpenAPI document, import and export records as CSV.
+//!
+//! It exits with 0 when it did what was asked, 1 when it could not (the
+//! reason on standard error), and [`ROWS_REJECTED`] when an import ran but
+//! skipped rows.
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -7,12 +11,17 @@ use kam_server::config::Settings;
 use kam_server::csv_io::{self, CsvKindName, ImportReport};
 use kam_server::startup::{AppState, Application};
 use kam_server::{bootstrap, db::Db, demo, telemetry};
+use std::process::ExitCode;
 
 /// mimalloc gives memory back: with the system allocator every password hash
 /// (19 MiB, on a blocking thread) stayed resident, about 38 MiB per login
 /// storm participant (measured with kam-bench; see BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The exit code of an import that ran but skipped rows (or, in a dry run,
+/// would skip them): a script sees that the file did not go in whole.
+const ROWS_REJECTED: u8 = 2;
 
 #[derive(Parser)]
 #[command(
@@ -77,7 +86,7 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let (serve, seed_demo) = match cli.command {
         Some(Command::Openapi) => {
@@ -85,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 kam_server::startup::openapi_document().to_pretty_json()?
             );
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Demo) => (false, true),
         Some(Command::Compact { keep }) => {
@@ -99,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
                 "horizon {}: {} snapshots rewritten, {} log entries removed",
                 done.horizon, done.snapshots, done.deleted
             );
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Import {
             kind,
@@ -129,7 +138,11 @@ async fn main() -> anyhow::Result<()> {
                 std::fs::write(&path, report.rejects_csv()?)
                     .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
             }
-            return Ok(());
+            return Ok(if report.rejected_rows == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(ROWS_REJECTED)
+            });
         }
         Some(Command::Export {
             kind,
@@ -157,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             };
             eprintln!("exported {written} {}", kind.plural());
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Serve { demo }) => (true, demo || cli.demo),
         None => (true, cli.demo),
@@ -188,7 +201,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     if !serve {
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     let app = Application::build_with_db(settings, db).await?;
     println!("KAM Sync listening on http://127.0.0.1:{}", app.port());
@@ -198,7 +211,7 @@ async fn main() -> anyhow::Result<()> {
         app.port()
     );
     app.run_until_stopped().await?;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The state the import and export commands work on: the configured
@@ -217,7 +230,7 @@ fn print_report(report: &ImportReport) {
         report.imported,
         report.updated,
         report.unchanged,
-        report.rejected.len(),
+        report.rejected_rows,
         if report.dry_run {
             " (dry run: nothing written)"
         } else {

@@ -34,7 +34,8 @@ pub struct ImportOptions {
 /// Import records from CSV (UTF-8, with or without a BOM; the header row
 /// names the columns). A row whose `id` names an existing record changes it
 /// as a merge patch would; other rows create records. Valid rows are
-/// imported, invalid ones reported with their line, column and code. The
+/// imported, invalid ones reported with every fault's line, column and
+/// code (lines counted alike for `\n` and `\r\n` line ends). The
 /// same rules apply as to the REST writes: a rep imports accounts they own.
 #[utoipa::path(
     tag = "import",
