@@ -3,13 +3,14 @@
 //! (cargo rebuilds it only when it is out of date, so it never runs stale
 //! code) and run against a [`TestApp`]'s database, with no `kam.toml`.
 
-use crate::TestApp;
+use crate::{Api, Session, TestApp};
 use anyhow::{Context, bail};
 use secrecy::ExposeSecret;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::thread::JoinHandle;
 
 /// The path of the built binary, or why it could not be built.
 fn built() -> anyhow::Result<PathBuf> {
@@ -80,12 +81,14 @@ pub fn kam_server(app: &TestApp, args: &[&str]) -> anyhow::Result<Command> {
 }
 
 /// `kam-server serve` running as a child process on a free port, its
-/// standard output piped (not a terminal). Dropping it kills the process.
+/// standard output piped (not a terminal) and read as it comes, so the
+/// pipe never fills. Dropping it kills the process.
 pub struct ServerProcess {
     child: Child,
-    stdout: BufReader<ChildStdout>,
     /// What it printed up to the line that named its port.
     printed: String,
+    /// Reads the rest of what it prints, until it ends.
+    rest: Option<JoinHandle<std::io::Result<String>>>,
     /// `http://127.0.0.1:<port>`.
     pub address: String,
 }
@@ -98,24 +101,41 @@ impl ServerProcess {
             .env("KAM__SERVER__BIND", "127.0.0.1:0")
             .stderr(Stdio::inherit());
         let mut child = command.spawn().context("cannot start kam-server")?;
-        let stdout = child.stdout.take().context("no standard output")?;
+        let mut stdout = BufReader::new(child.stdout.take().context("no standard output")?);
         let mut process = Self {
             child,
-            stdout: BufReader::new(stdout),
             printed: String::new(),
+            rest: None,
             address: String::new(),
         };
         let prefix = "KAM Sync listening on ";
         loop {
             let mut line = String::new();
-            if process.stdout.read_line(&mut line)? == 0 {
+            if stdout.read_line(&mut line)? == 0 {
                 bail!("kam-server ended before it listened:\n{}", process.printed);
             }
             process.printed.push_str(&line);
             if let Some(address) = line.trim().strip_prefix(prefix) {
                 process.address = address.to_owned();
+                process.rest = Some(std::thread::spawn(move || {
+                    let mut rest = String::new();
+                    stdout.read_to_string(&mut rest)?;
+                    Ok(rest)
+                }));
                 return Ok(process);
             }
+        }
+    }
+
+    /// The same login (tokens are signed with the key the database holds),
+    /// talking to this process.
+    pub fn session(&self, session: &Session) -> Session {
+        Session {
+            api: Api {
+                address: self.address.clone(),
+                ..session.api.clone()
+            },
+            ..session.clone()
         }
     }
 
@@ -123,8 +143,12 @@ impl ServerProcess {
     pub fn stop(mut self) -> anyhow::Result<String> {
         self.child.kill()?;
         self.child.wait()?;
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut self.stdout, &mut rest)?;
+        let rest = match self.rest.take() {
+            Some(reader) => reader
+                .join()
+                .map_err(|_| anyhow::anyhow!("the reader of kam-server's output panicked"))??,
+            None => String::new(),
+        };
         Ok(std::mem::take(&mut self.printed) + &rest)
     }
 }
