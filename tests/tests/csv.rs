@@ -381,7 +381,7 @@ async fn the_import_command_writes_as_the_named_user_from_its_own_device() -> an
 }
 
 #[tokio::test]
-async fn key_persons_import_under_visible_accounts_and_export_back() -> anyhow::Result<()> {
+async fn contacts_import_under_visible_accounts_and_export_back() -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
     let rep = app.login_as(&org.rep_a1).await?;
@@ -399,7 +399,7 @@ async fn key_persons_import_under_visible_accounts_and_export_back() -> anyhow::
         own = own.id,
         other = other.id
     );
-    let report = import_ok(&rep, "key_persons", &csv).await?;
+    let report = import_ok(&rep, "contacts", &csv).await?;
     assert_eq!(report.imported, 1);
     assert_eq!(
         rejection_summary(&report),
@@ -416,9 +416,9 @@ async fn key_persons_import_under_visible_accounts_and_export_back() -> anyhow::
     assert_eq!(listed.items.len(), 1);
     assert_eq!(listed.items[0].contact.name, "王建国");
 
-    let exported = export(&rep, "key_persons").await?;
+    let exported = export(&rep, "contacts").await?;
     assert!(exported.contains("王建国"), "{exported}");
-    let again = import_ok(&rep, "key_persons", &exported).await?;
+    let again = import_ok(&rep, "contacts", &exported).await?;
     assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, 1));
     Ok(())
 }
@@ -560,7 +560,7 @@ async fn every_fault_of_a_row_is_reported_not_only_the_first() -> anyhow::Result
          {own},Good Row,good@example.com,user,5\n",
         own = own.id
     );
-    let report = import_ok(&rep, "key_persons", &csv).await?;
+    let report = import_ok(&rep, "contacts", &csv).await?;
     assert_eq!(
         (report.imported, report.rejected_rows),
         (1, 2),
@@ -688,5 +688,43 @@ async fn the_import_command_exits_2_when_rows_were_rejected_and_1_when_it_cannot
     assert_eq!(code, Some(1));
     let (code, _) = run(&folder.path().join("missing.csv"), "rep_a1", &[])?;
     assert_eq!(code, Some(1));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_deprecated_key_persons_names_still_import_and_export_contacts() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let own = rep.create_account(new_account("Alias Works")).await?;
+
+    let by_rest = format!("account_id,name\n{},Over REST\n", own.id);
+    let report = import_ok(&rep, "key_persons", &by_rest).await?;
+    assert_eq!(
+        (report.imported, report.rejected_rows),
+        (1, 0),
+        "{report:?}"
+    );
+    let exported = export(&rep, "key_persons").await?;
+    assert_eq!(exported, export(&rep, "contacts").await?);
+    assert!(exported.contains("Over REST"), "{exported}");
+
+    let folder = tempfile::tempdir()?;
+    let file = folder.path().join("key-persons.csv");
+    std::fs::write(&file, format!("account_id,name\n{},By Command\n", own.id))?;
+    let file = file.to_str().unwrap_or_default();
+    let output =
+        binary::kam_server(&app, &["import", "key-persons", file, "--as", "rep_a1"])?.output()?;
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{printed}");
+    assert!(printed.contains("1 created"), "{printed}");
+    let output =
+        binary::kam_server(&app, &["export", "key-persons", "--as", "rep_a1"])?.output()?;
+    assert_eq!(output.status.code(), Some(0));
+    let exported = String::from_utf8(output.stdout)?;
+    assert!(
+        exported.contains("By Command") && exported.contains("Over REST"),
+        "{exported}"
+    );
     Ok(())
 }

@@ -7016,8 +7016,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description What to export */
-                kind: "accounts" | "visits" | "key_persons";
+                /** @description What to export (`key_persons`, the deprecated name of `contacts`, is still accepted) */
+                kind: "accounts" | "visits" | "contacts";
             };
             cookie?: never;
         };
@@ -7081,8 +7081,8 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
-                /** @description What the file holds */
-                kind: "accounts" | "visits" | "key_persons";
+                /** @description What the file holds (`key_persons`, the deprecated name of `contacts`, is still accepted) */
+                kind: "accounts" | "visits" | "contacts";
             };
             cookie?: never;
         };

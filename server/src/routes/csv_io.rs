@@ -39,7 +39,7 @@ pub struct ImportOptions {
 /// same rules apply as to the REST writes: a rep imports accounts they own.
 #[utoipa::path(
     tag = "import",
-    params(("kind" = inline(CsvKindName), Path, description = "What the file holds"), ImportOptions),
+    params(("kind" = inline(CsvKindName), Path, description = "What the file holds (`key_persons`, the deprecated name of `contacts`, is still accepted)"), ImportOptions),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, body = ImportReport), WriteErrors),
     security(("bearer" = []))
@@ -87,7 +87,7 @@ async fn import_csv(
 /// left out). The file imports back as it is.
 #[utoipa::path(
     tag = "import",
-    params(("kind" = inline(CsvKindName), Path, description = "What to export")),
+    params(("kind" = inline(CsvKindName), Path, description = "What to export (`key_persons`, the deprecated name of `contacts`, is still accepted)")),
     responses((status = 200, content_type = "text/csv", body = String), ListErrors),
     security(("bearer" = []))
 )]
