@@ -396,7 +396,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Option<Vec<(String, String
         .await
         .map_err(fail("visit"))?;
     }
-    key_persons(state, &created).await?;
+    contacts(state, &created).await?;
     selling(state, &manager, &created).await?;
     after_sale(state, &service, &created).await?;
     targets(
@@ -642,10 +642,7 @@ async fn targets(
 
 /// Three or four key persons per account, reporting to its general
 /// manager, with attitudes that leave some decision maps with gaps to work on.
-async fn key_persons(
-    state: &AppState,
-    accounts: &[(&AuthUser, AccountView)],
-) -> anyhow::Result<()> {
+async fn contacts(state: &AppState, accounts: &[(&AuthUser, AccountView)]) -> anyhow::Result<()> {
     const PEOPLE: [(&str, &str, &str, &str, i64, &str); 4] = [
         (
             "张伟 Zhang Wei",

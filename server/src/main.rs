@@ -1,6 +1,10 @@
 //! The `kam-server` command: run the server, seed a demo org, print the
 //! OpenAPI document, import and export records as CSV, check a running
 //! server's readiness and administer users.
+//!
+//! It exits with 0 when it did what was asked, 1 when it could not (the
+//! reason on standard error), and [`ROWS_REJECTED`] when an import ran but
+//! skipped rows.
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -9,6 +13,7 @@ use kam_server::csv_io::{self, CsvKindName, ImportReport};
 use kam_server::operator::{self, NewUserByName};
 use kam_server::startup::{AppState, Application};
 use kam_server::{bootstrap, db::Db, demo, telemetry};
+use std::process::ExitCode;
 
 /// mimalloc gives memory back: with the system allocator every password hash
 /// (19 MiB, on a blocking thread) stayed resident, about 38 MiB per login
@@ -32,8 +37,12 @@ Other environment variables:
                       (default: one is generated and printed once)
   KAM_USER_PASSWORD   the password for `user create` and `user reset-password`
                       (default: read from standard input)
-  KAM_LOG             the log filter (default: info)
+  KAM_LOG             the log filter (default: info,sqlx=warn,automerge::automerge=off)
   KAM_LOG_FORMAT      `json` for JSON logs (default: text)";
+
+/// The exit code of an import that ran but skipped rows (or, in a dry run,
+/// would skip them): a script sees that the file did not go in whole.
+const ROWS_REJECTED: u8 = 2;
 
 #[derive(Parser)]
 #[command(
@@ -150,7 +159,7 @@ enum UserCommand {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let (serve, seed_demo) = match cli.command {
         Some(Command::Openapi) => {
@@ -158,7 +167,7 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 kam_server::startup::openapi_document().to_pretty_json()?
             );
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Demo) => (false, true),
         Some(Command::Compact { keep }) => {
@@ -172,7 +181,7 @@ async fn main() -> anyhow::Result<()> {
                 "horizon {}: {} snapshots rewritten, {} log entries removed",
                 done.horizon, done.snapshots, done.deleted
             );
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Import {
             kind,
@@ -202,7 +211,11 @@ async fn main() -> anyhow::Result<()> {
                 std::fs::write(&path, report.rejects_csv()?)
                     .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?;
             }
-            return Ok(());
+            return Ok(if report.rejected_rows == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(ROWS_REJECTED)
+            });
         }
         Some(Command::Health { url }) => {
             let url = match url {
@@ -211,11 +224,12 @@ async fn main() -> anyhow::Result<()> {
             };
             operator::check_ready(&url).await?;
             println!("ready: {url}");
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         Some(Command::User { command }) => {
             telemetry::init();
-            return run_user_command(command).await;
+            run_user_command(command).await?;
+            return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Export {
             kind,
@@ -243,7 +257,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             };
             eprintln!("exported {written} {}", kind.plural());
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Serve { demo }) => (true, demo || cli.demo),
         None => (true, cli.demo),
@@ -274,7 +288,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     if !serve {
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     let app = Application::build_with_db(settings, db).await?;
     println!("KAM Sync listening on http://127.0.0.1:{}", app.port());
@@ -284,7 +298,7 @@ async fn main() -> anyhow::Result<()> {
         app.port()
     );
     app.run_until_stopped().await?;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs a `kam-server user` command and says what it did.
@@ -351,7 +365,7 @@ fn print_report(report: &ImportReport) {
         report.imported,
         report.updated,
         report.unchanged,
-        report.rejected.len(),
+        report.rejected_rows,
         if report.dry_run {
             " (dry run: nothing written)"
         } else {

@@ -1,5 +1,7 @@
 //! Structured logs: one span per request with the route template, the
-//! caller's user id and the record id; JSON lines when `KAM_LOG_FORMAT=json`.
+//! caller's user id and the record id, and one line per request when it
+//! ends ([`KamRootSpan`]); JSON lines when `KAM_LOG_FORMAT=json`, colour only
+//! when standard output is a terminal.
 //!
 //! Logged values may hold text a client sent (a username, a device id, a
 //! path). In the text format every control character in a value (line
@@ -8,10 +10,12 @@
 //! client cannot forge a line; JSON escapes them by itself.
 
 use actix_web::Error;
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use std::fmt::{self, Write};
 use std::io::IsTerminal;
+use std::time::Instant;
 use tracing::{Span, Subscriber};
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_subscriber::field::MakeExt;
@@ -22,10 +26,20 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+/// The log filter when `KAM_LOG` sets none. Automerge's `load_with_options`
+/// (target `automerge::automerge`) is instrumented with `err`: it logs every
+/// error it returns at ERROR, among them the `MissingDeps` ("change's deps
+/// should already be in the document") that `sync::push::check_bytes` is
+/// told on every push of an edit to an existing record, which is expected.
+/// Every error Automerge returns reaches the server's code, which answers
+/// it (and logs the unexpected ones with their cause), so that target is
+/// off.
+pub const DEFAULT_FILTER: &str = "info,sqlx=warn,automerge::automerge=off";
+
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init() {
     let filter =
-        EnvFilter::try_from_env("KAM_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+        EnvFilter::try_from_env("KAM_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let registry = tracing_subscriber::registry().with(filter);
     let installed = if std::env::var("KAM_LOG_FORMAT").is_ok_and(|f| f == "json") {
         registry
@@ -86,11 +100,27 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
-/// The request span: tracing-actix-web's fields plus `user_id` and `record_id`.
+/// When a request arrived, kept in its extensions for its line.
+struct Arrived(Instant);
+
+/// The user a request was authenticated as, kept in its extensions for its
+/// line.
+struct Caller(uuid::Uuid);
+
+/// The request span (tracing-actix-web's fields plus `user_id` and
+/// `record_id`), and one line when a request ends, in that span: its
+/// method, route, status, duration and user id (when authenticated). The
+/// route is the matched pattern (`/api/v1/accounts/{id}`), not the path:
+/// lines of one endpoint group together, the path's ids and any text a
+/// client put in the path stay out of the line (the span has the record id
+/// for whom it concerns), and a path that matches no route is `unmatched`.
+/// The line is INFO, WARN for a 4xx and ERROR for a 5xx with the error; it
+/// is the only one (tracing-actix-web's own error event is turned off).
 pub struct KamRootSpan;
 
 impl RootSpanBuilder for KamRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
+        request.extensions_mut().insert(Arrived(Instant::now()));
         tracing_actix_web::root_span!(
             request,
             user_id = tracing::field::Empty,
@@ -99,8 +129,62 @@ impl RootSpanBuilder for KamRootSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        if let Ok(response) = outcome {
+            log_request(response);
+        }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
+}
+
+/// The one line of a request that was answered.
+fn log_request<B>(response: &ServiceResponse<B>) {
+    let request = response.request();
+    let extensions = request.extensions();
+    let duration_ms = extensions.get::<Arrived>().map_or(0.0, |Arrived(at)| {
+        (at.elapsed().as_secs_f64() * 10_000.0).round() / 10.0
+    });
+    let user_id = extensions
+        .get::<Caller>()
+        .map(|Caller(id)| tracing::field::display(id));
+    let method = request.method().as_str();
+    let route = request.match_pattern();
+    let route = route.as_deref().unwrap_or("unmatched");
+    let status = response.status().as_u16();
+    let error = response
+        .response()
+        .error()
+        .map(|error| tracing::field::display(error.to_string()));
+    if response.status().is_server_error() {
+        tracing::error!(
+            method,
+            route,
+            status,
+            duration_ms,
+            user_id,
+            error,
+            "request"
+        );
+    } else if response.status().is_client_error() {
+        tracing::warn!(
+            method,
+            route,
+            status,
+            duration_ms,
+            user_id,
+            error,
+            "request"
+        );
+    } else {
+        tracing::info!(method, route, status, duration_ms, user_id, "request");
+    }
+}
+
+/// Notes the user a request is authenticated as, in its span and its line.
+pub fn record_user(request: &actix_web::HttpRequest, span: Option<&Span>, id: uuid::Uuid) {
+    if let Some(span) = span {
+        span.record("user_id", tracing::field::display(id));
+    }
+    request.extensions_mut().insert(Caller(id));
 }
 
 /// Notes the record a request is about in its span.

@@ -1,7 +1,8 @@
-//! The real `kam-server` binary, for tests of its commands. Cargo gives a
-//! package's own binaries to its tests only, so this one is built here, once
-//! per test binary, by the cargo running the tests (nothing is rebuilt when
-//! it is fresh), in the tests' profile.
+//! The real `kam-server` binary, for what only the command shows: its exit
+//! codes, what it prints, its own subcommands. Cargo gives a package's own
+//! binaries to its tests only, so this one is built here, once per test
+//! binary, by the cargo running the tests (nothing is rebuilt when it is
+//! fresh, and it never runs stale code), in the tests' profile.
 //!
 //! ```no_run
 //! # fn example() -> anyhow::Result<()> {
@@ -11,11 +12,14 @@
 //! # }
 //! ```
 
+use crate::{Api, Session, TestApp};
 use anyhow::{Context, bail};
 use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::thread::JoinHandle;
 
 /// The binary's path, or why it could not be built (kept, so that every
 /// later test fails at once with the same reason).
@@ -114,4 +118,99 @@ fn build() -> anyhow::Result<PathBuf> {
                 .flatten()
         })
         .context("cargo did not say where it put kam-server")
+}
+
+/// `kam-server` with `args`, on `app`'s database, from a folder of its own
+/// (so no `kam.toml` is read), its standard output and error piped.
+pub fn kam_server_on(app: &TestApp, args: &[&str]) -> anyhow::Result<Command> {
+    let mut command = kam_server()?;
+    command
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .env("KAM__DATABASE__URL", app.database_url())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Ok(command)
+}
+
+/// `kam-server serve` running as a child process on a free port, its
+/// standard output piped (not a terminal) and read as it comes, so the
+/// pipe never fills. Dropping it kills the process.
+pub struct ServerProcess {
+    child: Child,
+    /// What it printed up to the line that named its port.
+    printed: String,
+    /// Reads the rest of what it prints, until it ends.
+    rest: Option<JoinHandle<std::io::Result<String>>>,
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+}
+
+impl ServerProcess {
+    /// Starts the server on `app`'s database and waits until it listens.
+    pub fn start(app: &TestApp) -> anyhow::Result<Self> {
+        let mut command = kam_server_on(app, &["serve"])?;
+        command
+            .env("KAM__SERVER__BIND", "127.0.0.1:0")
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn().context("cannot start kam-server")?;
+        let mut stdout = BufReader::new(child.stdout.take().context("no standard output")?);
+        let mut process = Self {
+            child,
+            printed: String::new(),
+            rest: None,
+            address: String::new(),
+        };
+        let prefix = "KAM Sync listening on ";
+        loop {
+            let mut line = String::new();
+            if stdout.read_line(&mut line)? == 0 {
+                bail!("kam-server ended before it listened:\n{}", process.printed);
+            }
+            process.printed.push_str(&line);
+            if let Some(address) = line.trim().strip_prefix(prefix) {
+                process.address = address.to_owned();
+                process.rest = Some(std::thread::spawn(move || {
+                    let mut rest = String::new();
+                    stdout.read_to_string(&mut rest)?;
+                    Ok(rest)
+                }));
+                return Ok(process);
+            }
+        }
+    }
+
+    /// The same login (tokens are signed with the key the database holds),
+    /// talking to this process.
+    pub fn session(&self, session: &Session) -> Session {
+        Session {
+            api: Api {
+                address: self.address.clone(),
+                ..session.api.clone()
+            },
+            ..session.clone()
+        }
+    }
+
+    /// Stops the server and returns all it printed to standard output.
+    pub fn stop(mut self) -> anyhow::Result<String> {
+        self.child.kill()?;
+        self.child.wait()?;
+        let rest = match self.rest.take() {
+            Some(reader) => reader
+                .join()
+                .map_err(|_| anyhow::anyhow!("the reader of kam-server's output panicked"))??,
+            None => String::new(),
+        };
+        Ok(std::mem::take(&mut self.printed) + &rest)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // Already ended when stopped: then there is nothing to kill.
+        drop(self.child.kill());
+        drop(self.child.wait());
+    }
 }

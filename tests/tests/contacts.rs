@@ -90,7 +90,7 @@ async fn a_rep_records_a_key_person_with_the_full_profile_and_reads_it_back() ->
 }
 
 #[tokio::test]
-async fn bad_key_persons_are_refused_with_their_fields_named() -> anyhow::Result<()> {
+async fn bad_contacts_are_refused_with_their_fields_named() -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
     let rep = app.login_as(&org.rep_a1).await?;
@@ -115,7 +115,7 @@ async fn bad_key_persons_are_refused_with_their_fields_named() -> anyhow::Result
 }
 
 #[tokio::test]
-async fn key_persons_are_seen_by_whoever_sees_their_account_and_changed_by_writers()
+async fn contacts_are_seen_by_whoever_sees_their_account_and_changed_by_writers()
 -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
@@ -254,8 +254,7 @@ async fn the_org_chart_draws_the_reporting_tree_and_flags_the_gaps() -> anyhow::
 }
 
 #[tokio::test]
-async fn key_persons_made_offline_sync_in_one_request_and_reach_other_devices() -> anyhow::Result<()>
-{
+async fn contacts_made_offline_sync_in_one_request_and_reach_other_devices() -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
     let rest = app.login_as(&org.rep_a1).await?;
@@ -444,9 +443,9 @@ async fn push_as(
         .json()
 }
 
-async fn import_key_persons(session: &Session, csv: String) -> anyhow::Result<ImportReport> {
+async fn import_contacts(session: &Session, csv: String) -> anyhow::Result<ImportReport> {
     let request = session
-        .request(Method::POST, "/import/key_persons")
+        .request(Method::POST, "/import/contacts")
         .header("content-type", "text/csv")
         .body(csv);
     session.send(request).await?.ensure_status(200)?.json()
@@ -467,12 +466,12 @@ async fn an_account_holds_at_most_the_cap_of_live_key_persons_over_rest_sync_and
         }
         csv
     };
-    let report = import_key_persons(&rep, rows(0..600)).await?;
+    let report = import_contacts(&rep, rows(0..600)).await?;
     assert_eq!(report.imported, 600);
     // One batch fills the account: its own earlier rows count.
     let rest = MAX_KEY_PERSONS - 600;
     assert!(rest < csv_io::BATCH_ROWS);
-    let report = import_key_persons(&rep, rows(600..MAX_KEY_PERSONS + 1)).await?;
+    let report = import_contacts(&rep, rows(600..MAX_KEY_PERSONS + 1)).await?;
     assert_eq!(report.imported, u64::try_from(rest)?);
     let rejected: Vec<_> = report
         .rejected
@@ -519,8 +518,7 @@ async fn an_account_holds_at_most_the_cap_of_live_key_persons_over_rest_sync_and
     rep.post("/contacts", &new_contact(account.id, "By REST"))
         .await?
         .assert_problem(422, "too_many_key_persons");
-    let report =
-        import_key_persons(&rep, format!("account_id,name\n{},By CSV\n", account.id)).await?;
+    let report = import_contacts(&rep, format!("account_id,name\n{},By CSV\n", account.id)).await?;
     assert_eq!(report.imported, 0);
     let rejected: Vec<_> = report
         .rejected

@@ -8,7 +8,7 @@ use kam_server::records::accounts::AccountView;
 use kam_server::records::page::Page;
 use kam_server::records::timeline::TimelineEntry;
 use kam_server::records::visits::VisitView;
-use kam_tests::{Method, Reply, Session, TestApp, new_account};
+use kam_tests::{Method, Reply, Session, TestApp, cli, new_account};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -381,7 +381,7 @@ async fn the_import_command_writes_as_the_named_user_from_its_own_device() -> an
 }
 
 #[tokio::test]
-async fn key_persons_import_under_visible_accounts_and_export_back() -> anyhow::Result<()> {
+async fn contacts_import_under_visible_accounts_and_export_back() -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
     let rep = app.login_as(&org.rep_a1).await?;
@@ -399,7 +399,7 @@ async fn key_persons_import_under_visible_accounts_and_export_back() -> anyhow::
         own = own.id,
         other = other.id
     );
-    let report = import_ok(&rep, "key_persons", &csv).await?;
+    let report = import_ok(&rep, "contacts", &csv).await?;
     assert_eq!(report.imported, 1);
     assert_eq!(
         rejection_summary(&report),
@@ -416,9 +416,9 @@ async fn key_persons_import_under_visible_accounts_and_export_back() -> anyhow::
     assert_eq!(listed.items.len(), 1);
     assert_eq!(listed.items[0].contact.name, "王建国");
 
-    let exported = export(&rep, "key_persons").await?;
+    let exported = export(&rep, "contacts").await?;
     assert!(exported.contains("王建国"), "{exported}");
-    let again = import_ok(&rep, "key_persons", &exported).await?;
+    let again = import_ok(&rep, "contacts", &exported).await?;
     assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, 1));
     Ok(())
 }
@@ -544,5 +544,187 @@ async fn formula_cells_are_neutralized_in_exports_and_imported_exactly() -> anyh
     assert_eq!(imported[0].account.name, "=1+2");
     assert_eq!(imported[0].account.notes, "@note");
     assert_eq!(imported[0].account.tags, ["-minus", "+plus"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_fault_of_a_row_is_reported_not_only_the_first() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let own = rep.create_account(new_account("Suzhou Gas")).await?;
+    let csv = format!(
+        "account_id,name,email,buying_role,influence\n\
+         {own},Zhou Jie,zhou.jie.example.com,kingmaker,5\n\
+         {own},Wu Fang,wu@example.com,user,many\n\
+         {own},Good Row,good@example.com,user,5\n",
+        own = own.id
+    );
+    let report = import_ok(&rep, "contacts", &csv).await?;
+    assert_eq!(
+        (report.imported, report.rejected_rows),
+        (1, 2),
+        "{report:?}"
+    );
+    assert_eq!(
+        rejection_summary(&report),
+        [
+            (2, Some("buying_role"), "invalid_value"),
+            (2, Some("email"), "invalid_value"),
+            (3, Some("influence"), "invalid_value"),
+        ]
+    );
+
+    // Bad cells, bad values and a rule of the record, in a row making a
+    // record and in one changing a record. A missing required field ends
+    // the checks of the record's other rules (score_loyalty on line 2).
+    let existing = rep.create_account(new_account("Old Name")).await?;
+    let csv = format!(
+        "id,name,segment,tier,score_need,score_loyalty\n\
+         ,,enterprise,platinum,lots,101\n\
+         {},New Name,shipping,platinum,,101\n",
+        existing.id
+    );
+    let report = import_ok(&rep, "accounts", &csv).await?;
+    assert_eq!(
+        (report.imported, report.updated, report.rejected_rows),
+        (0, 0, 2)
+    );
+    let mut faults = rejection_summary(&report);
+    faults.sort();
+    assert_eq!(
+        faults,
+        [
+            (2, Some("name"), "required"),
+            (2, Some("score_need"), "invalid_value"),
+            (2, Some("tier"), "invalid_value"),
+            (3, Some("score_loyalty"), "out_of_range"),
+            (3, Some("segment"), "invalid_value"),
+            (3, Some("tier"), "invalid_value"),
+        ]
+    );
+    assert_eq!(rep.account(existing.id).await?.account.name, "Old Name");
+    let rejects = String::from_utf8(report.rejects_csv()?)?;
+    assert_eq!(rejects.lines().count(), 1 + 6, "{rejects}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn lf_and_crlf_files_report_the_same_physical_lines() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    // Line 2 holds a cell over three lines; a blank line follows it.
+    let lf = "name,segment,notes\n\
+              Multi Line,enterprise,\"first\nsecond\nthird\"\n\
+              \n\
+              Bad Segment,shipping,\n\
+              ,enterprise,\n\
+              Fine,enterprise,\"a\nb\"\n\
+              Also Bad,nowhere,\n";
+    let crlf = lf.replace('\n', "\r\n");
+    let expected = [
+        (6, Some("segment"), "invalid_value"),
+        (7, Some("name"), "required"),
+        (10, Some("segment"), "invalid_value"),
+    ];
+    for file in [lf, &crlf] {
+        let report = import(&rep, "accounts", file, "?dry_run=true")
+            .await?
+            .ensure_status(200)?
+            .json::<ImportReport>()?;
+        assert_eq!(rejection_summary(&report), expected, "{file:?}");
+        let report = csv_io::import_as(
+            app.state(),
+            "rep_a1",
+            CsvKindName::Accounts,
+            file.as_bytes(),
+            true,
+            &|_, _| {},
+        )
+        .await?;
+        assert_eq!(rejection_summary(&report), expected, "{file:?}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_import_command_exits_2_when_rows_were_rejected_and_1_when_it_cannot_run()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    app.seed_org().await?;
+    let folder = tempfile::tempdir()?;
+    let good = folder.path().join("good.csv");
+    std::fs::write(&good, "name,segment\nNanjing Metro,government\n")?;
+    let mixed = folder.path().join("mixed.csv");
+    std::fs::write(
+        &mixed,
+        "name,segment\nWuhan Steel,enterprise\n,enterprise\n",
+    )?;
+    let run = |file: &std::path::Path, user: &str, extra: &[&str]| -> anyhow::Result<_> {
+        let file = file.to_str().unwrap_or_default();
+        let mut args = vec!["import", "accounts", file, "--as", user];
+        args.extend(extra);
+        let output = cli::kam_server_on(&app, &args)?.output()?;
+        Ok((
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        ))
+    };
+
+    let (code, printed) = run(&good, "rep_a1", &[])?;
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(printed.contains("1 created"), "{printed}");
+
+    let (code, printed) = run(&mixed, "rep_a1", &["--dry-run"])?;
+    assert_eq!(code, Some(2), "{printed}");
+    let (code, printed) = run(&mixed, "rep_a1", &[])?;
+    assert_eq!(code, Some(2), "{printed}");
+    assert!(printed.contains("1 created"), "{printed}");
+    assert!(printed.contains("1 rejected"), "{printed}");
+    assert!(printed.contains("line 3, column name"), "{printed}");
+
+    let (code, _) = run(&good, "nobody", &[])?;
+    assert_eq!(code, Some(1));
+    let (code, _) = run(&folder.path().join("missing.csv"), "rep_a1", &[])?;
+    assert_eq!(code, Some(1));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_deprecated_key_persons_names_still_import_and_export_contacts() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let own = rep.create_account(new_account("Alias Works")).await?;
+
+    let by_rest = format!("account_id,name\n{},Over REST\n", own.id);
+    let report = import_ok(&rep, "key_persons", &by_rest).await?;
+    assert_eq!(
+        (report.imported, report.rejected_rows),
+        (1, 0),
+        "{report:?}"
+    );
+    let exported = export(&rep, "key_persons").await?;
+    assert_eq!(exported, export(&rep, "contacts").await?);
+    assert!(exported.contains("Over REST"), "{exported}");
+
+    let folder = tempfile::tempdir()?;
+    let file = folder.path().join("key-persons.csv");
+    std::fs::write(&file, format!("account_id,name\n{},By Command\n", own.id))?;
+    let file = file.to_str().unwrap_or_default();
+    let output =
+        cli::kam_server_on(&app, &["import", "key-persons", file, "--as", "rep_a1"])?.output()?;
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{printed}");
+    assert!(printed.contains("1 created"), "{printed}");
+    let output =
+        cli::kam_server_on(&app, &["export", "key-persons", "--as", "rep_a1"])?.output()?;
+    assert_eq!(output.status.code(), Some(0));
+    let exported = String::from_utf8(output.stdout)?;
+    assert!(
+        exported.contains("By Command") && exported.contains("Over REST"),
+        "{exported}"
+    );
     Ok(())
 }

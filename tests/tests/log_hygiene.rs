@@ -1,14 +1,18 @@
 //! Log hygiene: whatever the server logs, at any level and in either format,
 //! never holds a password, an access or refresh token (nor a token's
-//! signature), or the key tokens are signed with.
+//! signature), or the key tokens are signed with; and what the real binary
+//! prints with its default filter is one line per request, no ERROR for an
+//! expected path, and no colour when its output is not a terminal.
 //!
-//! The server runs in this process, so this binary installs the global
-//! subscriber itself, before the server starts: every event and every
-//! span (with the fields recorded on it by the end, such as
+//! For the secrets, the server runs in this process, and
+//! [`no_password_token_or_signing_key_is_ever_logged`] installs the global
+//! subscriber itself, before its server starts: every event and every span
+//! (with the fields recorded on it by the end, such as
 //! `exception.details`), at TRACE for every target, as text and as JSON
 //! lines, into memory. That is more than `kam_server::telemetry` prints at
-//! any `KAM_LOG` level. The binary holds this one test, so nothing else
-//! writes to the capture or installs a subscriber first.
+//! any `KAM_LOG` level. It is the only test here that installs a
+//! subscriber; the others read the standard output of a `kam-server`
+//! process ([`kam_tests::cli::ServerProcess`]) on the test's database.
 
 use automerge::ActorId;
 use base64::Engine;
@@ -17,8 +21,9 @@ use chrono::Utc;
 use kam_server::entities::server_value;
 use kam_sync_core::protocol::SyncResponse;
 use kam_sync_core::{Account, ChangeMeta, Replica};
+use kam_tests::cli::ServerProcess;
 use kam_tests::log_capture::LogCapture;
-use kam_tests::{Session, TestApp, new_account};
+use kam_tests::{Device, Session, TestApp, new_account};
 use sea_orm::EntityTrait;
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -247,5 +252,90 @@ async fn no_password_token_or_signing_key_is_ever_logged() -> anyhow::Result<()>
             panic!("a secret was logged:\n{}", &logged[line_start..line_end]);
         }
     }
+    Ok(())
+}
+
+/// The request lines (see `kam_server::telemetry::KamRootSpan`) of `route`
+/// in `printed`.
+fn request_lines<'a>(printed: &'a str, route: &str) -> Vec<&'a str> {
+    let field = format!(" route=\"{route}\"");
+    printed
+        .lines()
+        .filter(|line| line.contains(&field))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_sync_pushing_an_edit_to_an_existing_record_logs_no_error() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let server = ServerProcess::start(&app)?;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    phone.session = server.session(&phone.session);
+    let account = phone.create(&serde_json::from_value::<Account>(json!({
+        "name": "Edited offline", "segment": "enterprise", "owner_id": org.rep_a1.id
+    }))?)?;
+    phone.sync().await?;
+    phone.edit_account(account, json!({ "notes": "met the buyer" }))?;
+    phone.sync().await?;
+    let printed = server.stop()?;
+
+    let syncs = request_lines(&printed, "/api/v1/sync");
+    assert!(syncs.len() >= 2, "the syncs were not logged:\n{printed}");
+    let errors: Vec<&str> = printed.lines().filter(|l| l.contains(" ERROR ")).collect();
+    assert!(
+        errors.is_empty(),
+        "an expected path logged errors:\n{errors:#?}"
+    );
+    let stored = app.login_as(&org.rep_a1).await?.account(account).await?;
+    assert_eq!(stored.account.notes, "met the buyer");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_request_is_one_info_line_with_its_method_route_status_duration_and_user()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let account = rep.create_account(new_account("Logged once")).await?;
+    let server = ServerProcess::start(&app)?;
+    server
+        .session(&rep)
+        .get(&format!("/accounts/{}", account.id))
+        .await?
+        .assert_status(200);
+    let printed = server.stop()?;
+
+    let lines = request_lines(&printed, "/api/v1/accounts/{id}");
+    assert_eq!(lines.len(), 1, "{printed}");
+    let line = lines[0];
+    for part in [
+        " INFO ",
+        " method=\"GET\"",
+        " status=200",
+        " duration_ms=",
+        &format!(" user_id={}", org.rep_a1.id),
+    ] {
+        assert!(line.contains(part), "{part:?} is not in {line}");
+    }
+    assert!(!line.contains(&format!("route=\"/api/v1/accounts/{}", account.id)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_binary_writing_to_a_pipe_prints_no_colour_escapes() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let server = ServerProcess::start(&app)?;
+    let here = server.session(&rep);
+    here.get("/auth/me").await?.assert_status(200);
+    here.get(&format!("/accounts/{}", Uuid::now_v7()))
+        .await?
+        .assert_problem(404, "not_found");
+    let printed = server.stop()?;
+    assert!(printed.contains(" WARN "), "{printed}");
+    assert!(!printed.contains("\u{1b}["), "{printed:?}");
     Ok(())
 }

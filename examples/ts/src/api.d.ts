@@ -538,7 +538,8 @@ export interface paths {
          * @description Import records from CSV (UTF-8, with or without a BOM; the header row
          *     names the columns). A row whose `id` names an existing record changes it
          *     as a merge patch would; other rows create records. Valid rows are
-         *     imported, invalid ones reported with their line, column and code. The
+         *     imported, invalid ones reported with every fault's line, column and
+         *     code (lines counted alike for `\n` and `\r\n` line ends). The
          *     same rules apply as to the REST writes: a rep imports accounts they own.
          */
         post: operations["importCsv"];
@@ -1911,8 +1912,16 @@ export interface components {
              * @description Records created.
              */
             imported: number;
-            /** @description Rows skipped, with their line, column and reason. */
+            /**
+             * @description The faults of the rows skipped, in line order: every fault of a
+             *     row, each with its line, column and reason.
+             */
             rejected: components["schemas"]["Rejection"][];
+            /**
+             * Format: int64
+             * @description Rows skipped.
+             */
+            rejected_rows: number;
             /**
              * Format: int64
              * @description Rows naming an existing record that they left as it was.
@@ -2837,7 +2846,10 @@ export interface components {
              */
             refresh_token: string;
         };
-        /** @description A row that was not imported, and why. */
+        /**
+         * @description A fault of a row that was not imported: a row with several faults has
+         *     one rejection for each, all with its line.
+         */
         Rejection: {
             /** @description A stable snake_case code (`required`, `invalid_value`, `unknown_user`, `not_found`, ...). */
             code: string;
@@ -7004,8 +7016,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description What to export */
-                kind: "accounts" | "visits" | "key_persons";
+                /** @description What to export (`key_persons`, the deprecated name of `contacts`, is still accepted) */
+                kind: "accounts" | "visits" | "contacts";
             };
             cookie?: never;
         };
@@ -7069,8 +7081,8 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
-                /** @description What the file holds */
-                kind: "accounts" | "visits" | "key_persons";
+                /** @description What the file holds (`key_persons`, the deprecated name of `contacts`, is still accepted) */
+                kind: "accounts" | "visits" | "contacts";
             };
             cookie?: never;
         };

@@ -145,13 +145,12 @@ impl FromRequest for AuthUser {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req);
         let root_span = req.extensions().get::<RootSpan>().cloned();
+        let req = req.clone();
         Box::pin(async move {
             let state = state
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;
             let user = authenticate(state, token?).await?;
-            if let Some(span) = root_span {
-                span.record("user_id", tracing::field::display(user.id));
-            }
+            crate::telemetry::record_user(&req, root_span.as_deref(), user.id.0);
             Ok(user)
         })
     }

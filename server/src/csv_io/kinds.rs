@@ -161,7 +161,7 @@ impl CsvKind for Visits {
 }
 
 impl CsvKind for Contacts {
-    const PLURAL: &'static str = "key_persons";
+    const PLURAL: &'static str = "contacts";
     const COLUMNS: &'static [Column] = &[
         column("account_id", "account_id", Format::Text),
         column("name", "name", Format::Text),
@@ -225,8 +225,12 @@ pub enum CsvKindName {
     Accounts,
     /// Visits.
     Visits,
-    /// Key persons (contacts).
-    KeyPersons,
+    /// Contacts: the key persons at accounts. Their old names, `key_persons`
+    /// in a route and `key-persons` in a command, are still accepted
+    /// (deprecated), so that existing scripts keep working.
+    #[serde(alias = "key_persons")]
+    #[value(alias = "key-persons")]
+    Contacts,
 }
 
 impl CsvKindName {
@@ -235,7 +239,7 @@ impl CsvKindName {
         match self {
             Self::Accounts => Accounts::PLURAL,
             Self::Visits => Visits::PLURAL,
-            Self::KeyPersons => Contacts::PLURAL,
+            Self::Contacts => Contacts::PLURAL,
         }
     }
 
@@ -256,7 +260,7 @@ impl CsvKindName {
             Self::Visits => {
                 super::import::<Visits>(state, caller, meta, bytes, dry_run, progress).await
             }
-            Self::KeyPersons => {
+            Self::Contacts => {
                 super::import::<Contacts>(state, caller, meta, bytes, dry_run, progress).await
             }
         }
@@ -272,7 +276,7 @@ impl CsvKindName {
         match self {
             Self::Accounts => super::export::<Accounts>(state, caller, out).await,
             Self::Visits => super::export::<Visits>(state, caller, out).await,
-            Self::KeyPersons => super::export::<Contacts>(state, caller, out).await,
+            Self::Contacts => super::export::<Contacts>(state, caller, out).await,
         }
     }
 }

@@ -5,8 +5,11 @@
 //! [`CsvKind::COLUMNS`]; `id` is always allowed). A row with the `id` of a
 //! record that exists changes it as a merge patch would; any other row
 //! creates a record (with that id, if given). An empty cell leaves a field
-//! as it is. Rows that break a rule are reported, with their line, column
-//! and a stable code, and skipped; the others are imported. Every imported
+//! as it is. Rows that break a rule are reported, each fault with its
+//! line, column and a stable code (every fault of a row, not only the
+//! first), and skipped; the others are imported. Lines are counted in the
+//! file as it is, whatever its line ends (`\n`, `\r\n` or `\r`), a quoted
+//! cell's line breaks included. Every imported
 //! record is a real Automerge document, stored and materialized exactly as
 //! a REST write is, in one transaction per batch of [`BATCH_ROWS`] rows, so
 //! devices pull imported records like any others. A file with ids imports
@@ -115,7 +118,8 @@ pub struct Column {
     pub format: Format,
 }
 
-/// A row that was not imported, and why.
+/// A fault of a row that was not imported: a row with several faults has
+/// one rejection for each, all with its line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Rejection {
     /// Its line in the file (the header is line 1).
@@ -137,13 +141,22 @@ pub struct ImportReport {
     pub updated: u64,
     /// Rows naming an existing record that they left as it was.
     pub unchanged: u64,
-    /// Rows skipped, with their line, column and reason.
+    /// Rows skipped.
+    pub rejected_rows: u64,
+    /// The faults of the rows skipped, in line order: every fault of a
+    /// row, each with its line, column and reason.
     pub rejected: Vec<Rejection>,
     /// True when nothing was written.
     pub dry_run: bool,
 }
 
 impl ImportReport {
+    /// Notes a skipped row and its faults.
+    fn reject_row(&mut self, faults: Vec<Rejection>) {
+        self.rejected_rows += 1;
+        self.rejected.extend(faults);
+    }
+
     /// The rejected rows as CSV (`line,column,code,message`), messages
     /// neutralized as exported text is.
     pub fn rejects_csv(&self) -> anyhow::Result<Vec<u8>> {
@@ -167,11 +180,14 @@ struct Row {
     cells: csv::StringRecord,
 }
 
-/// A row turned into the merge patch it makes.
+/// A row turned into the merge patch it makes, from the cells that parse.
 struct ParsedRow {
     line: u64,
     id: Option<Uuid>,
     patch: Map<String, Value>,
+    /// The cells that do not parse: the row is rejected, after its other
+    /// cells are checked too.
+    bad_cells: Vec<Rejection>,
 }
 
 fn reject(line: u64, column: Option<&str>, code: &str, message: impl Into<String>) -> Rejection {
@@ -226,9 +242,52 @@ struct CsvFile {
     rows: Vec<Result<Row, Rejection>>,
 }
 
+/// The line each record of a file starts on, counted from the bytes: the
+/// csv crate's own count is one short after every `\r\n`. Records are
+/// asked for in file order, so the whole file is walked once.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    /// Where counting stopped, and the line there.
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record the csv crate places at `position`: that is
+    /// where the previous record ended, so the line ends and blank lines
+    /// after it are skipped first.
+    fn line_of(&mut self, position: Option<&csv::Position>) -> u64 {
+        let from = position
+            .and_then(|position| usize::try_from(position.byte()).ok())
+            .unwrap_or(self.offset)
+            .clamp(self.offset, self.bytes.len());
+        let start = self.bytes[from..]
+            .iter()
+            .position(|byte| !matches!(byte, b'\r' | b'\n'))
+            .map_or(self.bytes.len(), |skipped| from + skipped);
+        for (at, byte) in self.bytes[self.offset..start].iter().enumerate() {
+            let next = self.bytes.get(self.offset + at + 1);
+            if *byte == b'\n' || (*byte == b'\r' && next != Some(&b'\n')) {
+                self.line += 1;
+            }
+        }
+        self.offset = start;
+        self.line
+    }
+}
+
 /// Reads the whole file.
 fn read_file<K: CsvKind>(bytes: &[u8]) -> ApiResult<CsvFile> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut lines = LineCounter::new(bytes);
     let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
     let header = reader
         .headers()
@@ -244,14 +303,14 @@ fn read_file<K: CsvKind>(bytes: &[u8]) -> ApiResult<CsvFile> {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = record.position().map_or(0, csv::Position::line);
+                let line = lines.line_of(record.position());
                 rows.push(Ok(Row {
                     line,
                     cells: record.clone(),
                 }));
             }
             Err(err) => {
-                let line = err.position().map_or(0, csv::Position::line);
+                let line = lines.line_of(err.position());
                 let code = match err.kind() {
                     csv::ErrorKind::Utf8 { .. } => "invalid_utf8",
                     csv::ErrorKind::UnequalLengths { .. } => "wrong_column_count",
@@ -376,38 +435,44 @@ fn get_path<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(value, |value, key| value.get(key))
 }
 
-/// Turns a row into its merge patch, or the rejection of its first bad cell.
+/// Turns a row into its merge patch and the rejections of its bad cells;
+/// with a bad id (the row's record unknown, so nothing more to check),
+/// only the rejections of all its bad cells.
 fn parse_row(
     columns: &[Option<Column>],
     row: &Row,
     users: &HashMap<String, Uuid>,
-) -> Result<ParsedRow, Rejection> {
-    let mut id = None;
+) -> Result<ParsedRow, Vec<Rejection>> {
+    let mut id = Ok(None);
     let mut patch = Map::new();
+    let mut bad_cells = Vec::new();
     for (column, cell) in columns.iter().zip(row.cells.iter()) {
         match column {
             None if cell.trim().is_empty() => {}
             None => {
-                id =
-                    Some(Uuid::parse_str(cell.trim()).map_err(|_| {
-                        reject(row.line, Some("id"), "invalid_value", "not a UUID")
-                    })?);
-            }
-            Some(column) => {
-                let value = parse_cell(column, cell, users).map_err(|(code, message)| {
-                    reject(row.line, Some(column.name), code, message)
-                })?;
-                if let Some(value) = value {
-                    set_path(&mut patch, column.path, value);
+                id = Uuid::parse_str(cell.trim()).map(Some);
+                if id.is_err() {
+                    bad_cells.push(reject(row.line, Some("id"), "invalid_value", "not a UUID"));
                 }
             }
+            Some(column) => match parse_cell(column, cell, users) {
+                Ok(Some(value)) => set_path(&mut patch, column.path, value),
+                Ok(None) => {}
+                Err((code, message)) => {
+                    bad_cells.push(reject(row.line, Some(column.name), code, message));
+                }
+            },
         }
     }
-    Ok(ParsedRow {
-        line: row.line,
-        id,
-        patch,
-    })
+    match id {
+        Ok(id) => Ok(ParsedRow {
+            line: row.line,
+            id,
+            patch,
+            bad_cells,
+        }),
+        Err(_) => Err(bad_cells),
+    }
 }
 
 /// The column that holds a record field, named as in the file.
@@ -422,16 +487,19 @@ fn column_of<K: CsvKind>(field: &str) -> String {
         .map_or_else(|| field.to_owned(), |column| column.name.to_owned())
 }
 
-/// Why a row was refused: the rule it broke, and the field at fault when
-/// the rule is a refused change of one field.
-struct RowError {
+/// Why a row was refused: every rule it broke, each with the field at
+/// fault when the rule is a refused change of one field.
+struct RowError(Vec<Fault>);
+
+/// One rule a row broke.
+struct Fault {
     field: Option<&'static str>,
     error: ApiError,
 }
 
 impl From<ApiError> for RowError {
     fn from(error: ApiError) -> Self {
-        Self { field: None, error }
+        Self(vec![Fault { field: None, error }])
     }
 }
 
@@ -441,36 +509,104 @@ impl From<kam_sync_core::RecordError> for RowError {
     }
 }
 
-/// The derived fields of a review, or the first refused change as the
-/// row's error.
+/// The derived fields of a review, or every refused change as the row's
+/// error.
 fn derived_or_refusal(review: Review) -> Result<Map<String, Value>, RowError> {
-    match review.refusals.into_iter().next() {
-        Some(refusal) => Err(RowError {
-            field: Some(refusal.field),
-            error: refusal.error,
-        }),
-        None => Ok(review.derived),
+    if review.refusals.is_empty() {
+        return Ok(review.derived);
     }
+    Err(RowError(
+        review
+            .refusals
+            .into_iter()
+            .map(|refusal| Fault {
+                field: Some(refusal.field),
+                error: refusal.error,
+            })
+            .collect(),
+    ))
 }
 
-/// A rule broken by a row, as its rejection (the first violation or the
-/// refused field names the column); a server failure stops the import.
-fn rejection_of<K: CsvKind>(line: u64, err: RowError) -> ApiResult<Rejection> {
-    let problem = err.error.problem();
-    if problem.status >= 500 {
-        return Err(err.error);
+/// What `check` makes of a row's patch, or every violation it finds there.
+/// A record is read with serde, which stops at the first bad field, so
+/// after a failure `check` runs again without the top-level fields blamed
+/// so far (what it then says of a field left out, `required`, is no fault
+/// of the row's); it ends when a run passes or blames no field still in the
+/// patch, so it runs at most once more than the patch has fields. A
+/// required field that is missing ends the checks, as serde reports it
+/// before the record's own rules run.
+fn every_violation<T>(
+    patch: &Map<String, Value>,
+    mut check: impl FnMut(&Map<String, Value>) -> Result<T, kam_sync_core::RecordError>,
+) -> Result<T, RowError> {
+    let mut remaining = patch.clone();
+    let mut left_out = HashSet::new();
+    let mut violations: Vec<kam_sync_core::Violation> = Vec::new();
+    loop {
+        match check(&remaining) {
+            Ok(checked) if violations.is_empty() => return Ok(checked),
+            Ok(_) => break,
+            Err(kam_sync_core::RecordError::Invalid(found)) => {
+                let fields_before = remaining.len();
+                for violation in found {
+                    let field = violation.field.split('.').next().unwrap_or_default();
+                    if left_out.contains(field) || violations.contains(&violation) {
+                        continue;
+                    }
+                    if remaining.remove(field).is_some() {
+                        left_out.insert(field.to_owned());
+                    }
+                    violations.push(violation);
+                }
+                if remaining.len() == fields_before {
+                    break;
+                }
+            }
+            Err(err) => return Err(err.into()),
+        }
     }
-    let field = problem
-        .violations
-        .first()
-        .map(|v| v.field.as_str())
-        .filter(|field| !field.is_empty())
-        .or(err.field);
-    let column = field.map(column_of::<K>);
-    Ok(match problem.violations.first() {
-        Some(violation) => reject(line, column.as_deref(), &violation.code, &violation.message),
-        None => reject(line, column.as_deref(), &problem.code, problem.detail),
-    })
+    Err(kam_sync_core::RecordError::Invalid(violations).into())
+}
+
+/// Every rule broken by a row, as its rejections (each violation, or the
+/// refused field, names the column); a server failure stops the import.
+fn rejections_of<K: CsvKind>(line: u64, err: RowError) -> ApiResult<Vec<Rejection>> {
+    let mut rejections = Vec::new();
+    for fault in err.0 {
+        let problem = fault.error.problem();
+        if problem.status >= 500 {
+            return Err(fault.error);
+        }
+        if problem.violations.is_empty() {
+            let column = fault.field.map(column_of::<K>);
+            rejections.push(reject(
+                line,
+                column.as_deref(),
+                &problem.code,
+                problem.detail,
+            ));
+        }
+        for violation in &problem.violations {
+            let column = Some(violation.field.as_str())
+                .filter(|field| !field.is_empty())
+                .or(fault.field)
+                .map(column_of::<K>);
+            rejections.push(reject(
+                line,
+                column.as_deref(),
+                &violation.code,
+                &violation.message,
+            ));
+        }
+    }
+    Ok(rejections)
+}
+
+/// What a row comes to when the rules were checked.
+enum RowOutcome {
+    Created(Prepared),
+    Updated(Prepared),
+    Unchanged,
 }
 
 /// A record to write in this batch.
@@ -506,19 +642,20 @@ pub async fn import<K: CsvKind>(
     for row in &rows {
         let row = row
             .as_ref()
-            .map_err(Clone::clone)
+            .map_err(|rejection| vec![rejection.clone()])
             .and_then(|row| parse_row(&columns, row, &users));
         match row {
-            Ok(row) if row.id.is_some_and(|id| !seen_ids.insert(id)) => {
-                report.rejected.push(reject(
+            Ok(mut row) if row.id.is_some_and(|id| !seen_ids.insert(id)) => {
+                row.bad_cells.push(reject(
                     row.line,
                     Some("id"),
                     "duplicate_id",
                     "an earlier row has this id",
-                ))
+                ));
+                report.reject_row(row.bad_cells);
             }
             Ok(row) => parsed.push(row),
-            Err(rejection) => report.rejected.push(rejection),
+            Err(rejections) => report.reject_row(rejections),
         }
     }
     let total = u64::try_from(rows.len()).unwrap_or(u64::MAX);
@@ -554,70 +691,73 @@ async fn import_batch<K: CsvKind>(
     let (mut imported, mut updated, mut unchanged) = (0, 0, 0);
     for row in batch {
         let line = row.line;
-        if let Some(loaded) = row.id.and_then(|id| existing.remove(&id)) {
-            if loaded.row.kind != <K::Record as Record>::KIND.as_str() {
-                report.rejected.push(reject(
-                    line,
-                    Some("id"),
+        let mut rejections = row.bad_cells.clone();
+        let outcome = match row.id.and_then(|id| existing.remove(&id)) {
+            Some(loaded) if loaded.row.kind != <K::Record as Record>::KIND.as_str() => {
+                Err(ApiError::invalid_field(
+                    "id",
                     "wrong_kind",
                     format!("this id is a {}", loaded.row.kind),
-                ));
-                continue;
+                )
+                .into())
             }
-            if !visible_accounts.contains(&loaded.row.account_id) {
-                report
-                    .rejected
-                    .push(reject(line, Some("id"), "not_found", "no such record"));
-                continue;
+            Some(loaded) if !visible_accounts.contains(&loaded.row.account_id) => {
+                Err(ApiError::invalid_field("id", "not_found", "no such record").into())
             }
-            match update_one::<K>(state, &txn, caller, meta, loaded, &row.patch, &pending).await {
-                Ok(Some(write)) => {
+            Some(loaded) => {
+                update_one::<K>(state, &txn, caller, meta, loaded, &row.patch, &pending)
+                    .await
+                    .map(|write| write.map_or(RowOutcome::Unchanged, RowOutcome::Updated))
+            }
+            None => {
+                let id = row.id.unwrap_or_else(Uuid::now_v7);
+                match new_record::<K>(caller, &row.patch) {
+                    Err(err) => Err(err),
+                    Ok((record, json)) => {
+                        let account = <K::Record as Record>::KIND
+                            .account_of(id, &json)
+                            .filter(|a| *a != id);
+                        if let Some(account) = account
+                            && checked_accounts.insert(account)
+                        {
+                            visible_accounts.extend(visible_among(&txn, caller, &[account]).await?);
+                        }
+                        if account.is_some_and(|account| !visible_accounts.contains(&account)) {
+                            Err(ApiError::invalid_field(
+                                "account_id",
+                                "unknown_account",
+                                "no such account",
+                            )
+                            .into())
+                        } else {
+                            create_one::<K>(state, &txn, caller, meta, id, record, &pending)
+                                .await
+                                .map(RowOutcome::Created)
+                        }
+                    }
+                }
+            }
+        };
+        match outcome {
+            Err(err) => rejections.extend(rejections_of::<K>(line, err)?),
+            Ok(outcome) if rejections.is_empty() => match outcome {
+                RowOutcome::Created(write) => {
+                    imported += 1;
+                    note_pending::<K>(&mut pending, &write);
+                    prepared.push(write);
+                }
+                RowOutcome::Updated(write) => {
                     updated += 1;
                     note_pending::<K>(&mut pending, &write);
                     prepared.push(write);
                 }
-                Ok(None) => unchanged += 1,
-                Err(err) => report.rejected.push(rejection_of::<K>(line, err)?),
-            }
-            continue;
+                RowOutcome::Unchanged => unchanged += 1,
+            },
+            // The cells that did parse were checked too; the row is not written.
+            Ok(_) => {}
         }
-        let id = row.id.unwrap_or_else(Uuid::now_v7);
-        let mut body = K::defaults(caller);
-        body.extend(row.patch.clone());
-        let record: K::Record = match parse_record(Value::Object(body)) {
-            Ok(record) => record,
-            Err(err) => {
-                report
-                    .rejected
-                    .push(rejection_of::<K>(line, RowError::from(err))?);
-                continue;
-            }
-        };
-        let json = serde_json::to_value(&record).map_err(ApiError::internal)?;
-        if let Some(account) = <K::Record as Record>::KIND
-            .account_of(id, &json)
-            .filter(|a| *a != id)
-        {
-            if checked_accounts.insert(account) {
-                visible_accounts.extend(visible_among(&txn, caller, &[account]).await?);
-            }
-            if !visible_accounts.contains(&account) {
-                report.rejected.push(reject(
-                    line,
-                    Some("account_id"),
-                    "unknown_account",
-                    "no such account",
-                ));
-                continue;
-            }
-        }
-        match create_one::<K>(state, &txn, caller, meta, id, record, &pending).await {
-            Ok(write) => {
-                imported += 1;
-                note_pending::<K>(&mut pending, &write);
-                prepared.push(write);
-            }
-            Err(err) => report.rejected.push(rejection_of::<K>(line, err)?),
+        if !rejections.is_empty() {
+            report.reject_row(rejections);
         }
     }
     if !report.dry_run && !prepared.is_empty() {
@@ -709,7 +849,7 @@ async fn update_one<K: CsvKind>(
     } = loaded;
     let current: K::Record = doc.read()?;
     doc.automerge_mut().set_actor(state.actor.clone());
-    let Some((patched, _)) = doc.merge_patch::<K::Record>(patch, meta)? else {
+    let Some((patched, _)) = every_violation(patch, |patch| doc.merge_patch(patch, meta))? else {
         state.cache.put(row.id, doc.into_automerge(), row.last_seq);
         return Ok(None);
     };
@@ -728,6 +868,21 @@ async fn update_one<K: CsvKind>(
         existing: Some(row),
         doc,
     }))
+}
+
+/// A new record from the importing user's defaults and a row's patch, with
+/// its JSON, or every violation of the row.
+fn new_record<K: CsvKind>(
+    caller: &AuthUser,
+    patch: &Map<String, Value>,
+) -> Result<(K::Record, Value), RowError> {
+    let record: K::Record = every_violation(patch, |patch| {
+        let mut body = K::defaults(caller);
+        body.extend(patch.clone());
+        parse_record(Value::Object(body))
+    })?;
+    let json = serde_json::to_value(&record).map_err(ApiError::internal)?;
+    Ok((record, json))
 }
 
 /// Makes a new record's document, as a REST `POST` would.

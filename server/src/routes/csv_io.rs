@@ -34,11 +34,12 @@ pub struct ImportOptions {
 /// Import records from CSV (UTF-8, with or without a BOM; the header row
 /// names the columns). A row whose `id` names an existing record changes it
 /// as a merge patch would; other rows create records. Valid rows are
-/// imported, invalid ones reported with their line, column and code. The
+/// imported, invalid ones reported with every fault's line, column and
+/// code (lines counted alike for `\n` and `\r\n` line ends). The
 /// same rules apply as to the REST writes: a rep imports accounts they own.
 #[utoipa::path(
     tag = "import",
-    params(("kind" = inline(CsvKindName), Path, description = "What the file holds"), ImportOptions),
+    params(("kind" = inline(CsvKindName), Path, description = "What the file holds (`key_persons`, the deprecated name of `contacts`, is still accepted)"), ImportOptions),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, body = ImportReport), WriteErrors),
     security(("bearer" = []))
@@ -86,7 +87,7 @@ async fn import_csv(
 /// left out). The file imports back as it is.
 #[utoipa::path(
     tag = "import",
-    params(("kind" = inline(CsvKindName), Path, description = "What to export")),
+    params(("kind" = inline(CsvKindName), Path, description = "What to export (`key_persons`, the deprecated name of `contacts`, is still accepted)")),
     responses((status = 200, content_type = "text/csv", body = String), ListErrors),
     security(("bearer" = []))
 )]
