@@ -397,6 +397,15 @@ pub fn stage_of(replica: &kam_sync_core::Replica, id: Uuid) -> String {
         .and_then(|doc| doc.to_json()["stage"].as_str().map(str::to_owned))
         .unwrap_or_default()
 }
+
+/// An account's notes as a device holds them.
+pub fn notes_of(replica: &kam_sync_core::Replica, id: Uuid) -> String {
+    replica
+        .doc(id)
+        .and_then(|doc| doc.to_json()["notes"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// What reps write in notes and summaries.
 pub const SENTENCES: [&str; 4] = [
     "Met the purchasing director, who wants a proposal before the budget round. ",
