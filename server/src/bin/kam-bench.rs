@@ -17,10 +17,17 @@
 //!
 //! ```sh
 //! cargo build --release -p kam-server
-//! target/release/kam-bench                       # SQLite, defaults D=50 A=20 V=2 E=10
+//! target/release/kam-bench                       # SQLite, defaults D=50 A=20 V=2 E=10, seed 7
 //! target/release/kam-bench --peer                # and the Node peer, same run
 //! target/release/kam-bench --database-url postgres://postgres@127.0.0.1:5432/postgres
 //! ```
+//!
+//! Every random choice of the workload (stages, scores, cities, notes) comes
+//! from one RNG seeded with `--seed`, printed in the header: the same seed
+//! drives the same workload, so figures compare across runs and the CI smoke
+//! run cannot pass or fail on the luck of a draw. Record ids (UUIDv7) and the
+//! devices' actor ids are made as a real client makes them, from the clock
+//! and the system's randomness.
 
 mod common;
 
@@ -87,6 +94,10 @@ struct Cli {
     /// 0 (no cache) is always run first, as the baseline.
     #[arg(long, value_delimiter = ',', default_value = "16,256")]
     cache_mib: Vec<u64>,
+    /// Seed of every random choice of the workload (and of the peer's).
+    /// Fixed by default so that every run drives the same workload.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
 }
 
 /// A `kam-server` child process on a fresh database, with what the bench
@@ -282,16 +293,38 @@ impl Metered {
         for _ in 0..10_000 {
             let request = self.replica.prepare_sync();
             let response = self.send(&request).await?;
+            ensure_applied(&request, &response)?;
             let outcome = self.replica.apply_sync(response)?;
-            if !outcome.notices.is_empty() {
-                bail!("unexpected notices: {:?}", outcome.notices);
-            }
             if !outcome.has_more && !self.replica.needs_sync() {
                 return Ok(());
             }
         }
         bail!("sync did not settle")
     }
+}
+
+/// Checks that the server merged every pushed document as sent: the
+/// workload writes only what a rep may, so a push the server corrected or
+/// refused, or any notice, is a broken workload, not a figure.
+fn ensure_applied(request: &SyncRequest, response: &SyncResponse) -> anyhow::Result<()> {
+    let applied = response
+        .pushed
+        .iter()
+        .filter(|pushed| pushed.status == PushStatus::Applied)
+        .count();
+    if applied != request.push.len() || !response.notices.is_empty() {
+        let statuses: Vec<(Uuid, PushStatus)> = response
+            .pushed
+            .iter()
+            .map(|pushed| (pushed.id, pushed.status))
+            .collect();
+        bail!(
+            "{applied} of {} pushed documents applied as sent: {statuses:?}; notices: {:?}",
+            request.push.len(),
+            response.notices
+        );
+    }
+    Ok(())
 }
 
 /// Creates the device's accounts and visits offline, then its edits.
@@ -321,11 +354,7 @@ fn build_offline(
                 0 => json!({"stage": common::next_stage(&common::stage_of(&device.replica, *id))}),
                 1 => json!({"scores": {"loyalty": rng.random_range(0..100)}}),
                 2 => {
-                    let notes = device
-                        .replica
-                        .doc(*id)
-                        .map(|d| d.to_json()["notes"].as_str().unwrap_or_default().to_owned())
-                        .unwrap_or_default();
+                    let notes = common::notes_of(&device.replica, *id);
                     json!({"notes": format!("{notes}{}", SENTENCES[e % 4])})
                 }
                 _ => json!({"tags": [format!("tag{}", rng.random_range(0..20))]}),
@@ -400,14 +429,17 @@ fn in_process_limit(requests: &[SyncRequest]) -> anyhow::Result<f64> {
     Ok(started.elapsed().as_secs_f64())
 }
 
-async fn field_day(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<FieldDay> {
+async fn field_day(
+    cli: &Cli,
+    http: &reqwest::Client,
+    rng: &mut StdRng,
+) -> anyhow::Result<FieldDay> {
     let server = Server::start(cli)?;
     let reps = make_reps(http, server.base(), cli.devices).await?;
     let mut devices = devices_for(&server, http, &reps, cli.cbor, "phone").await?;
-    let mut rng = StdRng::seed_from_u64(7);
     let mut first_accounts = Vec::with_capacity(devices.len());
     for device in &mut devices {
-        let accounts = build_offline(device, &mut rng, cli.accounts, cli.visits, cli.edits)?;
+        let accounts = build_offline(device, rng, cli.accounts, cli.visits, cli.edits)?;
         first_accounts.push(accounts.first().copied());
     }
     let requests: Vec<SyncRequest> = devices
@@ -441,14 +473,20 @@ async fn field_day(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<FieldDay
         .sum::<f64>()
         / n;
     let peak_rss_mib = server.peak_rss_mib();
-    // The rest of the day: every device syncs one edit, all at once.
+    // The rest of the day: every device adds a sentence to the notes of one
+    // account (an edit any rep may make, whatever the account's stage), and
+    // all sync at once.
     let mut devices = devices;
     for (device, account) in devices.iter_mut().zip(&first_accounts) {
         if let Some(id) = account {
             let meta = device.meta();
-            device
-                .replica
-                .edit::<Account>(*id, &object(json!({"stage": "deepening"})), &meta)?;
+            let notes = common::notes_of(&device.replica, *id);
+            let sentence = SENTENCES[rng.random_range(0..SENTENCES.len())];
+            device.replica.edit::<Account>(
+                *id,
+                &object(json!({"notes": format!("{notes}{sentence}")})),
+                &meta,
+            )?;
         }
         device.traffic.latencies.clear();
     }
@@ -480,28 +518,22 @@ async fn field_day(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<FieldDay
 
 /// Two devices of one rep edit the same accounts (same field, same text
 /// position) offline, sync, and must converge with the server.
-async fn conflict(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<(f64, usize)> {
+async fn conflict(
+    cli: &Cli,
+    http: &reqwest::Client,
+    rng: &mut StdRng,
+) -> anyhow::Result<(f64, usize)> {
     let server = Server::start(cli)?;
     let reps = make_reps(http, server.base(), 1).await?;
     let mut devices = devices_for(&server, http, &reps, cli.cbor, "phone").await?;
     devices.extend(devices_for(&server, http, &reps, cli.cbor, "tablet").await?);
-    let mut rng = StdRng::seed_from_u64(11);
-    let ids = build_offline(&mut devices[0], &mut rng, cli.conflict_accounts, 0, 0)?;
+    let ids = build_offline(&mut devices[0], rng, cli.conflict_accounts, 0, 0)?;
     devices[0].sync().await?;
     devices[1].sync().await?;
     for (d, device) in devices.iter_mut().enumerate() {
         let meta = device.meta();
         for id in &ids {
-            let notes = device
-                .replica
-                .doc(*id)
-                .map(|doc| {
-                    doc.to_json()["notes"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned()
-                })
-                .unwrap_or_default();
+            let notes = common::notes_of(&device.replica, *id);
             let patch = json!({"industry": format!("industry {d}"), "notes": format!("Device {d} was here. {notes}")});
             device.replica.edit::<Account>(*id, &object(patch), &meta)?;
         }
@@ -539,14 +571,14 @@ async fn conflict(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<(f64, usi
 async fn initial_download(
     cli: &Cli,
     http: &reqwest::Client,
+    rng: &mut StdRng,
 ) -> anyhow::Result<(f64, usize, usize, f64)> {
     let server = Server::start(cli)?;
     let reps = make_reps(http, server.base(), 1).await?;
     let mut maker = devices_for(&server, http, &reps, cli.cbor, "maker")
         .await?
         .remove(0);
-    let mut rng = StdRng::seed_from_u64(13);
-    build_offline(&mut maker, &mut rng, cli.initial_docs / 2, 1, 0)?;
+    build_offline(&mut maker, rng, cli.initial_docs / 2, 1, 0)?;
     maker.sync().await?;
     let rss_before = server.rss_mib();
     let mut fresh = devices_for(&server, http, &reps, cli.cbor, "fresh")
@@ -586,14 +618,18 @@ struct Memory {
 /// `docs` documents (accounts with two visits each), then a fresh device per
 /// rep downloads its whole scope, so every document passes through the
 /// server's cache once.
-async fn memory(cli: &Cli, http: &reqwest::Client, docs: usize) -> anyhow::Result<Memory> {
+async fn memory(
+    cli: &Cli,
+    http: &reqwest::Client,
+    rng: &mut StdRng,
+    docs: usize,
+) -> anyhow::Result<Memory> {
     let server = Server::start(cli)?;
     let reps = make_reps(http, server.base(), MEMORY_REPS).await?;
     let mut makers = devices_for(&server, http, &reps, cli.cbor, "maker").await?;
-    let mut rng = StdRng::seed_from_u64(17);
     let accounts = docs.div_ceil(MEMORY_REPS * 3).max(1);
     for device in &mut makers {
-        build_offline(device, &mut rng, accounts, 2, 0)?;
+        build_offline(device, rng, accounts, 2, 0)?;
     }
     try_join_all(makers.iter_mut().map(Metered::sync)).await?;
     let stored: usize = makers.iter().map(|d| d.replica.len()).sum();
@@ -615,13 +651,13 @@ async fn memory(cli: &Cli, http: &reqwest::Client, docs: usize) -> anyhow::Resul
 }
 
 /// Prints the memory scenario's table, one row per number of documents.
-async fn print_memory(cli: &Cli, http: &reqwest::Client) -> anyhow::Result<()> {
+async fn print_memory(cli: &Cli, http: &reqwest::Client, rng: &mut StdRng) -> anyhow::Result<()> {
     println!(
         "| documents stored | server RSS after storing them | peak while {MEMORY_REPS} fresh devices download everything | RSS after |"
     );
     println!("| --- | --- | --- | --- |");
     for docs in &cli.memory_docs {
-        let memory = memory(cli, http, *docs).await?;
+        let memory = memory(cli, http, rng, *docs).await?;
         println!(
             "| {} | {:.1} MiB | {:.1} MiB | {:.1} MiB |",
             memory.docs, memory.stored_rss_mib, memory.peak_rss_mib, memory.after_rss_mib
@@ -645,13 +681,12 @@ struct Flood {
 }
 
 /// Sends `push` with `cursor`, pulls until nothing more waits, and checks
-/// that the server took every document; the cursor to send next.
+/// that the server applied every document as sent; the cursor to send next.
 async fn push_all(
     device: &mut Metered,
     cursor: Option<String>,
     push: Vec<PushDoc>,
 ) -> anyhow::Result<Option<String>> {
-    let sent = push.len();
     let mut request = SyncRequest {
         cursor,
         push,
@@ -660,17 +695,7 @@ async fn push_all(
     };
     loop {
         let response = device.send(&request).await?;
-        let taken = response
-            .pushed
-            .iter()
-            .filter(|pushed| pushed.status != PushStatus::Refused)
-            .count();
-        if taken != request.push.len() || !response.notices.is_empty() {
-            bail!(
-                "{taken} of {sent} documents taken; notices: {:?}",
-                response.notices
-            );
-        }
+        ensure_applied(&request, &response)?;
         if !response.has_more {
             return Ok(Some(response.cursor));
         }
@@ -688,6 +713,7 @@ async fn push_all(
 async fn flood(
     cli: &Cli,
     http: &reqwest::Client,
+    rng: &mut StdRng,
     docs: usize,
     cache_mib: u64,
 ) -> anyhow::Result<Flood> {
@@ -701,10 +727,9 @@ async fn flood(
         .remove(0);
     let meta = device.meta();
     let actor = device.replica.actor().clone();
-    let mut rng = StdRng::seed_from_u64(19);
     let mut accounts = Vec::new();
     for a in 0..docs.div_ceil(FLOOD_BATCH) {
-        let account = common::new_account(&mut rng, a, device.user, &device.team, &[])?;
+        let account = common::new_account(rng, a, device.user, &device.team, &[])?;
         let mut doc = RecordDoc::create(&account, actor.clone(), &meta)?;
         accounts.push(PushDoc {
             id: Uuid::now_v7(),
@@ -751,19 +776,24 @@ async fn flood(
 /// Prints the cache-bound table: the run without a cache is the baseline
 /// (everything the server holds but the cache), and each cache may add at
 /// most its size to it. Fails when one adds more.
-async fn print_flood(cli: &Cli, http: &reqwest::Client, docs: usize) -> anyhow::Result<()> {
+async fn print_flood(
+    cli: &Cli,
+    http: &reqwest::Client,
+    rng: &mut StdRng,
+    docs: usize,
+) -> anyhow::Result<()> {
     println!(
         "| document cache (`KAM__SERVER__DOC_CACHE_MIB`) | server RSS before | after {docs} key persons | peak while pushing | key persons/s | peak within baseline + cache |"
     );
     println!("| --- | --- | --- | --- | --- | --- |");
-    let baseline = flood(cli, http, docs, 0).await?;
+    let baseline = flood(cli, http, rng, docs, 0).await?;
     println!(
         "| 0 MiB (no cache): the baseline | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.0} | |",
         baseline.start_rss_mib, baseline.after_rss_mib, baseline.peak_rss_mib, baseline.docs_per_s
     );
     let mut over = Vec::new();
     for cache_mib in cli.cache_mib.iter().filter(|mib| **mib > 0) {
-        let run = flood(cli, http, docs, *cache_mib).await?;
+        let run = flood(cli, http, rng, docs, *cache_mib).await?;
         let allowed = baseline.peak_rss_mib + run.cache_mib as f64;
         let verdict = if run.peak_rss_mib <= allowed {
             format!("yes: {:.1} MiB to spare", allowed - run.peak_rss_mib)
@@ -834,6 +864,7 @@ fn print_peer(report: &Value, docs_per_s: f64, changes_per_s: f64) {
 async fn history(
     cli: &Cli,
     http: &reqwest::Client,
+    rng: &mut StdRng,
     history: usize,
 ) -> anyhow::Result<(f64, f64, f64)> {
     let server = Server::start(cli)?;
@@ -841,8 +872,7 @@ async fn history(
     let mut device = devices_for(&server, http, &reps, cli.cbor, "phone")
         .await?
         .remove(0);
-    let mut rng = StdRng::seed_from_u64(17);
-    let ids = build_offline(&mut device, &mut rng, 2, 0, 0)?;
+    let ids = build_offline(&mut device, rng, 2, 0, 0)?;
     let meta = device.meta();
     for i in 0..history {
         let patch = json!({"scores": {"loyalty": i % 100}, "phone": format!("+86 21 {i:08}")});
@@ -892,6 +922,7 @@ fn peer(cli: &Cli) -> anyhow::Result<Value> {
             "--edits",
             &cli.edits.to_string(),
         ])
+        .args(["--seed", &cli.seed.to_string()])
         .stderr(Stdio::inherit())
         .output()
         .with_context(|| format!("cannot run {}", script.display()))?;
@@ -916,19 +947,21 @@ async fn main() -> anyhow::Result<()> {
         "SQLite"
     };
     let format = if cli.cbor { "CBOR" } else { "JSON" };
+    let seed = cli.seed;
+    let mut rng = StdRng::seed_from_u64(seed);
     if let Some(docs) = cli.small_docs {
-        println!("## kam-bench cache bound: {engine}, {format}\n");
-        return print_flood(&cli, &http, docs).await;
+        println!("## kam-bench cache bound: {engine}, {format}, seed {seed}\n");
+        return print_flood(&cli, &http, &mut rng, docs).await;
     }
     if !cli.memory_docs.is_empty() {
-        println!("## kam-bench memory: {engine}, {format}\n");
-        return print_memory(&cli, &http).await;
+        println!("## kam-bench memory: {engine}, {format}, seed {seed}\n");
+        return print_memory(&cli, &http, &mut rng).await;
     }
     println!(
-        "## kam-bench: {engine}, {format}, D={} A={} V={} E={}\n",
+        "## kam-bench: {engine}, {format}, D={} A={} V={} E={}, seed {seed}\n",
         cli.devices, cli.accounts, cli.visits, cli.edits
     );
-    let day = field_day(&cli, &http).await?;
+    let day = field_day(&cli, &http, &mut rng).await?;
     let docs_per_s = day.docs as f64 / day.seconds;
     let changes_per_s = day.changes as f64 / day.seconds;
     let limit_docs_per_s = day.docs as f64 / day.inprocess_seconds;
@@ -972,16 +1005,16 @@ async fn main() -> anyhow::Result<()> {
         "| end-to-end / in-process | {:.2} |",
         docs_per_s / limit_docs_per_s
     );
-    let (seconds, accounts) = conflict(&cli, &http).await?;
+    let (seconds, accounts) = conflict(&cli, &http, &mut rng).await?;
     println!(
         "| conflict: 2 devices x {accounts} accounts, same field and text, converged | {seconds:.2} s |"
     );
-    let (seconds, docs, bytes, rss) = initial_download(&cli, &http).await?;
+    let (seconds, docs, bytes, rss) = initial_download(&cli, &http, &mut rng).await?;
     println!(
         "| initial download of {docs} documents | {seconds:.2} s, {:.0} KiB, server RSS {rss:.1} MiB |",
         bytes as f64 / 1024.0
     );
-    let (fresh, long, bytes_per_edit) = history(&cli, &http, cli.history).await?;
+    let (fresh, long, bytes_per_edit) = history(&cli, &http, &mut rng, cli.history).await?;
     println!(
         "| a one-field edit on the wire, push and pull together | {bytes_per_edit:.0} bytes |"
     );

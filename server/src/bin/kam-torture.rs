@@ -23,8 +23,12 @@
 //! target/debug/kam-torture two-servers --database-url postgres://postgres@127.0.0.1:5432/postgres --seed 7
 //! ```
 //!
-//! The seed fixes the random choices (edits, moments); the interleaving of
-//! requests is up to the machine.
+//! The seed fixes the random choices (edits, moments): one RNG seeded with
+//! it gives each device and the chaos loop a stream of their own, so that a
+//! device's choices do not depend on how requests interleave, which is up to
+//! the machine. It is printed at the start; by default it comes from the
+//! clock, so that each run explores other choices (`.ci/torture` passes one
+//! and prints it, to reproduce a failure).
 
 mod common;
 
@@ -290,10 +294,10 @@ fn heads(doc: &AutoCommit) -> Vec<ChangeHash> {
 }
 
 impl Field {
-    fn new(device: Device, seed: u64, reps: Vec<Uuid>, follower: bool) -> Self {
+    fn new(device: Device, rng: StdRng, reps: Vec<Uuid>, follower: bool) -> Self {
         Self {
             device,
-            rng: StdRng::seed_from_u64(seed),
+            rng,
             reps,
             follower,
             acks: Vec::new(),
@@ -868,6 +872,7 @@ async fn settle_all(fields: Vec<Field>, bases: &Arc<Vec<String>>) -> anyhow::Res
 }
 
 async fn run(cli: &Cli, seed: u64) -> anyhow::Result<bool> {
+    let mut streams = StdRng::seed_from_u64(seed);
     let servers = if cli.scenario == Scenario::TwoServers {
         2
     } else {
@@ -897,7 +902,7 @@ async fn run(cli: &Cli, seed: u64) -> anyhow::Result<bool> {
         .await?;
         fields.push(Field::new(
             device,
-            seed.wrapping_add(i as u64),
+            StdRng::from_rng(&mut streams),
             rep_ids.clone(),
             false,
         ));
@@ -910,7 +915,12 @@ async fn run(cli: &Cli, seed: u64) -> anyhow::Result<bool> {
         "follower",
     )
     .await?;
-    fields.push(Field::new(follower, seed, rep_ids.clone(), true));
+    fields.push(Field::new(
+        follower,
+        StdRng::from_rng(&mut streams),
+        rep_ids.clone(),
+        true,
+    ));
     // A shared starting point: every rep's first device makes two accounts
     // (shared with every rep), and everyone pulls them.
     for field in fields.iter_mut().take(users) {
@@ -931,7 +941,7 @@ async fn run(cli: &Cli, seed: u64) -> anyhow::Result<bool> {
         .into_iter()
         .map(|field| tokio::spawn(field.run(bases.clone(), stop.clone())))
         .collect();
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    let mut rng = StdRng::from_rng(&mut streams);
     let chaos_conn = cluster.connect().await?;
     let started = Instant::now();
     let mut events = 0;
@@ -982,7 +992,7 @@ async fn run(cli: &Cli, seed: u64) -> anyhow::Result<bool> {
             "fresh",
         )
         .await?,
-        seed,
+        StdRng::from_rng(&mut streams),
         rep_ids,
         true,
     );
@@ -1109,6 +1119,7 @@ async fn main() -> anyhow::Result<()> {
             .map(|d| d.as_secs())
             .unwrap_or(0)
     });
+    println!("kam-torture {}: seed {seed}", cli.scenario.name());
     if !run(&cli, seed).await? {
         std::process::exit(1);
     }

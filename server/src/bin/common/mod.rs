@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 use uuid::Uuid;
 
 /// The admin password every child server starts with.
@@ -164,8 +165,15 @@ pub struct Client {
     pub token: String,
 }
 
+/// How many times a login is sent while the server answers 503
+/// `server_busy` (more password checks at once than it queues).
+const LOGIN_ATTEMPTS: usize = 60;
+
 impl Client {
-    /// Logs `username` in as device `device`.
+    /// Logs `username` in as device `device`. A 503 `server_busy` is sent
+    /// again after the `Retry-After` it names, as a client should (50 devices
+    /// logging in at once outnumber the password checks a 2-core server
+    /// queues; docs/login-throttling.md).
     pub async fn login(
         http: &reqwest::Client,
         base: &str,
@@ -173,20 +181,33 @@ impl Client {
         password: &str,
         device: &str,
     ) -> anyhow::Result<Self> {
-        let response = http
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"username": username, "password": password, "device_id": device}))
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            bail!("login {username}: {}", response.text().await?);
+        for _ in 0..LOGIN_ATTEMPTS {
+            let response = http
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&json!({"username": username, "password": password, "device_id": device}))
+                .send()
+                .await?;
+            if response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+                let wait = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.parse().ok())
+                    .unwrap_or(1);
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+                continue;
+            }
+            if !response.status().is_success() {
+                bail!("login {username}: {}", response.text().await?);
+            }
+            let pair: Value = response.json().await?;
+            return Ok(Self {
+                http: http.clone(),
+                base: base.to_owned(),
+                token: pair["access_token"].as_str().unwrap_or_default().to_owned(),
+            });
         }
-        let pair: Value = response.json().await?;
-        Ok(Self {
-            http: http.clone(),
-            base: base.to_owned(),
-            token: pair["access_token"].as_str().unwrap_or_default().to_owned(),
-        })
+        bail!("login {username}: the server was busy {LOGIN_ATTEMPTS} times in a row")
     }
 
     /// POSTs JSON to an API path; the answer's JSON.
@@ -397,6 +418,15 @@ pub fn stage_of(replica: &kam_sync_core::Replica, id: Uuid) -> String {
         .and_then(|doc| doc.to_json()["stage"].as_str().map(str::to_owned))
         .unwrap_or_default()
 }
+
+/// An account's notes as a device holds them.
+pub fn notes_of(replica: &kam_sync_core::Replica, id: Uuid) -> String {
+    replica
+        .doc(id)
+        .and_then(|doc| doc.to_json()["notes"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// What reps write in notes and summaries.
 pub const SENTENCES: [&str; 4] = [
     "Met the purchasing director, who wants a proposal before the budget round. ",
