@@ -157,11 +157,11 @@ pub async fn apply(
             continue;
         };
         let existing = loaded.remove(&incoming.push.id);
-        let kind = incoming.push.kind;
+        let new_account = incoming.push.kind == RecordKind::Account && existing.is_none();
         let mut outcome =
             apply_one(&txn, state, caller, incoming, existing, index, &mut earlier).await?;
-        if kind == RecordKind::Account && outcome.result.status == PushStatus::Refused {
-            earlier.visibility.refused_account(outcome.result.id);
+        if new_account && outcome.result.status == PushStatus::Refused {
+            earlier.visibility.refused_new_account(outcome.result.id);
         }
         if outcome.result.status == PushStatus::Corrected
             && let Some(digest) = outcome.digest.take()
@@ -442,9 +442,10 @@ struct Earlier {
 /// of the documents that exist are looked up together before merging, an
 /// account a new visit names is looked up when met, and an account the
 /// request itself creates counts as seen (a visit made offline under a new
-/// account comes in the same push). An account the request pushed and the
-/// server refused is remembered too: the records made under it are refused
-/// for that reason, not as out of scope.
+/// account comes in the same push). A new account the request pushed and
+/// the server refused is remembered too: the records made under it are
+/// refused for that reason, not as out of scope. (An existing account out
+/// of scope stays `out_of_scope` for everything under it.)
 struct Visibility {
     known: HashMap<Uuid, bool>,
     refused: HashSet<Uuid>,
@@ -471,7 +472,7 @@ impl Visibility {
         self.known.insert(id, true);
     }
 
-    fn refused_account(&mut self, id: Uuid) {
+    fn refused_new_account(&mut self, id: Uuid) {
         self.refused.insert(id);
     }
 
