@@ -154,28 +154,28 @@ fn log_request<B>(response: &ServiceResponse<B>) {
         .response()
         .error()
         .map(|error| tracing::field::display(error.to_string()));
+    // `event!` takes its level as a constant: one arm per level, one field
+    // list for all (`error` is recorded only when there is one).
+    macro_rules! request_line {
+        ($level:expr) => {
+            tracing::event!(
+                $level,
+                method,
+                route,
+                status,
+                duration_ms,
+                user_id,
+                error,
+                "request"
+            )
+        };
+    }
     if response.status().is_server_error() {
-        tracing::error!(
-            method,
-            route,
-            status,
-            duration_ms,
-            user_id,
-            error,
-            "request"
-        );
+        request_line!(tracing::Level::ERROR);
     } else if response.status().is_client_error() {
-        tracing::warn!(
-            method,
-            route,
-            status,
-            duration_ms,
-            user_id,
-            error,
-            "request"
-        );
+        request_line!(tracing::Level::WARN);
     } else {
-        tracing::info!(method, route, status, duration_ms, user_id, "request");
+        request_line!(tracing::Level::INFO);
     }
 }
 
