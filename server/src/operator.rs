@@ -128,11 +128,16 @@ pub async fn create_user(
     password: SecretString,
 ) -> anyhow::Result<User> {
     let team_id = match &new.team {
-        Some(team) => Some(team_id(state, team).await?),
+        Some(team) => Some(
+            id_named::<team::Entity>(state, "team", team::Column::Name, |row| row.id, team).await?,
+        ),
         None => None,
     };
     let branch_id = match &new.branch {
-        Some(branch) => Some(branch_id(state, branch).await?),
+        Some(branch) => Some(
+            id_named::<branch::Entity>(state, "branch", branch::Column::Name, |row| row.id, branch)
+                .await?,
+        ),
         None => None,
     };
     let created = org::create_user(
@@ -201,34 +206,29 @@ async fn change_user(
         .map_err(refused)
 }
 
-/// The id of the team named `id_or_name`.
-async fn team_id(state: &AppState, id_or_name: &str) -> anyhow::Result<Uuid> {
+/// The id `id_or_name` is, or the id of the one `what` (a team, a branch)
+/// whose `name` column holds it.
+async fn id_named<E>(
+    state: &AppState,
+    what: &str,
+    name: E::Column,
+    id_of: fn(E::Model) -> Uuid,
+    id_or_name: &str,
+) -> anyhow::Result<Uuid>
+where
+    E: EntityTrait,
+{
     if let Ok(id) = Uuid::parse_str(id_or_name) {
         return Ok(id);
     }
-    let ids: Vec<Uuid> = team::Entity::find()
-        .filter(team::Column::Name.eq(id_or_name))
+    let ids: Vec<Uuid> = E::find()
+        .filter(name.eq(id_or_name))
         .all(state.db.conn())
         .await?
         .into_iter()
-        .map(|row| row.id)
+        .map(id_of)
         .collect();
-    one_named("team", id_or_name, &ids)
-}
-
-/// The id of the branch named `id_or_name`.
-async fn branch_id(state: &AppState, id_or_name: &str) -> anyhow::Result<Uuid> {
-    if let Ok(id) = Uuid::parse_str(id_or_name) {
-        return Ok(id);
-    }
-    let ids: Vec<Uuid> = branch::Entity::find()
-        .filter(branch::Column::Name.eq(id_or_name))
-        .all(state.db.conn())
-        .await?
-        .into_iter()
-        .map(|row| row.id)
-        .collect();
-    one_named("branch", id_or_name, &ids)
+    one_named(what, id_or_name, &ids)
 }
 
 /// The one id among `ids` of the `what` called `name`.
