@@ -8,7 +8,10 @@ use crate::config::{DEFAULT_SQLITE_PATH, DatabaseSettings};
 use crate::migration::Migrator;
 use anyhow::Context;
 use sea_orm::sqlx::sqlite::SqliteConnectOptions;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{
+    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, ExecResult, IsolationLevel, QueryResult, Statement, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 use secrecy::ExposeSecret;
 use std::path::{Path, PathBuf};
@@ -27,9 +30,53 @@ pub struct Db {
     sqlite_writer: Option<Arc<Mutex<()>>>,
 }
 
-/// Held for the length of a write transaction (a no-op on PostgreSQL).
+/// Held for the length of a write (a no-op on PostgreSQL).
 pub struct WriteGuard<'a> {
     _held: Option<MutexGuard<'a, ()>>,
+}
+
+/// A write transaction with the engine's writer turn: the only way the
+/// server begins one ([`Db::begin_write`]), so no write can forget SQLite's
+/// single-writer queue. It is a connection like the transaction; dropped without
+/// [`WriteTxn::commit`], it rolls back, and then gives up the turn.
+pub struct WriteTxn<'a> {
+    // Fields drop in order: the transaction ends before the turn is given up.
+    txn: DatabaseTransaction,
+    _turn: WriteGuard<'a>,
+}
+
+impl WriteTxn<'_> {
+    /// Commits, then gives up the writer turn.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTxn<'_> {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
 }
 
 impl Db {
@@ -86,7 +133,36 @@ impl Db {
         self.conn.get_database_backend()
     }
 
-    /// Waits for this process's turn to write; hold the guard until commit.
+    /// Waits for this process's turn to write, then begins a transaction
+    /// that holds the turn until it commits or is dropped.
+    pub async fn begin_write(&self) -> Result<WriteTxn<'_>, DbErr> {
+        let turn = self.write_guard().await;
+        // The one place a write transaction begins (clippy.toml).
+        #[allow(clippy::disallowed_methods)]
+        let txn = self.conn.begin().await?;
+        Ok(WriteTxn { txn, _turn: turn })
+    }
+
+    /// Begins a transaction that only reads: one consistent snapshot across
+    /// its statements (PostgreSQL `REPEATABLE READ`, read-only; a SQLite
+    /// read transaction is a snapshot already). It takes no writer turn.
+    pub async fn begin_read(&self) -> Result<DatabaseTransaction, DbErr> {
+        match self.backend() {
+            DbBackend::Postgres => {
+                self.conn
+                    .begin_with_config(
+                        Some(IsolationLevel::RepeatableRead),
+                        Some(AccessMode::ReadOnly),
+                    )
+                    .await
+            }
+            #[allow(clippy::disallowed_methods)]
+            _ => self.conn.begin().await,
+        }
+    }
+
+    /// Waits for this process's turn to write one statement outside a
+    /// transaction; hold the guard until it is done.
     pub async fn write_guard(&self) -> WriteGuard<'_> {
         match &self.sqlite_writer {
             Some(lock) => WriteGuard {

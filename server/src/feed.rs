@@ -8,9 +8,7 @@ use crate::entities::{doc_change, document, server_value};
 use crate::records;
 use anyhow::Context;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use uuid::Uuid;
 
 const HORIZON: &str = "feed_horizon";
@@ -64,8 +62,7 @@ pub async fn compact(
         .await?;
     let mut snapshots = 0;
     for id in stale {
-        let _guard = db.write_guard().await;
-        let txn = conn.begin().await?;
+        let txn = db.begin_write().await?;
         let Some(mut loaded) = records::load(&txn, cache, id, true)
             .await
             .map_err(|err| anyhow::anyhow!("cannot load {id}: {err}"))?
@@ -89,8 +86,7 @@ pub async fn compact(
         cache.put(id, loaded.doc.into_automerge(), loaded.row.last_seq);
         snapshots += 1;
     }
-    let _guard = db.write_guard().await;
-    let txn = conn.begin().await?;
+    let txn = db.begin_write().await?;
     server_value::Entity::insert(server_value::ActiveModel {
         name: Set(HORIZON.into()),
         value: Set(target.to_string()),

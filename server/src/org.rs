@@ -16,7 +16,7 @@ use kam_sync_core::ids::{BranchId, TeamId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -225,8 +225,7 @@ pub async fn create_team(
     if !out.is_empty() {
         return Err(ApiError::invalid(out));
     }
-    let _guard = db.write_guard().await;
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     let team = team::ActiveModel {
         id: Set(Uuid::now_v7()),
         name: Set(name.to_owned()),
@@ -497,8 +496,7 @@ pub async fn set_team_managers(db: &Db, team_id: Uuid, managers: &[Uuid]) -> Api
     if !out.is_empty() {
         return Err(ApiError::invalid(out));
     }
-    let _guard = db.write_guard().await;
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     team_manager::Entity::delete_many()
         .filter(team_manager::Column::TeamId.eq(team_id))
         .exec(&txn)
@@ -713,8 +711,7 @@ pub async fn update_user(
         Some(password) => Some(hash_password(password).await.map_err(ApiError::internal)?),
         None => None,
     };
-    let guard = db.write_guard().await;
-    let txn = db.conn().begin().await?;
+    let txn = db.begin_write().await?;
     let mut query = user::Entity::find_by_id(id);
     if db.backend() == DbBackend::Postgres {
         query = query.lock_exclusive();
@@ -778,7 +775,6 @@ pub async fn update_user(
             .await?;
     }
     txn.commit().await?;
-    drop(guard);
     tracing::info!(user_id = %id, version = updated.version, "user changed");
     if let Some(reason) = revoke {
         let ended = sessions.revoke_user(id, None, reason).await?;

@@ -20,8 +20,7 @@ use kam_sync_core::Violation;
 use kam_sync_core::account::{Scores, Tier};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -201,8 +200,7 @@ pub async fn backfill_once(db: &crate::db::Db, configured: &TieringSettings) -> 
     {
         return Ok(());
     }
-    let _guard = db.write_guard().await;
-    let txn = conn.begin().await?;
+    let txn = db.begin_write().await?;
     let settings = current(&txn, configured).await?;
     let rescored = rescore_all(&txn, &settings).await?;
     server_value::Entity::insert(server_value::ActiveModel {

@@ -11,7 +11,7 @@ use base64::Engine;
 use chrono::{Duration, Utc};
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -73,8 +73,7 @@ impl<'a> Sessions<'a> {
         let now = Utc::now();
         let session_id = Uuid::now_v7();
         let refresh = new_refresh_token();
-        let _guard = self.db.write_guard().await;
-        let txn = self.db.conn().begin().await?;
+        let txn = self.db.begin_write().await?;
         session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(now))
             .col_expr(
@@ -106,8 +105,7 @@ impl<'a> Sessions<'a> {
     pub async fn refresh(&self, token: &str) -> ApiResult<TokenPair> {
         let now = Utc::now();
         let hash = hash_token(token);
-        let _guard = self.db.write_guard().await;
-        let txn = self.db.conn().begin().await?;
+        let txn = self.db.begin_write().await?;
         let stored = refresh_token::Entity::find_by_id(hash.clone())
             .one(&txn)
             .await?

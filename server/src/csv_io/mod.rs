@@ -45,7 +45,7 @@ use crate::records::{
 use crate::startup::AppState;
 use kam_sync_core::{ChangeMeta, Record, RecordDoc, parse_record};
 pub use kinds::{CsvKind, CsvKindName};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -677,8 +677,7 @@ async fn import_batch<K: CsvKind>(
     batch: &[ParsedRow],
     report: &mut ImportReport,
 ) -> ApiResult<()> {
-    let _guard = state.db.write_guard().await;
-    let txn = state.db.conn().begin().await?;
+    let txn = state.db.begin_write().await?;
     let ids: Vec<Uuid> = batch.iter().filter_map(|row| row.id).collect();
     let mut existing = load_many(&txn, &state.cache, &ids, true).await?;
     let account_ids: Vec<Uuid> = existing.values().map(|l| l.row.account_id).collect();
@@ -835,7 +834,7 @@ fn note_pending<K: CsvKind>(pending: &mut Pending, write: &Prepared) {
 /// `None` when it changes nothing.
 async fn update_one<K: CsvKind>(
     state: &AppState,
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &impl sea_orm::ConnectionTrait,
     caller: &AuthUser,
     meta: &ChangeMeta,
     loaded: crate::records::Loaded,
@@ -888,7 +887,7 @@ fn new_record<K: CsvKind>(
 /// Makes a new record's document, as a REST `POST` would.
 async fn create_one<K: CsvKind>(
     state: &AppState,
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &impl sea_orm::ConnectionTrait,
     caller: &AuthUser,
     meta: &ChangeMeta,
     id: Uuid,

@@ -20,8 +20,7 @@ use kam_sync_core::ids::{AccountId, TeamId, UserId};
 use kam_sync_core::{Account, ChangeMeta, Conflict, RecordDoc, parse_record};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -556,8 +555,7 @@ pub async fn create(
     let account: Account = with_fields(&account, &derived)?;
     let meta = state.change_meta(caller);
     let mut doc = RecordDoc::create(&account, state.actor.clone(), &meta)?;
-    let _guard = state.db.write_guard().await;
-    let txn = conn.begin().await?;
+    let txn = state.db.begin_write().await?;
     let tiering = tiering::current(&txn, &state.settings.tiering).await?;
     let seq = super::store_new(&txn, id, &mut doc, &meta).await?;
     let view = materialize(&txn, id, &doc, seq, &meta, None, &tiering).await?;
@@ -752,8 +750,7 @@ async fn update_with(
     make: impl FnOnce(&Account) -> ApiResult<Change>,
 ) -> ApiResult<AccountView> {
     crate::telemetry::record_id(id);
-    let _guard = state.db.write_guard().await;
-    let txn = state.db.conn().begin().await?;
+    let txn = state.db.begin_write().await?;
     let Some(Loaded {
         row: doc_row,
         mut doc,
@@ -1006,8 +1003,7 @@ pub async fn follow_owner_team(state: &AppState, owner: Uuid) -> ApiResult<usize
     };
     let mut moved = 0;
     for (id, _) in owned.into_iter().filter(|(_, t)| *t != user.team_id) {
-        let _guard = state.db.write_guard().await;
-        let txn = conn.begin().await?;
+        let txn = state.db.begin_write().await?;
         let Some(Loaded {
             row: doc_row,
             mut doc,

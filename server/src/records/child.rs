@@ -17,7 +17,6 @@ use kam_sync_core::ids::{AccountId, UserId};
 use kam_sync_core::{RecordDoc, parse_record};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -374,8 +373,7 @@ pub async fn create<K: ChildKind>(
     };
     let meta = state.change_meta(caller);
     let mut doc = RecordDoc::create(&record, state.actor.clone(), &meta)?;
-    let _guard = state.db.write_guard().await;
-    let txn = conn.begin().await?;
+    let txn = state.db.begin_write().await?;
     let version = store_new(&txn, id, &mut doc, &meta).await?;
     let view = materialize_one::<K>(&txn, state, id, &doc, version, &meta, None).await?;
     txn.commit().await?;
@@ -393,8 +391,7 @@ pub async fn update<K: ChildKind>(
 ) -> ApiResult<K::View> {
     crate::telemetry::record_id(id);
     fill_item_ids::<K>(&mut patch);
-    let _guard = state.db.write_guard().await;
-    let txn = state.db.conn().begin().await?;
+    let txn = state.db.begin_write().await?;
     let Some(Loaded {
         row: doc_row,
         mut doc,

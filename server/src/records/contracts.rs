@@ -19,7 +19,7 @@ use kam_sync_core::ids::{AccountId, ContractId, OpportunityId, UserId};
 use kam_sync_core::money::{Currency, Money};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -583,8 +583,7 @@ pub async fn create_one(
     caller: &AuthUser,
     new: NewContract,
 ) -> ApiResult<ContractView> {
-    let _guard = state.db.write_guard().await;
-    let txn = state.db.conn().begin().await?;
+    let txn = state.db.begin_write().await?;
     let view = create(&txn, caller, new).await?;
     txn.commit().await?;
     crate::telemetry::record_id(view.id);
@@ -676,8 +675,7 @@ pub async fn update(
     if_match: Option<&str>,
 ) -> ApiResult<ContractView> {
     crate::telemetry::record_id(id);
-    let _guard = state.db.write_guard().await;
-    let txn = state.db.conn().begin().await?;
+    let txn = state.db.begin_write().await?;
     let row = visible_contract(&txn, caller, id, true).await?;
     require_writer(caller)?;
     check_if_match(if_match, row.version)?;

@@ -673,9 +673,7 @@ pub async fn contract_from(
 ) -> ApiResult<crate::records::contracts::ContractView> {
     use crate::entities::contract;
     use crate::records::contracts::{self, NewContract};
-    use sea_orm::TransactionTrait;
-    let _guard = state.db.write_guard().await;
-    let txn = state.db.conn().begin().await?;
+    let txn = state.db.begin_write().await?;
     let row = super::child::visible::<Opportunities>(&txn, caller, id).await?;
     let view: OpportunityView = serde_json::from_value(row.body).map_err(ApiError::internal)?;
     let opportunity = view.opportunity;

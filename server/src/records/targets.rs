@@ -29,7 +29,7 @@ use kam_sync_core::visit::VisitStatus;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -920,8 +920,7 @@ pub async fn create(state: &AppState, caller: &AuthUser, new: NewTarget) -> ApiR
         start: new.period_start,
         metric: new.metric,
     };
-    let _guard = state.db.write_guard().await;
-    let txn = state.db.conn().begin().await?;
+    let txn = state.db.begin_write().await?;
     lock_family(&txn, key).await?;
     let place = place_of(&txn, new.level, new.subject_id).await?;
     if !may_set(caller, &place) {
@@ -1029,8 +1028,7 @@ pub async fn update(
     change: TargetChange,
     if_match: Option<&str>,
 ) -> ApiResult<TargetView> {
-    let _guard = state.db.write_guard().await;
-    let txn = state.db.conn().begin().await?;
+    let txn = state.db.begin_write().await?;
     let (target, place) = settable(&txn, caller, id).await?;
     check_if_match(if_match, target.row.version)?;
     let value = target.key.metric.parse_value(&change.value)?;
@@ -1069,8 +1067,7 @@ pub async fn delete(
     id: Uuid,
     if_match: Option<&str>,
 ) -> ApiResult<()> {
-    let _guard = state.db.write_guard().await;
-    let txn = state.db.conn().begin().await?;
+    let txn = state.db.begin_write().await?;
     let (target, _) = settable(&txn, caller, id).await?;
     check_if_match(if_match, target.row.version)?;
     sales_target::Entity::delete_by_id(id).exec(&txn).await?;

@@ -19,8 +19,7 @@ use kam_sync_core::visit::{CheckPoint, VisitStatus, VisitType};
 use kam_sync_core::{ChangeMeta, Conflict, RecordDoc, Visit, parse_record};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -224,8 +223,7 @@ pub async fn create(
     review(conn, caller, None, &visit).await?.into_result()?;
     let meta = state.change_meta(caller);
     let mut doc = RecordDoc::create(&visit, state.actor.clone(), &meta)?;
-    let _guard = state.db.write_guard().await;
-    let txn = conn.begin().await?;
+    let txn = state.db.begin_write().await?;
     let seq = super::store_new(&txn, id, &mut doc, &meta).await?;
     let view = materialize(
         &txn,
@@ -320,8 +318,7 @@ pub async fn update(
     if_match: Option<&str>,
 ) -> ApiResult<VisitView> {
     crate::telemetry::record_id(id);
-    let _guard = state.db.write_guard().await;
-    let txn = state.db.conn().begin().await?;
+    let txn = state.db.begin_write().await?;
     let Some(Loaded {
         row: doc_row,
         mut doc,

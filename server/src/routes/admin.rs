@@ -15,7 +15,6 @@ use crate::tiering::{self, TieringUpdate};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
 use kam_sync_core::Violation;
-use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -464,8 +463,7 @@ async fn put_tiering(
     body: Json<TieringSettings>,
 ) -> ApiResult<HttpResponse> {
     caller.require(ADMIN)?;
-    let _guard = state.db.write_guard().await;
-    let txn = state.db.conn().begin().await?;
+    let txn = state.db.begin_write().await?;
     let update = tiering::replace(&txn, body.into_inner()).await?;
     txn.commit().await?;
     tracing::info!(rescored = update.rescored, "tiering settings replaced");

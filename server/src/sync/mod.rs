@@ -44,7 +44,7 @@ pub async fn sync(
         .map(|result| result.id)
         .collect();
     let page = pull::pull(
-        state.db.conn(),
+        &state.db,
         &state.cache,
         caller,
         pull::Wanted {

@@ -13,8 +13,8 @@ use crate::records::cache::DocCache;
 use kam_sync_core::RecordKind;
 use kam_sync_core::protocol::{Bytes, PullDoc, Removed};
 use sea_orm::{
-    AccessMode, ColumnTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
-    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
@@ -56,19 +56,6 @@ struct DocHead {
 
 fn heads_of(doc: &DocHead) -> Vec<String> {
     serde_json::from_value(doc.heads.clone()).unwrap_or_default()
-}
-
-async fn read_transaction(conn: &sea_orm::DatabaseConnection) -> ApiResult<DatabaseTransaction> {
-    Ok(match conn.get_database_backend() {
-        DbBackend::Postgres => {
-            conn.begin_with_config(
-                Some(IsolationLevel::RepeatableRead),
-                Some(AccessMode::ReadOnly),
-            )
-            .await?
-        }
-        _ => conn.begin().await?,
-    })
 }
 
 fn doc_heads_query() -> sea_orm::Select<document::Entity> {
@@ -241,7 +228,7 @@ pub struct Wanted<'a> {
 
 /// One page of what the caller's device lacks after `cursor`.
 pub async fn pull(
-    conn: &sea_orm::DatabaseConnection,
+    db: &crate::db::Db,
     cache: &DocCache,
     caller: &AuthUser,
     wanted: Wanted<'_>,
@@ -261,7 +248,7 @@ pub async fn pull(
         Some(cursor) => (cursor.base, cursor.after, cursor.seen, false),
     };
     let limit = u64::from(limit.unwrap_or(DEFAULT_PULL_DOCS).clamp(1, MAX_PULL_DOCS));
-    let txn = read_transaction(conn).await?;
+    let txn = db.begin_read().await?;
     let feed_head = records::feed_head(&txn).await?;
     let horizon = crate::feed::horizon(&txn)
         .await

@@ -26,7 +26,7 @@ use kam_sync_core::{
     with_record_type,
 };
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -131,8 +131,7 @@ pub async fn apply(
             .collect::<ApiResult<Vec<_>>>()
     })
     .await??;
-    let _guard = state.db.write_guard().await;
-    let txn = state.db.conn().begin().await?;
+    let txn = state.db.begin_write().await?;
     let ids: Vec<Uuid> = incoming.iter().map(|i| i.push.id).collect();
     let mut loaded = records::load_many(&txn, &state.cache, &ids, true).await?;
     let mut earlier = Earlier {
