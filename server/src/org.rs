@@ -9,7 +9,7 @@ use crate::db::Db;
 use crate::entities::{branch, session, team, team_manager, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::check_if_match;
-use crate::records::page::{Cursor, Page};
+use crate::records::page::{self, Page};
 use chrono::{DateTime, Utc};
 use kam_sync_core::Violation;
 use kam_sync_core::ids::{BranchId, TeamId, UserId};
@@ -617,15 +617,14 @@ pub async fn list_users(
     if let Some(active) = filter.active {
         condition = condition.add(user::Column::Active.eq(active));
     }
-    if let Some(cursor) = filter.cursor.as_deref().map(Cursor::parse).transpose()? {
-        condition = condition.add(user::Column::Id.lt(cursor.last_id));
-    }
-    let rows = user::Entity::find()
-        .filter(condition)
-        .order_by_desc(user::Column::Id)
-        .limit(limit + 1)
-        .all(db.conn())
-        .await?;
+    let rows = page::rows_after::<user::Entity>(
+        db.conn(),
+        condition,
+        user::Column::Id,
+        filter.cursor.as_deref(),
+        limit,
+    )
+    .await?;
     let items = rows
         .into_iter()
         .map(User::try_from)

@@ -5,7 +5,7 @@
 use kam_server::records::accounts::AccountView;
 use kam_tests::{Method, Reply, TestApp, new_account};
 use reqwest::RequestBuilder;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -39,7 +39,7 @@ async fn all_held_back(app: &TestApp, requests: Vec<RequestBuilder>) -> anyhow::
     const HOLD: Duration = Duration::from_millis(500);
     if app.is_postgres() {
         // Reads and row locks pass; the first write to a document waits.
-        let hold = app.db().conn().begin().await?;
+        let hold = app.db().begin_write().await?;
         hold.execute_unprepared("LOCK TABLE documents IN SHARE MODE")
             .await?;
         let racing = tokio::spawn(all_at_once(requests));

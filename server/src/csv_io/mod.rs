@@ -37,11 +37,9 @@ use crate::auth::AuthUser;
 use crate::entities::user;
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_among;
-use crate::records::kind::{self, Pending};
-use crate::records::timeline::EntryBody;
-use crate::records::{
-    Chunk, DocMeta, DocWrite, Materialize, Review, load_many, store_all, with_fields,
-};
+use crate::records::kind::Pending;
+use crate::records::write::UnitOfWork;
+use crate::records::{ChangeSet, Review, Staged, load_many, with_fields};
 use crate::startup::AppState;
 use kam_sync_core::{ChangeMeta, Record, RecordDoc, parse_record};
 pub use kinds::{CsvKind, CsvKindName};
@@ -604,18 +602,9 @@ fn rejections_of<K: CsvKind>(line: u64, err: RowError) -> ApiResult<Vec<Rejectio
 
 /// What a row comes to when the rules were checked.
 enum RowOutcome {
-    Created(Prepared),
-    Updated(Prepared),
+    Created(Staged),
+    Updated(Staged),
     Unchanged,
-}
-
-/// A record to write in this batch.
-struct Prepared {
-    id: Uuid,
-    existing: Option<DocMeta>,
-    doc: RecordDoc,
-    bytes: Vec<u8>,
-    entry: EntryBody,
 }
 
 /// Imports a CSV file of `K` records on `caller`'s behalf, with the same
@@ -760,61 +749,12 @@ async fn import_batch<K: CsvKind>(
         }
     }
     if !report.dry_run && !prepared.is_empty() {
-        let versions = {
-            let writes = prepared
-                .iter_mut()
-                .map(|write| {
-                    let Prepared {
-                        id,
-                        existing,
-                        doc,
-                        bytes,
-                        entry,
-                    } = write;
-                    DocWrite {
-                        id: *id,
-                        existing: existing.as_ref(),
-                        doc,
-                        chunks: vec![Chunk {
-                            bytes: std::mem::take(bytes),
-                            meta,
-                            origin: None,
-                            entry: entry.take(),
-                            device_time: None,
-                        }],
-                        snapshot: None,
-                    }
-                })
-                .collect();
-            store_all(&txn, writes).await?
-        };
-        let previous = K::rows_by_id(
-            &txn,
-            prepared
-                .iter()
-                .filter(|p| p.existing.is_some())
-                .map(|p| p.id)
-                .collect(),
-        )
-        .await?;
-        let items: Vec<Materialize<'_, kind::Row<K>>> = prepared
-            .iter()
-            .zip(&versions)
-            .map(|(write, version)| Materialize {
-                id: write.id,
-                doc: &write.doc,
-                version: *version,
-                meta,
-                previous: previous.get(&write.id),
-            })
-            .collect();
-        K::materialize_all(&txn, &state.settings, &items).await?;
-        txn.commit().await?;
-        for (write, version) in prepared.into_iter().zip(versions) {
-            state
-                .cache
-                .put(write.id, write.doc.into_automerge(), version);
+        let mut work = UnitOfWork::default();
+        for staged in prepared {
+            work.stage(staged);
         }
+        work.store(&txn, &state.settings).await?;
+        work.commit(txn, &state.cache).await?;
     }
     report.imported += imported;
     report.updated += updated;
@@ -824,7 +764,7 @@ async fn import_batch<K: CsvKind>(
 
 /// Notes a record the batch will store for the reviews of its later rows,
 /// when its kind's reviews read such records.
-fn note_pending<K: CsvKind>(pending: &mut Pending, write: &Prepared) {
+fn note_pending<K: CsvKind>(pending: &mut Pending, write: &Staged) {
     if K::READ_BY_LATER_REVIEWS {
         pending.add(<K::Record as Record>::KIND, write.id, write.doc.to_json());
     }
@@ -840,7 +780,7 @@ async fn update_one<K: CsvKind>(
     loaded: crate::records::Loaded,
     patch: &Map<String, Value>,
     pending: &Pending,
-) -> Result<Option<Prepared>, RowError> {
+) -> Result<Option<Staged>, RowError> {
     let crate::records::Loaded {
         row,
         mut doc,
@@ -853,19 +793,20 @@ async fn update_one<K: CsvKind>(
         return Ok(None);
     };
     let derived = derived_or_refusal(
-        K::review(txn, caller, row.id, Some(&current), &patched, pending).await?,
+        crate::records::kind::review::<K>(txn, caller, row.id, Some(&current), &patched, pending)
+            .await?,
     )?;
     if !derived.is_empty() {
         doc.merge_patch::<K::Record>(&derived, meta)?;
     }
-    let chunk = Chunk::since(&mut doc, &heads, meta, None)
+    let change = ChangeSet::since(&mut doc, &heads, meta)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a patch made no change")))?;
-    Ok(Some(Prepared {
+    Ok(Some(Staged {
         id: row.id,
-        bytes: chunk.bytes,
-        entry: chunk.entry,
         existing: Some(row),
         doc,
+        changes: vec![change],
+        snapshot: None,
     }))
 }
 
@@ -893,18 +834,20 @@ async fn create_one<K: CsvKind>(
     id: Uuid,
     record: K::Record,
     pending: &Pending,
-) -> Result<Prepared, RowError> {
-    let derived = derived_or_refusal(K::review(txn, caller, id, None, &record, pending).await?)?;
+) -> Result<Staged, RowError> {
+    let derived = derived_or_refusal(
+        crate::records::kind::review::<K>(txn, caller, id, None, &record, pending).await?,
+    )?;
     let record: K::Record = with_fields(&record, &derived)?;
     let mut doc = RecordDoc::create(&record, state.actor.clone(), meta)?;
-    let chunk = Chunk::since(&mut doc, &[], meta, None)
+    let change = ChangeSet::since(&mut doc, &[], meta)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a new document made no change")))?;
-    Ok(Prepared {
+    Ok(Staged {
         id,
-        bytes: chunk.bytes,
-        entry: chunk.entry,
         existing: None,
         doc,
+        changes: vec![change],
+        snapshot: None,
     })
 }
 

@@ -132,6 +132,8 @@ impl SyncedKind for AccountPlans {
     type Entity = account_plan::Entity;
     type View = AccountPlanView;
     const NAME: &'static str = "account plan";
+    const STAYS_WITH_ACCOUNT: &'static str =
+        "a plan stays with its account; write one for the other account";
 
     // A device may push two plans of one period made offline; the second
     // one's review must see the first.
@@ -146,19 +148,6 @@ impl SyncedKind for AccountPlans {
         pending: &Pending,
     ) -> ApiResult<Review> {
         let mut review = Review::default();
-        if let Some(old) = old
-            && old.account_id != new.account_id
-        {
-            review.refuse(
-                "account_id",
-                json!(old.account_id),
-                ApiError::invalid_field(
-                    "account_id",
-                    "immutable_field",
-                    "a plan stays with its account; write one for the other account",
-                ),
-            );
-        }
         let old_owner = old.map(|o| o.owner_id);
         if old_owner != Some(new.owner_id)
             && let Err(err) = check_owner(
@@ -253,6 +242,18 @@ impl SyncedKind for AccountPlans {
         super::rows_by_id::<account_plan::Entity>(conn, account_plan::Column::Id, ids, |row| row.id)
             .await
     }
+
+    fn account_of(_id: Uuid, record: &AccountPlan) -> Uuid {
+        record.account_id.0
+    }
+
+    fn row_parts(row: &account_plan::Model) -> (Uuid, i64, &Value) {
+        (row.id, row.version, &row.body)
+    }
+
+    fn as_of(view: &mut AccountPlanView, now: DateTime<Utc>) {
+        view.overdue_actions = overdue_actions(&view.plan, now.date_naive());
+    }
 }
 
 impl ChildKind for AccountPlans {
@@ -269,21 +270,9 @@ impl ChildKind for AccountPlans {
         }
     }
 
-    fn account_of(record: &AccountPlan) -> Uuid {
-        record.account_id.0
-    }
-
-    fn row_parts(row: &account_plan::Model) -> (Uuid, i64, &Value) {
-        (row.id, row.version, &row.body)
-    }
-
     fn fill_defaults(caller: &AuthUser, body: &mut Map<String, Value>) {
         body.entry("owner_id")
             .or_insert_with(|| Value::String(caller.id.to_string()));
-    }
-
-    fn as_of(view: &mut AccountPlanView, now: DateTime<Utc>) {
-        view.overdue_actions = overdue_actions(&view.plan, now.date_naive());
     }
 
     fn filter(filter: &AccountPlanFilter, mut condition: Condition) -> Condition {

@@ -1,26 +1,23 @@
 //! Accounts: creating, changing and reading them with the authority rules
 //! (who may own, reassign, tier and share), and materializing their rows.
 
-use super::{
-    Chunk, Loaded, Materialize, Review, check_if_match, insert_each, load, store, upsert_each,
-    with_fields,
-};
-use crate::access::{account_scope, can_see_account, manages, require_writer};
+use super::{Materialize, Review, insert_each, upsert_each, write};
+use crate::access::{account_scope, can_see_account, manages};
 use crate::auth::{AuthUser, Role};
 use crate::config::{Settings, TieringSettings};
 use crate::entities::{account, account_share, scope_change, team, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::kind::{Pending, SyncedKind};
-use crate::records::page::{Cursor, Page};
+use crate::records::page::{self, Page};
 use crate::startup::AppState;
 use crate::tiering;
 use chrono::{DateTime, Utc};
 use kam_sync_core::account::{Segment, Stage, Tier, TierRejection};
 use kam_sync_core::ids::{AccountId, TeamId, UserId};
-use kam_sync_core::{Account, ChangeMeta, Conflict, RecordDoc, parse_record};
+use kam_sync_core::{Account, Conflict, parse_record};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -213,15 +210,14 @@ pub async fn list(
     if !filter.include_deleted.unwrap_or(false) {
         condition = condition.add(account::Column::Deleted.eq(false));
     }
-    if let Some(cursor) = filter.cursor.as_deref().map(Cursor::parse).transpose()? {
-        condition = condition.add(account::Column::Id.lt(cursor.last_id));
-    }
-    let rows = account::Entity::find()
-        .filter(condition)
-        .order_by_desc(account::Column::Id)
-        .limit(limit + 1)
-        .all(state.db.conn())
-        .await?;
+    let rows = page::rows_after::<account::Entity>(
+        state.db.conn(),
+        condition,
+        account::Column::Id,
+        filter.cursor.as_deref(),
+        limit,
+    )
+    .await?;
     let items = rows.iter().map(view_of).collect::<ApiResult<Vec<_>>>()?;
     Ok(Page::from_overfetch(items, limit, |view| view.id.0))
 }
@@ -544,24 +540,13 @@ pub async fn create(
     caller: &AuthUser,
     mut body: Map<String, Value>,
 ) -> ApiResult<AccountView> {
-    require_writer(caller)?;
+    write::require_writer::<Accounts>(caller)?;
     let id = crate::records::take_id(&mut body)?;
     crate::telemetry::record_id(id);
     body.entry("owner_id")
         .or_insert_with(|| Value::String(caller.id.to_string()));
     let account: Account = parse_record(Value::Object(body))?;
-    let conn = state.db.conn();
-    let derived = review(conn, caller, None, &account).await?.into_result()?;
-    let account: Account = with_fields(&account, &derived)?;
-    let meta = state.change_meta(caller);
-    let mut doc = RecordDoc::create(&account, state.actor.clone(), &meta)?;
-    let txn = state.db.begin_write().await?;
-    let tiering = tiering::current(&txn, &state.settings.tiering).await?;
-    let seq = super::store_new(&txn, id, &mut doc, &meta).await?;
-    let view = materialize(&txn, id, &doc, seq, &meta, None, &tiering).await?;
-    txn.commit().await?;
-    state.cache.put(id, doc.into_automerge(), seq);
-    Ok(view)
+    write::create::<Accounts>(state, caller, id, account).await
 }
 
 /// Applies a merge patch to an account, with the authority rules.
@@ -572,13 +557,7 @@ pub async fn update(
     patch: Map<String, Value>,
     if_match: Option<&str>,
 ) -> ApiResult<AccountView> {
-    update_with(state, caller, id, if_match, |_| {
-        Ok(Change {
-            patch,
-            kept_by_server: Map::new(),
-        })
-    })
-    .await
+    write::patch::<Accounts>(state, caller, id, if_match, |_| Ok(patch.into())).await
 }
 
 /// Why a manager turns a tier proposal down.
@@ -617,15 +596,12 @@ pub async fn confirm_tier(
     id: Uuid,
     if_match: Option<&str>,
 ) -> ApiResult<AccountView> {
-    update_with(state, caller, id, if_match, |account| {
+    write::patch::<Accounts>(state, caller, id, if_match, |account| {
         let proposed = pending_proposal(caller, account)?;
         let mut patch = Map::new();
         patch.insert("tier".into(), json(&proposed));
         patch.insert("proposed_tier".into(), Value::Null);
-        Ok(Change {
-            patch,
-            kept_by_server: Map::new(),
-        })
+        Ok(patch.into())
     })
     .await
 }
@@ -656,7 +632,7 @@ pub async fn reject_tier(
             ),
         ));
     }
-    update_with(state, caller, id, if_match, |account| {
+    write::patch::<Accounts>(state, caller, id, if_match, |account| {
         let proposed = pending_proposal(caller, account)?;
         let mut patch = Map::new();
         patch.insert("proposed_tier".into(), Value::Null);
@@ -668,7 +644,7 @@ pub async fn reject_tier(
         };
         let mut kept_by_server = Map::new();
         kept_by_server.insert("tier_rejection".into(), json(&rejection));
-        Ok(Change {
+        Ok(write::Change {
             patch,
             kept_by_server,
         })
@@ -716,107 +692,16 @@ pub async fn tier_proposals(
     if let Some(team) = filter.team_id {
         condition = condition.add(account::Column::TeamId.eq(team));
     }
-    if let Some(cursor) = filter.cursor.as_deref().map(Cursor::parse).transpose()? {
-        condition = condition.add(account::Column::Id.lt(cursor.last_id));
-    }
-    let rows = account::Entity::find()
-        .filter(condition)
-        .order_by_desc(account::Column::Id)
-        .limit(limit + 1)
-        .all(state.db.conn())
-        .await?;
+    let rows = page::rows_after::<account::Entity>(
+        state.db.conn(),
+        condition,
+        account::Column::Id,
+        filter.cursor.as_deref(),
+        limit,
+    )
+    .await?;
     let items = rows.iter().map(view_of).collect::<ApiResult<Vec<_>>>()?;
     Ok(Page::from_overfetch(items, limit, |view| view.id.0))
-}
-
-/// A change to an account: the caller's merge patch, reviewed like any
-/// edit, and fields the server sets for an action the caller may take (a
-/// tier rejection), merged after the review in the same Automerge change.
-struct Change {
-    /// What the caller changes.
-    patch: Map<String, Value>,
-    /// What the server records of it.
-    kept_by_server: Map<String, Value>,
-}
-
-/// Applies the change `make` builds from the account as it stands, with the
-/// authority rules, as one Automerge change made on the caller's behalf: the
-/// path of every REST write, so devices receive each as they would a phone's.
-async fn update_with(
-    state: &AppState,
-    caller: &AuthUser,
-    id: Uuid,
-    if_match: Option<&str>,
-    make: impl FnOnce(&Account) -> ApiResult<Change>,
-) -> ApiResult<AccountView> {
-    crate::telemetry::record_id(id);
-    let txn = state.db.begin_write().await?;
-    let Some(Loaded {
-        row: doc_row,
-        mut doc,
-        heads,
-    }) = load(&txn, &state.cache, id, true).await?
-    else {
-        return Err(ApiError::not_found("account"));
-    };
-    let row = visible_row(&txn, caller, id).await?;
-    require_writer(caller)?;
-    let current: Account = doc.read()?;
-    let Change {
-        patch,
-        kept_by_server,
-    } = make(&current)?;
-    doc.automerge_mut().set_actor(state.actor.clone());
-    let meta = state.change_meta(caller);
-    // A body that is no valid patch is refused before the precondition is.
-    let merged = doc.merge_patch::<Account>(&patch, &meta)?;
-    check_if_match(if_match, row.version)?;
-    let Some((patched, _)) = merged else {
-        state.cache.put(id, doc.into_automerge(), doc_row.last_seq);
-        return view_of(&row);
-    };
-    let mut derived = review(&txn, caller, Some(&current), &patched)
-        .await?
-        .into_result()?;
-    derived.extend(kept_by_server);
-    if !derived.is_empty() {
-        doc.merge_patch::<Account>(&derived, &meta)?;
-    }
-    let chunk = Chunk::since(&mut doc, &heads, &meta, None)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a patch made no change")))?;
-    let tiering = tiering::current(&txn, &state.settings.tiering).await?;
-    let seq = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
-    let view = materialize(&txn, id, &doc, seq, &meta, Some(&row), &tiering).await?;
-    txn.commit().await?;
-    state.cache.put(id, doc.into_automerge(), seq);
-    Ok(view)
-}
-
-/// Writes the account's row, its shares and, when who may see it changed,
-/// its scope history, from its document: [`materialize_all`] for one.
-pub async fn materialize(
-    conn: &impl ConnectionTrait,
-    id: Uuid,
-    doc: &RecordDoc,
-    version: i64,
-    meta: &ChangeMeta,
-    previous: Option<&account::Model>,
-    tiering: &TieringSettings,
-) -> ApiResult<AccountView> {
-    materialize_all(
-        conn,
-        &[Materialize {
-            id,
-            doc,
-            version,
-            meta,
-            previous,
-        }],
-        tiering,
-    )
-    .await?
-    .pop()
-    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("account {id} was not materialized")))
 }
 
 /// Writes the rows, shares and scope history of many accounts: one look-up
@@ -996,40 +881,13 @@ pub async fn follow_owner_team(state: &AppState, owner: Uuid) -> ApiResult<usize
         .into_tuple()
         .all(conn)
         .await?;
-    let meta = ChangeMeta {
-        user: None,
-        device: "server".into(),
-        time: Utc::now(),
-    };
+    let mut patch = Map::new();
+    patch.insert("team_id".into(), team);
     let mut moved = 0;
     for (id, _) in owned.into_iter().filter(|(_, t)| *t != user.team_id) {
-        let txn = state.db.begin_write().await?;
-        let Some(Loaded {
-            row: doc_row,
-            mut doc,
-            heads,
-        }) = load(&txn, &state.cache, id, true).await?
-        else {
-            continue;
-        };
-        let Some(row) = account::Entity::find_by_id(id).one(&txn).await? else {
-            continue;
-        };
-        doc.automerge_mut().set_actor(state.actor.clone());
-        let mut patch = Map::new();
-        patch.insert("team_id".into(), team.clone());
-        if doc.merge_patch::<Account>(&patch, &meta)?.is_none() {
-            continue;
+        if write::server_patch::<Accounts>(state, id, &patch).await? {
+            moved += 1;
         }
-        let Some(chunk) = Chunk::since(&mut doc, &heads, &meta, None) else {
-            continue;
-        };
-        let tiering = tiering::current(&txn, &state.settings.tiering).await?;
-        let seq = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
-        materialize(&txn, id, &doc, seq, &meta, Some(&row), &tiering).await?;
-        txn.commit().await?;
-        state.cache.put(id, doc.into_automerge(), seq);
-        moved += 1;
     }
     Ok(moved)
 }
@@ -1072,5 +930,25 @@ impl SyncedKind for Accounts {
         ids: Vec<Uuid>,
     ) -> ApiResult<HashMap<Uuid, account::Model>> {
         super::rows_by_id::<account::Entity>(conn, account::Column::Id, ids, |row| row.id).await
+    }
+
+    fn account_of(id: Uuid, _record: &Account) -> Uuid {
+        id
+    }
+
+    fn row_parts(row: &account::Model) -> (Uuid, i64, &Value) {
+        (row.id, row.version, &row.body)
+    }
+
+    fn view_of(row: &account::Model) -> ApiResult<AccountView> {
+        view_of(row)
+    }
+
+    async fn visible(
+        conn: &impl ConnectionTrait,
+        caller: &AuthUser,
+        id: Uuid,
+    ) -> ApiResult<account::Model> {
+        visible_row(conn, caller, id).await
     }
 }

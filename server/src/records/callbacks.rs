@@ -120,6 +120,7 @@ impl SyncedKind for Callbacks {
     type Entity = callback::Entity;
     type View = CallbackView;
     const NAME: &'static str = "callback";
+    const STAYS_WITH_ACCOUNT: &'static str = "a callback stays with its account; plan a new one";
     const READ_BY_LATER_REVIEWS: bool = true;
 
     fn writable_by(_role: Role) -> bool {
@@ -135,19 +136,6 @@ impl SyncedKind for Callbacks {
         _pending: &Pending,
     ) -> ApiResult<Review> {
         let mut review = Review::default();
-        if let Some(old) = old
-            && old.account_id != new.account_id
-        {
-            review.refuse(
-                "account_id",
-                json!(old.account_id),
-                ApiError::invalid_field(
-                    "account_id",
-                    "immutable_field",
-                    "a callback stays with its account; plan a new one",
-                ),
-            );
-        }
         let old_ticket = old.and_then(|o| o.ticket_id);
         if let Some(ticket) = new.ticket_id
             && Some(ticket) != old_ticket
@@ -250,6 +238,14 @@ impl SyncedKind for Callbacks {
     ) -> ApiResult<HashMap<Uuid, callback::Model>> {
         super::rows_by_id::<callback::Entity>(conn, callback::Column::Id, ids, |row| row.id).await
     }
+
+    fn account_of(_id: Uuid, record: &Callback) -> Uuid {
+        record.account_id.0
+    }
+
+    fn row_parts(row: &callback::Model) -> (Uuid, i64, &Value) {
+        (row.id, row.version, &row.body)
+    }
 }
 
 impl ChildKind for Callbacks {
@@ -262,14 +258,6 @@ impl ChildKind for Callbacks {
             deleted: callback::Column::Deleted,
             updated_at: callback::Column::UpdatedAt,
         }
-    }
-
-    fn account_of(record: &Callback) -> Uuid {
-        record.account_id.0
-    }
-
-    fn row_parts(row: &callback::Model) -> (Uuid, i64, &Value) {
-        (row.id, row.version, &row.body)
     }
 
     fn fill_defaults(caller: &AuthUser, body: &mut Map<String, Value>) {

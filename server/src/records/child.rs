@@ -3,9 +3,9 @@
 //! read, list, create, change and delete, with the same scope, review and
 //! storage as sync. A record is visible to whoever sees its account.
 
-use super::kind::{Pending, Row, SyncedKind};
-use super::page::{Cursor, Page};
-use super::{Chunk, Loaded, check_if_match, load, store, store_new, with_fields};
+use super::kind::SyncedKind;
+use super::page::{self, Page};
+use super::write;
 use crate::access::{manages, visible_account_ids};
 use crate::auth::AuthUser;
 use crate::entities::{account, user};
@@ -14,10 +14,8 @@ use crate::records::accounts::visible_row;
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
 use kam_sync_core::ids::{AccountId, UserId};
-use kam_sync_core::{RecordDoc, parse_record};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use kam_sync_core::parse_record;
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QuerySelect};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -42,12 +40,6 @@ pub trait ChildKind: SyncedKind<View: DeserializeOwned> {
     /// Its table's common columns.
     fn columns() -> Columns<<Self::Entity as EntityTrait>::Column>;
 
-    /// The account a record belongs to.
-    fn account_of(record: &Self::Record) -> Uuid;
-
-    /// A row's id, version and API view (stored as JSON).
-    fn row_parts(row: &Row<Self>) -> (Uuid, i64, &Value);
-
     /// Top-level lists of objects whose items carry an `id`, so that they
     /// merge item by item; items a REST client sends without one get a
     /// new UUIDv7.
@@ -58,11 +50,6 @@ pub trait ChildKind: SyncedKind<View: DeserializeOwned> {
 
     /// The kind-specific filters, added to `condition`.
     fn filter(filter: &Self::Filter, condition: Condition) -> Condition;
-
-    /// Brings the parts of a view that depend on the day (days left to a
-    /// date, overdue flags) up to `now`: a stored view keeps them as of its
-    /// last write, so every view read from a row passes through here.
-    fn as_of(_view: &mut Self::View, _now: DateTime<Utc>) {}
 }
 
 /// What every child kind's list filter has.
@@ -122,13 +109,6 @@ macro_rules! list_filter {
     };
 }
 pub(crate) use list_filter;
-
-fn view_of<K: ChildKind>(row: &Row<K>) -> ApiResult<K::View> {
-    let (_, _, body) = K::row_parts(row);
-    let mut view = serde_json::from_value(body.clone()).map_err(ApiError::internal)?;
-    K::as_of(&mut view, Utc::now());
-    Ok(view)
-}
 
 /// Gives the items of `K`'s identified lists in a body or patch that lack
 /// an `id` a new one.
@@ -227,41 +207,13 @@ pub async fn check_assignable(
     Ok(())
 }
 
-/// The row, if the caller may see its account (404 otherwise, as if it did
-/// not exist).
-pub async fn visible<K: ChildKind>(
-    conn: &impl ConnectionTrait,
-    caller: &AuthUser,
-    id: Uuid,
-) -> ApiResult<Row<K>> {
-    let not_found = || ApiError::not_found(K::NAME);
-    let row = K::Entity::find()
-        .filter(K::columns().id.eq(id))
-        .one(conn)
-        .await?
-        .ok_or_else(not_found)?;
-    let account_id = {
-        let (_, _, body) = K::row_parts(&row);
-        body.get("account_id")
-            .and_then(Value::as_str)
-            .and_then(|text| Uuid::parse_str(text).ok())
-            .ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("{} {id} names no account", K::NAME))
-            })?
-    };
-    visible_row(conn, caller, account_id)
-        .await
-        .map_err(|_| not_found())?;
-    Ok(row)
-}
-
 /// Reads one record.
 pub async fn get<K: ChildKind>(
     state: &AppState,
     caller: &AuthUser,
     id: Uuid,
 ) -> ApiResult<K::View> {
-    view_of::<K>(&visible::<K>(state.db.conn(), caller, id).await?)
+    K::view_of(&K::visible(state.db.conn(), caller, id).await?)
 }
 
 /// Lists records under the accounts in the caller's scope, newest first.
@@ -285,19 +237,18 @@ pub async fn list<K: ChildKind>(
     if !filter.include_deleted() {
         condition = condition.add(columns.deleted.eq(false));
     }
-    if let Some(cursor) = filter.cursor().map(Cursor::parse).transpose()? {
-        condition = condition.add(columns.id.lt(cursor.last_id));
-    }
     let condition = K::filter(&filter, condition);
-    let rows = K::Entity::find()
-        .filter(condition)
-        .order_by_desc(columns.id)
-        .limit(limit + 1)
-        .all(state.db.conn())
-        .await?;
+    let rows = page::rows_after::<K::Entity>(
+        state.db.conn(),
+        condition,
+        columns.id,
+        filter.cursor(),
+        limit,
+    )
+    .await?;
     let items = rows
         .iter()
-        .map(|row| Ok((K::row_parts(row).0, view_of::<K>(row)?)))
+        .map(|row| Ok((K::row_parts(row).0, K::view_of(row)?)))
         .collect::<ApiResult<Vec<_>>>()?;
     let page = Page::from_overfetch(items, limit, |(id, _)| *id);
     Ok(Page {
@@ -332,53 +283,19 @@ pub async fn sees_account(
     Ok(visible_row(conn, user, account.0).await.is_ok())
 }
 
-fn require_writer<K: ChildKind>(caller: &AuthUser) -> ApiResult<()> {
-    if K::writable_by(caller.role) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "read_only_role",
-            format!(
-                "the {} role may not change {} records",
-                caller.role.as_str(),
-                K::NAME
-            ),
-        ))
-    }
-}
-
 /// Creates a record under an account the caller can see.
 pub async fn create<K: ChildKind>(
     state: &AppState,
     caller: &AuthUser,
     mut body: Map<String, Value>,
 ) -> ApiResult<K::View> {
-    require_writer::<K>(caller)?;
+    write::require_writer::<K>(caller)?;
     let id = super::take_id(&mut body)?;
     crate::telemetry::record_id(id);
     K::fill_defaults(caller, &mut body);
     fill_item_ids::<K>(&mut body);
     let record: K::Record = parse_record(Value::Object(body))?;
-    let conn = state.db.conn();
-    visible_row(conn, caller, K::account_of(&record))
-        .await
-        .map_err(|_| ApiError::invalid_field("account_id", "unknown_account", "no such account"))?;
-    let derived = K::review(conn, caller, id, None, &record, &Pending::default())
-        .await?
-        .into_result()?;
-    let record = if derived.is_empty() {
-        record
-    } else {
-        with_fields(&record, &derived)?
-    };
-    let meta = state.change_meta(caller);
-    let mut doc = RecordDoc::create(&record, state.actor.clone(), &meta)?;
-    let txn = state.db.begin_write().await?;
-    let version = store_new(&txn, id, &mut doc, &meta).await?;
-    let view = materialize_one::<K>(&txn, state, id, &doc, version, &meta, None).await?;
-    txn.commit().await?;
-    state.cache.put(id, doc.into_automerge(), version);
-    Ok(view)
+    write::create::<K>(state, caller, id, record).await
 }
 
 /// Changes a record with a JSON merge patch, under the same rules as sync.
@@ -389,49 +306,8 @@ pub async fn update<K: ChildKind>(
     mut patch: Map<String, Value>,
     if_match: Option<&str>,
 ) -> ApiResult<K::View> {
-    crate::telemetry::record_id(id);
     fill_item_ids::<K>(&mut patch);
-    let txn = state.db.begin_write().await?;
-    let Some(Loaded {
-        row: doc_row,
-        mut doc,
-        heads,
-    }) = load(&txn, &state.cache, id, true).await?
-    else {
-        return Err(ApiError::not_found(K::NAME));
-    };
-    let row = visible::<K>(&txn, caller, id).await?;
-    require_writer::<K>(caller)?;
-    let current: K::Record = doc.read()?;
-    doc.automerge_mut().set_actor(state.actor.clone());
-    let meta = state.change_meta(caller);
-    // A body that is no valid patch is refused before the precondition is.
-    let merged = doc.merge_patch::<K::Record>(&patch, &meta)?;
-    check_if_match(if_match, K::row_parts(&row).1)?;
-    let Some((patched, _)) = merged else {
-        state.cache.put(id, doc.into_automerge(), doc_row.last_seq);
-        return view_of::<K>(&row);
-    };
-    let derived = K::review(
-        &txn,
-        caller,
-        id,
-        Some(&current),
-        &patched,
-        &Pending::default(),
-    )
-    .await?
-    .into_result()?;
-    if !derived.is_empty() {
-        doc.merge_patch::<K::Record>(&derived, &meta)?;
-    }
-    let chunk = Chunk::since(&mut doc, &heads, &meta, None)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a patch made no change")))?;
-    let version = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
-    let view = materialize_one::<K>(&txn, state, id, &doc, version, &meta, Some(&row)).await?;
-    txn.commit().await?;
-    state.cache.put(id, doc.into_automerge(), version);
-    Ok(view)
+    write::patch::<K>(state, caller, id, if_match, |_| Ok(patch.into())).await
 }
 
 /// Deletes a record: `deleted` becomes true, which merges like any edit.
@@ -446,29 +322,4 @@ pub async fn delete<K: ChildKind>(
     update::<K>(state, caller, id, patch, if_match)
         .await
         .map(drop)
-}
-
-async fn materialize_one<K: ChildKind>(
-    conn: &impl ConnectionTrait,
-    state: &AppState,
-    id: Uuid,
-    doc: &RecordDoc,
-    version: i64,
-    meta: &kam_sync_core::ChangeMeta,
-    previous: Option<&Row<K>>,
-) -> ApiResult<K::View> {
-    K::materialize_all(
-        conn,
-        &state.settings,
-        &[super::Materialize {
-            id,
-            doc,
-            version,
-            meta,
-            previous,
-        }],
-    )
-    .await?
-    .pop()
-    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("{} {id} was not materialized", K::NAME)))
 }

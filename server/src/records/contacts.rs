@@ -73,6 +73,8 @@ impl SyncedKind for Contacts {
     type Entity = contact::Entity;
     type View = ContactView;
     const NAME: &'static str = "contact";
+    const STAYS_WITH_ACCOUNT: &'static str =
+        "a key person stays with their account; add them to the other one";
 
     // A device may push many key persons of one account at once; the cap
     // counts those merged before in the same request.
@@ -88,19 +90,6 @@ impl SyncedKind for Contacts {
     ) -> ApiResult<Review> {
         let mut review = Review::default();
         review_cap(conn, id, old, new, pending, &mut review).await?;
-        if let Some(old) = old
-            && old.account_id != new.account_id
-        {
-            review.refuse(
-                "account_id",
-                json!(old.account_id),
-                ApiError::invalid_field(
-                    "account_id",
-                    "immutable_field",
-                    "a key person stays with their account; add them to the other one",
-                ),
-            );
-        }
         let old_manager = old.and_then(|o| o.reports_to);
         if let Some(manager) = new.reports_to
             && Some(manager) != old_manager
@@ -170,6 +159,14 @@ impl SyncedKind for Contacts {
     ) -> ApiResult<HashMap<Uuid, contact::Model>> {
         super::rows_by_id::<contact::Entity>(conn, contact::Column::Id, ids, |row| row.id).await
     }
+
+    fn account_of(_id: Uuid, record: &Contact) -> Uuid {
+        record.account_id.0
+    }
+
+    fn row_parts(row: &contact::Model) -> (Uuid, i64, &Value) {
+        (row.id, row.version, &row.body)
+    }
 }
 
 impl ChildKind for Contacts {
@@ -182,14 +179,6 @@ impl ChildKind for Contacts {
             deleted: contact::Column::Deleted,
             updated_at: contact::Column::UpdatedAt,
         }
-    }
-
-    fn account_of(record: &Contact) -> Uuid {
-        record.account_id.0
-    }
-
-    fn row_parts(row: &contact::Model) -> (Uuid, i64, &Value) {
-        (row.id, row.version, &row.body)
     }
 
     fn filter(filter: &ContactFilter, mut condition: Condition) -> Condition {

@@ -4,7 +4,7 @@
 //! terminated. Other services create one through [`create`], inside their
 //! own transaction (an opportunity that is won, say).
 
-use super::page::{Cursor, Page};
+use super::page::{self, Page};
 use super::{check_currency, check_if_match, with_json_fields};
 use crate::access::{require_writer, visible_account_ids};
 use crate::auth::{AuthUser, Role};
@@ -19,7 +19,7 @@ use kam_sync_core::ids::{AccountId, ContractId, OpportunityId, UserId};
 use kam_sync_core::money::{Currency, Money};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -648,15 +648,14 @@ pub async fn list(
     if let Some(to) = filter.signed_to {
         condition = condition.add(contract::Column::SignedOn.lte(to));
     }
-    if let Some(cursor) = filter.cursor.as_deref().map(Cursor::parse).transpose()? {
-        condition = condition.add(contract::Column::Id.lt(cursor.last_id));
-    }
-    let rows = contract::Entity::find()
-        .filter(condition)
-        .order_by_desc(contract::Column::Id)
-        .limit(limit + 1)
-        .all(state.db.conn())
-        .await?;
+    let rows = page::rows_after::<contract::Entity>(
+        state.db.conn(),
+        condition,
+        contract::Column::Id,
+        filter.cursor.as_deref(),
+        limit,
+    )
+    .await?;
     let items = rows
         .into_iter()
         .map(ContractView::try_from)

@@ -4,10 +4,10 @@
 //! against [`SyncedKind`]; [`with_kind!`](crate::with_kind) picks the
 //! implementation for a [`RecordKind`] known only at run time.
 
-use super::{Materialize, Review};
+use super::{Materialize, Refusal, Review};
 use crate::auth::{AuthUser, Role};
 use crate::config::Settings;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use kam_sync_core::{Conflict, Record, RecordKind};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,10 @@ pub trait SyncedKind {
 
     /// The kind's name in problems (`not_found("contact")`).
     const NAME: &'static str;
+
+    /// Why a record of this kind may not move to another account: every
+    /// kind under an account stays with it ([`review`] refuses the move).
+    const STAYS_WITH_ACCOUNT: &'static str = "a record stays with its account";
 
     /// Whether reviews read records of this kind as pushed in the same sync
     /// request or imported in the same CSV batch (a ticket closing on a
@@ -80,6 +84,90 @@ pub trait SyncedKind {
         conn: &impl ConnectionTrait,
         ids: Vec<Uuid>,
     ) -> impl Future<Output = ApiResult<std::collections::HashMap<Uuid, Row<Self>>>>;
+
+    /// The account record `id` belongs to: an account is its own; every
+    /// other kind lives under the account it names, and stays there.
+    fn account_of(id: Uuid, record: &Self::Record) -> Uuid;
+
+    /// A row's id, version and API view (stored as JSON).
+    fn row_parts(row: &Row<Self>) -> (Uuid, i64, &Value);
+
+    /// Brings the parts of a view that depend on the day (days left to a
+    /// date, overdue flags) up to `now`: a stored view keeps them as of its
+    /// last write, so every view read from a row passes through here.
+    fn as_of(_view: &mut Self::View, _now: chrono::DateTime<chrono::Utc>) {}
+
+    /// The API view of a row.
+    fn view_of(row: &Row<Self>) -> ApiResult<Self::View>
+    where
+        Self::View: serde::de::DeserializeOwned,
+    {
+        let (_, _, body) = Self::row_parts(row);
+        let mut view = serde_json::from_value(body.clone()).map_err(ApiError::internal)?;
+        Self::as_of(&mut view, chrono::Utc::now());
+        Ok(view)
+    }
+
+    /// The row of record `id`, if `caller` may see its account (404 as if
+    /// it did not exist otherwise): the one rule of who sees a record.
+    fn visible(
+        conn: &impl ConnectionTrait,
+        caller: &AuthUser,
+        id: Uuid,
+    ) -> impl Future<Output = ApiResult<Row<Self>>> {
+        async move {
+            let not_found = || ApiError::not_found(Self::NAME);
+            let row = Self::rows_by_id(conn, vec![id])
+                .await?
+                .remove(&id)
+                .ok_or_else(not_found)?;
+            let account_id = {
+                let (_, _, body) = Self::row_parts(&row);
+                body.get("account_id")
+                    .and_then(Value::as_str)
+                    .and_then(|text| Uuid::parse_str(text).ok())
+                    .ok_or_else(|| {
+                        ApiError::internal(anyhow::anyhow!("{} {id} names no account", Self::NAME))
+                    })?
+            };
+            super::accounts::visible_row(conn, caller, account_id)
+                .await
+                .map_err(|_| not_found())?;
+            Ok(row)
+        }
+    }
+}
+
+/// What the server makes of a new version of record `id` of kind `K`: the
+/// rules every kind shares (a record stays with its account), then the
+/// kind's own ([`SyncedKind::review`]). Every write reviews through here.
+pub async fn review<K: SyncedKind>(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: Uuid,
+    old: Option<&K::Record>,
+    new: &K::Record,
+    pending: &Pending,
+) -> ApiResult<Review> {
+    let mut review = K::review(conn, caller, id, old, new, pending).await?;
+    if let Some(old) = old {
+        let (was, is) = (K::account_of(id, old), K::account_of(id, new));
+        if was != is {
+            review.refusals.insert(
+                0,
+                Refusal {
+                    field: "account_id",
+                    restore: Value::String(was.to_string()),
+                    error: ApiError::invalid_field(
+                        "account_id",
+                        "immutable_field",
+                        K::STAYS_WITH_ACCOUNT,
+                    ),
+                },
+            );
+        }
+    }
+    Ok(review)
 }
 
 /// Records merged earlier in the same sync request (or CSV import batch)

@@ -20,6 +20,7 @@ pub mod tickets;
 pub mod timeline;
 pub mod totals;
 pub mod visits;
+pub mod write;
 
 use crate::entities::{doc_change, document, feed_head, timeline_entry};
 use crate::error::{ApiError, ApiResult};
@@ -226,14 +227,14 @@ pub async fn load_many(
         .collect())
 }
 
-/// One change-log entry to write: Automerge changes, who made them, and
-/// what they did to the record (its timeline entry).
-pub struct Chunk<'a> {
+/// Automerge changes to append to the change log as one entry: who made
+/// them, and what they did to the record (its timeline entry).
+pub struct ChangeSet {
     /// `save_after` output.
     pub bytes: Vec<u8>,
     /// Who (the caller's session, never what a device claims), from where,
     /// when.
-    pub meta: &'a ChangeMeta,
+    pub meta: ChangeMeta,
     /// The session of a device whose pushed changes these are (its pulls
     /// skip them); `None` for changes the server made.
     pub origin: Option<Uuid>,
@@ -244,15 +245,10 @@ pub struct Chunk<'a> {
     pub device_time: Option<DateTime<Utc>>,
 }
 
-impl<'a> Chunk<'a> {
-    /// What `doc` gained since `heads` (made on the server), or `None` if
-    /// nothing.
-    pub fn since(
-        doc: &mut RecordDoc,
-        heads: &[ChangeHash],
-        meta: &'a ChangeMeta,
-        origin: Option<Uuid>,
-    ) -> Option<Self> {
+impl ChangeSet {
+    /// What `doc` gained since `heads` (made on the server, or through the
+    /// API on `meta`'s behalf), or `None` if nothing.
+    pub fn since(doc: &mut RecordDoc, heads: &[ChangeHash], meta: &ChangeMeta) -> Option<Self> {
         if doc.automerge_mut().get_heads() == heads {
             return None;
         }
@@ -260,28 +256,43 @@ impl<'a> Chunk<'a> {
         let entry = EntryBody::between(before.as_ref(), &doc.to_json());
         Some(Self {
             bytes: doc.automerge_mut().save_after(heads),
-            meta,
-            origin,
+            meta: meta.clone(),
+            origin: None,
             entry,
             device_time: None,
         })
     }
 }
 
-/// One document to store: what it gained since `existing` (`None`: it is
-/// new), in order.
-pub struct DocWrite<'a> {
+/// A document to store: what it gained since `existing` (`None`: it is
+/// new), in order. Written by the unit of work ([`write`]).
+pub struct Staged {
     /// The record's id.
     pub id: Uuid,
     /// Its storage row before this write; `None` for a new document.
-    pub existing: Option<&'a DocMeta>,
+    pub existing: Option<DocMeta>,
     /// The document as it is now.
-    pub doc: &'a mut RecordDoc,
+    pub doc: RecordDoc,
     /// What it gained, in order; at least one.
-    pub chunks: Vec<Chunk<'a>>,
-    /// Its `save()`, when the caller made it already (off the async
-    /// workers) because [`needs_snapshot`] said so; made here otherwise.
+    pub changes: Vec<ChangeSet>,
+    /// Its `save()`, made off the async workers when [`needs_snapshot`]
+    /// says storing it rewrites its snapshot.
     pub snapshot: Option<Vec<u8>>,
+}
+
+impl Staged {
+    /// Who the record's row names as the author of this write: the author
+    /// of its first change set.
+    pub fn meta(&self) -> Option<&ChangeMeta> {
+        self.changes.first().map(|change| &change.meta)
+    }
+
+    /// Makes the snapshot that storing this write needs, if it needs one.
+    fn make_snapshot(&mut self) {
+        if self.snapshot.is_none() && needs_snapshot(self.existing.as_ref(), self.changes.len()) {
+            self.snapshot = Some(self.doc.automerge_mut().save());
+        }
+    }
 }
 
 /// Whether storing `added` change sets into a document whose row was
@@ -317,17 +328,14 @@ pub const HISTORY_FULL: &str = "history_full";
 /// every row is written with its final values and no row is revisited.
 /// Returns each document's new version (the position of its last log
 /// entry), in order.
-pub async fn store_all(
-    conn: &impl ConnectionTrait,
-    writes: Vec<DocWrite<'_>>,
-) -> ApiResult<Vec<i64>> {
+async fn store_all(conn: &impl ConnectionTrait, writes: &mut [Staged]) -> ApiResult<Vec<i64>> {
     if let Some(full) = writes.iter().find(|write| {
         automerge::ReadDoc::stats(write.doc.automerge()).num_changes > MAX_DOC_CHANGES
     }) {
         return Err(history_full(full.id));
     }
-    let total: usize = writes.iter().map(|write| write.chunks.len()).sum();
-    if writes.iter().any(|write| write.chunks.is_empty()) {
+    let total: usize = writes.iter().map(|write| write.changes.len()).sum();
+    if writes.iter().any(|write| write.changes.is_empty()) {
         return Err(ApiError::internal(anyhow::anyhow!(
             "a document is stored with no change"
         )));
@@ -343,18 +351,17 @@ pub async fn store_all(
     let mut entries = Vec::with_capacity(total);
     let mut updates = Vec::new();
     let mut versions = Vec::with_capacity(writes.len());
-    for DocWrite {
-        id,
-        existing,
-        doc,
-        chunks,
-        snapshot,
-    } in writes
-    {
-        let mut snapshot = snapshot.filter(|_| needs_snapshot(existing, chunks.len()));
-        if snapshot.is_none() && needs_snapshot(existing, chunks.len()) {
-            snapshot = Some(doc.automerge_mut().save());
-        }
+    for write in writes.iter_mut() {
+        write.make_snapshot();
+        let Staged {
+            id,
+            existing,
+            doc,
+            changes,
+            snapshot,
+        } = write;
+        let (id, existing) = (*id, existing.as_ref());
+        let snapshot = snapshot.take();
         let kind = doc.kind().as_str().to_owned();
         let heads = serde_json::to_value(
             doc.automerge_mut()
@@ -364,36 +371,40 @@ pub async fn store_all(
                 .collect::<Vec<_>>(),
         )
         .map_err(ApiError::internal)?;
-        let added = i32::try_from(chunks.len()).unwrap_or(i32::MAX);
+        let added = i32::try_from(changes.len()).unwrap_or(i32::MAX);
         let account_id = match existing {
             Some(row) => row.account_id,
             None => doc.kind().account_of(id, &doc.to_json()).ok_or_else(|| {
                 ApiError::internal(anyhow::anyhow!("record {id} names no account"))
             })?,
         };
-        for chunk in chunks {
-            let (what, fields, changes) = chunk.entry.into_columns().map_err(ApiError::internal)?;
+        for change in changes.iter_mut() {
+            let (what, fields, field_changes) = change
+                .entry
+                .take()
+                .into_columns()
+                .map_err(ApiError::internal)?;
             entries.push(timeline_entry::ActiveModel {
                 seq: Set(next),
                 account_id: Set(account_id),
                 record_id: Set(id),
                 record_kind: Set(kind.clone()),
-                user_id: Set(chunk.meta.user.map(|u| u.0)),
-                device_id: Set(chunk.meta.device.clone()),
+                user_id: Set(change.meta.user.map(|u| u.0)),
+                device_id: Set(change.meta.device.clone()),
                 at: Set(now),
-                device_time: Set(chunk.device_time),
+                device_time: Set(change.device_time),
                 what: Set(what.to_owned()),
                 fields: Set(fields),
-                changes: Set(changes),
+                changes: Set(field_changes),
             });
             log_rows.push(doc_change::ActiveModel {
                 seq: Set(next),
                 doc_id: Set(id),
                 kind: Set(kind.clone()),
-                bytes: Set(chunk.bytes),
-                user_id: Set(chunk.meta.user.map(|u| u.0)),
-                device_id: Set(chunk.meta.device.clone()),
-                origin_session: Set(chunk.origin),
+                bytes: Set(std::mem::take(&mut change.bytes)),
+                user_id: Set(change.meta.user.map(|u| u.0)),
+                device_id: Set(change.meta.device.clone()),
+                origin_session: Set(change.origin),
                 created_at: Set(now),
             });
             next += 1;
@@ -509,51 +520,6 @@ pub struct Materialize<'a, Row> {
     pub meta: &'a ChangeMeta,
     /// Its row before (`None`: a new record).
     pub previous: Option<&'a Row>,
-}
-
-/// Logs `chunks` (what `doc` gained, in order) and keeps the document row,
-/// its heads and its snapshot current: [`store_all`] for one document.
-pub async fn store(
-    conn: &impl ConnectionTrait,
-    id: Uuid,
-    existing: Option<&DocMeta>,
-    doc: &mut RecordDoc,
-    chunks: Vec<Chunk<'_>>,
-) -> ApiResult<i64> {
-    let versions = store_all(
-        conn,
-        vec![DocWrite {
-            id,
-            existing,
-            doc,
-            chunks,
-            snapshot: None,
-        }],
-    )
-    .await?;
-    versions
-        .first()
-        .copied()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("nothing was stored")))
-}
-
-/// Stores a record made through the API: its id must be new (409
-/// `already_exists` otherwise). Returns its first version.
-pub async fn store_new(
-    conn: &impl ConnectionTrait,
-    id: Uuid,
-    doc: &mut RecordDoc,
-    meta: &ChangeMeta,
-) -> ApiResult<i64> {
-    if find(conn, id, true).await?.is_some() {
-        return Err(ApiError::conflict(
-            "already_exists",
-            "a record with this id exists",
-        ));
-    }
-    let chunk = Chunk::since(doc, &[], meta, None)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a new document made no change")))?;
-    store(conn, id, None, doc, vec![chunk]).await
 }
 
 /// Takes `count` change-log positions and returns the last of them.

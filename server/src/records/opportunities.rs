@@ -240,6 +240,8 @@ impl SyncedKind for Opportunities {
     type Entity = opportunity::Entity;
     type View = OpportunityView;
     const NAME: &'static str = "opportunity";
+    const STAYS_WITH_ACCOUNT: &'static str =
+        "an opportunity stays with its account; open a new one";
 
     async fn review(
         conn: &impl ConnectionTrait,
@@ -250,19 +252,6 @@ impl SyncedKind for Opportunities {
         _pending: &Pending,
     ) -> ApiResult<Review> {
         let mut review = Review::default();
-        if let Some(old) = old
-            && old.account_id != new.account_id
-        {
-            review.refuse(
-                "account_id",
-                json!(old.account_id),
-                ApiError::invalid_field(
-                    "account_id",
-                    "immutable_field",
-                    "an opportunity stays with its account; open a new one",
-                ),
-            );
-        }
         let old_owner = old.map(|o| o.owner_id);
         if old_owner != Some(new.owner_id)
             && let Err(err) = check_owner(
@@ -380,6 +369,23 @@ impl SyncedKind for Opportunities {
         super::rows_by_id::<opportunity::Entity>(conn, opportunity::Column::Id, ids, |row| row.id)
             .await
     }
+
+    fn account_of(_id: Uuid, record: &Opportunity) -> Uuid {
+        record.account_id.0
+    }
+
+    fn row_parts(row: &opportunity::Model) -> (Uuid, i64, &Value) {
+        (row.id, row.version, &row.body)
+    }
+
+    fn as_of(view: &mut OpportunityView, now: DateTime<Utc>) {
+        let deal = &view.opportunity;
+        view.days_to_close = deal
+            .expected_close_on
+            .filter(|_| deal.stage.is_open())
+            .map(|on| (on - now.date_naive()).num_days());
+        view.overdue = view.days_to_close.is_some_and(|days| days < 0);
+    }
 }
 
 impl ChildKind for Opportunities {
@@ -392,14 +398,6 @@ impl ChildKind for Opportunities {
             deleted: opportunity::Column::Deleted,
             updated_at: opportunity::Column::UpdatedAt,
         }
-    }
-
-    fn account_of(record: &Opportunity) -> Uuid {
-        record.account_id.0
-    }
-
-    fn row_parts(row: &opportunity::Model) -> (Uuid, i64, &Value) {
-        (row.id, row.version, &row.body)
     }
 
     fn fill_defaults(caller: &AuthUser, body: &mut Map<String, Value>) {
@@ -425,15 +423,6 @@ impl ChildKind for Opportunities {
             condition = condition.add(Column::Stage.is_not_in(closed_stages()));
         }
         condition
-    }
-
-    fn as_of(view: &mut OpportunityView, now: DateTime<Utc>) {
-        let deal = &view.opportunity;
-        view.days_to_close = deal
-            .expected_close_on
-            .filter(|_| deal.stage.is_open())
-            .map(|on| (on - now.date_naive()).num_days());
-        view.overdue = view.days_to_close.is_some_and(|days| days < 0);
     }
 }
 
@@ -674,7 +663,7 @@ pub async fn contract_from(
     use crate::entities::contract;
     use crate::records::contracts::{self, NewContract};
     let txn = state.db.begin_write().await?;
-    let row = super::child::visible::<Opportunities>(&txn, caller, id).await?;
+    let row = Opportunities::visible(&txn, caller, id).await?;
     let view: OpportunityView = serde_json::from_value(row.body).map_err(ApiError::internal)?;
     let opportunity = view.opportunity;
     if opportunity.stage != OpportunityStage::Won {

@@ -6,6 +6,9 @@
 use crate::error::{ApiError, ApiResult};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -58,6 +61,28 @@ impl<T> Page<T> {
         };
         Self { items, next_cursor }
     }
+}
+
+/// One page of the rows of `E` that match `condition`: newest `id` first,
+/// after `cursor` (a previous page's `next_cursor`), `limit` + 1 of them so
+/// that [`Page::from_overfetch`] tells whether more follow. The keyset
+/// query of every list ordered by id.
+pub async fn rows_after<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    mut condition: Condition,
+    id: E::Column,
+    cursor: Option<&str>,
+    limit: u64,
+) -> ApiResult<Vec<E::Model>> {
+    if let Some(cursor) = cursor.map(Cursor::parse).transpose()? {
+        condition = condition.add(id.lt(cursor.last_id));
+    }
+    Ok(E::find()
+        .filter(condition)
+        .order_by_desc(id)
+        .limit(limit.saturating_add(1))
+        .all(conn)
+        .await?)
 }
 
 /// Wraps a list's position as an opaque cursor: `prefix` names the list's

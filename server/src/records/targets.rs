@@ -13,7 +13,7 @@
 //! | rep | their own and their team's | nothing |
 //! | service | nothing | nothing |
 
-use super::page::{Cursor, Page};
+use super::page::{self, Page};
 use super::{check_currency, check_if_match, totals};
 use crate::auth::{AuthUser, Role};
 use crate::entities::{account, branch, contract, sales_target, team, user, visit};
@@ -998,16 +998,15 @@ pub async fn list(
     if let Some(metric) = filter.metric {
         condition = condition.add(sales_target::Column::Metric.eq(metric.as_str()));
     }
-    if let Some(cursor) = filter.cursor.as_deref().map(Cursor::parse).transpose()? {
-        condition = condition.add(sales_target::Column::Id.lt(cursor.last_id));
-    }
     let conn = state.db.conn();
-    let rows = sales_target::Entity::find()
-        .filter(condition)
-        .order_by_desc(sales_target::Column::Id)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
+    let rows = page::rows_after::<sales_target::Entity>(
+        conn,
+        condition,
+        sales_target::Column::Id,
+        filter.cursor.as_deref(),
+        limit,
+    )
+    .await?;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
         let target = Target::try_from(row)?;

@@ -295,6 +295,7 @@ impl SyncedKind for Tickets {
     type Entity = ticket::Entity;
     type View = TicketView;
     const NAME: &'static str = "ticket";
+    const STAYS_WITH_ACCOUNT: &'static str = "a ticket stays with its account; open a new one";
 
     fn writable_by(_role: Role) -> bool {
         true
@@ -309,19 +310,6 @@ impl SyncedKind for Tickets {
         pending: &Pending,
     ) -> ApiResult<Review> {
         let mut review = Review::default();
-        if let Some(old) = old
-            && old.account_id != new.account_id
-        {
-            review.refuse(
-                "account_id",
-                json!(old.account_id),
-                ApiError::invalid_field(
-                    "account_id",
-                    "immutable_field",
-                    "a ticket stays with its account; open a new one",
-                ),
-            );
-        }
         // The record as the status rules judge it: with the refused changes
         // undone, as sync will store it.
         let mut checked = new.clone();
@@ -449,6 +437,18 @@ impl SyncedKind for Tickets {
     ) -> ApiResult<HashMap<Uuid, ticket::Model>> {
         super::rows_by_id::<ticket::Entity>(conn, ticket::Column::Id, ids, |row| row.id).await
     }
+
+    fn account_of(_id: Uuid, record: &Ticket) -> Uuid {
+        record.account_id.0
+    }
+
+    fn row_parts(row: &ticket::Model) -> (Uuid, i64, &Value) {
+        (row.id, row.version, &row.body)
+    }
+
+    fn as_of(view: &mut TicketView, now: DateTime<Utc>) {
+        view.sla_breached = breached(view.sla_due_at, view.resolved_at, now);
+    }
 }
 
 impl ChildKind for Tickets {
@@ -461,14 +461,6 @@ impl ChildKind for Tickets {
             deleted: ticket::Column::Deleted,
             updated_at: ticket::Column::UpdatedAt,
         }
-    }
-
-    fn account_of(record: &Ticket) -> Uuid {
-        record.account_id.0
-    }
-
-    fn row_parts(row: &ticket::Model) -> (Uuid, i64, &Value) {
-        (row.id, row.version, &row.body)
     }
 
     fn filter(filter: &TicketFilter, mut condition: Condition) -> Condition {
@@ -493,10 +485,6 @@ impl ChildKind for Tickets {
             None => {}
         }
         condition
-    }
-
-    fn as_of(view: &mut TicketView, now: DateTime<Utc>) {
-        view.sla_breached = breached(view.sla_due_at, view.resolved_at, now);
     }
 }
 

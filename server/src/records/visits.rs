@@ -2,24 +2,24 @@
 //! steps, and their materialized rows. A visit is visible to whoever sees its
 //! account.
 
-use super::{Chunk, Loaded, Materialize, Review, check_if_match, load, store, upsert_each};
-use crate::access::{require_writer, visible_account_ids};
+use super::{Materialize, Review, upsert_each, write};
+use crate::access::visible_account_ids;
 use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::entities::{account, visit};
 use crate::error::{ApiError, ApiResult};
-use crate::records::accounts::{AccountView, visible_row};
+use crate::records::accounts::AccountView;
 use crate::records::kind::{Pending, SyncedKind};
-use crate::records::page::{Cursor, Page};
+use crate::records::page::{self, Page};
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
 use kam_sync_core::geo::GeoPoint;
 use kam_sync_core::ids::{UserId, VisitId};
 use kam_sync_core::visit::{CheckPoint, VisitStatus, VisitType};
-use kam_sync_core::{ChangeMeta, Conflict, RecordDoc, Visit, parse_record};
+use kam_sync_core::{Conflict, Visit, parse_record};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -93,29 +93,9 @@ pub struct CheckRequest {
     pub accuracy_m: Option<f64>,
 }
 
-fn view_of(row: &visit::Model) -> ApiResult<VisitView> {
-    serde_json::from_value(row.body.clone()).map_err(ApiError::internal)
-}
-
-/// The visit row, if the caller may see its account.
-pub async fn visible_visit(
-    conn: &impl ConnectionTrait,
-    caller: &AuthUser,
-    id: Uuid,
-) -> ApiResult<visit::Model> {
-    let row = visit::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .ok_or_else(|| ApiError::not_found("visit"))?;
-    visible_row(conn, caller, row.account_id)
-        .await
-        .map_err(|_| ApiError::not_found("visit"))?;
-    Ok(row)
-}
-
 /// Reads one visit.
 pub async fn get(state: &AppState, caller: &AuthUser, id: Uuid) -> ApiResult<VisitView> {
-    view_of(&visible_visit(state.db.conn(), caller, id).await?)
+    Visits::view_of(&Visits::visible(state.db.conn(), caller, id).await?)
 }
 
 /// Lists visits in the caller's scope, newest first.
@@ -153,16 +133,18 @@ pub async fn list(
     if !filter.include_deleted.unwrap_or(false) {
         condition = condition.add(visit::Column::Deleted.eq(false));
     }
-    if let Some(cursor) = filter.cursor.as_deref().map(Cursor::parse).transpose()? {
-        condition = condition.add(visit::Column::Id.lt(cursor.last_id));
-    }
-    let rows = visit::Entity::find()
-        .filter(condition)
-        .order_by_desc(visit::Column::Id)
-        .limit(limit + 1)
-        .all(state.db.conn())
-        .await?;
-    let items = rows.iter().map(view_of).collect::<ApiResult<Vec<_>>>()?;
+    let rows = page::rows_after::<visit::Entity>(
+        state.db.conn(),
+        condition,
+        visit::Column::Id,
+        filter.cursor.as_deref(),
+        limit,
+    )
+    .await?;
+    let items = rows
+        .iter()
+        .map(Visits::view_of)
+        .collect::<ApiResult<Vec<_>>>()?;
     Ok(Page::from_overfetch(items, limit, |view| view.id.0))
 }
 
@@ -175,19 +157,6 @@ pub async fn review(
     new: &Visit,
 ) -> ApiResult<Review> {
     let mut review = Review::default();
-    if let Some(old) = old
-        && old.account_id != new.account_id
-    {
-        review.refuse(
-            "account_id",
-            json!(old.account_id),
-            ApiError::invalid_field(
-                "account_id",
-                "immutable_field",
-                "a visit stays with its account; plan a new one",
-            ),
-        );
-    }
     let old_owner = old.map(|o| o.owner_id);
     if old_owner != Some(new.owner_id)
         && let Err(err) = super::child::check_owner(
@@ -210,34 +179,13 @@ pub async fn create(
     caller: &AuthUser,
     mut body: Map<String, Value>,
 ) -> ApiResult<VisitView> {
-    require_writer(caller)?;
+    write::require_writer::<Visits>(caller)?;
     let id = super::take_id(&mut body)?;
     crate::telemetry::record_id(id);
     body.entry("owner_id")
         .or_insert_with(|| Value::String(caller.id.to_string()));
     let visit: Visit = parse_record(Value::Object(body))?;
-    let conn = state.db.conn();
-    visible_row(conn, caller, visit.account_id.0)
-        .await
-        .map_err(|_| ApiError::invalid_field("account_id", "unknown_account", "no such account"))?;
-    review(conn, caller, None, &visit).await?.into_result()?;
-    let meta = state.change_meta(caller);
-    let mut doc = RecordDoc::create(&visit, state.actor.clone(), &meta)?;
-    let txn = state.db.begin_write().await?;
-    let seq = super::store_new(&txn, id, &mut doc, &meta).await?;
-    let view = materialize(
-        &txn,
-        id,
-        &doc,
-        seq,
-        &meta,
-        None,
-        state.settings.visits.check_in_max_distance_m,
-    )
-    .await?;
-    txn.commit().await?;
-    state.cache.put(id, doc.into_automerge(), seq);
-    Ok(view)
+    write::create::<Visits>(state, caller, id, visit).await
 }
 
 /// What a change to a visit is, beyond a plain merge patch.
@@ -317,74 +265,10 @@ pub async fn update(
     change: VisitChange,
     if_match: Option<&str>,
 ) -> ApiResult<VisitView> {
-    crate::telemetry::record_id(id);
-    let txn = state.db.begin_write().await?;
-    let Some(Loaded {
-        row: doc_row,
-        mut doc,
-        heads,
-    }) = load(&txn, &state.cache, id, true).await?
-    else {
-        return Err(ApiError::not_found("visit"));
-    };
-    let row = visible_visit(&txn, caller, id).await?;
-    require_writer(caller)?;
-    let current: Visit = doc.read()?;
-    let patch = patch_for(&current, change)?;
-    doc.automerge_mut().set_actor(state.actor.clone());
-    let meta = state.change_meta(caller);
-    // A body that is no valid patch is refused before the precondition is.
-    let merged = doc.merge_patch::<Visit>(&patch, &meta)?;
-    check_if_match(if_match, row.version)?;
-    let Some((patched, _)) = merged else {
-        state.cache.put(id, doc.into_automerge(), doc_row.last_seq);
-        return view_of(&row);
-    };
-    review(&txn, caller, Some(&current), &patched)
-        .await?
-        .into_result()?;
-    let chunk = Chunk::since(&mut doc, &heads, &meta, None)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a patch made no change")))?;
-    let seq = store(&txn, id, Some(&doc_row), &mut doc, vec![chunk]).await?;
-    let view = materialize(
-        &txn,
-        id,
-        &doc,
-        seq,
-        &meta,
-        Some(&row),
-        state.settings.visits.check_in_max_distance_m,
-    )
-    .await?;
-    txn.commit().await?;
-    state.cache.put(id, doc.into_automerge(), seq);
-    Ok(view)
-}
-
-/// Writes the visit's row from its document: [`materialize_all`] for one.
-pub async fn materialize(
-    conn: &impl ConnectionTrait,
-    id: Uuid,
-    doc: &RecordDoc,
-    version: i64,
-    meta: &ChangeMeta,
-    previous: Option<&visit::Model>,
-    max_distance_m: f64,
-) -> ApiResult<VisitView> {
-    materialize_all(
-        conn,
-        &[Materialize {
-            id,
-            doc,
-            version,
-            meta,
-            previous,
-        }],
-        max_distance_m,
-    )
-    .await?
-    .pop()
-    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("visit {id} was not materialized")))
+    write::patch::<Visits>(state, caller, id, if_match, |current| {
+        patch_for(current, change).map(write::Change::from)
+    })
+    .await
 }
 
 /// Writes the rows of many visits: one look-up of their accounts'
@@ -488,6 +372,7 @@ impl SyncedKind for Visits {
     type Entity = visit::Entity;
     type View = VisitView;
     const NAME: &'static str = "visit";
+    const STAYS_WITH_ACCOUNT: &'static str = "a visit stays with its account; plan a new one";
 
     async fn review(
         conn: &impl ConnectionTrait,
@@ -513,5 +398,13 @@ impl SyncedKind for Visits {
         ids: Vec<Uuid>,
     ) -> ApiResult<HashMap<Uuid, visit::Model>> {
         super::rows_by_id::<visit::Entity>(conn, visit::Column::Id, ids, |row| row.id).await
+    }
+
+    fn account_of(_id: Uuid, visit: &Visit) -> Uuid {
+        visit.account_id.0
+    }
+
+    fn row_parts(row: &visit::Model) -> (Uuid, i64, &Value) {
+        (row.id, row.version, &row.body)
     }
 }

@@ -10,7 +10,8 @@ use crate::entities::corrected_push;
 use crate::error::{ApiError, ApiResult};
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::timeline::EntryBody;
-use crate::records::{self, Chunk, DocMeta, DocWrite, Loaded, Materialize, Review, accounts};
+use crate::records::write::UnitOfWork;
+use crate::records::{self, ChangeSet, Loaded, Review, Staged, accounts};
 use crate::startup::AppState;
 use crate::with_kind;
 use automerge::{AutoCommit, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad};
@@ -149,7 +150,7 @@ pub async fn apply(
     let mut pending: Vec<Option<Incoming>> = incoming.into_iter().map(Some).collect();
     let mut results: Vec<Option<PushResult>> = vec![None; pending.len()];
     let mut notices = Vec::new();
-    let mut writes = Vec::new();
+    let mut work = UnitOfWork::default();
     let mut corrected = Vec::new();
     for index in order {
         let Some(incoming) = pending[index].take() else {
@@ -182,20 +183,14 @@ pub async fn apply(
             if with_kind!(kind, K => K::READ_BY_LATER_REVIEWS) {
                 earlier.pending.add(kind, write.id, write.doc.to_json());
             }
-            writes.push(write);
+            work.stage(write);
         }
     }
     // Everything is merged and checked before anything is written: the feed
     // lock (taken by the first write) is held only for the writes.
-    let mut writes = crate::cpu::run(move || with_snapshots(writes)).await?;
-    let versions = store_writes(&txn, state, caller, &mut writes).await?;
+    work.store(&txn, &state.settings).await?;
     remember_corrected(&txn, corrected).await?;
-    txn.commit().await?;
-    for (write, version) in writes.into_iter().zip(versions) {
-        state
-            .cache
-            .put(write.id, write.doc.into_automerge(), version);
-    }
+    work.commit(txn, &state.cache).await?;
     Ok((results.into_iter().flatten().collect(), notices))
 }
 
@@ -269,41 +264,9 @@ fn notice(id: Uuid, code: &str, field: Option<&str>, message: impl Into<String>)
 struct Outcome {
     result: PushResult,
     notices: Vec<Notice>,
-    write: Option<Write>,
+    write: Option<Staged>,
     /// SHA-256 (hex) of the pushed bytes, once they were merged.
     digest: Option<String>,
-}
-
-/// A merged document waiting to be stored: the device's changes, then the
-/// server's compensation, if any.
-struct Write {
-    id: Uuid,
-    existing: Option<DocMeta>,
-    doc: RecordDoc,
-    device: ChangeSet,
-    server: Option<ChangeSet>,
-    /// The document's `save()`, when storing it rewrites its snapshot.
-    snapshot: Option<Vec<u8>>,
-}
-
-/// Makes the snapshots that storing `writes` needs (on the CPU pool: saving
-/// a long history is the heaviest step of storing it).
-fn with_snapshots(mut writes: Vec<Write>) -> Vec<Write> {
-    for write in &mut writes {
-        let added = 1 + usize::from(write.server.is_some());
-        if records::needs_snapshot(write.existing.as_ref(), added) {
-            write.snapshot = Some(write.doc.automerge_mut().save());
-        }
-    }
-    writes
-}
-
-/// Changes to log: their bytes, their author, and what they did.
-struct ChangeSet {
-    bytes: Vec<u8>,
-    meta: ChangeMeta,
-    entry: EntryBody,
-    device_time: Option<DateTime<Utc>>,
 }
 
 fn refused(id: Uuid, heads: Vec<String>, notices: Vec<Notice>) -> Outcome {
@@ -349,7 +312,7 @@ async fn review_as<K: SyncedKind>(
 ) -> ApiResult<Review> {
     let old: Option<K::Record> = old.map(|o| parse_record(o.clone())).transpose()?;
     let new: K::Record = parse_record(new.clone())?;
-    K::review(conn, caller, id, old.as_ref(), &new, pending).await
+    crate::records::kind::review::<K>(conn, caller, id, old.as_ref(), &new, pending).await
 }
 
 /// Keeps the device's value of each changed top-level field where the
@@ -763,6 +726,7 @@ async fn apply_one(
             server = Some(ChangeSet {
                 bytes: doc.automerge_mut().save_after(&heads_merged),
                 meta: server_meta,
+                origin: None,
                 entry: EntryBody::between(Some(&merged), &Value::Object(target.clone())),
                 device_time: None,
             });
@@ -778,18 +742,20 @@ async fn apply_one(
         result: PushResult { id, status, heads },
         notices,
         digest: Some(digest),
-        write: Some(Write {
+        write: Some(Staged {
             id,
             existing: row,
             snapshot: None,
             doc,
-            device: ChangeSet {
+            changes: std::iter::once(ChangeSet {
                 bytes: device_bytes,
                 meta: device_meta,
+                origin: Some(caller.session_id),
                 entry: EntryBody::between(old_json.as_ref(), &merged),
                 device_time,
-            },
-            server,
+            })
+            .chain(server)
+            .collect(),
         }),
     })
 }
@@ -942,106 +908,6 @@ pub fn merge_pushed(
         device_bytes: bytes,
         outcome,
     })
-}
-
-/// Stores the merged documents and re-materializes their rows, with one
-/// look-up per kind of the rows before; returns each document's new version.
-async fn store_writes(
-    conn: &impl ConnectionTrait,
-    state: &AppState,
-    caller: &AuthUser,
-    writes: &mut [Write],
-) -> ApiResult<Vec<i64>> {
-    for kind in RecordKind::ALL {
-        if writes.iter().any(|w| w.doc.kind() == *kind) {
-            with_kind!(*kind, K => K::before_store(conn, &state.settings).await?);
-        }
-    }
-    let doc_writes = writes
-        .iter_mut()
-        .map(|write| {
-            let Write {
-                id,
-                existing,
-                doc,
-                device,
-                server,
-                snapshot,
-            } = write;
-            let mut chunks = vec![Chunk {
-                bytes: std::mem::take(&mut device.bytes),
-                meta: &device.meta,
-                origin: Some(caller.session_id),
-                entry: device.entry.take(),
-                device_time: device.device_time,
-            }];
-            if let Some(server) = server {
-                chunks.push(Chunk {
-                    bytes: std::mem::take(&mut server.bytes),
-                    meta: &server.meta,
-                    origin: None,
-                    entry: server.entry.take(),
-                    device_time: None,
-                });
-            }
-            DocWrite {
-                id: *id,
-                existing: existing.as_ref(),
-                doc,
-                chunks,
-                snapshot: snapshot.take(),
-            }
-        })
-        .collect();
-    let versions = records::store_all(conn, doc_writes).await?;
-    for kind in RecordKind::ALL {
-        with_kind!(*kind, K => materialize_stored::<K>(conn, state, writes, &versions, *kind).await?);
-    }
-    Ok(versions)
-}
-
-/// Re-materializes the rows of the stored writes of one kind, with one
-/// look-up of their rows before.
-async fn materialize_stored<K: SyncedKind>(
-    conn: &impl ConnectionTrait,
-    state: &AppState,
-    writes: &[Write],
-    versions: &[i64],
-    kind: RecordKind,
-) -> ApiResult<()> {
-    let ids: Vec<Uuid> = writes
-        .iter()
-        .filter(|w| w.doc.kind() == kind)
-        .map(|w| w.id)
-        .collect();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let previous = K::rows_by_id(conn, ids).await?;
-    let items = materialize_items(writes, versions, kind, &previous);
-    K::materialize_all(conn, &state.settings, &items).await?;
-    Ok(())
-}
-
-/// What to materialize of the stored writes of one kind, with their rows before.
-fn materialize_items<'a, Row>(
-    writes: &'a [Write],
-    versions: &[i64],
-    kind: RecordKind,
-    previous: &'a HashMap<Uuid, Row>,
-) -> Vec<Materialize<'a, Row>> {
-    writes
-        .iter()
-        .zip(versions)
-        .filter(|(write, _)| write.doc.kind() == kind)
-        .map(|(write, version)| Materialize {
-            id: write.id,
-            doc: &write.doc,
-            version: *version,
-            meta: &write.device.meta,
-            previous: previous.get(&write.id),
-        })
-        .collect()
 }
 
 /// A device's change time (seconds since the epoch, as Automerge keeps
