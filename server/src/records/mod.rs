@@ -1,9 +1,13 @@
-//! Record storage. Each record is an Automerge document kept as a compacted
-//! snapshot plus the changes logged since; every change also goes to the
-//! global change log (from which devices pull) and re-materializes the
-//! record's relational row, all in one transaction. Contracts and sales
-//! targets, edited only online, are plain rows with a version instead
-//! ([`contracts`], [`targets`]).
+//! The records of the key-account process: one module per kind (its view,
+//! rules, REST services, row mapping and reports), the layer every synced
+//! kind goes through ([`kind`], [`child`]), the one write path ([`write`]),
+//! and the storage of synced records below it (this file). Each synced
+//! record is an Automerge document kept as a compacted snapshot plus the
+//! changes logged since; every change also goes to the global change log
+//! (from which devices pull) and re-materializes the record's relational
+//! row, all in one transaction. Contracts and sales targets, edited only
+//! online, are plain rows with a version instead ([`contracts`],
+//! [`targets`]).
 
 pub mod account_plans;
 pub mod accounts;
@@ -78,7 +82,7 @@ pub async fn find(conn: &impl ConnectionTrait, id: Uuid, lock: bool) -> ApiResul
 
 /// The rows of those of `ids` that exist, in id order; with `lock`, as
 /// [`find`] (rows are locked in id order, so two writers cannot deadlock).
-async fn find_many(
+pub async fn find_many(
     conn: &impl ConnectionTrait,
     ids: &[Uuid],
     lock: bool,

@@ -6,6 +6,7 @@
 //! whole request and changes nothing.
 
 use crate::auth::AuthUser;
+use crate::db::WriteTxn;
 use crate::entities::corrected_push;
 use crate::error::{ApiError, ApiResult};
 use crate::records::kind::{Pending, SyncedKind};
@@ -94,7 +95,8 @@ struct Incoming {
     whole: Option<AutoCommit>,
 }
 
-/// Applies every pushed document, in one transaction.
+/// Applies every pushed document, in one transaction: merged and checked
+/// first, then stored together holding the writer turn only to store.
 pub async fn apply(
     state: &AppState,
     caller: &AuthUser,
@@ -120,8 +122,22 @@ pub async fn apply(
     if pushes.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
-    // Parsing whole documents is the heaviest step of a first sync.
-    let incoming = crate::cpu::run(move || {
+    // Merged and reviewed while other writers go on; stored only if none of
+    // the documents changed meanwhile (else merged again holding the turn).
+    let optimistic = parse(pushes.clone()).await?;
+    let prepared = prepare(state.db.conn(), state, caller, optimistic, false).await?;
+    let txn = state.db.begin_write().await?;
+    if prepared.still_current(&txn).await? {
+        return prepared.finish(txn, state).await;
+    }
+    let prepared = prepare(&txn, state, caller, parse(pushes).await?, true).await?;
+    prepared.finish(txn, state).await
+}
+
+/// Checks the pushed bytes and parses whole documents, on the CPU pool:
+/// parsing is the heaviest step of a first sync.
+async fn parse(pushes: Vec<PushDoc>) -> ApiResult<Vec<Incoming>> {
+    crate::cpu::run(move || {
         let mut budget = DecodeBudget::default();
         pushes
             .into_iter()
@@ -131,12 +147,70 @@ pub async fn apply(
             })
             .collect::<ApiResult<Vec<_>>>()
     })
-    .await??;
-    let txn = state.db.begin_write().await?;
+    .await?
+}
+
+/// A push merged and checked, ready to store.
+struct Prepared {
+    results: Vec<PushResult>,
+    notices: Vec<Notice>,
+    work: UnitOfWork,
+    corrected: Vec<corrected_push::ActiveModel>,
+    /// The pushed ids, and the versions of those that existed when loaded.
+    ids: Vec<Uuid>,
+    versions: HashMap<Uuid, i64>,
+}
+
+impl Prepared {
+    /// Whether the pushed documents are still as they were merged from
+    /// (no other writer stored one, nor made one of the new ones); locks
+    /// their rows on PostgreSQL.
+    async fn still_current(&self, txn: &impl ConnectionTrait) -> ApiResult<bool> {
+        let now = records::find_many(txn, &self.ids, true).await?;
+        Ok(now.len() == self.versions.len()
+            && now
+                .iter()
+                .all(|row| self.versions.get(&row.id) == Some(&row.last_seq)))
+    }
+
+    /// Stores what the push changed, and commits.
+    async fn finish(
+        self,
+        txn: WriteTxn<'_>,
+        state: &AppState,
+    ) -> ApiResult<(Vec<PushResult>, Vec<Notice>)> {
+        let Self {
+            results,
+            notices,
+            mut work,
+            corrected,
+            ..
+        } = self;
+        // The feed lock (taken by the first write) is held only for the writes.
+        work.store(&txn, &state.settings).await?;
+        remember_corrected(&txn, corrected).await?;
+        work.commit(txn, &state.cache).await?;
+        Ok((results, notices))
+    }
+}
+
+/// Merges and checks every pushed document on `conn` (with `lock`, holding
+/// their rows as [`records::load_many`] does); writes nothing.
+async fn prepare(
+    conn: &impl ConnectionTrait,
+    state: &AppState,
+    caller: &AuthUser,
+    incoming: Vec<Incoming>,
+    lock: bool,
+) -> ApiResult<Prepared> {
     let ids: Vec<Uuid> = incoming.iter().map(|i| i.push.id).collect();
-    let mut loaded = records::load_many(&txn, &state.cache, &ids, true).await?;
+    let mut loaded = records::load_many(conn, &state.cache, &ids, lock).await?;
+    let versions = loaded
+        .iter()
+        .map(|(id, doc)| (*id, doc.row.last_seq))
+        .collect();
     let mut earlier = Earlier {
-        visibility: Visibility::of_existing(&txn, caller, loaded.values()).await?,
+        visibility: Visibility::of_existing(conn, caller, loaded.values()).await?,
         pending: Pending::default(),
     };
     // Kinds in RecordKind::ALL order, parents first: a visit made offline
@@ -159,7 +233,7 @@ pub async fn apply(
         let existing = loaded.remove(&incoming.push.id);
         let new_account = incoming.push.kind == RecordKind::Account && existing.is_none();
         let mut outcome =
-            apply_one(&txn, state, caller, incoming, existing, index, &mut earlier).await?;
+            apply_one(conn, state, caller, incoming, existing, index, &mut earlier).await?;
         if new_account && outcome.result.status == PushStatus::Refused {
             earlier.visibility.refused_new_account(outcome.result.id);
         }
@@ -186,12 +260,14 @@ pub async fn apply(
             work.stage(write);
         }
     }
-    // Everything is merged and checked before anything is written: the feed
-    // lock (taken by the first write) is held only for the writes.
-    work.store(&txn, &state.settings).await?;
-    remember_corrected(&txn, corrected).await?;
-    work.commit(txn, &state.cache).await?;
-    Ok((results.into_iter().flatten().collect(), notices))
+    Ok(Prepared {
+        results: results.into_iter().flatten().collect(),
+        notices,
+        work,
+        corrected,
+        ids,
+        versions,
+    })
 }
 
 /// What a corrected push answered, kept to answer its repeat the same way.
