@@ -497,6 +497,10 @@ async fn a_won_opportunity_creates_its_contract_inside_its_own_transaction() -> 
     };
 
     let guard = app.db().write_guard().await;
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the caller's own transaction with the writer turn, rolled back explicitly"
+    )]
     let txn = conn.begin().await?;
     let undone = contracts::create(&txn, &caller, new.clone())
         .await
@@ -508,6 +512,10 @@ async fn a_won_opportunity_creates_its_contract_inside_its_own_transaction() -> 
         .assert_problem(404, "not_found");
 
     let guard = app.db().write_guard().await;
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the caller's own transaction with the writer turn, rolled back explicitly"
+    )]
     let txn = conn.begin().await?;
     let made = contracts::create(&txn, &caller, new)
         .await

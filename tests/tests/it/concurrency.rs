@@ -39,6 +39,10 @@ async fn all_held_back(app: &TestApp, requests: Vec<RequestBuilder>) -> anyhow::
     const HOLD: Duration = Duration::from_millis(500);
     if app.is_postgres() {
         // Reads and row locks pass; the first write to a document waits.
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "holds a table lock the requests under test must wait for"
+        )]
         let hold = app.db().conn().begin().await?;
         hold.execute_unprepared("LOCK TABLE documents IN SHARE MODE")
             .await?;
