@@ -22,7 +22,10 @@
 //!   (`postgres://postgres@127.0.0.1:5432/postgres`), a new database on that
 //!   server, copied from a template that each test binary migrates once
 //!   (`CREATE DATABASE ... TEMPLATE ...`, as crates.io does), so a test pays
-//!   for a file copy rather than for the migrations.
+//!   for a file copy rather than for the migrations. Most areas are modules
+//!   of the one binary `it` (`tests/tests/it/`) and share its template; the
+//!   few files that need the process to themselves are binaries of their
+//!   own.
 //!
 //! A server named by `KAM_TEST_DATABASE_URL` that cannot be reached fails
 //! every test, in CI and locally alike: a run never falls back to SQLite
