@@ -42,7 +42,7 @@ use crate::records::timeline::EntryBody;
 use crate::records::{
     Chunk, DocMeta, DocWrite, Materialize, Review, load_many, store_all, with_fields,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
 use kam_sync_core::{ChangeMeta, Record, RecordDoc, parse_record};
 pub use kinds::{CsvKind, CsvKindName};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};

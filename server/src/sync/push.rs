@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::timeline::EntryBody;
 use crate::records::{self, Chunk, DocMeta, DocWrite, Loaded, Materialize, Review, accounts};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::with_kind;
 use automerge::{AutoCommit, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad};
 use chrono::{DateTime, Datelike, Utc};
