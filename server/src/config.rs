@@ -27,7 +27,7 @@ pub struct Settings {
     /// The sync endpoint.
     pub sync: SyncSettings,
     /// How accounts are scored and tiered, until an admin changes it at run
-    /// time (see [`crate::tiering`]).
+    /// time (the `tiering` module applies it).
     pub tiering: TieringSettings,
     /// After-sale service policies.
     pub service: ServiceSettings,
@@ -113,7 +113,7 @@ pub struct ServerSettings {
     /// Largest page a list may ask for.
     pub max_page_size: u64,
     /// The most memory loaded hot documents may hold, in MiB (weighed by what
-    /// they really cost; see `records::cache`).
+    /// they really cost; see `cache`).
     pub doc_cache_mib: u64,
     /// Seconds a client has to send a request's head (request line and
     /// headers) once it starts one; then 408.

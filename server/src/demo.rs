@@ -15,7 +15,7 @@ use crate::records::contacts::Contacts;
 use crate::records::opportunities::{self, Opportunities};
 use crate::records::tickets::Tickets;
 use crate::records::{accounts, child, targets, visits};
-use crate::startup::AppState;
+use crate::state::AppState;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use kam_sync_core::account::Tier;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};

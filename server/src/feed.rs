@@ -3,6 +3,7 @@
 //! so the log holds only what devices still pull incrementally. A device
 //! whose cursor is older than the horizon gets whole documents instead.
 
+use crate::cache::DocCache;
 use crate::db::Db;
 use crate::entities::{doc_change, document, server_value};
 use crate::records;
@@ -34,11 +35,7 @@ pub async fn horizon(conn: &impl ConnectionTrait) -> anyhow::Result<i64> {
 }
 
 /// Keeps the newest `keep` log positions and folds the rest into snapshots.
-pub async fn compact(
-    db: &Db,
-    cache: &records::cache::DocCache,
-    keep: i64,
-) -> anyhow::Result<Compaction> {
+pub async fn compact(db: &Db, cache: &DocCache, keep: i64) -> anyhow::Result<Compaction> {
     let conn = db.conn();
     let head = records::feed_head(conn)
         .await

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod auth;
 pub mod bootstrap;
+pub mod cache;
 pub mod config;
 pub mod cpu;
 pub mod csv_io;
@@ -25,6 +26,7 @@ pub mod org;
 pub mod records;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod sync;
 pub mod telemetry;
 pub mod tiering;

@@ -11,7 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kam_server::config::Settings;
 use kam_server::csv_io::{self, CsvKindName, ImportReport};
 use kam_server::operator::{self, NewUserByName};
-use kam_server::startup::{AppState, Application};
+use kam_server::startup::{self, Application};
+use kam_server::state::AppState;
 use kam_server::{bootstrap, db::Db, demo, telemetry};
 use std::process::ExitCode;
 
@@ -175,8 +176,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             let settings = Settings::load()?;
             let db = Db::connect(&settings.database).await?;
             let done =
-                kam_server::feed::compact(&db, &kam_server::records::cache::DocCache::new(0), keep)
-                    .await?;
+                kam_server::feed::compact(&db, &kam_server::cache::DocCache::new(0), keep).await?;
             println!(
                 "horizon {}: {} snapshots rewritten, {} log entries removed",
                 done.horizon, done.snapshots, done.deleted
@@ -269,7 +269,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         println!("Created user `admin` with the one-time password: {password}");
         println!("(set KAM_ADMIN_PASSWORD before the first start to choose it)");
     }
-    let state = AppState::new(settings.clone(), db.clone()).await?;
+    let state = startup::prepare(settings.clone(), db.clone()).await?;
     if seed_demo {
         match demo::seed(&state).await? {
             Some(logins) => {
@@ -354,7 +354,7 @@ async fn run_user_command(command: UserCommand) -> anyhow::Result<()> {
 async fn command_state() -> anyhow::Result<AppState> {
     let settings = Settings::load()?;
     let db = Db::connect(&settings.database).await?;
-    AppState::new(settings, db).await
+    startup::prepare(settings, db).await
 }
 
 /// Prints what an import did, and each rejected row, for a person.

@@ -9,7 +9,7 @@ use crate::auth::Role;
 use crate::entities::{branch, team, user};
 use crate::error::ApiError;
 use crate::org::{self, NewUser, User, UserChanges};
-use crate::startup::AppState;
+use crate::state::AppState;
 use anyhow::{Context, bail};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use secrecy::SecretString;

@@ -11,7 +11,7 @@
 
 use anyhow::Context;
 use automerge::{ActorId, AutoCommit};
-use kam_server::records::cache::DocCache;
+use kam_server::cache::DocCache;
 use kam_server::sync::push::check_bytes;
 use kam_sync_core::inflation::DecodeBudget;
 use kam_sync_core::{Account, ChangeMeta, Contact, Record, RecordDoc, RecordKind, parse_record};

@@ -47,7 +47,8 @@ use kam_server::config::{DatabaseSettings, Settings};
 use kam_server::db::Db;
 use kam_server::org::{self, NewUser};
 use kam_server::records::accounts::AccountView;
-use kam_server::startup::{AppState, Application};
+use kam_server::startup::Application;
+use kam_server::state::AppState;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap};
 use reqwest::{RequestBuilder, Url};
 use sea_orm::{

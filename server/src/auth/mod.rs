@@ -1,17 +1,18 @@
 //! Authentication and the caller's identity: roles, password hashing, access
-//! tokens, refresh-token sessions, and the [`AuthUser`] extractor that every
-//! protected handler takes.
+//! tokens, refresh-token sessions, and the caller ([`AuthUser`]) every
+//! protected handler takes (the extractor that reads it from a request is
+//! the HTTP edge's, in `routes`).
 
-mod extractor;
 mod password;
 mod role;
 mod sessions;
 mod throttle;
 mod tokens;
+mod user;
 
-pub use extractor::AuthUser;
 pub use password::{CheckError, hash_password, verify_password};
 pub use role::Role;
 pub use sessions::{Sessions, TokenPair};
 pub use throttle::{Attempt, LoginThrottle};
 pub use tokens::{Claims, TokenKeys};
+pub use user::AuthUser;

@@ -12,7 +12,7 @@ use crate::records::accounts::Accounts;
 use crate::records::contacts::Contacts;
 use crate::records::kind::SyncedKind;
 use crate::records::visits::Visits;
-use crate::startup::AppState;
+use crate::state::AppState;
 use kam_sync_core::ChangeMeta;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,

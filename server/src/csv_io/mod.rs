@@ -40,7 +40,7 @@ use crate::records::accounts::visible_among;
 use crate::records::kind::Pending;
 use crate::records::write::UnitOfWork;
 use crate::records::{ChangeSet, Review, Staged, load_many, with_fields};
-use crate::startup::AppState;
+use crate::state::AppState;
 use kam_sync_core::{ChangeMeta, Record, RecordDoc, parse_record};
 pub use kinds::{CsvKind, CsvKindName};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};

@@ -21,7 +21,7 @@ pub struct Model {
     pub proposed_tier: Option<String>,
     /// Lifecycle stage.
     pub stage: String,
-    /// The weighted score, 0-100 (`crate::tiering`); none without scores.
+    /// The weighted score, 0-100 (made by the `tiering` module); none without scores.
     pub score: Option<i64>,
     /// The tier the score suggests.
     pub suggested_tier: Option<String>,

@@ -1,5 +1,5 @@
 //! Idempotency keys: the stored outcome of a `POST` a client may repeat
-//! (see `crate::idempotency`).
+//! (see the `idempotency` module).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;

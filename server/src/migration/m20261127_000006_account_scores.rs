@@ -1,5 +1,5 @@
 //! Account scores: each account row keeps the score its scores make and the
-//! tier that suggests (see `crate::tiering`), so lists filter on them.
+//! tier that suggests (see the `tiering` module), so lists filter on them.
 
 use sea_orm_migration::prelude::*;
 

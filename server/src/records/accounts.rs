@@ -9,7 +9,7 @@ use crate::entities::{account, account_share, scope_change, team, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{self, Page};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::tiering;
 use chrono::{DateTime, Utc};
 use kam_sync_core::account::{Segment, Stage, Tier, TierRejection};

@@ -11,7 +11,7 @@ use crate::auth::AuthUser;
 use crate::entities::{account, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
-use crate::startup::AppState;
+use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use kam_sync_core::ids::{AccountId, UserId};
 use kam_sync_core::parse_record;

@@ -9,7 +9,7 @@ use crate::config::Settings;
 use crate::entities::contact;
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use kam_sync_core::contact::{Attitude, BuyingRole, Personality};
 use kam_sync_core::ids::{AccountId, ContactId};

@@ -11,7 +11,7 @@ use crate::auth::{AuthUser, Role};
 use crate::entities::{contract, opportunity, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use kam_sync_core::Violation;

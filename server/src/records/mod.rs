@@ -11,7 +11,6 @@
 
 pub mod account_plans;
 pub mod accounts;
-pub mod cache;
 pub mod callbacks;
 pub mod child;
 pub mod contacts;
@@ -26,10 +25,10 @@ pub mod totals;
 pub mod visits;
 pub mod write;
 
+use crate::cache::DocCache;
 use crate::entities::{doc_change, document, feed_head, timeline_entry};
 use crate::error::{ApiError, ApiResult};
 use automerge::ChangeHash;
-use cache::DocCache;
 use chrono::{DateTime, Utc};
 use kam_sync_core::{ChangeMeta, RecordDoc, RecordKind};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};

@@ -20,7 +20,7 @@ use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::entities::{contact, opportunity, user};
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use kam_sync_core::Opportunity;

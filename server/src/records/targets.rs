@@ -19,7 +19,7 @@ use crate::auth::{AuthUser, Role};
 use crate::entities::{account, branch, contract, sales_target, team, user, visit};
 use crate::error::{ApiError, ApiResult};
 use crate::records::contracts::ContractStatus;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, Utc};
 use kam_sync_core::account::Tier;

@@ -22,7 +22,7 @@ use crate::auth::{AuthUser, Role};
 use crate::config::{Settings, SlaHours};
 use crate::entities::{callback, contact, ticket};
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use kam_sync_core::callback::{CallbackKind, CallbackStatus, LOW_SATISFACTION};

@@ -12,14 +12,14 @@
 //! beside, labelled as such (`device_time`). Records stored before entries
 //! were written get theirs once, at start-up ([`backfill_once`]).
 
-use super::cache::DocCache;
 use super::page::{Page, decode_opaque, encode_opaque};
 use crate::auth::AuthUser;
+use crate::cache::DocCache;
 use crate::db::Db;
 use crate::entities::{doc_change, document, server_value, timeline_entry, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
-use crate::startup::AppState;
+use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use kam_sync_core::doc::decode_untrusted;
 use kam_sync_core::{RecordDoc, RecordKind};

@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::AccountView;
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{self, Page};
-use crate::startup::AppState;
+use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use kam_sync_core::geo::GeoPoint;
 use kam_sync_core::ids::{UserId, VisitId};

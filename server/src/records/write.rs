@@ -9,14 +9,14 @@
 //! `csv_io` are thin adapters around it: they differ in where the change
 //! comes from and how a refusal is answered, never in how it is stored.
 
-use super::cache::DocCache;
 use super::kind::{Pending, Row, SyncedKind};
 use super::{ChangeSet, Loaded, Materialize, Staged, check_if_match, find, load, with_fields};
 use crate::auth::AuthUser;
+use crate::cache::DocCache;
 use crate::config::Settings;
 use crate::db::WriteTxn;
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::with_kind;
 use kam_sync_core::{ChangeMeta, RecordDoc, RecordKind};
 use sea_orm::ConnectionTrait;

@@ -9,7 +9,7 @@ use crate::records::accounts::{
 };
 use crate::records::page::Page;
 use crate::routes::body::Json;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use kam_sync_core::Account;

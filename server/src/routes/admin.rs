@@ -10,7 +10,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::org::{self, Branch, DeviceSession, Team, User, UserChanges, UserFilter};
 use crate::records::page::Page;
 use crate::routes::body::Json;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::tiering::{self, TieringUpdate};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};

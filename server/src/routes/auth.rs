@@ -5,7 +5,7 @@ use crate::entities::user;
 use crate::error::responses::{CredentialErrors, ReadErrors};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::body::Json;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use kam_sync_core::ids::{BranchId, TeamId, UserId};

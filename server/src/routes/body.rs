@@ -14,7 +14,7 @@
 //! parses its JSON bodies with [`parse_json`] too.
 
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::{StatusCode, header};
 use actix_web::mime;

@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::records::contracts::{self, ContractFields, ContractFilter, ContractView, NewContract};
 use crate::records::page::Page;
 use crate::routes::body::Json;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;

@@ -7,7 +7,7 @@ use crate::auth::AuthUser;
 use crate::csv_io::{CsvKindName, ImportReport};
 use crate::error::responses::{ListErrors, WriteErrors};
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;

@@ -1,7 +1,7 @@
 //! `/healthz` (the process is up) and `/readyz` (it can reach its database).
 
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;

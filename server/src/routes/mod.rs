@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod contacts;
 pub mod contracts;
 pub mod csv_io;
+mod extractor;
 pub mod health;
 pub mod opportunities;
 pub mod sync;
@@ -180,7 +181,7 @@ macro_rules! child_record_routes {
         )]
         #[get($list_path)]
         async fn list_records(
-            state: actix_web::web::Data<$crate::startup::AppState>,
+            state: actix_web::web::Data<$crate::state::AppState>,
             caller: $crate::auth::AuthUser,
             filter: actix_web::web::Query<$filter>,
         ) -> $crate::error::ApiResult<actix_web::HttpResponse> {
@@ -202,7 +203,7 @@ macro_rules! child_record_routes {
         )]
         #[post($list_path)]
         async fn create_record(
-            state: actix_web::web::Data<$crate::startup::AppState>,
+            state: actix_web::web::Data<$crate::state::AppState>,
             caller: $crate::auth::AuthUser,
             body: $crate::routes::body::Json<$crate::routes::JsonObject>,
         ) -> $crate::error::ApiResult<actix_web::HttpResponse> {
@@ -235,7 +236,7 @@ macro_rules! child_record_routes {
         )]
         #[get($item_path)]
         async fn get_record(
-            state: actix_web::web::Data<$crate::startup::AppState>,
+            state: actix_web::web::Data<$crate::state::AppState>,
             caller: $crate::auth::AuthUser,
             id: actix_web::web::Path<uuid::Uuid>,
         ) -> $crate::error::ApiResult<actix_web::HttpResponse> {
@@ -265,7 +266,7 @@ macro_rules! child_record_routes {
         )]
         #[patch($item_path)]
         async fn patch_record(
-            state: actix_web::web::Data<$crate::startup::AppState>,
+            state: actix_web::web::Data<$crate::state::AppState>,
             caller: $crate::auth::AuthUser,
             id: actix_web::web::Path<uuid::Uuid>,
             req: actix_web::HttpRequest,
@@ -302,7 +303,7 @@ macro_rules! child_record_routes {
         )]
         #[delete($item_path)]
         async fn delete_record(
-            state: actix_web::web::Data<$crate::startup::AppState>,
+            state: actix_web::web::Data<$crate::state::AppState>,
             caller: $crate::auth::AuthUser,
             id: actix_web::web::Path<uuid::Uuid>,
             req: actix_web::HttpRequest,

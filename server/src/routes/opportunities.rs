@@ -11,7 +11,7 @@ use crate::records::opportunities::{
     PipelineFilter,
 };
 use crate::routes::body::Json;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
 use kam_sync_core::Opportunity;
 use utoipa_actix_web::service_config::ServiceConfig;

@@ -5,7 +5,7 @@
 use crate::auth::AuthUser;
 use crate::error::responses::SyncErrors;
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use kam_sync_core::limits::MAX_DEPTH;

@@ -12,7 +12,7 @@ use crate::records::targets::{
     self, Decomposition, NewTarget, TargetChange, TargetFilter, TargetView,
 };
 use crate::routes::body::Json;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;

@@ -6,7 +6,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiResult;
 use crate::error::responses::ReadErrors;
 use crate::records::tickets::{self, ServiceSummary, TicketFilter, TicketView, Tickets};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, get, web};
 use kam_sync_core::Ticket;
 use utoipa_actix_web::service_config::ServiceConfig;

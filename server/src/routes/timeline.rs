@@ -6,7 +6,7 @@ use crate::error::ApiResult;
 use crate::error::responses::ReadErrors;
 use crate::records::page::Page;
 use crate::records::timeline::{self, TimelineEntry, TimelineFilter};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, get, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::records::page::Page;
 use crate::records::visits::{self, CheckRequest, VisitChange, VisitFilter, VisitView};
 use crate::routes::body::Json;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use kam_sync_core::Visit;

@@ -8,7 +8,7 @@ pub mod push;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use cursor::SyncCursor;
 use kam_sync_core::protocol::{PushStatus, SyncRequest, SyncResponse};
 

@@ -6,10 +6,10 @@
 use super::cursor::{SyncCursor, scope_fingerprint};
 use crate::access::{can_see, visible_account_ids};
 use crate::auth::AuthUser;
+use crate::cache::DocCache;
 use crate::entities::{account, account_share, doc_change, document, scope_change};
 use crate::error::{ApiError, ApiResult};
 use crate::records;
-use crate::records::cache::DocCache;
 use kam_sync_core::RecordKind;
 use kam_sync_core::protocol::{Bytes, PullDoc, Removed};
 use sea_orm::{

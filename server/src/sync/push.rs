@@ -13,7 +13,7 @@ use crate::records::kind::{Pending, SyncedKind};
 use crate::records::timeline::EntryBody;
 use crate::records::write::UnitOfWork;
 use crate::records::{self, ChangeSet, Loaded, Review, Staged, accounts};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::with_kind;
 use automerge::{AutoCommit, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad};
 use chrono::{DateTime, Datelike, Utc};

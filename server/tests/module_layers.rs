@@ -1,0 +1,449 @@
+//! The server's top-level modules form layers: no module may reach, through
+//! its `crate::` paths, a module that reaches back to it (docs/server-map.md
+//! states the layers). This test reads every source file of the library
+//! (not `main.rs`, `lib.rs` or the tools under `src/bin`), maps it to its
+//! top-level module, collects the `crate::<module>` paths it names (in `use`
+//! lines, `use crate::{a, b}` groups and inline paths, `$crate::` in macros
+//! included; comments, string literals and `#[cfg(test)] mod` blocks
+//! excluded), and fails naming any cycle among the modules.
+//!
+//! It is a plain text scan, not a parser: `super::super::` paths across
+//! top-level modules and `#[macro_export]` macros called without a path are
+//! not seen.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// One `crate::` reference: the module it names and where.
+type Edges = BTreeMap<String, BTreeMap<String, String>>;
+
+#[test]
+fn top_level_modules_have_no_import_cycle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let edges = module_graph(&src);
+    assert!(
+        edges.len() > 10,
+        "found only {} modules under {}: is the scan broken?",
+        edges.len(),
+        src.display()
+    );
+    let cycles = cycles(&edges);
+    assert!(cycles.is_empty(), "{}", describe(&cycles, &edges));
+}
+
+/// The top-level modules of `src` and, for each, the modules it names with
+/// the first place it names each (`file:line`).
+fn module_graph(src: &Path) -> Edges {
+    let modules = top_level_modules(src);
+    let mut edges: Edges = modules
+        .iter()
+        .map(|module| (module.clone(), BTreeMap::new()))
+        .collect();
+    for file in rust_files(src) {
+        let relative = file.strip_prefix(src).unwrap_or(&file);
+        let Some(first) = relative.components().next() else {
+            continue;
+        };
+        let first = first.as_os_str().to_string_lossy();
+        let module = first.strip_suffix(".rs").unwrap_or(&first).to_owned();
+        if !modules.contains(&module) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file)
+            .unwrap_or_else(|err| panic!("cannot read {}: {err}", file.display()));
+        let code = without_test_modules(&code_only(&text));
+        for (target, line) in crate_references(&code) {
+            if target != module && modules.contains(&target) {
+                let place = format!("{}:{line}", relative.display());
+                edges
+                    .entry(module.clone())
+                    .or_default()
+                    .entry(target)
+                    .or_insert(place);
+            }
+        }
+    }
+    edges
+}
+
+/// The names of `src`'s top-level modules: its `.rs` files and folders,
+/// without the crate roots and the tools.
+fn top_level_modules(src: &Path) -> BTreeSet<String> {
+    let entries =
+        std::fs::read_dir(src).unwrap_or_else(|err| panic!("cannot list {}: {err}", src.display()));
+    entries
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let name = path.file_name()?.to_string_lossy().into_owned();
+            if path.is_dir() {
+                Some(name)
+            } else {
+                name.strip_suffix(".rs").map(str::to_owned)
+            }
+        })
+        .filter(|name| !["lib", "main", "bin"].contains(&name.as_str()))
+        .collect()
+}
+
+/// Every `.rs` file under `dir`, in a stable order.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .unwrap_or_else(|err| panic!("cannot list {}: {err}", dir.display()));
+        for entry in entries {
+            let path = entry
+                .unwrap_or_else(|err| panic!("cannot list {}: {err}", dir.display()))
+                .path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// `text` with comments and the contents of string and character literals
+/// turned into spaces (newlines kept, so line numbers hold).
+fn code_only(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let blank = |c: char| if c == '\n' { '\n' } else { ' ' };
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                out.push(' ');
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0usize;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    out.push_str("  ");
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    out.push_str("  ");
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    out.push(blank(chars[i]));
+                    i += 1;
+                }
+            }
+        } else if c == 'r'
+            && matches!(next, Some('"') | Some('#'))
+            && !chars[..i]
+                .last()
+                .is_some_and(|p| p.is_alphanumeric() || *p == '_')
+        {
+            let hashes = chars[i + 1..].iter().take_while(|c| **c == '#').count();
+            if chars.get(i + 1 + hashes) != Some(&'"') {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            let closing: Vec<char> = std::iter::once('"')
+                .chain(std::iter::repeat_n('#', hashes))
+                .collect();
+            out.push_str(&" ".repeat(hashes + 2));
+            i += hashes + 2;
+            while i < chars.len() && !chars[i..].starts_with(&closing) {
+                out.push(blank(chars[i]));
+                i += 1;
+            }
+            out.push_str(&" ".repeat(closing.len()));
+            i += closing.len();
+        } else if c == '"' {
+            out.push(' ');
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                let step = if chars[i] == '\\' { 2 } else { 1 };
+                for skipped in chars.iter().skip(i).take(step) {
+                    out.push(blank(*skipped));
+                }
+                i += step;
+            }
+            out.push(' ');
+            i += 1;
+        } else if c == '\'' && is_char_literal(&chars[i..]) {
+            let close = if next == Some('\\') {
+                chars
+                    .get(i + 3..)
+                    .unwrap_or_default()
+                    .iter()
+                    .position(|ch| *ch == '\'')
+                    .map_or(chars.len(), |k| i + 3 + k)
+            } else {
+                i + 2
+            };
+            while i <= close && i < chars.len() {
+                out.push(' ');
+                i += 1;
+            }
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Whether `rest` (starting at a `'`) is a character literal rather than a
+/// lifetime: `'x'` or an escape such as `'\n'` or `'\u{..}'`.
+fn is_char_literal(rest: &[char]) -> bool {
+    match rest.get(1) {
+        Some('\\') => true,
+        Some(_) => rest.get(2) == Some(&'\''),
+        None => false,
+    }
+}
+
+/// `code` without `#[cfg(test)]` modules declared inline (`mod tests { .. }`),
+/// newlines kept.
+fn without_test_modules(code: &str) -> String {
+    let mut out = code.to_owned();
+    let mut from = 0;
+    while let Some(found) = out[from..].find("#[cfg(test)]") {
+        let start = from + found;
+        let after = start + "#[cfg(test)]".len();
+        let rest = out[after..].trim_start();
+        let is_module = rest.strip_prefix("mod ").is_some_and(|module| {
+            let name_end = module
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(module.len());
+            module[name_end..].trim_start().starts_with('{')
+        });
+        if !is_module {
+            from = after;
+            continue;
+        }
+        let open = after + out[after..].find('{').unwrap_or(0);
+        let mut depth = 0usize;
+        let mut end = out.len();
+        for (offset, c) in out[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = open + offset + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let blanked: String = out[start..end]
+            .chars()
+            .map(|c| if c == '\n' { '\n' } else { ' ' })
+            .collect();
+        out.replace_range(start..end, &blanked);
+        from = end;
+    }
+    out
+}
+
+/// The first path segment of every `crate::` path in `code`, with its line
+/// (1-based); a group (`crate::{a::b, c}`) gives each of its members.
+fn crate_references(code: &str) -> Vec<(String, usize)> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(offset) = code[from..].find("crate::") {
+        let start = from + offset;
+        from = start + "crate::".len();
+        let preceded_by_ident = code[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        if preceded_by_ident {
+            continue;
+        }
+        let line = code[..start].matches('\n').count() + 1;
+        let rest = code[from..].trim_start();
+        if let Some(group) = rest.strip_prefix('{') {
+            for name in group_heads(group) {
+                found.push((name, line));
+            }
+        } else {
+            found.push((identifier(rest).to_owned(), line));
+        }
+    }
+    found
+}
+
+/// The first segment of each member of a `{ .. }` group whose opening brace
+/// comes just before `group`.
+fn group_heads(group: &str) -> Vec<String> {
+    let mut heads = Vec::new();
+    let mut depth = 0usize;
+    let mut expecting_head = true;
+    for (index, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => expecting_head = true,
+            c if expecting_head && depth == 0 && !c.is_whitespace() => {
+                expecting_head = false;
+                heads.push(identifier(&group[index..]).to_owned());
+            }
+            _ => {}
+        }
+    }
+    heads
+}
+
+/// The identifier `text` starts with (empty if none).
+fn identifier(text: &str) -> &str {
+    let end = text
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+/// The groups of modules that reach each other (strongly connected
+/// components of more than one module), each sorted.
+fn cycles(edges: &Edges) -> Vec<Vec<String>> {
+    let reaches = |from: &str| -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut pending = vec![from.to_owned()];
+        while let Some(module) = pending.pop() {
+            for target in edges.get(&module).into_iter().flat_map(BTreeMap::keys) {
+                if seen.insert(target.clone()) {
+                    pending.push(target.clone());
+                }
+            }
+        }
+        seen
+    };
+    let reach: BTreeMap<&String, BTreeSet<String>> = edges
+        .keys()
+        .map(|module| (module, reaches(module)))
+        .collect();
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    for (module, reached) in &reach {
+        if !reached.contains(*module) || groups.iter().any(|g| g.contains(module)) {
+            continue;
+        }
+        let group = reached
+            .iter()
+            .filter(|other| reach.get(other).is_some_and(|back| back.contains(*module)))
+            .cloned()
+            .collect();
+        groups.push(group);
+    }
+    groups
+}
+
+/// A report of `cycles`: each group's modules, one cycle through it, and the
+/// references between its modules with where each is first made.
+fn describe(cycles: &[Vec<String>], edges: &Edges) -> String {
+    let mut report = String::from("the server's top-level modules import each other in a cycle");
+    for group in cycles {
+        report.push_str(&format!("\n\ncycle among: {}", group.join(", ")));
+        report.push_str(&format!(
+            "\none loop: {}",
+            one_loop(group, edges).join(" -> ")
+        ));
+        report.push_str("\nedges within it:");
+        for from in group {
+            for (to, place) in edges.get(from).into_iter().flatten() {
+                if group.contains(to) {
+                    report.push_str(&format!("\n  {from} -> {to}  ({place})"));
+                }
+            }
+        }
+    }
+    report.push_str("\n\nsee docs/server-map.md for which module may call which");
+    report
+}
+
+/// A shortest path from the first module of `group` back to itself.
+fn one_loop(group: &[String], edges: &Edges) -> Vec<String> {
+    let Some(start) = group.first() else {
+        return Vec::new();
+    };
+    let mut previous: BTreeMap<String, String> = BTreeMap::new();
+    let mut frontier = vec![start.clone()];
+    while !frontier.is_empty() && !previous.contains_key(start) {
+        let mut next = Vec::new();
+        for module in frontier {
+            for target in edges.get(&module).into_iter().flat_map(BTreeMap::keys) {
+                if group.contains(target) && !previous.contains_key(target) {
+                    previous.insert(target.clone(), module.clone());
+                    next.push(target.clone());
+                }
+            }
+        }
+        frontier = next;
+    }
+    let mut path = vec![start.clone()];
+    let mut at = previous.get(start);
+    while let Some(module) = at {
+        path.push(module.clone());
+        if module == start {
+            break;
+        }
+        at = previous.get(module);
+    }
+    path.reverse();
+    path
+}
+
+#[test]
+fn references_in_comments_strings_and_test_modules_do_not_count() {
+    let code = r##"
+//! See [`crate::routes`].
+use crate::{db::Db, error::{ApiError, ApiResult}};
+use crate::config;
+/* crate::startup */
+fn f() -> &'static str {
+    let _ = '"';
+    let _ = crate::tiering::violations;
+    let _ = "crate::sync";
+    let _ = r#"crate::org"#;
+    notcrate::feed::x();
+    actix_web::web::Data<$crate::state::AppState>;
+    ""
+}
+#[cfg(test)]
+mod tests {
+    use crate::records;
+}
+"##;
+    let names: BTreeSet<String> = crate_references(&without_test_modules(&code_only(code)))
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let expected = ["config", "db", "error", "state", "tiering"];
+    assert_eq!(names, expected.iter().map(|s| s.to_string()).collect());
+}
+
+#[test]
+fn a_cycle_is_found_and_named() {
+    let mut edges = Edges::new();
+    for (from, to) in [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d"), ("d", "e")] {
+        edges
+            .entry(from.into())
+            .or_default()
+            .insert(to.into(), format!("{from}.rs:1"));
+        edges.entry(to.into()).or_default();
+    }
+    let found = cycles(&edges);
+    assert_eq!(found, vec![vec!["a".to_owned(), "b".into(), "c".into()]]);
+    let report = describe(&found, &edges);
+    assert!(report.contains("one loop: a -> b -> c -> a"), "{report}");
+    assert!(report.contains("c -> a  (c.rs:1)"), "{report}");
+    assert!(!report.contains("c -> d"), "{report}");
+}
