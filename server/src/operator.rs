@@ -58,7 +58,7 @@ pub fn readiness_url_under(base: &str) -> String {
 const READINESS_ANSWER_LIMIT: u64 = 16 * 1024;
 
 /// Asks `url` (`http://host[:port]/path`) whether the server is ready: `Ok`
-/// on a 200, else why not. One plain HTTP/1.1 GET, so the server's binary
+/// on a 2xx, else why not. One plain HTTP/1.1 GET, so the server's binary
 /// carries no HTTP client: it checks the server beside it (in its
 /// container), never through a proxy, and an `https` URL is refused.
 pub async fn check_ready(url: &str) -> anyhow::Result<()> {
@@ -120,7 +120,11 @@ fn http_target(url: &str) -> anyhow::Result<(String, String, String)> {
     } else {
         path.to_owned()
     };
-    if authority.is_empty() || authority.contains(['@', ' ']) {
+    // Nothing of the URL may end the request line or a header early.
+    if authority.is_empty()
+        || authority.contains('@')
+        || url.contains(|c: char| c.is_whitespace() || c.is_control())
+    {
         bail!("not a server address: {url}");
     }
     let has_port = authority
@@ -374,6 +378,7 @@ mod tests {
         assert!(https.contains("http://"), "{https}");
         assert!(target("ftp://kam.example.com/readyz").is_err());
         assert!(target("http:///readyz").is_err());
+        assert!(target("http://127.0.0.1:8080/readyz\r\nX-Injected: 1").is_err());
     }
 
     #[test]
