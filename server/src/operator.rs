@@ -53,29 +53,106 @@ pub fn readiness_url_under(base: &str) -> String {
     format!("{}/readyz", base.trim_end_matches('/'))
 }
 
-/// Asks `url` whether the server is ready: `Ok` on a 200, else why not.
+/// How much of the answer a readiness check reads: the status line and
+/// enough of the body to say why not.
+const READINESS_ANSWER_LIMIT: u64 = 16 * 1024;
+
+/// Asks `url` (`http://host[:port]/path`) whether the server is ready: `Ok`
+/// on a 2xx, else why not. One plain HTTP/1.1 GET, so the server's binary
+/// carries no HTTP client: it checks the server beside it (in its
+/// container), never through a proxy, and an `https` URL is refused.
 pub async fn check_ready(url: &str) -> anyhow::Result<()> {
-    // A proxy configured for the outside world must not stand between a
-    // health check and the server beside it.
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(READINESS_TIMEOUT)
-        .build()
-        .context("cannot make an HTTP client")?;
-    let response = client
-        .get(url)
-        .send()
+    let (authority, address, path) = http_target(url)?;
+    let answer = tokio::time::timeout(READINESS_TIMEOUT, get(&address, &authority, &path))
         .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "not ready: no answer from {url} within {} s",
+                READINESS_TIMEOUT.as_secs()
+            )
+        })?
         .with_context(|| format!("not ready: no answer from {url}"))?;
-    let status = response.status();
-    if status.is_success() {
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    // `HTTP/1.1 200 OK`: the version, then the code and its reason.
+    let status = head
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("HTTP/"))
+        .and_then(|line| line.split_once(' '))
+        .map(|(_, status)| status.trim())
+        .with_context(|| format!("not ready: {url} did not answer in HTTP"))?;
+    let code = status
+        .split(' ')
+        .next()
+        .and_then(|code| code.parse::<u16>().ok());
+    if code.is_some_and(|code| (200..300).contains(&code)) {
         return Ok(());
     }
-    let body = response.text().await.unwrap_or_default();
     bail!(
         "not ready: {url} answered {status} {}",
         body.chars().take(200).collect::<String>()
     )
+}
+
+/// The parts of an `http://` URL a GET needs: the authority (for `Host`),
+/// the address to connect to (the port defaults to 80) and the path.
+fn http_target(url: &str) -> anyhow::Result<(String, String, String)> {
+    if url
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+    {
+        bail!(
+            "the health command speaks plain HTTP to the server beside it: give an http:// URL, not {url}"
+        );
+    }
+    let rest = url
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        .map(|_| &url[7..])
+        .with_context(|| format!("not an http:// URL: {url}"))?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => (rest, "/"),
+    };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_owned()
+    };
+    // Nothing of the URL may end the request line or a header early.
+    if authority.is_empty()
+        || authority.contains('@')
+        || url.contains(|c: char| c.is_whitespace() || c.is_control())
+    {
+        bail!("not a server address: {url}");
+    }
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| port.parse::<u16>().is_ok());
+    let address = if has_port {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
+    Ok((authority.to_owned(), address, path))
+}
+
+/// Sends `GET path` to `address` and reads the answer (at most
+/// [`READINESS_ANSWER_LIMIT`] bytes) until the server closes.
+async fn get(address: &str, authority: &str, path: &str) -> std::io::Result<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: kam-server-health\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut answer = Vec::new();
+    stream
+        .take(READINESS_ANSWER_LIMIT)
+        .read_to_end(&mut answer)
+        .await?;
+    Ok(answer)
 }
 
 /// A new password: `KAM_USER_PASSWORD` when set and not empty (`from_env`),
@@ -274,6 +351,34 @@ mod tests {
         assert_eq!(url("10.1.2.3:9000"), "http://10.1.2.3:9000/readyz");
         assert_eq!(url("localhost:8080"), "http://localhost:8080/readyz");
         assert!(readiness_url("127.0.0.1:0").is_err());
+    }
+
+    #[test]
+    fn a_health_check_takes_only_plain_http_urls() {
+        let target = |url: &str| http_target(url).map_err(|err| err.to_string());
+        let parts = |authority: &str, address: &str, path: &str| {
+            Ok((authority.to_owned(), address.to_owned(), path.to_owned()))
+        };
+        assert_eq!(
+            target("http://127.0.0.1:8080/readyz"),
+            parts("127.0.0.1:8080", "127.0.0.1:8080", "/readyz")
+        );
+        assert_eq!(
+            target("http://[::1]:8080/readyz"),
+            parts("[::1]:8080", "[::1]:8080", "/readyz")
+        );
+        assert_eq!(
+            target("HTTP://kam.internal/readyz"),
+            parts("kam.internal", "kam.internal:80", "/readyz")
+        );
+        assert_eq!(target("http://[::1]"), parts("[::1]", "[::1]:80", "/"));
+        let https = target("https://kam.example.com/readyz")
+            .err()
+            .unwrap_or_default();
+        assert!(https.contains("http://"), "{https}");
+        assert!(target("ftp://kam.example.com/readyz").is_err());
+        assert!(target("http:///readyz").is_err());
+        assert!(target("http://127.0.0.1:8080/readyz\r\nX-Injected: 1").is_err());
     }
 
     #[test]

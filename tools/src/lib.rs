@@ -1,14 +1,10 @@
-//! What the load and torture binaries share: a real `kam-server` child
+//! What the load, torture and field tools share: a real `kam-server` child
 //! process on a database of its own (a fresh PostgreSQL database or a SQLite
 //! file), an HTTP client for one user, reps made through the admin API,
 //! field devices (a client and a `Replica`) and realistic offline records.
 //!
-//! A bin includes it with `mod common;`; it is not a bin of its own.
-
-#![allow(
-    dead_code,
-    reason = "every bin compiles its own copy and uses only part of it"
-)]
+//! The devices write records as `docs/sync-protocol.md` tells a client to:
+//! fields the server keeps (an account's `team_id`) are left out.
 
 use anyhow::{Context, bail};
 use automerge::ActorId;
@@ -313,9 +309,6 @@ pub struct Device {
     pub user: Uuid,
     /// The device id it logged in with.
     pub name: String,
-    /// The user's team, as `/auth/me` tells it: a client writes it into the
-    /// accounts it creates, so the server has nothing to correct.
-    pub team: Value,
     /// Its offline store.
     pub replica: Replica,
 }
@@ -339,7 +332,6 @@ impl Device {
             client,
             user,
             name: name.to_owned(),
-            team: me["team_id"].clone(),
             replica: Replica::new(ActorId::random()),
         })
     }
@@ -440,12 +432,13 @@ pub fn object(value: Value) -> Map<String, Value> {
     value.as_object().cloned().unwrap_or_default()
 }
 
-/// A realistic account owned by `owner` in `team`, shared with `shared_with`.
+/// A realistic account owned by `owner`, shared with `shared_with`. It has
+/// no `team_id`: the server keeps that field and fills in the owner's team
+/// (the push comes back `corrected`, with no notice).
 pub fn new_account(
     rng: &mut StdRng,
     index: usize,
     owner: Uuid,
-    team: &Value,
     shared_with: &[Uuid],
 ) -> anyhow::Result<Account> {
     let (city, lat, lon) = CITIES[rng.random_range(0..CITIES.len())];
@@ -454,7 +447,6 @@ pub fn new_account(
         "segment": "enterprise",
         "stage": STAGES[rng.random_range(0..STAGES.len())],
         "owner_id": owner,
-        "team_id": team,
         "shared_with": shared_with,
         "scores": {"need": rng.random_range(0..100), "purchasing_power": rng.random_range(0..100), "loyalty": rng.random_range(0..100), "size": rng.random_range(0..100), "strategic_value": rng.random_range(0..100)},
         "address": {"city": city, "country": "China"},

@@ -17,7 +17,7 @@
 //! non-zero on any violation.
 //!
 //! ```sh
-//! cargo build -p kam-server --bins
+//! cargo build -p kam-server -p kam-tools
 //! target/debug/kam-torture kill                  # SQLite in a temp dir
 //! target/debug/kam-torture cut --database-url postgres://postgres@127.0.0.1:5432/postgres
 //! target/debug/kam-torture two-servers --database-url postgres://postgres@127.0.0.1:5432/postgres --seed 7
@@ -30,18 +30,16 @@
 //! clock, so that each run explores other choices (`.ci/torture` passes one
 //! and prints it, to reproduce a failure).
 
-mod common;
-
 use anyhow::{Context, bail};
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc};
 use clap::{Parser, ValueEnum};
-use common::{Client, Device, SENTENCES, ServerProcess, SyncFailure, object};
 use kam_server::cache::DocCache;
 use kam_server::entities::{doc_change, document};
 use kam_server::records;
 use kam_sync_core::protocol::{PushStatus, SyncRequest};
 use kam_sync_core::{Account, RecordKind};
+use kam_tools::{Client, Device, SENTENCES, ServerProcess, SyncFailure, object};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::{
@@ -123,14 +121,14 @@ struct Cluster {
 
 impl Cluster {
     fn new(cli: &Cli, count: usize) -> anyhow::Result<Self> {
-        let bin = common::server_bin(cli.server_bin.as_deref())?;
+        let bin = kam_tools::server_bin(cli.server_bin.as_deref())?;
         let dir = tempfile::tempdir()?;
         let (database_url, admin_url) = match &cli.database_url {
             Some(url) => {
                 let name = url.rsplit('/').next().unwrap_or("kam");
                 let prefix = format!("{name}_{}", cli.scenario.name().replace('-', "_"));
                 (
-                    common::fresh_postgres_database(url, &prefix)?,
+                    kam_tools::fresh_postgres_database(url, &prefix)?,
                     Some(url.clone()),
                 )
             }
@@ -400,17 +398,12 @@ impl Field {
                 .copied()
                 .filter(|rep| *rep != self.device.user)
                 .collect();
-            let account = common::new_account(
-                &mut self.rng,
-                self.made,
-                self.device.user,
-                &self.device.team,
-                &shared,
-            )?;
+            let account =
+                kam_tools::new_account(&mut self.rng, self.made, self.device.user, &shared)?;
             self.made += 1;
             let id = Uuid::now_v7();
             self.device.replica.create(id, &account, &meta)?;
-            let visit = common::new_visit(id, self.device.user, 1)?;
+            let visit = kam_tools::new_visit(id, self.device.user, 1)?;
             self.device.replica.create(Uuid::now_v7(), &visit, &meta)?;
             return Ok(());
         }
@@ -418,7 +411,7 @@ impl Field {
         match roll {
             4..8 => {
                 let days = self.rng.random_range(1..30);
-                let visit = common::new_visit(account, self.device.user, days)?;
+                let visit = kam_tools::new_visit(account, self.device.user, days)?;
                 self.device.replica.create(Uuid::now_v7(), &visit, &meta)?;
             }
             8..50 => self.splice(account, "notes")?,
@@ -427,7 +420,8 @@ impl Field {
                 self.splice(visit, "summary")?;
             }
             50..80 => {
-                let stage = common::next_stage(&common::stage_of(&self.device.replica, account));
+                let stage =
+                    kam_tools::next_stage(&kam_tools::stage_of(&self.device.replica, account));
                 self.device.replica.edit::<Account>(
                     account,
                     &object(json!({"stage": stage})),
@@ -888,7 +882,7 @@ async fn run(cli: &Cli, seed: u64) -> anyhow::Result<bool> {
         .timeout(Duration::from_secs(60))
         .build()?;
     let users = cli.devices.div_ceil(2).max(1);
-    let reps = common::make_reps(&http, &bases[0], users).await?;
+    let reps = kam_tools::make_reps(&http, &bases[0], users).await?;
     let rep_ids: Vec<Uuid> = reps.iter().map(|(id, _)| *id).collect();
     let mut fields = Vec::new();
     for i in 0..cli.devices {
@@ -897,7 +891,7 @@ async fn run(cli: &Cli, seed: u64) -> anyhow::Result<bool> {
             &http,
             &bases[i % bases.len()],
             username,
-            &common::password(username),
+            &kam_tools::password(username),
             &format!("{username}-device{i}"),
         )
         .await?;
@@ -912,7 +906,7 @@ async fn run(cli: &Cli, seed: u64) -> anyhow::Result<bool> {
         &http,
         &bases[0],
         "admin",
-        common::ADMIN_PASSWORD,
+        kam_tools::ADMIN_PASSWORD,
         "follower",
     )
     .await?;
@@ -989,7 +983,7 @@ async fn run(cli: &Cli, seed: u64) -> anyhow::Result<bool> {
             &http,
             &bases[bases.len() - 1],
             "admin",
-            common::ADMIN_PASSWORD,
+            kam_tools::ADMIN_PASSWORD,
             "fresh",
         )
         .await?,
@@ -1094,7 +1088,7 @@ async fn run(cli: &Cli, seed: u64) -> anyhow::Result<bool> {
         cluster.kill(i)?;
     }
     match (&cluster.admin_url, ok) {
-        (Some(admin), true) => common::drop_postgres_database(admin, &cluster.database_url)?,
+        (Some(admin), true) => kam_tools::drop_postgres_database(admin, &cluster.database_url)?,
         (Some(_), false) => println!("kept the database {}", cluster.database_url),
         (None, false) => {
             let kept = cluster.dir.keep();
