@@ -9,9 +9,10 @@ use crate::db::Db;
 use crate::entities::{branch, session, team, team_manager, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::check_if_match;
-use crate::records::page::{Cursor, Page};
+use crate::records::page::Page;
 use chrono::{DateTime, Utc};
 use kam_sync_core::Violation;
+use kam_sync_core::cursor::Cursor;
 use kam_sync_core::ids::{BranchId, TeamId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{

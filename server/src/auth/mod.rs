@@ -7,11 +7,10 @@ mod password;
 mod role;
 mod sessions;
 mod throttle;
-mod tokens;
 
 pub use extractor::AuthUser;
+pub use kam_sync_core::token::{Claims, TokenKeys};
 pub use password::{CheckError, hash_password, verify_password};
 pub use role::Role;
 pub use sessions::{Sessions, TokenPair};
 pub use throttle::{Attempt, LoginThrottle};
-pub use tokens::{Claims, TokenKeys};

@@ -4,7 +4,7 @@
 //! storage as sync. A record is visible to whoever sees its account.
 
 use super::kind::{Pending, Row, SyncedKind};
-use super::page::{Cursor, Page};
+use super::page::Page;
 use super::{Chunk, Loaded, check_if_match, load, store, store_new, with_fields};
 use crate::access::{manages, visible_account_ids};
 use crate::auth::AuthUser;
@@ -13,6 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
 use crate::startup::AppState;
 use chrono::{DateTime, Utc};
+use kam_sync_core::cursor::Cursor;
 use kam_sync_core::ids::{AccountId, UserId};
 use kam_sync_core::{RecordDoc, parse_record};
 use sea_orm::{

@@ -4,7 +4,7 @@
 //! terminated. Other services create one through [`create`], inside their
 //! own transaction (an opportunity that is won, say).
 
-use super::page::{Cursor, Page};
+use super::page::Page;
 use super::{check_currency, check_if_match, with_json_fields};
 use crate::access::{require_writer, visible_account_ids};
 use crate::auth::{AuthUser, Role};
@@ -15,6 +15,7 @@ use crate::startup::AppState;
 use actix_web::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use kam_sync_core::Violation;
+use kam_sync_core::cursor::Cursor;
 use kam_sync_core::ids::{AccountId, ContractId, OpportunityId, UserId};
 use kam_sync_core::money::{Currency, Money};
 use sea_orm::{

@@ -13,7 +13,7 @@
 //! | rep | their own and their team's | nothing |
 //! | service | nothing | nothing |
 
-use super::page::{Cursor, Page};
+use super::page::Page;
 use super::{check_currency, check_if_match, totals};
 use crate::auth::{AuthUser, Role};
 use crate::entities::{account, branch, contract, sales_target, team, user, visit};
@@ -23,6 +23,7 @@ use crate::startup::AppState;
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, Utc};
 use kam_sync_core::account::Tier;
+use kam_sync_core::cursor::Cursor;
 use kam_sync_core::ids::{TargetId, UserId};
 use kam_sync_core::money::{Currency, Money, Total};
 use kam_sync_core::visit::VisitStatus;
