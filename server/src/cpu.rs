@@ -3,7 +3,9 @@
 //! connections: a request that computes for a second on one stalls every
 //! other request on it, health probes included. Such work runs here
 //! instead, on tokio's blocking threads, at most one task per core at a
-//! time; the rest wait without holding a worker.
+//! time; the rest wait without holding a worker. Those threads have the
+//! stack `kam_sync_core::limits::WORKER_STACK_BYTES` names, which every walk
+//! over untrusted structure must fit in.
 //!
 //! One bound per process, like the cores it shares out, so it is a static
 //! rather than part of a server's state (tests run several servers in one
@@ -12,13 +14,6 @@
 use crate::error::{ApiError, ApiResult};
 use std::sync::{Arc, LazyLock};
 use tokio::sync::Semaphore;
-
-/// The stack of the threads that handle requests and run this pool's work:
-/// actix's workers and tokio's blocking threads take Rust's default for a
-/// spawned thread (unless `RUST_MIN_STACK` says otherwise). Every walk over
-/// untrusted structure must fit in it; the fuzz targets run each input on a
-/// thread this size.
-pub const WORKER_STACK_BYTES: usize = 2 * 1024 * 1024;
 
 /// Tasks allowed to compute at once: one per core.
 static PERMITS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {

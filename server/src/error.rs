@@ -5,6 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use kam_sync_core::error::{Rejection, Status};
 use kam_sync_core::{RecordError, Violation};
 use serde::Serialize;
 use std::fmt;
@@ -87,18 +88,7 @@ impl ApiError {
 
     /// 422: well-formed, but breaks the record's rules.
     pub fn invalid(violations: Vec<Violation>) -> Self {
-        let detail = violations
-            .iter()
-            .map(|v| format!("{}: {}", v.field, v.message))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Self {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            code: "validation_failed",
-            detail,
-            violations,
-            cause: None,
-        }
+        Rejection::invalid(violations).into()
     }
 
     /// 422 for a single field.
@@ -189,6 +179,24 @@ impl From<sea_orm::DbErr> for ApiError {
             return Self::conflict("already_exists", "a record with this key exists");
         }
         Self::internal(err)
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        let status = match rejection.status {
+            Status::BadRequest => StatusCode::BAD_REQUEST,
+            Status::Conflict => StatusCode::CONFLICT,
+            Status::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Status::UnprocessableEntity => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        Self {
+            status,
+            code: rejection.code,
+            detail: rejection.detail,
+            violations: rejection.violations,
+            cause: None,
+        }
     }
 }
 

@@ -29,7 +29,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 /// The log filter when `KAM_LOG` sets none. Automerge's `load_with_options`
 /// (target `automerge::automerge`) is instrumented with `err`: it logs every
 /// error it returns at ERROR, among them the `MissingDeps` ("change's deps
-/// should already be in the document") that `sync::push::check_bytes` is
+/// should already be in the document") that `kam_sync_core::merge::check_bytes` is
 /// told on every push of an edit to an existing record, which is expected.
 /// Every error Automerge returns reaches the server's code, which answers
 /// it (and logs the unexpected ones with their cause), so that target is

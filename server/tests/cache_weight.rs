@@ -12,8 +12,8 @@
 use anyhow::Context;
 use automerge::{ActorId, AutoCommit};
 use kam_server::cache::DocCache;
-use kam_server::sync::push::check_bytes;
 use kam_sync_core::inflation::DecodeBudget;
+use kam_sync_core::merge::check_bytes;
 use kam_sync_core::{Account, ChangeMeta, Contact, Record, RecordDoc, RecordKind, parse_record};
 use serde_json::{Value, json};
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};

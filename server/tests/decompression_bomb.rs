@@ -12,8 +12,9 @@
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{AutoCommit, ROOT};
 use kam_server::error::ApiError;
-use kam_server::sync::push::check_bytes;
+use kam_sync_core::error::Rejection;
 use kam_sync_core::inflation::DecodeBudget;
+use kam_sync_core::merge::check_bytes;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use std::alloc::System;
 use std::sync::Mutex;
@@ -53,8 +54,8 @@ fn compressed_change(doc: &mut AutoCommit) -> Vec<u8> {
     change.bytes().into_owned()
 }
 
-fn refusal_code(result: Result<Option<AutoCommit>, ApiError>) -> String {
-    match result {
+fn refusal_code(result: Result<Option<AutoCommit>, Rejection>) -> String {
+    match result.map_err(ApiError::from) {
         Ok(_) => "accepted".into(),
         Err(err) => format!("{} {}", err.problem().status, err.code()),
     }

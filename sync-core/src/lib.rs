@@ -10,7 +10,11 @@
 //! - the identifiers shared by every component ([`ids`]), money ([`money`]),
 //!   and the bounds on untrusted structure ([`limits`]),
 //! - what untrusted Automerge bytes decode to, found before decoding them
-//!   ([`inflation`]).
+//!   ([`inflation`]),
+//! - the decoders of every other untrusted input a server takes, each
+//!   refusing with a transport-free [`error::Rejection`]: the pure middle
+//!   of a push ([`merge`]), request bodies ([`wire`]), cursors ([`cursor`])
+//!   and, with the `token` feature, access tokens (`token`).
 //!
 //! It is sans-IO: no threads, sockets, clocks or databases. Callers pass the
 //! time and the author of each change in [`doc::ChangeMeta`].
@@ -19,19 +23,24 @@ pub mod account;
 pub mod account_plan;
 pub mod callback;
 pub mod contact;
+pub mod cursor;
 pub mod doc;
 pub mod error;
 pub mod geo;
 pub mod ids;
 pub mod inflation;
 pub mod limits;
+pub mod merge;
 pub mod money;
 pub mod opportunity;
 pub mod protocol;
 pub mod record;
 pub mod replica;
 pub mod ticket;
+#[cfg(feature = "token")]
+pub mod token;
 pub mod visit;
+pub mod wire;
 
 pub use account::Account;
 pub use account_plan::AccountPlan;

@@ -2,7 +2,7 @@
 //! nest in a record document or in a request body, and how long a change's
 //! commit message may be. Every walk over such structure is either
 //! iterative or stops at these bounds, so no input can exhaust a thread's
-//! stack (a server worker has 2 MiB).
+//! stack (a server worker has [`WORKER_STACK_BYTES`]).
 
 use crate::error::Violation;
 use serde_json::Value;
@@ -25,6 +25,13 @@ pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
 /// The stable code of a change whose message is longer than
 /// [`MAX_MESSAGE_BYTES`].
 pub const MESSAGE_TOO_LONG: &str = "message_too_long";
+
+/// The stack of the threads that handle a server's requests and run its
+/// CPU pool's work: actix's workers and tokio's blocking threads take
+/// Rust's default for a spawned thread (unless `RUST_MIN_STACK` says
+/// otherwise). Every walk over untrusted structure must fit in it; the fuzz
+/// targets run each input on a thread this size.
+pub const WORKER_STACK_BYTES: usize = 2 * 1024 * 1024;
 
 /// The violation naming `path` (dotted) as nested too deep.
 pub fn too_deep(path: &str) -> Violation {

@@ -7,12 +7,11 @@ mod password;
 mod role;
 mod sessions;
 mod throttle;
-mod tokens;
 mod user;
 
+pub use kam_sync_core::token::{Claims, TokenKeys};
 pub use password::{CheckError, hash_password, verify_password};
 pub use role::Role;
 pub use sessions::{Sessions, TokenPair};
 pub use throttle::{Attempt, LoginThrottle};
-pub use tokens::{Claims, TokenKeys};
 pub use user::AuthUser;

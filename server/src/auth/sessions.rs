@@ -211,7 +211,7 @@ impl<'a> Sessions<'a> {
     ) -> ApiResult<TokenPair> {
         let access = self
             .keys
-            .issue(user, role, session_id, device, Utc::now())
+            .issue(user, role.as_str(), session_id, device, Utc::now())
             .map_err(ApiError::internal)?;
         Ok(TokenPair {
             access_token: access,

@@ -30,6 +30,7 @@ use crate::entities::{doc_change, document, feed_head, timeline_entry};
 use crate::error::{ApiError, ApiResult};
 use automerge::ChangeHash;
 use chrono::{DateTime, Utc};
+use kam_sync_core::merge::{MAX_DOC_CHANGES, history_full};
 use kam_sync_core::{ChangeMeta, RecordDoc, RecordKind};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -307,24 +308,6 @@ pub fn needs_snapshot(existing: Option<&DocMeta>, added: usize) -> bool {
     })
 }
 
-/// Most changes one record's history may hold. Loading, merging and saving
-/// a document cost time and memory in proportion to its history; a record
-/// edited a hundred times a day for two years stays well below. A write
-/// that would take a record past it is refused (`409 history_full`; a sync
-/// push gets a refused result with that notice).
-pub const MAX_DOC_CHANGES: u64 = 100_000;
-
-/// The refusal of a write that takes a record past [`MAX_DOC_CHANGES`].
-pub fn history_full(id: Uuid) -> ApiError {
-    ApiError::conflict(
-        HISTORY_FULL,
-        format!("record {id} has reached its limit of {MAX_DOC_CHANGES} changes"),
-    )
-}
-
-/// The code of [`history_full`].
-pub const HISTORY_FULL: &str = "history_full";
-
 /// Logs what each document gained, writes each change set's timeline
 /// entry, and keeps the document's row, heads and snapshot current: log
 /// positions are taken first, all at once (see [`take_positions`]), so
@@ -335,7 +318,7 @@ async fn store_all(conn: &impl ConnectionTrait, writes: &mut [Staged]) -> ApiRes
     if let Some(full) = writes.iter().find(|write| {
         automerge::ReadDoc::stats(write.doc.automerge()).num_changes > MAX_DOC_CHANGES
     }) {
-        return Err(history_full(full.id));
+        return Err(history_full(full.id).into());
     }
     let total: usize = writes.iter().map(|write| write.changes.len()).sum();
     if writes.iter().any(|write| write.changes.is_empty()) {

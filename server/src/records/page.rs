@@ -4,8 +4,7 @@
 //! pages to the end sees every item that existed when it started.
 
 use crate::error::{ApiError, ApiResult};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use kam_sync_core::cursor::Cursor;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -85,67 +84,9 @@ pub async fn rows_after<E: EntityTrait>(
         .await?)
 }
 
-/// Wraps a list's position as an opaque cursor: `prefix` names the list's
-/// key format, so a cursor of one list is refused by another.
-pub fn encode_opaque(prefix: &str, position: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{prefix}{position}"))
-}
-
-/// The position inside an opaque cursor made by [`encode_opaque`] with
-/// `prefix`; anything else is a 400 `invalid_cursor`.
-pub fn decode_opaque(prefix: &str, cursor: &str) -> ApiResult<String> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix(prefix).map(str::to_owned))
-        .ok_or_else(invalid_cursor)
-}
-
-/// The problem of a cursor this server did not give out.
-pub fn invalid_cursor() -> ApiError {
-    ApiError::bad_request(
-        "invalid_cursor",
-        "the cursor is not one this server gave out",
-    )
-}
-
-/// Where the next page starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
-    /// Items with a lower id than this come next.
-    pub last_id: Uuid,
-}
-
-const CURSOR_PREFIX: &str = "k1:";
-
-impl Cursor {
-    /// The opaque form.
-    pub fn encode(self) -> String {
-        encode_opaque(CURSOR_PREFIX, &self.last_id.to_string())
-    }
-
-    /// Parses an opaque cursor; anything else is a 400.
-    pub fn parse(text: &str) -> ApiResult<Self> {
-        let last_id =
-            Uuid::parse_str(&decode_opaque(CURSOR_PREFIX, text)?).map_err(|_| invalid_cursor())?;
-        Ok(Self { last_id })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_cursor_round_trips_and_garbage_is_refused() {
-        let cursor = Cursor {
-            last_id: Uuid::now_v7(),
-        };
-        assert_eq!(Cursor::parse(&cursor.encode()).ok(), Some(cursor));
-        assert!(Cursor::parse("not-a-cursor").is_err());
-        assert!(Cursor::parse(&URL_SAFE_NO_PAD.encode("k1:42")).is_err());
-    }
 
     #[test]
     fn an_overfetched_page_has_a_cursor_and_a_short_one_does_not() {

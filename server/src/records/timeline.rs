@@ -12,7 +12,7 @@
 //! beside, labelled as such (`device_time`). Records stored before entries
 //! were written get theirs once, at start-up ([`backfill_once`]).
 
-use super::page::{Page, decode_opaque, encode_opaque};
+use super::page::Page;
 use crate::auth::AuthUser;
 use crate::cache::DocCache;
 use crate::db::Db;
@@ -21,6 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
+use kam_sync_core::cursor::{decode_opaque, encode_opaque, invalid_cursor};
 use kam_sync_core::doc::decode_untrusted;
 use kam_sync_core::{RecordDoc, RecordKind};
 use sea_orm::sea_query::OnConflict;
@@ -167,7 +168,7 @@ fn cursor_of(seq: i64) -> String {
 
 fn parse_cursor(cursor: &str) -> ApiResult<i64> {
     let text = decode_opaque(CURSOR_PREFIX, cursor)?;
-    i64::from_str(&text).map_err(|_| super::page::invalid_cursor())
+    i64::from_str(&text).map_err(|_| ApiError::from(invalid_cursor()))
 }
 
 /// The kinds named by a `kinds` filter; an unknown one is a 400.
@@ -518,7 +519,7 @@ mod tests {
     #[test]
     fn a_timeline_cursor_round_trips_and_others_are_refused() {
         assert_eq!(parse_cursor(&cursor_of(42)).ok(), Some(42));
-        let list_cursor = super::super::page::Cursor {
+        let list_cursor = kam_sync_core::cursor::Cursor {
             last_id: Uuid::now_v7(),
         }
         .encode();

@@ -8,8 +8,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use kam_sync_core::limits::MAX_DEPTH;
 use kam_sync_core::protocol::{SyncRequest, SyncResponse};
+use kam_sync_core::wire::decode_request;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// The CBOR media type.
@@ -82,19 +82,6 @@ async fn sync(
     let response = crate::sync::sync(&state, &caller, request).await?;
     let wants_cbor = cbor || media_type(&req, header::ACCEPT).as_deref() == Some(CBOR);
     respond(&response, wants_cbor)
-}
-
-/// Decodes a sync request body, CBOR or JSON (both parsed strictly: see
-/// [`super::body`]). The bytes are untrusted: anything that is not a
-/// request is a problem, never a panic (the fuzz
-/// targets in `sync-core/fuzz` hold this function to that).
-pub fn decode_request(body: &[u8], cbor: bool) -> ApiResult<SyncRequest> {
-    if cbor {
-        ciborium::de::from_reader_with_recursion_limit(body, MAX_DEPTH)
-            .map_err(|err| ApiError::bad_request("malformed_cbor", err.to_string()))
-    } else {
-        super::body::parse_json_as(body)
-    }
 }
 
 fn respond(response: &SyncResponse, cbor: bool) -> ApiResult<HttpResponse> {

@@ -9,7 +9,7 @@ pub mod push;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use cursor::SyncCursor;
+use kam_sync_core::cursor::SyncCursor;
 use kam_sync_core::protocol::{PushStatus, SyncRequest, SyncResponse};
 
 /// Handles one sync request: checks the cursor, applies the pushes (one

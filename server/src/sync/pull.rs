@@ -3,7 +3,7 @@
 //! left the scope (to drop) or entered it (sent whole, with everything under
 //! them).
 
-use super::cursor::{SyncCursor, scope_fingerprint};
+use super::cursor::scope_fingerprint;
 use crate::access::{can_see, visible_account_ids};
 use crate::auth::AuthUser;
 use crate::cache::DocCache;
@@ -11,6 +11,7 @@ use crate::entities::{account, account_share, doc_change, document, scope_change
 use crate::error::{ApiError, ApiResult};
 use crate::records;
 use kam_sync_core::RecordKind;
+use kam_sync_core::cursor::SyncCursor;
 use kam_sync_core::protocol::{Bytes, PullDoc, Removed};
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,

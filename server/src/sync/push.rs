@@ -15,78 +15,21 @@ use crate::records::write::UnitOfWork;
 use crate::records::{self, ChangeSet, Loaded, Review, Staged, accounts};
 use crate::state::AppState;
 use crate::with_kind;
-use automerge::{AutoCommit, AutomergeError, ChangeHash, LoadOptions, OnPartialLoad};
-use chrono::{DateTime, Datelike, Utc};
-use kam_sync_core::doc::decode_untrusted;
-use kam_sync_core::inflation::{DecodeBudget, ScanError, TOO_LARGE_DECODED};
-use kam_sync_core::limits::{MAX_MESSAGE_BYTES, MESSAGE_TOO_LONG};
-use kam_sync_core::protocol::{
-    ACCOUNT_REFUSED, MISSING_DEPENDENCIES, Notice, PushDoc, PushResult, PushStatus,
+use automerge::{AutoCommit, ChangeHash};
+use chrono::Utc;
+use kam_sync_core::inflation::DecodeBudget;
+use kam_sync_core::merge::{
+    MAX_PUSH_DOCS, MergeStep, Merged, check_bytes, keep_valid_fields, merge_pushed, notice,
+    validate,
 };
-use kam_sync_core::{
-    ChangeMeta, RecordDoc, RecordError, RecordKind, Violation, diff_patch, parse_record,
-    with_record_type,
-};
+use kam_sync_core::protocol::{ACCOUNT_REFUSED, Notice, PushDoc, PushResult, PushStatus};
+use kam_sync_core::{ChangeMeta, RecordDoc, RecordError, RecordKind, diff_patch, parse_record};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ConnectionTrait, EntityTrait, Set};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
-
-/// Most documents one request may push.
-pub const MAX_PUSH_DOCS: usize = 1_000;
-
-/// Most changes one request may bring to one document (a long offline
-/// stretch of typing stays far below; more is a runaway client).
-pub const MAX_PUSH_CHANGES: usize = 20_000;
-
-/// Checks that `bytes` are whole, well-formed Automerge changes or documents
-/// (they may depend on changes the server has; that is checked on merge),
-/// and, before decoding them, that they decode to no more than `budget`
-/// leaves (spending it: one budget serves a whole request). Returns the
-/// document they make when they need nothing else, so a new document is
-/// parsed once.
-pub fn check_bytes(
-    id: Uuid,
-    bytes: &[u8],
-    budget: &mut DecodeBudget,
-) -> ApiResult<Option<AutoCommit>> {
-    budget
-        .spend_on(bytes)
-        .map_err(|err| scan_refusal(id, &err))?;
-    match decode_untrusted(|| {
-        AutoCommit::load_with_options(
-            bytes,
-            LoadOptions::new().on_partial_load(OnPartialLoad::Error),
-        )
-    }) {
-        Ok(doc) => Ok(Some(doc)),
-        Err(AutomergeError::MissingDeps) => Ok(None),
-        Err(err) => Err(ApiError::bad_request(
-            "invalid_automerge",
-            format!("document {id}: the changes are not valid Automerge bytes ({err})"),
-        )),
-    }
-}
-
-/// The answer to pushed bytes refused before they were decoded.
-fn scan_refusal(id: Uuid, err: &ScanError) -> ApiError {
-    match err {
-        ScanError::TooLarge { limit } => ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            TOO_LARGE_DECODED,
-            format!(
-                "document {id}: the pushed changes, with the documents before them in this request, decode to more than {} MiB; push fewer documents per request",
-                limit / (1024 * 1024)
-            ),
-        ),
-        ScanError::Malformed(_) => ApiError::bad_request(
-            "invalid_automerge",
-            format!("document {id}: the changes are not valid Automerge bytes ({err})"),
-        ),
-    }
-}
 
 /// A pushed document, and what its bytes make on their own (`None` when
 /// they depend on changes the server should have).
@@ -327,15 +270,6 @@ async fn repeated_correction(
     ))
 }
 
-fn notice(id: Uuid, code: &str, field: Option<&str>, message: impl Into<String>) -> Notice {
-    Notice {
-        id,
-        code: code.to_owned(),
-        field: field.map(str::to_owned),
-        message: message.into(),
-    }
-}
-
 /// What pushing one document came to, and what it writes.
 struct Outcome {
     result: PushResult,
@@ -362,10 +296,6 @@ fn hex_heads(heads: &[ChangeHash]) -> Vec<String> {
     heads.iter().map(ToString::to_string).collect()
 }
 
-fn validate(kind: RecordKind, value: Value) -> Result<(), RecordError> {
-    with_record_type!(kind, R => parse_record::<R>(value).map(drop))
-}
-
 async fn review(
     conn: &impl ConnectionTrait,
     caller: &AuthUser,
@@ -389,85 +319,6 @@ async fn review_as<K: SyncedKind>(
     let old: Option<K::Record> = old.map(|o| parse_record(o.clone())).transpose()?;
     let new: K::Record = parse_record(new.clone())?;
     crate::records::kind::review::<K>(conn, caller, id, old.as_ref(), &new, pending).await
-}
-
-/// Keeps the device's value of each changed top-level field where the
-/// record stays valid, and the previous value where it would not; returns
-/// the resulting record and what was kept back.
-///
-/// A field refused alone may pass once another is in (a stage moved to
-/// `lost` with the reason beside it), so the merged record is tried whole
-/// first, then the fields one by one until no more can be taken.
-fn keep_valid_fields(
-    kind: RecordKind,
-    id: Uuid,
-    old: &Value,
-    merged: &Value,
-) -> (Value, Vec<Notice>) {
-    let (Some(old), Some(merged)) = (old.as_object(), merged.as_object()) else {
-        return (old.clone(), Vec::new());
-    };
-    if validate(kind, Value::Object(merged.clone())).is_ok() {
-        return (Value::Object(merged.clone()), Vec::new());
-    }
-    let mut candidate = old.clone();
-    let mut waiting: Vec<&String> = old
-        .keys()
-        .chain(merged.keys().filter(|k| !old.contains_key(*k)))
-        .filter(|key| old.get(*key) != merged.get(*key))
-        .collect();
-    let mut refused = Vec::new();
-    loop {
-        let before = waiting.len();
-        refused.clear();
-        for key in std::mem::take(&mut waiting) {
-            let mut trial = candidate.clone();
-            match merged.get(key) {
-                Some(value) => trial.insert(key.clone(), value.clone()),
-                None => trial.remove(key),
-            };
-            match validate(kind, Value::Object(trial.clone())) {
-                Ok(()) => candidate = trial,
-                Err(err) => {
-                    waiting.push(key);
-                    refused.push((key, err));
-                }
-            }
-        }
-        if waiting.is_empty() || waiting.len() == before {
-            break;
-        }
-    }
-    let notices = refused
-        .into_iter()
-        .map(|(key, err)| match err {
-            RecordError::Invalid(violations) => {
-                let first = violations
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| Violation::new(key.as_str(), "invalid_value", "invalid"));
-                notice(
-                    id,
-                    &first.code,
-                    Some(key),
-                    format!(
-                        "{}: {}; the previous value was restored",
-                        first.field, first.message
-                    ),
-                )
-            }
-            RecordError::Automerge(err) => notice(id, "invalid_value", Some(key), err.to_string()),
-        })
-        .collect();
-    (Value::Object(candidate), notices)
-}
-
-/// Whether a change set brings a second root (a change with no
-/// dependencies) into a document: the bytes belong to another document.
-pub fn foreign_roots(doc: &mut RecordDoc, since: &[ChangeHash], existed: bool) -> bool {
-    let changes = doc.automerge_mut().get_changes(since);
-    let roots = changes.iter().filter(|c| c.deps().is_empty()).count();
-    if existed { roots > 0 } else { roots != 1 }
 }
 
 /// What the documents applied earlier in a request tell the later ones.
@@ -834,188 +685,4 @@ async fn apply_one(
             .collect(),
         }),
     })
-}
-
-/// A document after the device's changes were merged into it.
-pub struct MergeStep {
-    /// The document, merged (or as far as merging got).
-    pub doc: RecordDoc,
-    /// The record before the merge (`None`: it is new).
-    pub old_json: Option<Value>,
-    /// The device's bytes, handed back to be logged as they came.
-    pub device_bytes: Vec<u8>,
-    /// What merging came to.
-    pub outcome: Merged,
-}
-
-/// What merging came to.
-pub enum Merged {
-    /// Refused whole, with these notices.
-    Refused(Vec<Notice>),
-    /// Changes for a document the server does not know that are not whole.
-    UnknownDocument,
-    /// The changes belong to another document (a second root).
-    ForeignDocument,
-    /// The server had every change already.
-    Unchanged,
-    /// Merged: the record now, the heads it has, and the device's clock.
-    Changed {
-        /// The record as merged (winning values).
-        merged: Value,
-        /// The document's heads after the merge.
-        heads: Vec<ChangeHash>,
-        /// The latest plausible time the device's clock put on its changes.
-        device_time: Option<DateTime<Utc>>,
-    },
-}
-
-/// Merges a device's changes into a document and checks what only the
-/// document can tell (dependencies, size, commit messages, depth, roots):
-/// the pure, CPU-heavy middle of a push, run on the CPU pool, and what the
-/// fuzz targets in `sync-core/fuzz` drive. `whole` says the document was made
-/// from the bytes already (they were a whole new document).
-pub fn merge_pushed(
-    mut doc: RecordDoc,
-    bytes: Vec<u8>,
-    heads_before: Vec<ChangeHash>,
-    existed: bool,
-    whole: bool,
-    id: Uuid,
-) -> ApiResult<MergeStep> {
-    let old_json = existed.then(|| doc.to_json());
-    let step = |doc: RecordDoc, outcome: Merged| MergeStep {
-        doc,
-        old_json: None,
-        device_bytes: Vec::new(),
-        outcome,
-    };
-    if !whole {
-        // `check_bytes` spent the request's budget on these bytes already;
-        // scanning them again keeps this step safe on its own.
-        DecodeBudget::default()
-            .spend_on(&bytes)
-            .map_err(|err| scan_refusal(id, &err))?;
-        decode_untrusted(|| doc.automerge_mut().load_incremental(&bytes)).map_err(|err| {
-            ApiError::bad_request("invalid_automerge", format!("document {id}: {err}"))
-        })?;
-    }
-    if !doc.automerge_mut().get_missing_deps(&[]).is_empty() {
-        if !existed {
-            return Ok(step(doc, Merged::UnknownDocument));
-        }
-        let missing = notice(
-            id,
-            MISSING_DEPENDENCIES,
-            None,
-            "the changes depend on changes the server does not have; push the whole document",
-        );
-        return Ok(step(doc, Merged::Refused(vec![missing])));
-    }
-    let (new_changes, device_time, longest_message) = {
-        let changes = doc.automerge_mut().get_changes(&heads_before);
-        let latest = changes.iter().map(|change| change.timestamp()).max();
-        let longest_message = changes
-            .iter()
-            .filter_map(|change| change.message().map(str::len))
-            .max()
-            .unwrap_or(0);
-        (
-            changes.len(),
-            latest.and_then(device_clock),
-            longest_message,
-        )
-    };
-    if new_changes > MAX_PUSH_CHANGES {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_changes",
-            format!(
-                "document {id} brings {new_changes} changes; push at most {MAX_PUSH_CHANGES} per document per request"
-            ),
-        ));
-    }
-    if longest_message > MAX_MESSAGE_BYTES {
-        let long = notice(
-            id,
-            MESSAGE_TOO_LONG,
-            None,
-            format!(
-                "a change carries a commit message of {longest_message} bytes; at most {MAX_MESSAGE_BYTES}"
-            ),
-        );
-        return Ok(step(doc, Merged::Refused(vec![long])));
-    }
-    if automerge::ReadDoc::stats(doc.automerge()).num_changes > records::MAX_DOC_CHANGES {
-        let full = notice(
-            id,
-            records::HISTORY_FULL,
-            None,
-            records::history_full(id).detail().to_owned(),
-        );
-        return Ok(step(doc, Merged::Refused(vec![full])));
-    }
-    // Before anything reads the merged document: a structure nested too
-    // deep is refused whole, so no stored record ever holds one.
-    if let Some(violation) = doc.depth_violation() {
-        let deep = notice(
-            id,
-            &violation.code,
-            Some(&violation.field),
-            violation.message,
-        );
-        return Ok(step(doc, Merged::Refused(vec![deep])));
-    }
-    if foreign_roots(&mut doc, &heads_before, existed) {
-        return Ok(step(doc, Merged::ForeignDocument));
-    }
-    let heads = doc.automerge_mut().get_heads();
-    let outcome = if heads == heads_before {
-        Merged::Unchanged
-    } else {
-        Merged::Changed {
-            merged: doc.to_json(),
-            heads,
-            device_time,
-        }
-    };
-    Ok(MergeStep {
-        doc,
-        old_json,
-        device_bytes: bytes,
-        outcome,
-    })
-}
-
-/// A device's change time (seconds since the epoch, as Automerge keeps
-/// it) when it names a plausible moment: 1970 to 9999, not zero (no time).
-fn device_clock(seconds: i64) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(seconds, 0)
-        .filter(|time| seconds != 0 && (1970..=9999).contains(&time.year()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn fields_valid_only_together_are_kept_together_and_the_bad_one_is_put_back() {
-        let id = Uuid::now_v7();
-        let old = json!({
-            "account_id": Uuid::now_v7(),
-            "name": "Meters",
-            "owner_id": Uuid::now_v7(),
-            "stage": "research",
-        });
-        let mut merged = old.clone();
-        merged["stage"] = json!("lost");
-        merged["lost_reason"] = json!("Price");
-        merged["probability"] = json!(500);
-        let (kept, notices) = keep_valid_fields(RecordKind::Opportunity, id, &old, &merged);
-        assert_eq!(kept["stage"], json!("lost"));
-        assert_eq!(kept["lost_reason"], json!("Price"));
-        assert_eq!(kept.get("probability"), None);
-        let fields: Vec<_> = notices.iter().map(|n| n.field.as_deref()).collect();
-        assert_eq!(fields, [Some("probability")]);
-    }
 }

@@ -1,11 +1,10 @@
 //! The opaque cursors clients send back: the sync cursor and the REST list
-//! cursor. Whatever parses must re-encode to a cursor that parses to the
+//! cursor (`kam_sync_core::cursor`). Whatever parses must re-encode to a cursor that parses to the
 //! same value.
 
 #![no_main]
 
-use kam_server::records::page::Cursor;
-use kam_server::sync::cursor::SyncCursor;
+use kam_sync_core::cursor::{Cursor, SyncCursor};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {

@@ -1,11 +1,12 @@
-//! A CBOR sync request body, decoded as `POST /sync` decodes it; then the
-//! request's cursor and every pushed document's Automerge bytes, handled
-//! as the server handles them.
+//! A CBOR sync request body, decoded as `POST /sync` decodes it
+//! (`kam_sync_core::wire::decode_request`); then the request's cursor
+//! (`kam_sync_core::cursor::SyncCursor::parse`) and every pushed document's
+//! Automerge bytes, handled as the server handles them (`kam_fuzz::push_doc`).
 
 #![no_main]
 
-use kam_server::routes::sync::decode_request;
-use kam_server::sync::cursor::SyncCursor;
+use kam_sync_core::cursor::SyncCursor;
+use kam_sync_core::wire::decode_request;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(init: kam_fuzz::report_only_uncaught_panics(), |body: &[u8]| {

@@ -1,4 +1,5 @@
-//! Bearer access tokens, verified as the server verifies them. The first
+//! Bearer access tokens, verified as the server verifies them
+//! (`kam_sync_core::token::TokenKeys::verify`). The first
 //! byte picks the mode: the rest is either a token as sent, or the claims
 //! of a token signed with the server's key, so that claims parsing and
 //! time checks are reached past the signature.
@@ -11,7 +12,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
-use kam_server::auth::TokenKeys;
+use kam_sync_core::token::TokenKeys;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 

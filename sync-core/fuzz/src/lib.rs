@@ -1,18 +1,20 @@
 //! What the fuzz targets share: the server's handling of one pushed
-//! document's Automerge bytes, through `kam_server::sync::push`'s own
-//! steps (`check_bytes`, `merge_pushed`) and then as the server goes on
-//! without the database; the stored records a push merges into; documents
-//! with structure grafted in by the input (deep nesting included); and a
-//! thread with the server's stack size to run every input on.
+//! document's Automerge bytes, through the functions the server's push
+//! calls (`kam_sync_core::merge`: `check_bytes`, `merge_pushed`,
+//! `keep_valid_fields`, `validate`), then the correction the server patches
+//! in, as it goes on without the database; the stored records a push
+//! merges into; documents with structure grafted in by the input (deep
+//! nesting included); and a thread with the server's stack size
+//! (`kam_sync_core::limits::WORKER_STACK_BYTES`) to run every input on.
 //!
 //! Every step's errors are expected (the bytes are hostile); only a panic,
 //! an overflow or a hang is a finding.
 
 use automerge::{ActorId, AutoCommit, ReadDoc};
 use chrono::DateTime;
-use kam_server::cpu::WORKER_STACK_BYTES;
-use kam_server::sync::push::{Merged, check_bytes, merge_pushed};
 use kam_sync_core::inflation::DecodeBudget;
+use kam_sync_core::limits::WORKER_STACK_BYTES;
+use kam_sync_core::merge::{Merged, check_bytes, keep_valid_fields, merge_pushed, validate};
 use kam_sync_core::{
     ChangeMeta, Record, RecordDoc, RecordError, RecordKind, diff_patch, with_record_type,
 };
@@ -132,10 +134,6 @@ pub fn stored(kind: RecordKind) -> RecordDoc {
     RecordDoc::load(kind, bytes).unwrap_or_else(|err| panic!("the stored sample is lost: {err}"))
 }
 
-fn validate(doc: &RecordDoc) -> Result<(), RecordError> {
-    doc.check()
-}
-
 fn merge_patch(
     doc: &mut RecordDoc,
     patch: &serde_json::Map<String, Value>,
@@ -178,8 +176,9 @@ pub fn on_worker_stack(work: impl FnOnce() + Send) {
 /// What the server does with a pushed document's bytes, for a record it
 /// has never seen and for one it stores: check the bytes (a new record is
 /// what they make on their own), merge them with the server's own merge
-/// step ([`merge_pushed`]), read and validate the result, patch it back
-/// towards a valid record, and save the new changes.
+/// step ([`merge_pushed`]), read the result, keep what stays valid as the
+/// server does ([`keep_valid_fields`] for a stored record, [`validate`] for
+/// a new one), patch the merge towards that, and save the new changes.
 pub fn push_doc(kind: RecordKind, bytes: &[u8]) {
     let Ok(whole) = check_bytes(DOC_ID, bytes, &mut DecodeBudget::default()) else {
         return;
@@ -211,7 +210,6 @@ fn merge(doc: RecordDoc, bytes: Vec<u8>, existed: bool, whole: bool) {
     } else {
         Vec::new()
     };
-    let old = if existed { doc.to_json() } else { sample(kind) };
     let Ok(step) = merge_pushed(doc, bytes, heads_before.clone(), existed, whole, DOC_ID) else {
         return;
     };
@@ -227,11 +225,16 @@ fn merge(doc: RecordDoc, bytes: Vec<u8>, existed: bool, whole: bool) {
     doc.automerge_mut().set_actor(server_actor());
     let _account = kind.account_of(DOC_ID, &merged);
     let _conflicts = doc.conflicts();
-    let _verdict = validate(&doc);
     let _device_bytes = doc.automerge_mut().save_after(&heads_before);
-    // The server undoes what it refuses by patching the merge back towards
-    // a valid record.
-    if let (Some(current), Some(target)) = (merged.as_object(), old.as_object()) {
+    // The server keeps what stays valid and patches the merge towards it; a
+    // new record that is invalid is refused whole, and the fuzzer patches
+    // it back towards the sample so the correction path sees it too.
+    let kept = match &step.old_json {
+        Some(old) => keep_valid_fields(kind, DOC_ID, old, &merged).0,
+        None if validate(kind, merged.clone()).is_ok() => merged.clone(),
+        None => sample(kind),
+    };
+    if let (Some(current), Some(target)) = (merged.as_object(), kept.as_object()) {
         let correction = diff_patch(current, target);
         if !correction.is_empty() && merge_patch(&mut doc, &correction).is_ok() {
             let _server_bytes = doc.automerge_mut().save_after(&heads_merged);

@@ -259,7 +259,7 @@ async fn a_token_signed_with_another_key_is_refused() -> anyhow::Result<()> {
     let session = app.login_as(&org.rep_a1).await?;
     let forged = TokenKeys::new(b"an attacker's key of 32 bytes!!!", 900).issue(
         org.rep_a1.id,
-        Role::Rep,
+        Role::Rep.as_str(),
         session.session_id,
         &session.device_id,
         Utc::now(),
@@ -277,7 +277,7 @@ async fn an_expired_access_token_is_refused() -> anyhow::Result<()> {
     let session = app.login_as(&org.rep_a1).await?;
     let expired = app.state().keys.issue(
         org.rep_a1.id,
-        Role::Rep,
+        Role::Rep.as_str(),
         session.session_id,
         &session.device_id,
         Utc::now() - Duration::hours(1),

@@ -886,7 +886,7 @@ async fn a_document_bringing_too_many_changes_is_refused_whole() -> anyhow::Resu
     }))?;
     let mut doc = kam_sync_core::RecordDoc::create(&account, ActorId::random(), &phone.meta())?;
     let runaway = doc.automerge_mut();
-    for i in 0..=kam_server::sync::push::MAX_PUSH_CHANGES {
+    for i in 0..=kam_sync_core::merge::MAX_PUSH_CHANGES {
         runaway.put(
             automerge::ROOT,
             "stage",

@@ -1,7 +1,8 @@
-//! Access tokens: short-lived HS256 JWTs naming the user, role and session.
+//! Access tokens: short-lived HS256 JWTs naming the user, role and session;
+//! signed and verified here, in one place, so that the server and the fuzz
+//! target in `sync-core/fuzz` verify bearer tokens with the same code.
+//! Behind the `token` feature (clients do not carry `jsonwebtoken`).
 
-use crate::auth::Role;
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -61,18 +62,18 @@ impl TokenKeys {
         self.ttl_secs
     }
 
-    /// Signs a token for a user's session.
+    /// Signs a token for a user's session (`role`: the role's code).
     pub fn issue(
         &self,
         user: Uuid,
-        role: Role,
+        role: &str,
         session: Uuid,
         device: &str,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<String> {
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let claims = Claims {
             sub: user,
-            role: role.as_str().to_owned(),
+            role: role.to_owned(),
             sid: session,
             dev: device.to_owned(),
             iss: ISSUER.to_owned(),
@@ -81,7 +82,6 @@ impl TokenKeys {
             exp: now.timestamp() + self.ttl_secs,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .context("cannot sign access token")
     }
 
     /// Verifies signature, algorithm, issuer and times.
@@ -100,7 +100,7 @@ mod tests {
         let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef", 900);
         let user = Uuid::now_v7();
         let token = keys
-            .issue(user, Role::Rep, Uuid::now_v7(), "phone", Utc::now())
+            .issue(user, "rep", Uuid::now_v7(), "phone", Utc::now())
             .unwrap_or_default();
         let claims = keys.verify(&token).unwrap_or_else(|err| panic!("{err}"));
         assert_eq!(claims.sub, user);
@@ -113,7 +113,7 @@ mod tests {
         let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef", 900);
         let issued = Utc::now() - chrono::Duration::hours(1);
         let token = keys
-            .issue(Uuid::now_v7(), Role::Rep, Uuid::now_v7(), "phone", issued)
+            .issue(Uuid::now_v7(), "rep", Uuid::now_v7(), "phone", issued)
             .unwrap_or_default();
         assert!(keys.verify(&token).is_err());
     }
