@@ -10,7 +10,9 @@
 //! comes from and how a refusal is answered, never in how it is stored.
 
 use super::kind::{Pending, Row, SyncedKind};
-use super::{ChangeSet, Loaded, Materialize, Staged, check_if_match, find, load, with_fields};
+use super::{
+    ChangeSet, DocMeta, Loaded, Materialize, Staged, check_if_match, find, load, with_fields,
+};
 use crate::auth::AuthUser;
 use crate::cache::DocCache;
 use crate::config::Settings;
@@ -239,17 +241,7 @@ pub async fn create<K: SyncedKind>(
             "a record with this id exists",
         ));
     }
-    let mut work = UnitOfWork::default();
-    work.stage(Staged {
-        id,
-        existing: None,
-        doc,
-        changes: vec![change],
-        snapshot: None,
-    });
-    let view = one_view::<K>(id, work.store_returning::<K>(&txn, &state.settings).await?)?;
-    work.commit(txn, &state.cache).await?;
-    Ok(view)
+    store_one::<K>(txn, state, id, None, doc, change).await
 }
 
 /// Changes record `id` through the API with the change `make` builds from
@@ -309,17 +301,7 @@ where
     }
     let change = ChangeSet::since(&mut doc, &heads, &meta)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a patch made no change")))?;
-    let mut work = UnitOfWork::default();
-    work.stage(Staged {
-        id,
-        existing: Some(doc_row),
-        doc,
-        changes: vec![change],
-        snapshot: None,
-    });
-    let view = one_view::<K>(id, work.store_returning::<K>(&txn, &state.settings).await?)?;
-    work.commit(txn, &state.cache).await?;
-    Ok(view)
+    store_one::<K>(txn, state, id, Some(doc_row), doc, change).await
 }
 
 /// A change the server makes to record `id` itself (no session wrote it):
@@ -352,21 +334,30 @@ pub async fn server_patch<K: SyncedKind>(
     let Some(change) = ChangeSet::since(&mut doc, &heads, &meta) else {
         return Ok(false);
     };
+    store_one::<K>(txn, state, id, Some(doc_row), doc, change).await?;
+    Ok(true)
+}
+
+/// Stores one record's change as a unit of work of its own, commits, and
+/// returns the record's view.
+async fn store_one<K: SyncedKind>(
+    txn: WriteTxn<'_>,
+    state: &AppState,
+    id: Uuid,
+    existing: Option<DocMeta>,
+    doc: RecordDoc,
+    change: ChangeSet,
+) -> ApiResult<K::View> {
     let mut work = UnitOfWork::default();
     work.stage(Staged {
         id,
-        existing: Some(doc_row),
+        existing,
         doc,
         changes: vec![change],
         snapshot: None,
     });
-    work.store(&txn, &state.settings).await?;
+    let mut views = work.store_returning::<K>(&txn, &state.settings).await?;
     work.commit(txn, &state.cache).await?;
-    Ok(true)
-}
-
-/// The one view a write of one record made.
-fn one_view<K: SyncedKind>(id: Uuid, mut views: Vec<K::View>) -> ApiResult<K::View> {
     views
         .pop()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("{} {id} was not materialized", K::NAME)))
