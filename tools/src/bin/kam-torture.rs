@@ -267,6 +267,15 @@ enum Attempt {
     Failed,
 }
 
+/// A sync request as sent: what it pushed, for checking acknowledgements.
+struct Sent {
+    request: SyncRequest,
+    /// Each pushed document and the device's heads when it pushed.
+    pushed: HashMap<Uuid, Vec<ChangeHash>>,
+    /// The pushed accounts whose stage the push moves.
+    stage_moves: HashSet<Uuid>,
+}
+
 /// A device under test: its replica, its random choices, and every
 /// acknowledged push (document and the device's heads when it pushed).
 struct Field {
@@ -280,8 +289,18 @@ struct Field {
     stats: Stats,
     turn: usize,
     made: usize,
-    /// The last request, if it failed, and the heads it pushed.
-    retry: Option<(SyncRequest, HashMap<Uuid, Vec<ChangeHash>>)>,
+    /// The last request, if it failed.
+    retry: Option<Sent>,
+    /// Accounts this device created: only it moves their stage. Two devices
+    /// moving one account's stage at once merge to a value the lifecycle
+    /// rule may refuse (a concurrent older move can win the merge), which
+    /// the server rightly undoes with a notice, but the workload is meant
+    /// to write only what the rules accept.
+    created_accounts: HashSet<Uuid>,
+    /// Accounts this device moved a stage on that no acknowledged push has
+    /// carried yet: a rep moves a stage one step per sync, so these are not
+    /// moved again until the server has the move.
+    stage_moves_unsynced: HashSet<Uuid>,
     /// Why the device could not go on, if it could not.
     broken: Option<String>,
 }
@@ -304,6 +323,8 @@ impl Field {
             turn: 0,
             made: 0,
             retry: None,
+            created_accounts: HashSet::new(),
+            stage_moves_unsynced: HashSet::new(),
             broken: None,
         }
     }
@@ -315,7 +336,7 @@ impl Field {
     /// one. Pulls come in small pages half the time, so that paging runs
     /// while documents change under it.
     async fn sync_once(&mut self, bases: &[String]) -> anyhow::Result<Attempt> {
-        let (request, pushed) = match self.retry.take() {
+        let sent = match self.retry.take() {
             Some(retry) if self.rng.random_bool(0.5) => retry,
             _ => {
                 let mut request = self.device.replica.prepare_sync();
@@ -330,27 +351,37 @@ impl Field {
                         Some((push.id, heads(doc.automerge())))
                     })
                     .collect();
-                (request, pushed)
+                let stage_moves = pushed
+                    .keys()
+                    .filter(|id| self.stage_moves_unsynced.contains(id))
+                    .copied()
+                    .collect();
+                Sent {
+                    request,
+                    pushed,
+                    stage_moves,
+                }
             }
         };
+        let request = &sent.request;
         if !request.resend.is_empty() {
             self.stats.resend_requests += 1;
         }
         let base = &bases[self.turn % bases.len()];
         self.turn += 1;
         self.stats.requests += 1;
-        let sent = self.device.send(base, &request).await;
-        if sent.is_err() {
-            self.retry = Some((request, pushed.clone()));
-        }
-        match sent {
+        let answer = self.device.send(base, request).await;
+        match answer {
             Ok(response) => {
                 self.stats.acknowledged += 1;
                 for result in &response.pushed {
                     if result.status == PushStatus::Refused {
                         self.stats.refused += 1;
-                    } else if let Some(heads) = pushed.get(&result.id) {
+                    } else if let Some(heads) = sent.pushed.get(&result.id) {
                         self.acks.push((result.id, heads.clone()));
+                        if sent.stage_moves.contains(&result.id) {
+                            self.stage_moves_unsynced.remove(&result.id);
+                        }
                     }
                 }
                 self.stats.notices += response.notices.len();
@@ -368,15 +399,18 @@ impl Field {
                 })
             }
             Err(SyncFailure::Transport(_)) => {
+                self.retry = Some(sent);
                 self.stats.transport_failures += 1;
                 Ok(Attempt::Failed)
             }
             Err(SyncFailure::Status { status, body }) if status >= 500 => {
+                self.retry = Some(sent);
                 self.stats.server_errors += 1;
                 self.stats.note_error(format!("{status}: {body}"));
                 Ok(Attempt::Failed)
             }
             Err(other) => {
+                self.retry = Some(sent);
                 self.stats.other_errors += 1;
                 self.stats.note_error(other.to_string());
                 Ok(Attempt::Failed)
@@ -385,7 +419,8 @@ impl Field {
     }
 
     /// Edits offline: mostly text splices, field changes, sometimes a new
-    /// account (shared with every rep) or a visit.
+    /// account (shared with every rep) or a visit; a stage moves one step
+    /// per acknowledged push, on accounts the device created.
     fn edit(&mut self) -> anyhow::Result<()> {
         let meta = self.device.meta();
         let accounts = self.device.replica.ids(RecordKind::Account);
@@ -403,6 +438,7 @@ impl Field {
             self.made += 1;
             let id = Uuid::now_v7();
             self.device.replica.create(id, &account, &meta)?;
+            self.created_accounts.insert(id);
             let visit = kam_tools::new_visit(id, self.device.user, 1)?;
             self.device.replica.create(Uuid::now_v7(), &visit, &meta)?;
             return Ok(());
@@ -419,7 +455,10 @@ impl Field {
                 let visit = visits[self.rng.random_range(0..visits.len())];
                 self.splice(visit, "summary")?;
             }
-            50..80 => {
+            50..80
+                if self.created_accounts.contains(&account)
+                    && !self.stage_moves_unsynced.contains(&account) =>
+            {
                 let stage =
                     kam_tools::next_stage(&kam_tools::stage_of(&self.device.replica, account));
                 self.device.replica.edit::<Account>(
@@ -427,7 +466,9 @@ impl Field {
                     &object(json!({"stage": stage})),
                     &meta,
                 )?;
+                self.stage_moves_unsynced.insert(account);
             }
+            50..80 => self.splice(account, "notes")?,
             80..90 => {
                 let loyalty = self.rng.random_range(0..100);
                 self.device.replica.edit::<Account>(
