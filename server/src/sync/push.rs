@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::timeline::EntryBody;
 use crate::records::write::UnitOfWork;
-use crate::records::{self, ChangeSet, Loaded, Review, Staged, accounts};
+use crate::records::{self, ChangeSet, DocMeta, Loaded, Review, Staged, accounts};
 use crate::state::AppState;
 use crate::with_kind;
 use automerge::{AutoCommit, ChangeHash};
@@ -382,6 +382,12 @@ impl Visibility {
     }
 }
 
+/// One pushed document through its steps: [`gate`] (scope, kind and role,
+/// before any work), [`merge`] (the device's changes, on the CPU pool),
+/// [`answer_unchanged`] or on to [`place`] (the account it is under, and
+/// that account's scope), [`checked_fields`] (the record's own rules),
+/// [`reviewed`] (the kind's review, refusals undone) and [`staged`] (the
+/// device's change and the server's correction, ready to store).
 async fn apply_one(
     conn: &impl ConnectionTrait,
     state: &AppState,
@@ -391,36 +397,167 @@ async fn apply_one(
     index: usize,
     earlier: &mut Earlier,
 ) -> ApiResult<Outcome> {
-    let Earlier {
-        visibility,
-        pending,
-    } = earlier;
     let Incoming { mut push, whole } = incoming;
-    let field = format!("push.{index}");
     let id = push.id;
-    let existed = existing.is_some();
-    let stored_account = existing.as_ref().map(|l| l.row.account_id);
-    let (row, doc, heads_before, merged) = match (existing, whole) {
-        (Some(Loaded { row, doc, heads }), _) => (Some(row), doc, heads, false),
-        (None, Some(whole)) => (
-            None,
-            RecordDoc::from_automerge(push.kind, whole),
-            Vec::new(),
-            true,
-        ),
-        (None, None) => (
-            None,
-            RecordDoc::from_automerge(push.kind, AutoCommit::new()),
-            Vec::new(),
-            false,
-        ),
+    let subject = Subject {
+        caller,
+        kind: push.kind,
+        id,
     };
-    // Scope first: a record out of sight tells nothing more, not its kind
-    // (kind_mismatch) nor its heads (read_only_role).
-    if let Some(account_id) = stored_account
-        && !visibility.account(conn, caller, account_id).await?
+    let start = Start::of(push.kind, existing, whole);
+    if let Some(refusal) = gate(conn, caller, &push, &start, &mut earlier.visibility, index).await?
     {
-        return Ok(refused(
+        return Ok(refusal);
+    }
+    let before = hex_heads(&start.heads);
+    let row = start.row.clone();
+    let (step, digest) = merge(&mut push, start).await?;
+    let MergeStep {
+        mut doc,
+        old_json,
+        device_bytes,
+        outcome,
+    } = step;
+    doc.automerge_mut().set_actor(state.actor.clone());
+    let changed = match outcome {
+        Merged::Refused(notices) => return Ok(refused(id, before, notices)),
+        Merged::UnknownDocument => {
+            return Err(ApiError::invalid_field(
+                &format!("push.{index}"),
+                "unknown_document",
+                format!("document {id} is unknown here and the changes are not a whole document"),
+            ));
+        }
+        Merged::ForeignDocument => {
+            return Err(ApiError::invalid_field(
+                &format!("push.{index}"),
+                "foreign_document",
+                format!("the changes pushed for document {id} belong to another document"),
+            ));
+        }
+        Merged::Unchanged => {
+            return answer_unchanged(conn, state, subject, row.as_ref(), doc, before, &digest)
+                .await;
+        }
+        Merged::Changed {
+            merged,
+            heads,
+            device_time,
+        } => Changed {
+            merged,
+            heads,
+            device_time,
+        },
+    };
+    let existed = row.is_some();
+    if let Err(refusal) = place(
+        conn,
+        subject,
+        existed,
+        &changed.merged,
+        &mut earlier.visibility,
+    )
+    .await?
+    {
+        return Ok(refusal);
+    }
+    let (kept, mut notices) =
+        match checked_fields(push.kind, id, old_json.as_ref(), &changed.merged)? {
+            Ok(checked) => checked,
+            Err(refusal) => return Ok(refusal),
+        };
+    let target = match reviewed(
+        conn,
+        subject,
+        old_json.as_ref(),
+        kept,
+        &earlier.pending,
+        &mut notices,
+        &before,
+    )
+    .await?
+    {
+        Ok(target) => target,
+        Err(refusal) => return Ok(refusal),
+    };
+    let (mut write, status) = staged(
+        subject,
+        row,
+        doc,
+        old_json.as_ref(),
+        changed,
+        device_bytes,
+        target,
+    )?;
+    let heads = hex_heads(&write.doc.automerge_mut().get_heads());
+    Ok(Outcome {
+        result: PushResult { id, status, heads },
+        notices,
+        digest: Some(digest),
+        write: Some(write),
+    })
+}
+
+/// The pushed document a step works on, and who pushed it.
+#[derive(Clone, Copy)]
+struct Subject<'a> {
+    caller: &'a AuthUser,
+    kind: RecordKind,
+    id: Uuid,
+}
+
+/// Where merging a pushed document starts: its stored row and document
+/// (with the heads it had), the document its bytes make when it is new and
+/// whole, or an empty one.
+struct Start {
+    row: Option<DocMeta>,
+    doc: RecordDoc,
+    heads: Vec<ChangeHash>,
+    /// The document was made from the pushed bytes (they were whole).
+    from_bytes: bool,
+}
+
+impl Start {
+    fn of(kind: RecordKind, existing: Option<Loaded>, whole: Option<AutoCommit>) -> Self {
+        match (existing, whole) {
+            (Some(Loaded { row, doc, heads }), _) => Self {
+                row: Some(row),
+                doc,
+                heads,
+                from_bytes: false,
+            },
+            (None, Some(whole)) => Self {
+                row: None,
+                doc: RecordDoc::from_automerge(kind, whole),
+                heads: Vec::new(),
+                from_bytes: true,
+            },
+            (None, None) => Self {
+                row: None,
+                doc: RecordDoc::from_automerge(kind, AutoCommit::new()),
+                heads: Vec::new(),
+                from_bytes: false,
+            },
+        }
+    }
+}
+
+/// The checks before any merging: a stored record out of the caller's scope
+/// (which then tells nothing more, not its kind nor its heads), a document
+/// of another kind than pushed, a role that may not write the kind.
+async fn gate(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    push: &PushDoc,
+    start: &Start,
+    visibility: &mut Visibility,
+    index: usize,
+) -> ApiResult<Option<Outcome>> {
+    let id = push.id;
+    if let Some(row) = &start.row
+        && !visibility.account(conn, caller, row.account_id).await?
+    {
+        return Ok(Some(refused(
             id,
             Vec::new(),
             vec![notice(
@@ -429,24 +566,23 @@ async fn apply_one(
                 None,
                 "this record is not in your scope",
             )],
-        ));
+        )));
     }
-    if doc.kind() != push.kind {
+    if start.doc.kind() != push.kind {
         return Err(ApiError::invalid_field(
-            &field,
+            &format!("push.{index}"),
             "kind_mismatch",
             format!(
                 "document {id} is a {}, not a {}",
-                doc.kind().as_str(),
+                start.doc.kind().as_str(),
                 push.kind.as_str()
             ),
         ));
     }
-    let before = hex_heads(&heads_before);
     if !with_kind!(push.kind, K => K::writable_by(caller.role)) {
-        return Ok(refused(
+        return Ok(Some(refused(
             id,
-            before,
+            hex_heads(&start.heads),
             vec![notice(
                 id,
                 "read_only_role",
@@ -457,73 +593,85 @@ async fn apply_one(
                     push.kind.as_str()
                 ),
             )],
-        ));
+        )));
     }
+    Ok(None)
+}
+
+/// Merges the pushed bytes into the document on the CPU pool; also the
+/// bytes' SHA-256 (hex), by which a repeated request finds what the first
+/// one was answered.
+async fn merge(push: &mut PushDoc, start: Start) -> ApiResult<(MergeStep, String)> {
     let changes = std::mem::take(&mut push.changes.0);
-    let (step, digest) = crate::cpu::run(move || {
-        // A repeated request sends the same bytes: their hash finds what
-        // the first one was answered.
+    let id = push.id;
+    let existed = start.row.is_some();
+    Ok(crate::cpu::run(move || {
         let digest = hex::encode(Sha256::digest(&changes));
-        merge_pushed(doc, changes, heads_before, existed, merged, id).map(|step| (step, digest))
+        merge_pushed(
+            start.doc,
+            changes,
+            start.heads,
+            existed,
+            start.from_bytes,
+            id,
+        )
+        .map(|step| (step, digest))
     })
-    .await??;
-    let MergeStep {
-        mut doc,
-        old_json,
-        device_bytes,
-        outcome,
-    } = step;
-    push.changes.0 = device_bytes;
-    doc.automerge_mut().set_actor(state.actor.clone());
-    let (merged, heads_merged, device_time) = match outcome {
-        Merged::Refused(notices) => return Ok(refused(id, before, notices)),
-        Merged::UnknownDocument => {
-            return Err(ApiError::invalid_field(
-                &field,
-                "unknown_document",
-                format!("document {id} is unknown here and the changes are not a whole document"),
-            ));
-        }
-        Merged::ForeignDocument => {
-            return Err(ApiError::invalid_field(
-                &field,
-                "foreign_document",
-                format!("the changes pushed for document {id} belong to another document"),
-            ));
-        }
-        Merged::Unchanged => {
-            // Nothing new (a retried request): the document is as
-            // committed, so it goes back into the cache it was taken from.
-            if let Some(row) = &row {
-                state.cache.put(id, doc.into_automerge(), row.last_seq);
-            }
-            // The repeat of a corrected push is answered as the push was.
-            let (status, notices) = match repeated_correction(conn, caller, id, &digest).await? {
-                Some(notices) => (PushStatus::Corrected, notices),
-                None => (PushStatus::Unchanged, Vec::new()),
-            };
-            return Ok(Outcome {
-                result: PushResult {
-                    id,
-                    status,
-                    heads: before,
-                },
-                notices,
-                write: None,
-                digest: None,
-            });
-        }
-        Merged::Changed {
-            merged,
-            heads,
-            device_time,
-        } => (merged, heads, device_time),
+    .await??)
+}
+
+/// What a merge that changed the document came to.
+struct Changed {
+    /// The record as merged.
+    merged: Value,
+    /// The document's heads after the merge.
+    heads: Vec<ChangeHash>,
+    /// The latest plausible time the device's clock put on its changes.
+    device_time: Option<chrono::DateTime<Utc>>,
+}
+
+/// A push that brought nothing new (a retried request): the document goes
+/// back into the cache it was taken from, and the repeat of a corrected push
+/// is answered as the push was.
+async fn answer_unchanged(
+    conn: &impl ConnectionTrait,
+    state: &AppState,
+    Subject { caller, id, .. }: Subject<'_>,
+    row: Option<&DocMeta>,
+    doc: RecordDoc,
+    heads: Vec<String>,
+    digest: &str,
+) -> ApiResult<Outcome> {
+    if let Some(row) = row {
+        state.cache.put(id, doc.into_automerge(), row.last_seq);
+    }
+    let (status, notices) = match repeated_correction(conn, caller, id, digest).await? {
+        Some(notices) => (PushStatus::Corrected, notices),
+        None => (PushStatus::Unchanged, Vec::new()),
     };
-    let account_id = match push.kind.account_of(id, &merged) {
+    Ok(Outcome {
+        result: PushResult { id, status, heads },
+        notices,
+        write: None,
+        digest: None,
+    })
+}
+
+/// The account a merged record is under, in the caller's scope: a new
+/// record must name one, and a new record under an account is refused when
+/// that account is out of scope or was refused in this request.
+async fn place(
+    conn: &impl ConnectionTrait,
+    Subject { caller, kind, id }: Subject<'_>,
+    existed: bool,
+    merged: &Value,
+    visibility: &mut Visibility,
+) -> ApiResult<Result<Uuid, Outcome>> {
+    let account_id = match kind.account_of(id, merged) {
         Some(account_id) => account_id,
         None if existed => id,
         None => {
-            return Ok(refused(
+            return Ok(Err(refused(
                 id,
                 Vec::new(),
                 vec![notice(
@@ -532,10 +680,10 @@ async fn apply_one(
                     Some("account_id"),
                     "a new record must name its account",
                 )],
-            ));
+            )));
         }
     };
-    let new_child = !existed && push.kind != RecordKind::Account;
+    let new_child = !existed && kind != RecordKind::Account;
     if new_child && !visibility.account(conn, caller, account_id).await? {
         let why = if visibility.refused.contains(&account_id) {
             notice(
@@ -554,39 +702,58 @@ async fn apply_one(
                 "the account is not in your scope",
             )
         };
-        return Ok(refused(id, Vec::new(), vec![why]));
+        return Ok(Err(refused(id, Vec::new(), vec![why])));
     }
-    let (kept, mut notices) = match &old_json {
-        Some(old) => keep_valid_fields(push.kind, id, old, &merged),
-        None => match validate(push.kind, merged.clone()) {
-            Ok(()) => (merged.clone(), Vec::new()),
-            Err(RecordError::Invalid(violations)) => {
-                let notices = violations
-                    .into_iter()
-                    .map(|v| {
-                        notice(
-                            id,
-                            "invalid_record",
-                            Some(&v.field),
-                            format!("{}: {}", v.field, v.message),
-                        )
-                    })
-                    .collect();
-                return Ok(refused(id, Vec::new(), notices));
-            }
-            Err(err) => return Err(ApiError::internal(err)),
-        },
-    };
-    let verdict = review(
-        conn,
-        caller,
-        push.kind,
-        id,
-        old_json.as_ref(),
-        &kept,
-        pending,
-    )
-    .await?;
+    Ok(Ok(account_id))
+}
+
+/// The record's own rules: a changed record keeps the fields that are valid
+/// (the rest go back to what they were, with notices); a new record must be
+/// valid whole, or it is refused.
+fn checked_fields(
+    kind: RecordKind,
+    id: Uuid,
+    old: Option<&Value>,
+    merged: &Value,
+) -> ApiResult<Result<(Value, Vec<Notice>), Outcome>> {
+    if let Some(old) = old {
+        return Ok(Ok(keep_valid_fields(kind, id, old, merged)));
+    }
+    match validate(kind, merged.clone()) {
+        Ok(()) => Ok(Ok((merged.clone(), Vec::new()))),
+        Err(RecordError::Invalid(violations)) => {
+            let notices = violations
+                .into_iter()
+                .map(|v| {
+                    notice(
+                        id,
+                        "invalid_record",
+                        Some(&v.field),
+                        format!("{}: {}", v.field, v.message),
+                    )
+                })
+                .collect();
+            Ok(Err(refused(id, Vec::new(), notices)))
+        }
+        Err(err) => Err(ApiError::internal(err)),
+    }
+}
+
+/// The kind's review of the kept record: each refusal is undone (with a
+/// notice added to `notices`) and derived fields come from the server. The
+/// undone record must pass review itself (a new account whose owner falls
+/// back to the caller, say); if it does not, the push is refused with the
+/// second review's notices (`before`: the heads it is refused at).
+async fn reviewed(
+    conn: &impl ConnectionTrait,
+    Subject { caller, kind, id }: Subject<'_>,
+    old: Option<&Value>,
+    kept: Value,
+    pending: &Pending,
+    notices: &mut Vec<Notice>,
+    before: &[String],
+) -> ApiResult<Result<Value, Outcome>> {
+    let verdict = review(conn, caller, kind, id, old, &kept, pending).await?;
     for refusal in &verdict.refusals {
         notices.push(notice(
             id,
@@ -596,37 +763,46 @@ async fn apply_one(
         ));
     }
     let target = records::with_json_fields(&kept, &verdict.correction());
-    // Undoing a refusal must itself pass review (a new account whose owner
-    // falls back to the caller, say); derived fields come from the server.
-    let final_review = if verdict.refusals.is_empty() {
-        Review::default()
-    } else {
-        review(
-            conn,
-            caller,
-            push.kind,
-            id,
-            old_json.as_ref(),
-            &target,
-            pending,
-        )
-        .await?
-    };
-    if !final_review.refusals.is_empty() {
-        let notices = final_review
-            .refusals
-            .iter()
-            .map(|r| {
-                notice(
-                    id,
-                    r.error.specific_code(),
-                    Some(r.field),
-                    r.error.detail().to_owned(),
-                )
-            })
-            .collect();
-        return Ok(refused(id, before, notices));
+    if verdict.refusals.is_empty() {
+        return Ok(Ok(target));
     }
+    let final_review = review(conn, caller, kind, id, old, &target, pending).await?;
+    if final_review.refusals.is_empty() {
+        return Ok(Ok(target));
+    }
+    let notices = final_review
+        .refusals
+        .iter()
+        .map(|r| {
+            notice(
+                id,
+                r.error.specific_code(),
+                Some(r.field),
+                r.error.detail().to_owned(),
+            )
+        })
+        .collect();
+    Ok(Err(refused(id, before.to_vec(), notices)))
+}
+
+/// The write a push makes: the device's bytes logged as they came (they
+/// hold the changes new here, and re-encoding them would cost as much as
+/// merging did), then the server's correction from the merged record to
+/// `target`, if they differ (the push is then `corrected`).
+fn staged(
+    Subject { caller, id, .. }: Subject<'_>,
+    row: Option<DocMeta>,
+    mut doc: RecordDoc,
+    old: Option<&Value>,
+    changed: Changed,
+    device_bytes: Vec<u8>,
+    target: Value,
+) -> ApiResult<(Staged, PushStatus)> {
+    let Changed {
+        merged,
+        heads,
+        device_time,
+    } = changed;
     let device_meta = ChangeMeta {
         user: Some(caller.id),
         device: caller.device_id.clone(),
@@ -637,10 +813,6 @@ async fn apply_one(
         device: "server".into(),
         time: Utc::now(),
     };
-    // The device's bytes are logged as they came: they hold the changes new
-    // here (heads moved), and re-encoding them would cost as much as
-    // merging did.
-    let device_bytes = std::mem::take(&mut push.changes.0);
     let (Some(current), Some(target)) = (merged.as_object(), target.as_object()) else {
         return Err(ApiError::internal(anyhow::anyhow!("records are objects")));
     };
@@ -648,10 +820,9 @@ async fn apply_one(
     let mut server = None;
     if !correction.is_empty() {
         doc.merge_patch_own_kind(&correction, &server_meta)?;
-        let after = doc.automerge_mut().get_heads();
-        if after != heads_merged {
+        if doc.automerge_mut().get_heads() != heads {
             server = Some(ChangeSet {
-                bytes: doc.automerge_mut().save_after(&heads_merged),
+                bytes: doc.automerge_mut().save_after(&heads),
                 meta: server_meta,
                 origin: None,
                 entry: EntryBody::between(Some(&merged), &Value::Object(target.clone())),
@@ -659,30 +830,24 @@ async fn apply_one(
             });
         }
     }
+    let device_change = ChangeSet {
+        bytes: device_bytes,
+        meta: device_meta,
+        origin: Some(caller.session_id),
+        entry: EntryBody::between(old, &merged),
+        device_time,
+    };
     let status = if server.is_some() {
         PushStatus::Corrected
     } else {
         PushStatus::Applied
     };
-    let heads = hex_heads(&doc.automerge_mut().get_heads());
-    Ok(Outcome {
-        result: PushResult { id, status, heads },
-        notices,
-        digest: Some(digest),
-        write: Some(Staged {
-            id,
-            existing: row,
-            snapshot: None,
-            doc,
-            changes: std::iter::once(ChangeSet {
-                bytes: device_bytes,
-                meta: device_meta,
-                origin: Some(caller.session_id),
-                entry: EntryBody::between(old_json.as_ref(), &merged),
-                device_time,
-            })
-            .chain(server)
-            .collect(),
-        }),
-    })
+    let write = Staged {
+        id,
+        existing: row,
+        snapshot: None,
+        doc,
+        changes: std::iter::once(device_change).chain(server).collect(),
+    };
+    Ok((write, status))
 }
