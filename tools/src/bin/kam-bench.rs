@@ -38,6 +38,7 @@ use kam_tools::{Client, Device, SENTENCES, ServerProcess, make_reps, object, pas
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -303,13 +304,21 @@ impl Metered {
 
 /// Checks that the server merged every pushed document and undid nothing:
 /// the workload writes only what a rep may, so a refused push or any notice
-/// is a broken workload, not a figure. A new account comes back `corrected`
-/// with no notice, as the server fills in the `team_id` it keeps.
+/// is a broken workload, not a figure. Only an account may come back
+/// `corrected` (with no notice): the server fills in the `team_id` of a new
+/// one, which it keeps.
 fn ensure_applied(request: &SyncRequest, response: &SyncResponse) -> anyhow::Result<()> {
+    let kinds: HashMap<Uuid, RecordKind> = request.push.iter().map(|p| (p.id, p.kind)).collect();
+    // The one correction a conforming device is owed: the team of a new
+    // account, which the protocol tells clients to leave out.
     let applied = response
         .pushed
         .iter()
-        .filter(|pushed| matches!(pushed.status, PushStatus::Applied | PushStatus::Corrected))
+        .filter(|pushed| match pushed.status {
+            PushStatus::Applied => true,
+            PushStatus::Corrected => kinds.get(&pushed.id) == Some(&RecordKind::Account),
+            PushStatus::Unchanged | PushStatus::Refused => false,
+        })
         .count();
     if applied != request.push.len() || !response.notices.is_empty() {
         let statuses: Vec<(Uuid, PushStatus)> = response
