@@ -20,6 +20,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 
+/// Prepared statements each PostgreSQL connection keeps (sqlx's default is
+/// 100). The server's SQL texts number in the hundreds (every `IN (...)`
+/// list length and every kind's statements are texts of their own), and a
+/// text that fell out of the cache costs a parse round trip when it comes
+/// back; see BENCHMARKS.md, "PostgreSQL statement cache".
+const POSTGRES_STATEMENT_CACHE: usize = 1_000;
+
 /// A pool of connections plus what the engine needs to write safely.
 #[derive(Clone)]
 pub struct Db {
@@ -104,7 +111,10 @@ impl Db {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))
-            .sqlx_logging(false);
+            .sqlx_logging(false)
+            .map_sqlx_postgres_opts(|postgres| {
+                postgres.statement_cache_capacity(POSTGRES_STATEMENT_CACHE)
+            });
         let conn = Database::connect(options)
             .await
             .context("cannot connect to the database")?;
