@@ -3,14 +3,17 @@
 //! engine needs it. A SQLite database is private to the server's user: its
 //! folder, when the server makes it (or it is the default `kam-data/`), is
 //! 0700 and its files 0600, whatever the umask (see [`make_private`]).
+//! Also the way rows are inserted ([`insert_each`], [`upsert_each`]).
 
 use crate::config::{DEFAULT_SQLITE_PATH, DatabaseSettings};
 use crate::migration::Migrator;
 use anyhow::Context;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::sqlx::sqlite::SqliteConnectOptions;
 use sea_orm::{
-    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DbErr, ExecResult, IsolationLevel, QueryResult, Statement, TransactionTrait,
+    AccessMode, ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, ExecResult, IsolationLevel, QueryResult,
+    Statement, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use secrecy::ExposeSecret;
@@ -259,4 +262,39 @@ fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
         let _ = (path, mode);
         Ok(())
     }
+}
+
+/// Inserts `rows`, one statement each.
+///
+/// One statement per row, not multi-row inserts: every row count is another
+/// SQL text and, on PostgreSQL, another prepared statement, and the field
+/// day over TCP stored 291 documents/s with multi-row inserts against 770
+/// with one row per statement (SQLite: 1,173 against 1,070, within the
+/// noise). Each statement here is prepared once per connection and reused.
+pub async fn insert_each<A>(conn: &impl ConnectionTrait, rows: Vec<A>) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + Send,
+{
+    for row in rows {
+        A::Entity::insert(row).exec_without_returning(conn).await?;
+    }
+    Ok(())
+}
+
+/// Inserts `rows`, one statement each, updating those that exist already.
+pub async fn upsert_each<A>(
+    conn: &impl ConnectionTrait,
+    rows: Vec<A>,
+    on_conflict: OnConflict,
+) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + Send,
+{
+    for row in rows {
+        A::Entity::insert(row)
+            .on_conflict(on_conflict.clone())
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
 }

@@ -176,7 +176,8 @@ async fn main() -> anyhow::Result<ExitCode> {
             let settings = Settings::load()?;
             let db = Db::connect(&settings.database).await?;
             let done =
-                kam_server::feed::compact(&db, &kam_server::cache::DocCache::new(0), keep).await?;
+                kam_server::store::log::compact(&db, &kam_server::cache::DocCache::new(0), keep)
+                    .await?;
             println!(
                 "horizon {}: {} snapshots rewritten, {} log entries removed",
                 done.horizon, done.snapshots, done.deleted

@@ -151,7 +151,7 @@ fn pushed_whole(kind: RecordKind, bytes: &[u8]) -> anyhow::Result<AutoCommit> {
     Ok(doc.into_automerge())
 }
 
-/// What `records::load_many` does with a document the cache does not
+/// What `store::load_many` does with a document the cache does not
 /// hold: load its snapshot, then apply the changes logged after it.
 fn loaded_from_store(
     kind: RecordKind,
@@ -159,8 +159,8 @@ fn loaded_from_store(
     log: &[Vec<u8>],
 ) -> anyhow::Result<AutoCommit> {
     let mut doc = RecordDoc::load(kind, snapshot)?;
-    for chunk in log {
-        doc.automerge_mut().load_incremental(chunk)?;
+    for entry in log {
+        doc.automerge_mut().load_incremental(entry)?;
     }
     drop(doc.to_json());
     Ok(doc.into_automerge())

@@ -5,7 +5,10 @@
 //! top-level module, collects the `crate::<module>` paths it names (in `use`
 //! lines, `use crate::{a, b}` groups and inline paths, `$crate::` in macros
 //! included; comments, string literals and `#[cfg(test)] mod` blocks
-//! excluded), and fails naming any cycle among the modules.
+//! excluded), and fails naming any cycle among the modules. It also holds
+//! the store to being the one owner of its tables: no module but `store`
+//! (the entities and migrations aside) names the entities of documents, the
+//! change log, its head or the scope history.
 //!
 //! It is a plain text scan, not a parser: `super::super::` paths across
 //! top-level modules and `#[macro_export]` macros called without a path are
@@ -31,6 +34,51 @@ fn top_level_modules_have_no_import_cycle() {
     assert!(cycles.is_empty(), "{}", describe(&cycles, &edges));
 }
 
+/// The entities only the store may name: documents, the change log, its
+/// head and the scope history of accounts.
+const STORE_TABLES: [&str; 4] = ["document", "doc_change", "feed_head", "scope_change"];
+
+/// The top-level modules that may name [`STORE_TABLES`]: the store, and the
+/// entities and migrations that define them.
+const STORE_TABLE_OWNERS: [&str; 3] = ["store", "entities", "migration"];
+
+#[test]
+fn only_the_store_names_its_tables() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut scanned = 0;
+    let mut found = Vec::new();
+    for file in rust_files(&src) {
+        let relative = file.strip_prefix(&src).unwrap_or(&file);
+        let Some(first) = relative.components().next() else {
+            continue;
+        };
+        let first = first.as_os_str().to_string_lossy();
+        let module = first.strip_suffix(".rs").unwrap_or(&first);
+        if STORE_TABLE_OWNERS.contains(&module) {
+            continue;
+        }
+        scanned += 1;
+        let text = std::fs::read_to_string(&file)
+            .unwrap_or_else(|err| panic!("cannot read {}: {err}", file.display()));
+        for (table, line) in segments_after(&code_only(&text), "entities::") {
+            if STORE_TABLES.contains(&table.as_str()) {
+                found.push(format!("{}:{line}: entities::{table}", relative.display()));
+            }
+        }
+    }
+    assert!(
+        scanned > 10,
+        "scanned only {scanned} files under {}: is the scan broken?",
+        src.display()
+    );
+    assert!(
+        found.is_empty(),
+        "only the store reads and writes documents, the change log, its head and the \
+         scope history; call a `store` function instead:\n{}",
+        found.join("\n")
+    );
+}
+
 /// The top-level modules of `src` and, for each, the modules it names with
 /// the first place it names each (`file:line`).
 fn module_graph(src: &Path) -> Edges {
@@ -52,7 +100,7 @@ fn module_graph(src: &Path) -> Edges {
         let text = std::fs::read_to_string(&file)
             .unwrap_or_else(|err| panic!("cannot read {}: {err}", file.display()));
         let code = without_test_modules(&code_only(&text));
-        for (target, line) in crate_references(&code) {
+        for (target, line) in segments_after(&code, "crate::") {
             if target != module && modules.contains(&target) {
                 let place = format!("{}:{line}", relative.display());
                 edges
@@ -254,14 +302,16 @@ fn without_test_modules(code: &str) -> String {
     out
 }
 
-/// The first path segment of every `crate::` path in `code`, with its line
-/// (1-based); a group (`crate::{a::b, c}`) gives each of its members.
-fn crate_references(code: &str) -> Vec<(String, usize)> {
+/// The segment after every `prefix` path in `code` (`crate::` gives the
+/// modules a file names, `entities::` the entities), with its line
+/// (1-based); a group (`prefix{a::b, c}`) gives each of its members. A
+/// `prefix` that ends a longer identifier (`notcrate::`) does not count.
+fn segments_after(code: &str, prefix: &str) -> Vec<(String, usize)> {
     let mut found = Vec::new();
     let mut from = 0;
-    while let Some(offset) = code[from..].find("crate::") {
+    while let Some(offset) = code[from..].find(prefix) {
         let start = from + offset;
-        from = start + "crate::".len();
+        from = start + prefix.len();
         let preceded_by_ident = code[..start]
             .chars()
             .next_back()
@@ -422,10 +472,11 @@ mod tests {
     use crate::records;
 }
 "##;
-    let names: BTreeSet<String> = crate_references(&without_test_modules(&code_only(code)))
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect();
+    let names: BTreeSet<String> =
+        segments_after(&without_test_modules(&code_only(code)), "crate::")
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
     let expected = ["config", "db", "error", "state", "tiering"];
     assert_eq!(names, expected.iter().map(|s| s.to_string()).collect());
 }
@@ -446,4 +497,31 @@ fn a_cycle_is_found_and_named() {
     assert!(report.contains("one loop: a -> b -> c -> a"), "{report}");
     assert!(report.contains("c -> a  (c.rs:1)"), "{report}");
     assert!(!report.contains("c -> d"), "{report}");
+}
+
+#[test]
+fn entity_paths_are_found_alone_and_in_groups() {
+    let code = r##"
+use crate::entities::{account, doc_change, document::Column};
+use kam_server::entities::feed_head;
+let _ = crate::entities::scope_change::Entity::find();
+// crate::entities::document in a comment
+let _ = "entities::doc_change";
+let _ = myentities::document::X;
+"##;
+    let found = segments_after(&code_only(code), "entities::");
+    let expected = [
+        ("account", 2),
+        ("doc_change", 2),
+        ("document", 2),
+        ("feed_head", 3),
+        ("scope_change", 4),
+    ];
+    assert_eq!(
+        found,
+        expected
+            .iter()
+            .map(|(name, line)| (name.to_string(), *line))
+            .collect::<Vec<_>>()
+    );
 }

@@ -39,8 +39,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_among;
 use crate::records::kind::Pending;
 use crate::records::write::UnitOfWork;
-use crate::records::{ChangeSet, Review, Staged, load_many, with_fields};
+use crate::records::{ChangeSet, Review, Staged, with_fields};
 use crate::state::AppState;
+use crate::store::load_many;
 use kam_sync_core::{ChangeMeta, Record, RecordDoc, parse_record};
 pub use kinds::{CsvKind, CsvKindName};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -777,11 +778,11 @@ async fn update_one<K: CsvKind>(
     txn: &impl sea_orm::ConnectionTrait,
     caller: &AuthUser,
     meta: &ChangeMeta,
-    loaded: crate::records::Loaded,
+    loaded: crate::store::Loaded,
     patch: &Map<String, Value>,
     pending: &Pending,
 ) -> Result<Option<Staged>, RowError> {
-    let crate::records::Loaded {
+    let crate::store::Loaded {
         row,
         mut doc,
         heads,

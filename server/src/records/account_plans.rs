@@ -7,9 +7,10 @@ use super::child::{
     ChildKind, Columns, check_assignable, check_owner, list_filter, manages_account,
 };
 use super::kind::{Pending, Stamp, SyncedKind};
-use super::{Materialize, Review, upsert_each};
+use super::{Materialize, Review};
 use crate::auth::AuthUser;
 use crate::config::Settings;
+use crate::db::upsert_each;
 use crate::entities::account_plan;
 use crate::error::{ApiError, ApiResult};
 use actix_web::http::StatusCode;

@@ -1,15 +1,17 @@
 //! Accounts: creating, changing and reading them with the authority rules
 //! (who may own, reassign, tier and share), and materializing their rows.
 
-use super::{Materialize, Review, insert_each, upsert_each, write};
+use super::{Materialize, Review, write};
 use crate::access::{account_scope, can_see_account, manages};
 use crate::auth::{AuthUser, Role};
 use crate::config::{Settings, TieringSettings};
-use crate::entities::{account, account_share, scope_change, team, user};
+use crate::db::{insert_each, upsert_each};
+use crate::entities::{account, account_share, team, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{self, Page};
 use crate::state::AppState;
+use crate::store::scope::{self, AccountScope};
 use crate::tiering;
 use chrono::{DateTime, Utc};
 use kam_sync_core::account::{Segment, Stage, Tier, TierRejection};
@@ -817,13 +819,13 @@ pub async fn materialize_all(
                 account_id: Set(id),
                 user_id: Set(*user_id),
             }));
-            scope_changes.push(scope_change::ActiveModel {
-                account_id: Set(id),
-                seq: Set(item.version),
-                owner_id: Set(account.owner_id.0),
-                team_id: Set(account.team_id.map(|t| t.0)),
-                branch_id: Set(branch_id),
-                shared_with: Set(json(&shares)),
+            scope_changes.push(AccountScope {
+                account_id: id,
+                seq: item.version,
+                owner_id: account.owner_id.0,
+                team_id: account.team_id.map(|t| t.0),
+                branch_id,
+                shared_with: shares,
             });
         }
         views.push(view);
@@ -859,7 +861,7 @@ pub async fn materialize_all(
             .await?;
     }
     insert_each(conn, new_shares).await?;
-    insert_each(conn, scope_changes).await?;
+    scope::record(conn, scope_changes).await?;
     Ok(views)
 }
 

@@ -10,9 +10,10 @@
 use super::child::{ChildKind, Columns, check_owner, list_filter};
 use super::kind::{Pending, Stamp, SyncedKind};
 use super::tickets::contact_problem;
-use super::{Materialize, Review, upsert_each};
+use super::{Materialize, Review};
 use crate::auth::{AuthUser, Role};
 use crate::config::Settings;
+use crate::db::upsert_each;
 use crate::entities::{callback, ticket};
 use crate::error::{ApiError, ApiResult};
 use actix_web::http::StatusCode;

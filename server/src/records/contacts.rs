@@ -3,9 +3,10 @@
 
 use super::child::{ChildKind, Columns, list_filter};
 use super::kind::{Pending, Stamp, SyncedKind};
-use super::{Materialize, Review, upsert_each};
+use super::{Materialize, Review};
 use crate::auth::AuthUser;
 use crate::config::Settings;
+use crate::db::upsert_each;
 use crate::entities::contact;
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;

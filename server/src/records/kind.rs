@@ -61,7 +61,7 @@ pub trait SyncedKind {
         pending: &Pending,
     ) -> impl Future<Output = ApiResult<Review>>;
 
-    /// Reads, before the feed lock is taken, what materializing this kind
+    /// Reads, before the change log's head is locked, what materializing this kind
     /// will wait for (the tiering settings' row lock, for accounts), so
     /// that the wait does not hold up every other writer.
     fn before_store(

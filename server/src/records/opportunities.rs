@@ -14,10 +14,11 @@
 use super::child::{ChildKind, Columns, check_owner, list_filter, manages_account};
 use super::kind::{Pending, Stamp, SyncedKind};
 use super::totals;
-use super::{Materialize, Review, upsert_each};
+use super::{Materialize, Review};
 use crate::access::visible_account_ids;
 use crate::auth::AuthUser;
 use crate::config::Settings;
+use crate::db::upsert_each;
 use crate::entities::{contact, opportunity, user};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;

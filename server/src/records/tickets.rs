@@ -16,10 +16,11 @@
 
 use super::child::{ChildKind, Columns, active_user, list_filter, sees_account};
 use super::kind::{Pending, Stamp, SyncedKind};
-use super::{Materialize, Review, upsert_each};
+use super::{Materialize, Review};
 use crate::access::visible_account_ids;
 use crate::auth::{AuthUser, Role};
 use crate::config::{Settings, SlaHours};
+use crate::db::upsert_each;
 use crate::entities::{callback, contact, ticket};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;

@@ -4,7 +4,7 @@
 //! which device, when, and what it changed.
 //!
 //! Entries are written with the change they describe, in the same
-//! transaction ([`super::store_all`]), so a page is one indexed query, never
+//! transaction (`records::store_all`), so a page is one indexed query, never
 //! a walk over documents' histories, and its authors are what the server
 //! knows: the session that wrote the change and the time it was stored. The
 //! metadata a device writes into its Automerge changes (a user, a device, a
@@ -16,18 +16,18 @@ use super::page::Page;
 use crate::auth::AuthUser;
 use crate::cache::DocCache;
 use crate::db::Db;
-use crate::entities::{doc_change, document, server_value, timeline_entry, user};
+use crate::entities::{server_value, timeline_entry, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::visible_row;
 use crate::state::AppState;
+use crate::store::{self, StoredDocument, log};
 use chrono::{DateTime, Utc};
 use kam_sync_core::cursor::{decode_opaque, encode_opaque, invalid_cursor};
 use kam_sync_core::doc::decode_untrusted;
 use kam_sync_core::{RecordDoc, RecordKind};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -284,26 +284,6 @@ fn render(row: timeline_entry::Model, names: &HashMap<Uuid, String>) -> ApiResul
     })
 }
 
-/// A stored document, as [`backfill_once`] reads it.
-#[derive(Debug, FromQueryResult)]
-struct StoredDocument {
-    id: Uuid,
-    kind: String,
-    account_id: Uuid,
-    last_seq: i64,
-    created_at: DateTime<Utc>,
-}
-
-/// A change-log entry, as [`backfill_once`] replays it.
-#[derive(Debug, FromQueryResult)]
-struct LoggedChange {
-    seq: i64,
-    bytes: Vec<u8>,
-    user_id: Option<Uuid>,
-    device_id: String,
-    created_at: DateTime<Utc>,
-}
-
 /// The name under which [`backfill_once`] notes that it ran.
 const BACKFILLED: &str = "timeline_backfilled";
 
@@ -323,16 +303,7 @@ pub async fn backfill_once(db: &Db) -> ApiResult<()> {
     {
         return Ok(());
     }
-    let documents: Vec<StoredDocument> = document::Entity::find()
-        .select_only()
-        .column(document::Column::Id)
-        .column(document::Column::Kind)
-        .column(document::Column::AccountId)
-        .column(document::Column::LastSeq)
-        .column(document::Column::CreatedAt)
-        .into_model()
-        .all(conn)
-        .await?;
+    let documents = store::all_documents(conn).await?;
     let mut written = 0;
     for StoredDocument {
         id,
@@ -345,18 +316,7 @@ pub async fn backfill_once(db: &Db) -> ApiResult<()> {
         let Some(kind) = RecordKind::parse(&kind) else {
             continue;
         };
-        let chunks: Vec<LoggedChange> = doc_change::Entity::find()
-            .select_only()
-            .column(doc_change::Column::Seq)
-            .column(doc_change::Column::Bytes)
-            .column(doc_change::Column::UserId)
-            .column(doc_change::Column::DeviceId)
-            .column(doc_change::Column::CreatedAt)
-            .filter(doc_change::Column::DocId.eq(id))
-            .order_by_asc(doc_change::Column::Seq)
-            .into_model()
-            .all(conn)
-            .await?;
+        let logged = log::entries_after(conn, id, 0).await?;
         let base = timeline_entry::ActiveModel {
             account_id: Set(account_id),
             record_id: Set(id),
@@ -364,8 +324,8 @@ pub async fn backfill_once(db: &Db) -> ApiResult<()> {
             device_time: Set(None),
             ..Default::default()
         };
-        let entries = match replay(kind, &chunks) {
-            Some(bodies) => chunks
+        let entries = match replay(kind, &logged) {
+            Some(bodies) => logged
                 .iter()
                 .zip(bodies)
                 .map(|(change, body)| {
@@ -380,9 +340,8 @@ pub async fn backfill_once(db: &Db) -> ApiResult<()> {
                 })
                 .collect::<ApiResult<Vec<_>>>()?,
             None => {
-                let loaded = super::load_many(conn, &DocCache::new(0), &[id], false)
+                let loaded = store::load(conn, &DocCache::new(0), id, false)
                     .await?
-                    .remove(&id)
                     .ok_or_else(|| ApiError::internal(anyhow::anyhow!("document {id} vanished")))?;
                 let doc = loaded.doc;
                 vec![entry(
@@ -449,11 +408,11 @@ fn entry(
 
 /// Replays a record's logged change sets from nothing; `None` when the log
 /// does not start at the record's beginning (it was compacted).
-fn replay(kind: RecordKind, chunks: &[LoggedChange]) -> Option<Vec<EntryBody>> {
+fn replay(kind: RecordKind, logged: &[log::Entry]) -> Option<Vec<EntryBody>> {
     let mut doc = RecordDoc::from_automerge(kind, automerge::AutoCommit::new());
     let mut before: Option<Value> = None;
-    let mut bodies = Vec::with_capacity(chunks.len());
-    for change in chunks {
+    let mut bodies = Vec::with_capacity(logged.len());
+    for change in logged {
         decode_untrusted(|| doc.automerge_mut().load_incremental(&change.bytes)).ok()?;
         if !doc.automerge_mut().get_missing_deps(&[]).is_empty() {
             return None;

@@ -2,10 +2,11 @@
 //! steps, and their materialized rows. A visit is visible to whoever sees its
 //! account.
 
-use super::{Materialize, Review, upsert_each, write};
+use super::{Materialize, Review, write};
 use crate::access::visible_account_ids;
 use crate::auth::AuthUser;
 use crate::config::Settings;
+use crate::db::upsert_each;
 use crate::entities::{account, visit};
 use crate::error::{ApiError, ApiResult};
 use crate::records::accounts::AccountView;

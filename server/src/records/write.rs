@@ -10,15 +10,14 @@
 //! comes from and how a refusal is answered, never in how it is stored.
 
 use super::kind::{Pending, Row, SyncedKind};
-use super::{
-    ChangeSet, DocMeta, Loaded, Materialize, Staged, check_if_match, find, load, with_fields,
-};
+use super::{ChangeSet, Materialize, Staged, check_if_match, with_fields};
 use crate::auth::AuthUser;
 use crate::cache::DocCache;
 use crate::config::Settings;
 use crate::db::WriteTxn;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::store::{DocMeta, Loaded, find, load, log};
 use crate::with_kind;
 use kam_sync_core::{ChangeMeta, RecordDoc, RecordKind};
 use sea_orm::ConnectionTrait;
@@ -102,7 +101,7 @@ impl UnitOfWork {
         let mut staged = std::mem::take(&mut self.staged);
         if staged
             .iter()
-            .any(|s| super::needs_snapshot(s.existing.as_ref(), s.changes.len()))
+            .any(|s| log::needs_snapshot(s.existing.as_ref(), s.changes.len()))
         {
             staged = crate::cpu::run(move || {
                 for write in &mut staged {

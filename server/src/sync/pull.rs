@@ -7,16 +7,13 @@ use super::cursor::scope_fingerprint;
 use crate::access::{can_see, visible_account_ids};
 use crate::auth::AuthUser;
 use crate::cache::DocCache;
-use crate::entities::{account, account_share, doc_change, document, scope_change};
+use crate::entities::{account, account_share};
 use crate::error::{ApiError, ApiResult};
-use crate::records;
+use crate::store::{self, DocHeads, IN_LIST_CHUNK, log, scope};
 use kam_sync_core::RecordKind;
 use kam_sync_core::cursor::SyncCursor;
 use kam_sync_core::protocol::{Bytes, PullDoc, Removed};
-use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
 
@@ -25,12 +22,9 @@ pub const DEFAULT_PULL_DOCS: u32 = 200;
 /// Most documents per page.
 pub const MAX_PULL_DOCS: u32 = 1_000;
 
-/// Ids per `IN (...)` list: far below both engines' limits on bound
-/// parameters.
-const IN_LIST_CHUNK: usize = 1_000;
 /// A document with more change-log entries than this since the cursor is
-/// sent whole: one compressed snapshot beats many small chunks.
-const WHOLE_AFTER_CHUNKS: usize = 16;
+/// sent whole: one compressed snapshot beats many small entries.
+const WHOLE_AFTER_ENTRIES: usize = 16;
 
 /// One page of a pull.
 pub struct PullPage {
@@ -46,29 +40,6 @@ pub struct PullPage {
     pub cursor: String,
 }
 
-#[derive(Debug, FromQueryResult)]
-struct DocHead {
-    id: Uuid,
-    kind: String,
-    account_id: Uuid,
-    last_seq: i64,
-    heads: serde_json::Value,
-}
-
-fn heads_of(doc: &DocHead) -> Vec<String> {
-    serde_json::from_value(doc.heads.clone()).unwrap_or_default()
-}
-
-fn doc_heads_query() -> sea_orm::Select<document::Entity> {
-    document::Entity::find()
-        .select_only()
-        .column(document::Column::Id)
-        .column(document::Column::Kind)
-        .column(document::Column::AccountId)
-        .column(document::Column::LastSeq)
-        .column(document::Column::Heads)
-}
-
 /// Accounts whose scope changed after `base`: those the caller could see at
 /// `base` and cannot now (removed), and the reverse (entered).
 async fn scope_transitions(
@@ -76,35 +47,14 @@ async fn scope_transitions(
     caller: &AuthUser,
     base: i64,
 ) -> ApiResult<(BTreeSet<Uuid>, BTreeSet<Uuid>)> {
-    let changed: BTreeSet<Uuid> = scope_change::Entity::find()
-        .select_only()
-        .column(scope_change::Column::AccountId)
-        .filter(scope_change::Column::Seq.gt(base))
-        .into_tuple::<Uuid>()
-        .all(txn)
+    let changed: Vec<Uuid> = scope::accounts_rescoped_after(txn, base)
         .await?
         .into_iter()
         .collect();
     // Who could see each account at `base`: its last scope row up to then.
     // An account made after `base` has none: it is new, not entered, and
     // its changes since `base` are all of it.
-    let mut then: HashMap<Uuid, scope_change::Model> = HashMap::new();
-    let changed: Vec<Uuid> = changed.into_iter().collect();
-    for ids in changed.chunks(IN_LIST_CHUNK) {
-        let rows = scope_change::Entity::find()
-            .filter(scope_change::Column::AccountId.is_in(ids.iter().copied()))
-            .filter(scope_change::Column::Seq.lte(base))
-            .all(txn)
-            .await?;
-        for row in rows {
-            match then.get(&row.account_id) {
-                Some(kept) if kept.seq >= row.seq => {}
-                _ => {
-                    then.insert(row.account_id, row);
-                }
-            }
-        }
-    }
+    let then = scope::as_of(txn, &changed, base).await?;
     let existed: Vec<Uuid> = then.keys().copied().collect();
     let mut now: HashMap<Uuid, account::Model> = HashMap::new();
     let mut shares_now: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
@@ -131,8 +81,13 @@ async fn scope_transitions(
     let mut entered = BTreeSet::new();
     let mut removed = BTreeSet::new();
     for (account_id, then) in then {
-        let shares: Vec<Uuid> = serde_json::from_value(then.shared_with).unwrap_or_default();
-        let seen_then = can_see(caller, then.owner_id, then.team_id, then.branch_id, &shares);
+        let seen_then = can_see(
+            caller,
+            then.owner_id,
+            then.team_id,
+            then.branch_id,
+            &then.shared_with,
+        );
         let seen_now = now.get(&account_id).is_some_and(|row| {
             let shares = shares_now.get(&account_id).map_or(&[][..], Vec::as_slice);
             can_see(caller, row.owner_id, row.team_id, row.branch_id, shares)
@@ -153,9 +108,9 @@ async fn scope_transitions(
 async fn whole(
     txn: &DatabaseTransaction,
     cache: &DocCache,
-    doc: &DocHead,
+    doc: &DocHeads,
 ) -> ApiResult<Option<PullDoc>> {
-    let Some(mut loaded) = records::load(txn, cache, doc.id, false).await? else {
+    let Some(mut loaded) = store::load(txn, cache, doc.id, false).await? else {
         return Ok(None);
     };
     let heads = loaded.heads.iter().map(ToString::to_string).collect();
@@ -176,29 +131,20 @@ async fn whole(
 async fn changes_or_whole(
     txn: &DatabaseTransaction,
     cache: &DocCache,
-    doc: &DocHead,
+    doc: &DocHeads,
     base: i64,
     skip_session: Option<Uuid>,
 ) -> ApiResult<Option<PullDoc>> {
-    let rows: Vec<(Vec<u8>, Option<Uuid>)> = doc_change::Entity::find()
-        .select_only()
-        .column(doc_change::Column::Bytes)
-        .column(doc_change::Column::OriginSession)
-        .filter(doc_change::Column::DocId.eq(doc.id))
-        .filter(doc_change::Column::Seq.gt(base))
-        .order_by_asc(doc_change::Column::Seq)
-        .into_tuple()
-        .all(txn)
-        .await?;
-    let missing: Vec<Vec<u8>> = rows
+    let missing: Vec<Vec<u8>> = log::entries_after(txn, doc.id, base)
+        .await?
         .into_iter()
-        .filter(|(_, origin)| skip_session.is_none_or(|skip| *origin != Some(skip)))
-        .map(|(bytes, _)| bytes)
+        .filter(|entry| skip_session.is_none_or(|skip| entry.origin_session != Some(skip)))
+        .map(|entry| entry.bytes)
         .collect();
     if missing.is_empty() {
         return Ok(None);
     }
-    if missing.len() > WHOLE_AFTER_CHUNKS {
+    if missing.len() > WHOLE_AFTER_ENTRIES {
         return whole(txn, cache, doc).await;
     }
     let data = missing.concat();
@@ -210,7 +156,7 @@ async fn changes_or_whole(
         account_id: doc.account_id,
         whole: false,
         data: Bytes(data),
-        heads: heads_of(doc),
+        heads: doc.heads(),
     }))
 }
 
@@ -250,19 +196,10 @@ pub async fn pull(
     };
     let limit = u64::from(limit.unwrap_or(DEFAULT_PULL_DOCS).clamp(1, MAX_PULL_DOCS));
     let txn = db.begin_read().await?;
-    let feed_head = records::feed_head(&txn).await?;
-    let horizon = crate::feed::horizon(&txn)
-        .await
-        .map_err(ApiError::internal)?;
+    let log_head = log::head(&txn).await?;
+    let horizon = log::horizon(&txn).await.map_err(ApiError::internal)?;
     let visible = visible_account_ids(caller);
-    let mut page_query = doc_heads_query()
-        .filter(document::Column::LastSeq.gt(after))
-        .order_by_asc(document::Column::LastSeq)
-        .limit(limit + 1);
-    if let Some(visible) = visible.clone() {
-        page_query = page_query.filter(document::Column::AccountId.in_subquery(visible));
-    }
-    let mut docs: Vec<DocHead> = page_query.into_model().all(&txn).await?;
+    let mut docs = store::heads_changed_after(&txn, after, visible.clone(), limit + 1).await?;
     let has_more = docs.len() as u64 > limit;
     docs.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     // Where the device's copy of the scope stands: its base, or on a
@@ -318,17 +255,8 @@ pub async fn pull(
         .filter(|id| !sent.contains(id))
         .copied()
         .collect();
-    let mut extra_query = doc_heads_query();
-    extra_query = extra_query.filter(
-        sea_orm::Condition::any()
-            .add(document::Column::AccountId.is_in(entered_here.iter().copied()))
-            .add(document::Column::Id.is_in(resend.iter().copied()))
-            .add(document::Column::Id.is_in(corrected.iter().copied())),
-    );
-    if let Some(visible) = visible {
-        extra_query = extra_query.filter(document::Column::AccountId.in_subquery(visible));
-    }
-    for doc in extra_query.into_model::<DocHead>().all(&txn).await? {
+    let asked: Vec<Uuid> = resend.iter().chain(&corrected).copied().collect();
+    for doc in store::heads_under_accounts_or_of(&txn, &entered_here, &asked, visible).await? {
         if sent.contains(&doc.id) {
             continue;
         }
@@ -351,11 +279,11 @@ pub async fn pull(
         SyncCursor {
             base,
             after,
-            seen: feed_head.max(after),
+            seen: log_head.max(after),
             scope,
         }
     } else {
-        let head = feed_head.max(horizon).max(after).max(base);
+        let head = log_head.max(horizon).max(after).max(base);
         SyncCursor {
             base: head,
             after: head,

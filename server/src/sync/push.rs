@@ -12,8 +12,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::timeline::EntryBody;
 use crate::records::write::UnitOfWork;
-use crate::records::{self, ChangeSet, DocMeta, Loaded, Review, Staged, accounts};
+use crate::records::{self, ChangeSet, Review, Staged, accounts};
 use crate::state::AppState;
+use crate::store::{self, DocMeta, Loaded};
 use crate::with_kind;
 use automerge::{AutoCommit, ChangeHash};
 use chrono::Utc;
@@ -109,7 +110,7 @@ impl Prepared {
     /// (no other writer stored one, nor made one of the new ones); locks
     /// their rows on PostgreSQL.
     async fn still_current(&self, txn: &impl ConnectionTrait) -> ApiResult<bool> {
-        let now = records::find_many(txn, &self.ids, true).await?;
+        let now = store::find_many(txn, &self.ids, true).await?;
         Ok(now.len() == self.versions.len()
             && now
                 .iter()
@@ -129,7 +130,7 @@ impl Prepared {
             corrected,
             ..
         } = self;
-        // The feed lock (taken by the first write) is held only for the writes.
+        // The change log's head lock (taken by the first write) is held only for the writes.
         work.store(&txn, &state.settings).await?;
         remember_corrected(&txn, corrected).await?;
         work.commit(txn, &state.cache).await?;
@@ -138,7 +139,7 @@ impl Prepared {
 }
 
 /// Merges and checks every pushed document on `conn` (with `lock`, holding
-/// their rows as [`records::load_many`] does); writes nothing.
+/// their rows as [`store::load_many`] does); writes nothing.
 async fn prepare(
     conn: &impl ConnectionTrait,
     state: &AppState,
@@ -147,7 +148,7 @@ async fn prepare(
     lock: bool,
 ) -> ApiResult<Prepared> {
     let ids: Vec<Uuid> = incoming.iter().map(|i| i.push.id).collect();
-    let mut loaded = records::load_many(conn, &state.cache, &ids, lock).await?;
+    let mut loaded = store::load_many(conn, &state.cache, &ids, lock).await?;
     let versions = loaded
         .iter()
         .map(|(id, doc)| (*id, doc.row.last_seq))
@@ -245,7 +246,7 @@ async fn remember_corrected(
         corrected_push::Column::CreatedAt,
     ])
     .to_owned();
-    records::upsert_each(conn, rows, replace).await
+    Ok(crate::db::upsert_each(conn, rows, replace).await?)
 }
 
 /// The notices of the corrected push that `digest` repeats, if it does: a

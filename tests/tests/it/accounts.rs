@@ -506,7 +506,7 @@ async fn an_account_keeps_every_edit_past_the_compaction_threshold() -> anyhow::
     let rep = app.login_as(&org.rep_a1).await?;
     let created = rep.create_account(new_account("Long History")).await?;
     let path = format!("/accounts/{}", created.id);
-    let edits = kam_server::records::COMPACT_AFTER + 8;
+    let edits = kam_server::store::log::COMPACT_AFTER + 8;
     let mut notes = String::new();
     let mut last_version = created.version;
     for i in 0..edits {

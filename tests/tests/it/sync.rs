@@ -576,7 +576,7 @@ async fn cbor_byte_strings_tagged_as_typed_arrays_or_longer_than_4_kib_are_read(
 /// either as a change the device cannot apply (it asks for the whole
 /// document) or as a document whose heads differ at the end.
 #[tokio::test]
-async fn the_change_feed_has_no_gaps_under_concurrent_writers() -> anyhow::Result<()> {
+async fn the_change_log_has_no_gaps_under_concurrent_writers() -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
     let rest = app.login_as(&org.rep_a1).await?;
@@ -616,7 +616,7 @@ async fn the_change_feed_has_no_gaps_under_concurrent_writers() -> anyhow::Resul
         let request = puller.replica.prepare_sync();
         assert!(
             request.resend.is_empty(),
-            "the feed skipped a change: the device had to ask for {:?}",
+            "the change log skipped a change: the device had to ask for {:?}",
             request.resend
         );
         let response: SyncResponse = puller.send(&request).await?.ensure_status(200)?.json()?;
@@ -629,7 +629,7 @@ async fn the_change_feed_has_no_gaps_under_concurrent_writers() -> anyhow::Resul
     let request = puller.replica.prepare_sync();
     assert!(
         request.resend.is_empty(),
-        "the feed skipped a change: {:?}",
+        "the change log skipped a change: {:?}",
         request.resend
     );
     puller.sync().await?;
@@ -659,7 +659,7 @@ async fn a_cursor_from_before_a_compaction_still_works_with_whole_documents() ->
             .await?
             .ensure_status(200)?;
     }
-    let done = kam_server::feed::compact(app.db(), &app.state().cache, 0).await?;
+    let done = kam_server::store::log::compact(app.db(), &app.state().cache, 0).await?;
     assert!(done.deleted > 0, "{done:?}");
     rest.patch(
         &format!("/accounts/{id}"),
@@ -814,7 +814,7 @@ async fn after_compacting_everything_the_cursor_still_moves_on() -> anyhow::Resu
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
     account_on_server(&app, &org.rep_a1, "Anhui Transport").await?;
-    kam_server::feed::compact(app.db(), &app.state().cache, 0).await?;
+    kam_server::store::log::compact(app.db(), &app.state().cache, 0).await?;
     let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
     phone.sync().await?;
     let request = phone.replica.prepare_sync();

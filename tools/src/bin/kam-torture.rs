@@ -10,7 +10,7 @@
 //!
 //! Then every device syncs until it is quiescent, and it checks that
 //! (a) every change a device pushed in a request that got a 200 is in the
-//! server's store, (b) the change feed has no holes (its positions run
+//! server's store, (b) the change log has no holes (its positions run
 //! without a gap from the compaction horizon, and none appeared behind one
 //! already visible), and (c) every device, a fresh one and the server's
 //! materialized rows agree on every document. It prints a report and exits
@@ -36,7 +36,7 @@ use automerge::{AutoCommit, ChangeHash, ObjType, ROOT, ReadDoc};
 use clap::{Parser, ValueEnum};
 use kam_server::cache::DocCache;
 use kam_server::entities::{doc_change, document};
-use kam_server::records;
+use kam_server::store;
 use kam_sync_core::protocol::{PushStatus, SyncRequest};
 use kam_sync_core::{Account, RecordKind};
 use kam_tools::{Client, Device, SENTENCES, ServerProcess, SyncFailure, object};
@@ -103,7 +103,7 @@ struct Cli {
 /// The application name of this tool's own database connections: they are
 /// not cut.
 const APPLICATION_NAME: &str = "kam-torture";
-/// How far behind the highest visible feed position the watcher looks for
+/// How far behind the highest visible change-log position the watcher looks for
 /// positions that appear late.
 const WATCH_WINDOW: i64 = 100_000;
 
@@ -580,7 +580,7 @@ impl Field {
     }
 }
 
-/// What the feed watcher saw: positions becoming visible behind ones
+/// What the change-log watcher saw: positions becoming visible behind ones
 /// already visible would be holes a puller steps over.
 #[derive(Default)]
 struct Watch {
@@ -588,7 +588,7 @@ struct Watch {
     late: Vec<(i64, i64)>,
 }
 
-async fn watch_feed(conn: DatabaseConnection, stop: Arc<AtomicBool>) -> Watch {
+async fn watch_log(conn: DatabaseConnection, stop: Arc<AtomicBool>) -> Watch {
     let mut watch = Watch::default();
     let mut seen = BTreeSet::new();
     let mut highest = 0;
@@ -639,8 +639,8 @@ struct Verdict {
     acknowledged_heads: usize,
     changes_checked: usize,
     documents: usize,
-    feed_rows: usize,
-    feed_head: i64,
+    log_entries: usize,
+    log_head: i64,
     horizon: i64,
     converged_devices: usize,
     violations: Vec<String>,
@@ -675,7 +675,7 @@ async fn load_store(
     let rows = document::Entity::find().all(conn).await?;
     let mut store = BTreeMap::new();
     for row in rows {
-        let loaded = records::load(conn, &cache, row.id, false)
+        let loaded = store::load(conn, &cache, row.id, false)
             .await
             .map_err(|err| anyhow::anyhow!("cannot load {}: {err}", row.id))?
             .with_context(|| format!("document {} vanished", row.id))?;
@@ -708,7 +708,7 @@ async fn load_store(
             ));
         }
         if log.first().is_some_and(|(seq, _)| *seq <= row.snapshot_seq) || row.snapshot_seq == 0 {
-            // The whole history is in the log: a device reading the feed
+            // The whole history is in the log: a device reading the log
             // from its start rebuilds exactly this document.
             let mut replay = AutoCommit::new();
             for (_, bytes) in &log {
@@ -771,7 +771,7 @@ fn check_acknowledged(fields: &[Field], store: &BTreeMap<Uuid, Stored>, verdict:
 }
 
 /// (b) The log's positions run from the horizon to the head without a gap.
-async fn check_feed(
+async fn check_log(
     conn: &DatabaseConnection,
     watch: &Watch,
     verdict: &mut Verdict,
@@ -783,9 +783,9 @@ async fn check_feed(
         .into_tuple()
         .all(conn)
         .await?;
-    verdict.horizon = kam_server::feed::horizon(conn).await?;
-    verdict.feed_rows = seqs.len();
-    verdict.feed_head = seqs.last().copied().unwrap_or(verdict.horizon);
+    verdict.horizon = kam_server::store::log::horizon(conn).await?;
+    verdict.log_entries = seqs.len();
+    verdict.log_head = seqs.last().copied().unwrap_or(verdict.horizon);
     let mut expected = verdict.horizon + 1;
     let mut gaps = Vec::new();
     for seq in seqs {
@@ -796,7 +796,7 @@ async fn check_feed(
     }
     if !gaps.is_empty() {
         verdict.violation(format!(
-            "the feed has {} holes: positions {}{}",
+            "the change log has {} holes: positions {}{}",
             gaps.len(),
             gaps.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
             if gaps.len() > 10 { ", ..." } else { "" }
@@ -804,7 +804,7 @@ async fn check_feed(
     }
     for (seq, highest) in watch.late.iter().take(10) {
         verdict.violation(format!(
-            "feed position {seq} became visible after {highest} was already visible"
+            "change-log position {seq} became visible after {highest} was already visible"
         ));
     }
     Ok(())
@@ -971,7 +971,7 @@ async fn run(cli: &Cli, seed: u64) -> anyhow::Result<bool> {
 
     let watcher_conn = cluster.connect().await?;
     let stop_watch = Arc::new(AtomicBool::new(false));
-    let watcher = tokio::spawn(watch_feed(watcher_conn, stop_watch.clone()));
+    let watcher = tokio::spawn(watch_log(watcher_conn, stop_watch.clone()));
     let stop = Arc::new(AtomicBool::new(false));
     let tasks: Vec<_> = fields
         .into_iter()
@@ -1018,7 +1018,7 @@ async fn run(cli: &Cli, seed: u64) -> anyhow::Result<bool> {
     let store = load_store(&conn, &mut verdict).await?;
     verdict.documents = store.len();
     check_acknowledged(&fields, &store, &mut verdict);
-    check_feed(&conn, &watch, &mut verdict).await?;
+    check_log(&conn, &watch, &mut verdict).await?;
     let mut fresh = Field::new(
         Device::login(
             &http,
@@ -1098,8 +1098,8 @@ async fn run(cli: &Cli, seed: u64) -> anyhow::Result<bool> {
         verdict.acknowledged_heads, verdict.changes_checked
     );
     println!(
-        "| (b) feed: entries / head / horizon / watcher polls | {} / {} / {} / {} |",
-        verdict.feed_rows, verdict.feed_head, verdict.horizon, watch.polls
+        "| (b) change log: entries / head / horizon / watcher polls | {} / {} / {} / {} |",
+        verdict.log_entries, verdict.log_head, verdict.horizon, watch.polls
     );
     println!(
         "| (c) documents / devices converged | {} / {} of {} |",
@@ -1119,7 +1119,7 @@ async fn run(cli: &Cli, seed: u64) -> anyhow::Result<bool> {
     }
     let ok = verdict.violations.is_empty();
     println!(
-        "| converged, nothing lost, feed gap-free | {} |",
+        "| converged, nothing lost, change log gap-free | {} |",
         if ok { "yes" } else { "NO" }
     );
     for violation in &verdict.violations {
