@@ -27,7 +27,7 @@ pub mod write;
 
 use crate::cache::DocCache;
 use crate::entities::{doc_change, document, feed_head, timeline_entry};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use automerge::ChangeHash;
 use chrono::{DateTime, Utc};
 use kam_sync_core::merge::{MAX_DOC_CHANGES, history_full};
@@ -684,8 +684,7 @@ pub fn check_if_match(if_match: Option<&str>, version: i64) -> ApiResult<()> {
             Ok(())
         }
         Some(_) => Err(ApiError::new(
-            actix_web::http::StatusCode::PRECONDITION_FAILED,
-            "precondition_failed",
+            ErrorCode::PreconditionFailed,
             format!("the record changed; its ETag is now {}", etag(version)),
         )),
     }

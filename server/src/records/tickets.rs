@@ -21,9 +21,8 @@ use crate::access::visible_account_ids;
 use crate::auth::{AuthUser, Role};
 use crate::config::{Settings, SlaHours};
 use crate::entities::{callback, contact, ticket};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use kam_sync_core::callback::{CallbackKind, CallbackStatus, LOW_SATISFACTION};
 use kam_sync_core::ids::{AccountId, ContactId, TicketId, UserId};
@@ -122,8 +121,7 @@ fn status_move_refused(
     why: &str,
 ) -> ApiError {
     ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_status_move",
+        ErrorCode::InvalidStatusMove,
         format!("a {kind} cannot move from {from} to {to}: {why}"),
     )
 }
@@ -260,8 +258,7 @@ async fn review_status(
         && !callback_done(conn, id, new.account_id, pending).await?
     {
         Some(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "callback_required",
+            ErrorCode::CallbackRequired,
             "a complaint closes once a callback after it (kind after_ticket) is done",
         ))
     } else {
