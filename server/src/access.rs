@@ -18,7 +18,7 @@
 
 use crate::auth::{AuthUser, Role};
 use crate::entities::{account, account_share};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition};
 use uuid::Uuid;
@@ -111,8 +111,8 @@ pub fn manages(user: &AuthUser, owner: Uuid, team: Option<Uuid>) -> bool {
 /// Refuses roles that only read records.
 pub fn require_writer(user: &AuthUser) -> Result<(), ApiError> {
     if user.role == Role::Service {
-        Err(ApiError::forbidden(
-            "read_only_role",
+        Err(ApiError::new(
+            ErrorCode::ReadOnlyRole,
             "the service role reads accounts and visits",
         ))
     } else {

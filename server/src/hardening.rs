@@ -16,13 +16,13 @@
 //! scripts and styles, so it gets `frame-ancestors 'none'` alone. A header
 //! a route set itself is left as it is.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
+use actix_web::http::ConnectionType;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{Error, HttpMessage, ResponseError, web};
@@ -58,8 +58,7 @@ pub async fn body_deadline(
         return outcome.map(ServiceResponse::map_into_boxed_body);
     }
     let timed_out = ApiError::new(
-        StatusCode::REQUEST_TIMEOUT,
-        "body_timeout",
+        ErrorCode::BodyTimeout,
         format!(
             "the request body did not arrive within {} s",
             timeout.as_secs()

@@ -18,7 +18,7 @@
 //! to be refused by the route.
 
 use crate::entities::idempotency_key;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody, to_bytes_limited};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -137,8 +137,8 @@ pub async fn middleware(
 
 fn key_of(req: &ServiceRequest) -> Result<String, ApiError> {
     let invalid = || {
-        ApiError::bad_request(
-            "invalid_idempotency_key",
+        ApiError::new(
+            ErrorCode::InvalidIdempotencyKey,
             format!("Idempotency-Key is 1 to {MAX_KEY_LEN} visible ASCII characters"),
         )
     };
@@ -174,12 +174,14 @@ async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<web::Bytes,
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|err| {
-            ApiError::bad_request("invalid_body", format!("the body could not be read: {err}"))
+            ApiError::new(
+                ErrorCode::UnreadableKeyedBody,
+                format!("the body could not be read: {err}"),
+            )
         })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("the body is larger than {limit} bytes"),
             ));
         }
@@ -251,21 +253,20 @@ async fn claim(
         .one(conn)
         .await?
         .ok_or_else(|| {
-            ApiError::conflict(
-                "idempotency_key_in_flight",
+            ApiError::new(
+                ErrorCode::IdempotencyKeyInFlight,
                 "a request with this Idempotency-Key just ended; send it again",
             )
         })?;
     if row.fingerprint != fingerprint {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyReused,
             "this Idempotency-Key was used for another request; use a new key",
         ));
     }
     if row.status.is_none() {
-        return Err(ApiError::conflict(
-            "idempotency_key_in_flight",
+        return Err(ApiError::new(
+            ErrorCode::IdempotencyKeyInFlight,
             "a request with this Idempotency-Key is still running; send it again later",
         ));
     }

@@ -7,7 +7,7 @@
 use crate::auth::{AuthUser, Role, Sessions, hash_password};
 use crate::db::Db;
 use crate::entities::{branch, session, team, team_manager, user};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::check_if_match;
 use crate::records::page::{self, Page};
 use chrono::{DateTime, Utc};
@@ -154,8 +154,8 @@ pub async fn create_user(db: &Db, new: NewUser) -> ApiResult<user::Model> {
         .count(db.conn())
         .await?;
     if taken > 0 {
-        return Err(ApiError::conflict(
-            "already_exists",
+        return Err(ApiError::new(
+            ErrorCode::AlreadyExists,
             "that username is taken",
         ));
     }
@@ -190,8 +190,8 @@ pub async fn create_branch(db: &Db, name: &str) -> ApiResult<branch::Model> {
         .count(db.conn())
         .await?;
     if taken > 0 {
-        return Err(ApiError::conflict(
-            "already_exists",
+        return Err(ApiError::new(
+            ErrorCode::AlreadyExists,
             "a branch has that name",
         ));
     }
@@ -427,8 +427,8 @@ impl From<session::Model> for DeviceSession {
 }
 
 fn role_forbidden(viewer: &AuthUser, what: &str) -> ApiError {
-    ApiError::forbidden(
-        "role_forbidden",
+    ApiError::new(
+        ErrorCode::RoleForbidden,
         format!("the {} role may not {what}", viewer.role.as_str()),
     )
 }
@@ -749,8 +749,8 @@ pub async fn update_user(
             .count(&txn)
             .await?;
         if other_admins == 0 {
-            return Err(ApiError::conflict(
-                "last_admin",
+            return Err(ApiError::new(
+                ErrorCode::LastAdmin,
                 "this is the last active admin; make another admin first",
             ));
         }
@@ -862,7 +862,9 @@ mod tests {
     #[test]
     fn reps_and_service_staff_may_not_see_other_users() {
         for role in [Role::Rep, Role::Service] {
-            let refused = user_scope(&caller(role)).err().map(|e| e.code());
+            let refused = user_scope(&caller(role))
+                .err()
+                .map(|e| e.code().wire_name());
             assert_eq!(refused, Some("role_forbidden"));
         }
     }
@@ -898,7 +900,9 @@ mod tests {
         director.branch_id = Some(BranchId(branch));
         assert_eq!(structure_scope(&director).ok(), Some(Some(branch)));
         for role in [Role::Manager, Role::Rep, Role::Service] {
-            let refused = structure_scope(&caller(role)).err().map(|e| e.code());
+            let refused = structure_scope(&caller(role))
+                .err()
+                .map(|e| e.code().wire_name());
             assert_eq!(refused, Some("role_forbidden"));
         }
     }
@@ -976,7 +980,7 @@ mod tests {
         let mut model = row(Role::Rep, true);
         model.role = "overlord".into();
         assert_eq!(
-            User::try_from(model).err().map(|e| e.code()),
+            User::try_from(model).err().map(|e| e.code().wire_name()),
             Some("internal_error")
         );
     }

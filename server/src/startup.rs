@@ -5,11 +5,10 @@
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::{hardening, idempotency, openapi, records, routes, telemetry, tiering};
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{App, HttpRequest, HttpServer, ResponseError, web};
 use anyhow::Context;
@@ -75,12 +74,12 @@ impl Application {
                     .wrap(TracingLogger::<telemetry::KamRootSpan>::new())
                     .app_data(server_state.clone())
                     .app_data(web::PathConfig::default().error_handler(|err, _| {
-                        ApiError::bad_request("invalid_path", format!("bad path parameter: {err}"))
+                        ApiError::new(ErrorCode::InvalidPath, format!("bad path parameter: {err}"))
                             .into()
                     }))
                     .app_data(web::QueryConfig::default().error_handler(|err, _| {
-                        ApiError::bad_request(
-                            "invalid_query",
+                        ApiError::new(
+                            ErrorCode::InvalidQuery,
                             format!("bad query parameter: {err}"),
                         )
                         .into()
@@ -201,15 +200,13 @@ fn allowed_methods(path: &str) -> Option<&'static str> {
 async fn route_not_found(req: HttpRequest) -> actix_web::HttpResponse {
     let Some(allowed) = allowed_methods(req.path()) else {
         return ApiError::new(
-            StatusCode::NOT_FOUND,
-            "route_not_found",
+            ErrorCode::RouteNotFound,
             format!("no route for {} {}", req.method(), req.path()),
         )
         .error_response();
     };
     let mut response = ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         format!(
             "{} does not answer {}; it answers {allowed}",
             req.path(),

@@ -13,6 +13,10 @@
 //! It is a plain text scan, not a parser: `super::super::` paths across
 //! top-level modules and `#[macro_export]` macros called without a path are
 //! not seen.
+//!
+//! The same scan holds the domain away from the web framework: no file
+//! under `records/` or `sync/` names an `actix` crate (they answer
+//! `error::ErrorCode`s; only the HTTP edge knows actix's statuses).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -77,6 +81,54 @@ fn only_the_store_names_its_tables() {
          scope history; call a `store` function instead:\n{}",
         found.join("\n")
     );
+}
+
+/// The modules that hold the rules and never the web framework.
+const FRAMEWORK_FREE: [&str; 2] = ["records", "sync"];
+
+#[test]
+fn records_and_sync_never_use_actix() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut uses = Vec::new();
+    let mut scanned = 0;
+    for module in FRAMEWORK_FREE {
+        for file in rust_files(&src.join(module)) {
+            scanned += 1;
+            let text = std::fs::read_to_string(&file)
+                .unwrap_or_else(|err| panic!("cannot read {}: {err}", file.display()));
+            for line in actix_lines(&code_only(&text)) {
+                let relative = file.strip_prefix(&src).unwrap_or(&file);
+                uses.push(format!("{}:{line}", relative.display()));
+            }
+        }
+    }
+    assert!(
+        scanned > 10,
+        "found only {scanned} files in records/ and sync/"
+    );
+    assert!(
+        uses.is_empty(),
+        "records/ and sync/ answer error::ErrorCode and never name actix; \
+         it is named at:\n  {}",
+        uses.join("\n  ")
+    );
+}
+
+/// The lines (1-based) of `code` that name a crate called `actix` or
+/// `actix_*`.
+fn actix_lines(code: &str) -> Vec<usize> {
+    code.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            line.match_indices("actix").any(|(at, _)| {
+                let before = line[..at].chars().next_back();
+                let after = line[at + "actix".len()..].chars().next();
+                !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                    && !after.is_some_and(char::is_alphanumeric)
+            })
+        })
+        .map(|(index, _)| index + 1)
+        .collect()
 }
 
 /// The top-level modules of `src` and, for each, the modules it names with
@@ -479,6 +531,21 @@ mod tests {
             .collect();
     let expected = ["config", "db", "error", "state", "tiering"];
     assert_eq!(names, expected.iter().map(|s| s.to_string()).collect());
+}
+
+#[test]
+fn actix_is_found_in_code_and_not_in_comments_strings_or_other_names() {
+    let code = r##"
+use crate::error::ApiError;
+// actix_web is the HTTP edge's
+let _ = "actix_web";
+use actix_web::http::StatusCode;
+fn f() -> Result<(), actix_web::Error> { todo!() }
+let redactix = 1;
+let actixy = 2;
+use ::actix::Actor;
+"##;
+    assert_eq!(actix_lines(&code_only(code)), [5, 6, 9]);
 }
 
 #[test]

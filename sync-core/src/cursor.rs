@@ -12,13 +12,10 @@
 //! the org (the server computes it): when it changes (another team, another
 //! role), the device's scope is rebuilt from scratch.
 
-use crate::error::Rejection;
+use crate::error::{Rejection, RejectionCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
-
-/// The stable code of a cursor the server did not give out.
-pub const INVALID_CURSOR: &str = "invalid_cursor";
 
 /// A device's position in the feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +46,8 @@ impl SyncCursor {
     /// Parses an opaque cursor; anything else is a 400.
     pub fn parse(text: &str) -> Result<Self, Rejection> {
         let invalid = || {
-            Rejection::bad_request(
-                INVALID_CURSOR,
+            Rejection::new(
+                RejectionCode::InvalidCursor,
                 "the sync cursor is not one this server gave out",
             )
         };
@@ -100,7 +97,10 @@ pub fn decode_opaque(prefix: &str, cursor: &str) -> Result<String, Rejection> {
 
 /// The rejection of a list cursor this server did not give out.
 pub fn invalid_cursor() -> Rejection {
-    Rejection::bad_request(INVALID_CURSOR, "the cursor is not one this server gave out")
+    Rejection::new(
+        RejectionCode::InvalidCursor,
+        "the cursor is not one this server gave out",
+    )
 }
 
 /// Where the next page of a list ordered by id starts.

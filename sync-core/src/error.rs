@@ -37,18 +37,57 @@ pub enum RecordError {
     Invalid(Vec<Violation>),
 }
 
-/// Which answer a [`Rejection`] is, without naming a transport: the server
-/// maps each to its HTTP status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// The request itself is malformed (400).
-    BadRequest,
-    /// The request conflicts with the record's state (409).
-    Conflict,
-    /// The request, or what it decodes to, is too large (413).
-    PayloadTooLarge,
-    /// Well-formed, but breaks the rules (422).
-    UnprocessableEntity,
+/// Which refusal a [`Rejection`] is, without naming a transport: each has
+/// a stable snake_case wire name, and the server maps each to its own error
+/// code (which carries the HTTP status) with an exhaustive match, so a code
+/// added here does not compile in the server until it is answered there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectionCode {
+    /// `malformed_json`: the body is not JSON.
+    MalformedJson,
+    /// `malformed_cbor`: the body is not CBOR of a sync request.
+    MalformedCbor,
+    /// `duplicate_member`: a JSON object names a member twice.
+    DuplicateMember,
+    /// `invalid_body`: JSON that does not fit the request's shape.
+    InvalidBody,
+    /// `validation_failed`: well-formed, but breaks the rules; the
+    /// violations name the fields.
+    ValidationFailed,
+    /// `invalid_automerge`: pushed changes that are not Automerge bytes.
+    InvalidAutomerge,
+    /// `invalid_cursor`: a cursor the server did not give out.
+    InvalidCursor,
+    /// `too_many_changes`: too many changes pushed for one document.
+    TooManyChanges,
+    /// `too_large_decoded`: pushed bytes that decode to more than the budget.
+    TooLargeDecoded,
+    /// `history_full`: a record at its limit of changes.
+    HistoryFull,
+}
+
+impl RejectionCode {
+    /// The stable snake_case name clients see.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "malformed_json",
+            Self::MalformedCbor => "malformed_cbor",
+            Self::DuplicateMember => "duplicate_member",
+            Self::InvalidBody => "invalid_body",
+            Self::ValidationFailed => "validation_failed",
+            Self::InvalidAutomerge => "invalid_automerge",
+            Self::InvalidCursor => "invalid_cursor",
+            Self::TooManyChanges => "too_many_changes",
+            Self::TooLargeDecoded => "too_large_decoded",
+            Self::HistoryFull => "history_full",
+        }
+    }
+}
+
+impl std::fmt::Display for RejectionCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Untrusted input refused whole by one of the decoders in this crate: what
@@ -57,10 +96,8 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {detail}")]
 pub struct Rejection {
-    /// Which answer it is.
-    pub status: Status,
-    /// A stable snake_case code.
-    pub code: &'static str,
+    /// Which refusal it is.
+    pub code: RejectionCode,
     /// What went wrong this time, for a person.
     pub detail: String,
     /// Field-level violations (for `validation_failed`; empty otherwise).
@@ -68,19 +105,13 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    /// A rejection with a status, a stable code and a sentence.
-    pub fn new(status: Status, code: &'static str, detail: impl Into<String>) -> Self {
+    /// A rejection with a stable code and a sentence.
+    pub fn new(code: RejectionCode, detail: impl Into<String>) -> Self {
         Self {
-            status,
             code,
             detail: detail.into(),
             violations: Vec::new(),
         }
-    }
-
-    /// The request itself is malformed.
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(Status::BadRequest, code, detail)
     }
 
     /// `validation_failed`: the violations, each named in the detail.
@@ -91,8 +122,7 @@ impl Rejection {
             .collect::<Vec<_>>()
             .join("; ");
         Self {
-            status: Status::UnprocessableEntity,
-            code: "validation_failed",
+            code: RejectionCode::ValidationFailed,
             detail,
             violations,
         }
@@ -108,6 +138,6 @@ impl Rejection {
     pub fn specific_code(&self) -> &str {
         self.violations
             .first()
-            .map_or(self.code, |v| v.code.as_str())
+            .map_or(self.code.as_str(), |v| v.code.as_str())
     }
 }

@@ -49,9 +49,6 @@ use std::io::{BufReader, Read};
 /// memory however many arrive.
 pub const MAX_DECODED_BYTES: u64 = 64 * 1024 * 1024;
 
-/// The stable code of a payload that decodes to more than its budget.
-pub const TOO_LARGE_DECODED: &str = "too_large_decoded";
-
 /// The magic bytes that open every Automerge chunk.
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 

@@ -7,8 +7,8 @@
 //! `sync-core/fuzz` drive the same functions.
 
 use crate::doc::decode_untrusted;
-use crate::error::{Rejection, Status};
-use crate::inflation::{DecodeBudget, ScanError, TOO_LARGE_DECODED};
+use crate::error::{Rejection, RejectionCode};
+use crate::inflation::{DecodeBudget, ScanError};
 use crate::limits::{MAX_MESSAGE_BYTES, MESSAGE_TOO_LONG};
 use crate::protocol::{MISSING_DEPENDENCIES, Notice};
 use crate::{RecordDoc, RecordError, RecordKind, Violation, parse_record, with_record_type};
@@ -46,8 +46,8 @@ pub fn check_bytes(
     }) {
         Ok(doc) => Ok(Some(doc)),
         Err(AutomergeError::MissingDeps) => Ok(None),
-        Err(err) => Err(Rejection::bad_request(
-            "invalid_automerge",
+        Err(err) => Err(Rejection::new(
+            RejectionCode::InvalidAutomerge,
             format!("document {id}: the changes are not valid Automerge bytes ({err})"),
         )),
     }
@@ -57,15 +57,14 @@ pub fn check_bytes(
 pub fn scan_refusal(id: Uuid, err: &ScanError) -> Rejection {
     match err {
         ScanError::TooLarge { limit } => Rejection::new(
-            Status::PayloadTooLarge,
-            TOO_LARGE_DECODED,
+            RejectionCode::TooLargeDecoded,
             format!(
                 "document {id}: the pushed changes, with the documents before them in this request, decode to more than {} MiB; push fewer documents per request",
                 limit / (1024 * 1024)
             ),
         ),
-        ScanError::Malformed(_) => Rejection::bad_request(
-            "invalid_automerge",
+        ScanError::Malformed(_) => Rejection::new(
+            RejectionCode::InvalidAutomerge,
             format!("document {id}: the changes are not valid Automerge bytes ({err})"),
         ),
     }
@@ -78,14 +77,10 @@ pub fn scan_refusal(id: Uuid, err: &ScanError) -> Rejection {
 /// push gets a refused result with that notice).
 pub const MAX_DOC_CHANGES: u64 = 100_000;
 
-/// The code of [`history_full`].
-pub const HISTORY_FULL: &str = "history_full";
-
 /// The refusal of a write that takes a record past [`MAX_DOC_CHANGES`].
 pub fn history_full(id: Uuid) -> Rejection {
     Rejection::new(
-        Status::Conflict,
-        HISTORY_FULL,
+        RejectionCode::HistoryFull,
         format!("record {id} has reached its limit of {MAX_DOC_CHANGES} changes"),
     )
 }
@@ -244,7 +239,10 @@ pub fn merge_pushed(
             .spend_on(&bytes)
             .map_err(|err| scan_refusal(id, &err))?;
         decode_untrusted(|| doc.automerge_mut().load_incremental(&bytes)).map_err(|err| {
-            Rejection::bad_request("invalid_automerge", format!("document {id}: {err}"))
+            Rejection::new(
+                RejectionCode::InvalidAutomerge,
+                format!("document {id}: {err}"),
+            )
         })?;
     }
     if !doc.automerge_mut().get_missing_deps(&[]).is_empty() {
@@ -275,8 +273,7 @@ pub fn merge_pushed(
     };
     if new_changes > MAX_PUSH_CHANGES {
         return Err(Rejection::new(
-            Status::PayloadTooLarge,
-            "too_many_changes",
+            RejectionCode::TooManyChanges,
             format!(
                 "document {id} brings {new_changes} changes; push at most {MAX_PUSH_CHANGES} per document per request"
             ),
@@ -294,7 +291,12 @@ pub fn merge_pushed(
         return Ok(step(doc, Merged::Refused(vec![long])));
     }
     if automerge::ReadDoc::stats(doc.automerge()).num_changes > MAX_DOC_CHANGES {
-        let full = notice(id, HISTORY_FULL, None, history_full(id).detail);
+        let full = notice(
+            id,
+            RejectionCode::HistoryFull.as_str(),
+            None,
+            history_full(id).detail,
+        );
         return Ok(step(doc, Merged::Refused(vec![full])));
     }
     // Before anything reads the merged document: a structure nested too

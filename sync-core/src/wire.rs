@@ -16,7 +16,7 @@
 //! A sync request ([`decode_request`]) is that JSON or CBOR.
 
 use crate::doc::nul_violation;
-use crate::error::{Rejection, Status};
+use crate::error::{Rejection, RejectionCode};
 use crate::limits::{MAX_DEPTH, too_deep};
 use crate::protocol::SyncRequest;
 use serde::de::{DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -29,7 +29,7 @@ use std::fmt;
 pub fn decode_request(body: &[u8], cbor: bool) -> Result<SyncRequest, Rejection> {
     if cbor {
         ciborium::de::from_reader_with_recursion_limit(body, MAX_DEPTH)
-            .map_err(|err| Rejection::bad_request("malformed_cbor", err.to_string()))
+            .map_err(|err| Rejection::new(RejectionCode::MalformedCbor, err.to_string()))
     } else {
         parse_json_as(body)
     }
@@ -48,8 +48,8 @@ enum Refusal {
 impl Refusal {
     fn into_rejection(self) -> Rejection {
         match self {
-            Self::Duplicate(path) => Rejection::bad_request(
-                "duplicate_member",
+            Self::Duplicate(path) => Rejection::new(
+                RejectionCode::DuplicateMember,
                 format!("the member `{path}` is sent twice; send each member once"),
             ),
             Self::Nul(path) => Rejection::invalid(vec![nul_violation(&path)]),
@@ -74,7 +74,10 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, Rejection> {
     match (parsed, refusal.into_inner()) {
         (_, Some(refusal)) => Err(refusal.into_rejection()),
         (Ok(value), None) => Ok(value),
-        (Err(err), None) => Err(Rejection::bad_request("malformed_json", err.to_string())),
+        (Err(err), None) => Err(Rejection::new(
+            RejectionCode::MalformedJson,
+            err.to_string(),
+        )),
     }
 }
 
@@ -82,8 +85,7 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, Rejection> {
 /// wrong shape is `422 invalid_body`.
 pub fn parse_json_as<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejection> {
     let value = parse_json(bytes)?;
-    T::deserialize(value)
-        .map_err(|err| Rejection::new(Status::UnprocessableEntity, "invalid_body", err.to_string()))
+    T::deserialize(value).map_err(|err| Rejection::new(RejectionCode::InvalidBody, err.to_string()))
 }
 
 /// Builds a [`Value`] while parsing, refusing what [`parse_json`] refuses.

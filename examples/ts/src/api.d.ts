@@ -3692,7 +3692,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_AccountPlanView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3701,7 +3709,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3710,7 +3725,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3719,7 +3739,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3757,7 +3781,20 @@ export interface operations {
                     "application/json": components["schemas"]["AccountPlanView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3766,7 +3803,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3775,7 +3819,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3784,7 +3839,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3793,7 +3852,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3802,7 +3879,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -3811,7 +3892,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3820,7 +3905,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -3829,7 +3918,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3838,7 +3939,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3871,7 +3976,14 @@ export interface operations {
                     "application/json": components["schemas"]["AccountPlanView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3880,7 +3992,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3889,7 +4008,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3898,7 +4021,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -3931,7 +4058,20 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3940,7 +4080,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3949,7 +4096,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3958,7 +4116,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3967,7 +4129,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3976,7 +4156,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -3985,7 +4169,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3994,7 +4182,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4003,7 +4195,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4012,7 +4216,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4053,7 +4261,20 @@ export interface operations {
                     "application/json": components["schemas"]["AccountPlanView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4062,7 +4283,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4071,7 +4299,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4080,7 +4319,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4089,7 +4332,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4098,7 +4359,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -4107,7 +4372,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4116,7 +4385,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4125,7 +4398,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4134,7 +4419,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4188,7 +4477,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_AccountView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4197,7 +4494,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4206,7 +4510,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4215,7 +4524,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4253,7 +4566,20 @@ export interface operations {
                     "application/json": components["schemas"]["AccountView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4262,7 +4588,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4271,7 +4604,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4280,7 +4624,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4289,7 +4637,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4298,7 +4664,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -4307,7 +4677,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4316,7 +4690,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4325,7 +4703,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4334,7 +4724,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4367,7 +4761,14 @@ export interface operations {
                     "application/json": components["schemas"]["AccountView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4376,7 +4777,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4385,7 +4793,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4394,7 +4806,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4427,7 +4843,20 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4436,7 +4865,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4445,7 +4881,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4454,7 +4901,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4463,7 +4914,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4472,7 +4941,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -4481,7 +4954,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4490,7 +4967,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4499,7 +4980,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4508,7 +5001,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4549,7 +5046,20 @@ export interface operations {
                     "application/json": components["schemas"]["AccountView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4558,7 +5068,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4567,7 +5084,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4576,7 +5104,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4585,7 +5117,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4594,7 +5144,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -4603,7 +5157,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4612,7 +5170,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4621,7 +5183,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4630,7 +5204,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4662,7 +5240,14 @@ export interface operations {
                     "application/json": components["schemas"]["OrgChart"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4671,7 +5256,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4680,7 +5272,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4689,7 +5285,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4727,7 +5327,20 @@ export interface operations {
                     "application/json": components["schemas"]["AccountView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4736,7 +5349,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4745,7 +5365,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4754,7 +5385,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4763,7 +5398,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4772,7 +5425,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -4781,7 +5438,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4790,7 +5451,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4799,7 +5464,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4808,7 +5485,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4850,7 +5531,20 @@ export interface operations {
                     "application/json": components["schemas"]["AccountView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4859,7 +5553,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4868,7 +5569,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4877,7 +5589,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4886,7 +5602,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4895,7 +5629,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -4904,7 +5642,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -4913,7 +5655,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -4922,7 +5668,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4931,7 +5689,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -4974,7 +5736,14 @@ export interface operations {
                     "application/json": components["schemas"]["Page_TimelineEntry"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4983,7 +5752,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4992,7 +5768,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5001,7 +5781,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5030,7 +5814,15 @@ export interface operations {
                     "application/json": components["schemas"]["TieringSettings"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5039,7 +5831,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5048,7 +5847,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5057,7 +5861,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5090,7 +5898,20 @@ export interface operations {
                     "application/json": components["schemas"]["TieringUpdate"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5099,7 +5920,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5108,7 +5936,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5117,7 +5956,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5126,7 +5969,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5135,7 +5996,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -5144,7 +6009,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5153,7 +6022,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -5162,7 +6035,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5171,7 +6056,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5204,7 +6093,14 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5213,7 +6109,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Wrong credentials, or an unknown, expired or reused refresh token (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`, `session_revoked`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `invalid_credentials`: wrong username or password
+             *     - `invalid_refresh_token`: the refresh token is unknown or expired
+             *     - `refresh_token_reused`: the refresh token was used before; its session is ended
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5222,7 +6126,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5231,7 +6139,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -5240,7 +6152,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5249,7 +6166,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed logins from this address or for this username; wait `Retry-After` seconds (`too_many_attempts`) */
+            /**
+             * @description Too many attempts:
+             *
+             *     - `too_many_attempts`: too many failed logins from this address or for this username; wait `Retry-After` seconds
+             */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5258,7 +6179,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5267,7 +6192,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many logins at once; wait `Retry-After` seconds (`server_busy`) */
+            /**
+             * @description The server cannot answer now:
+             *
+             *     - `server_busy`: too many logins at once; wait `Retry-After` seconds
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5294,7 +6223,14 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5303,7 +6239,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5312,7 +6255,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5321,7 +6268,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5350,7 +6301,14 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5359,7 +6317,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5368,7 +6333,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5377,7 +6346,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5410,7 +6383,14 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5419,7 +6399,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Wrong credentials, or an unknown, expired or reused refresh token (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`, `session_revoked`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `invalid_credentials`: wrong username or password
+             *     - `invalid_refresh_token`: the refresh token is unknown or expired
+             *     - `refresh_token_reused`: the refresh token was used before; its session is ended
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5428,7 +6416,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5437,7 +6429,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -5446,7 +6442,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5455,7 +6456,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many failed logins from this address or for this username; wait `Retry-After` seconds (`too_many_attempts`) */
+            /**
+             * @description Too many attempts:
+             *
+             *     - `too_many_attempts`: too many failed logins from this address or for this username; wait `Retry-After` seconds
+             */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5464,7 +6469,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5473,7 +6482,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many logins at once; wait `Retry-After` seconds (`server_busy`) */
+            /**
+             * @description The server cannot answer now:
+             *
+             *     - `server_busy`: too many logins at once; wait `Retry-After` seconds
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5502,7 +6515,15 @@ export interface operations {
                     "application/json": components["schemas"]["Branch"][];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5511,7 +6532,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5520,7 +6548,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5529,7 +6562,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5565,7 +6602,20 @@ export interface operations {
                     "application/json": components["schemas"]["Branch"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5574,7 +6624,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5583,7 +6640,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5592,7 +6660,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5601,7 +6673,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5610,7 +6700,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -5619,7 +6713,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5628,7 +6726,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -5637,7 +6739,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5646,7 +6760,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5696,7 +6814,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_CallbackView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5705,7 +6831,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5714,7 +6847,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5723,7 +6861,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5761,7 +6903,20 @@ export interface operations {
                     "application/json": components["schemas"]["CallbackView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5770,7 +6925,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5779,7 +6941,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5788,7 +6961,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5797,7 +6974,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5806,7 +7001,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -5815,7 +7014,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5824,7 +7027,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -5833,7 +7040,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5842,7 +7061,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5875,7 +7098,14 @@ export interface operations {
                     "application/json": components["schemas"]["CallbackView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5884,7 +7114,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5893,7 +7130,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5902,7 +7143,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5935,7 +7180,20 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5944,7 +7202,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5953,7 +7218,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5962,7 +7238,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5971,7 +7251,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5980,7 +7278,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -5989,7 +7291,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5998,7 +7304,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -6007,7 +7317,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6016,7 +7338,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6057,7 +7383,20 @@ export interface operations {
                     "application/json": components["schemas"]["CallbackView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6066,7 +7405,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6075,7 +7421,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6084,7 +7441,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6093,7 +7454,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6102,7 +7481,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -6111,7 +7494,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -6120,7 +7507,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -6129,7 +7520,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6138,7 +7541,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6184,7 +7591,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_ContactView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6193,7 +7608,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6202,7 +7624,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6211,7 +7638,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6249,7 +7680,20 @@ export interface operations {
                     "application/json": components["schemas"]["ContactView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6258,7 +7702,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6267,7 +7718,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6276,7 +7738,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6285,7 +7751,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6294,7 +7778,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -6303,7 +7791,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -6312,7 +7804,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -6321,7 +7817,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6330,7 +7838,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6363,7 +7875,14 @@ export interface operations {
                     "application/json": components["schemas"]["ContactView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6372,7 +7891,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6381,7 +7907,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6390,7 +7920,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6423,7 +7957,20 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6432,7 +7979,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6441,7 +7995,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6450,7 +8015,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6459,7 +8028,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6468,7 +8055,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -6477,7 +8068,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -6486,7 +8081,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -6495,7 +8094,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6504,7 +8115,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6545,7 +8160,20 @@ export interface operations {
                     "application/json": components["schemas"]["ContactView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6554,7 +8182,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6563,7 +8198,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6572,7 +8218,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6581,7 +8231,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6590,7 +8258,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -6599,7 +8271,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -6608,7 +8284,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -6617,7 +8297,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6626,7 +8318,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6672,7 +8368,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_ContractView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6681,7 +8385,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6690,7 +8401,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6699,7 +8415,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6737,7 +8457,20 @@ export interface operations {
                     "application/json": components["schemas"]["ContractView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6746,7 +8479,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6755,7 +8495,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6764,7 +8515,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6773,7 +8528,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6782,7 +8555,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -6791,7 +8568,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -6800,7 +8581,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -6809,7 +8594,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6818,7 +8615,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6851,7 +8652,14 @@ export interface operations {
                     "application/json": components["schemas"]["ContractView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6860,7 +8668,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6869,7 +8684,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6878,7 +8697,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6919,7 +8742,20 @@ export interface operations {
                     "application/json": components["schemas"]["ContractView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6928,7 +8764,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6937,7 +8780,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6946,7 +8800,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6955,7 +8813,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6964,7 +8840,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -6973,7 +8853,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -6982,7 +8866,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -6991,7 +8879,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7000,7 +8900,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7032,7 +8936,15 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7041,7 +8953,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7050,7 +8969,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7059,7 +8983,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7101,7 +9029,20 @@ export interface operations {
                     "application/json": components["schemas"]["ImportReport"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7110,7 +9051,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7119,7 +9067,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7128,7 +9087,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7137,7 +9100,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7146,7 +9127,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -7155,7 +9140,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7164,7 +9153,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7173,7 +9166,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7182,7 +9187,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7232,7 +9241,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_OpportunityView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7241,7 +9258,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7250,7 +9274,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7259,7 +9288,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7297,7 +9330,20 @@ export interface operations {
                     "application/json": components["schemas"]["OpportunityView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7306,7 +9352,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7315,7 +9368,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7324,7 +9388,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7333,7 +9401,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7342,7 +9428,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -7351,7 +9441,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7360,7 +9454,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7369,7 +9467,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7378,7 +9488,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7411,7 +9525,14 @@ export interface operations {
                     "application/json": components["schemas"]["OpportunityView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7420,7 +9541,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7429,7 +9557,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7438,7 +9570,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7471,7 +9607,20 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7480,7 +9629,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7489,7 +9645,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7498,7 +9665,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7507,7 +9678,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7516,7 +9705,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -7525,7 +9718,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7534,7 +9731,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7543,7 +9744,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7552,7 +9765,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7593,7 +9810,20 @@ export interface operations {
                     "application/json": components["schemas"]["OpportunityView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7602,7 +9832,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7611,7 +9848,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7620,7 +9868,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7629,7 +9881,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7638,7 +9908,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -7647,7 +9921,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7656,7 +9934,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7665,7 +9947,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7674,7 +9968,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7714,7 +10012,20 @@ export interface operations {
                     "application/json": components["schemas"]["ContractView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7723,7 +10034,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7732,7 +10050,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7741,7 +10070,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7750,7 +10083,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7759,7 +10110,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -7768,7 +10123,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7777,7 +10136,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7786,7 +10149,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7795,7 +10170,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7841,7 +10220,15 @@ export interface operations {
                     "application/json": components["schemas"]["Pipeline"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7850,7 +10237,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7859,7 +10253,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7868,7 +10267,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7897,7 +10300,14 @@ export interface operations {
                     "application/json": components["schemas"]["ServiceSummary"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7906,7 +10316,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7915,7 +10332,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7924,7 +10345,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7959,7 +10384,16 @@ export interface operations {
                     "application/cbor": components["schemas"]["SyncResponse"];
                 };
             };
-            /** @description The body or a part of it does not parse (`malformed_json`, `malformed_cbor`, `unreadable_body`, `duplicate_member`), the cursor is not one this server gave out (`invalid_cursor`), or a push's `changes` are not Automerge bytes (`invalid_automerge`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `malformed_cbor`: the body is not CBOR of a sync request
+             *     - `unreadable_body`: the body could not be read
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             *     - `invalid_automerge`: a push's changes are not Automerge bytes
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7968,7 +10402,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7977,7 +10418,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is larger than the sync limit (`payload_too_large`), or it pushes too much: more than 1000 documents (`too_many_documents`), more than 20,000 changes for one document (`too_many_changes`), or bytes decoding to more than 64 MiB (`too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             *     - `too_many_documents`: a sync request pushes more than 1000 documents
+             *     - `too_many_changes`: a sync request pushes more than 20,000 changes for one document
+             *     - `too_large_decoded`: a sync request's pushed bytes decode to more than 64 MiB
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7986,7 +10434,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is neither `application/json` nor `application/cbor` (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -7995,7 +10447,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but not a valid request (`invalid_body`: an unknown member, a bad UUID, an unknown `kind`, bad base64; `validation_failed` with `violations`: `foreign_document`, `kind_mismatch`, `unknown_document`, `duplicate_document`, `too_deep`, `invalid_value` for a `limit` of 0) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8004,7 +10461,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8050,7 +10511,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_TargetView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8059,7 +10528,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8068,7 +10544,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8077,7 +10558,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8115,7 +10600,20 @@ export interface operations {
                     "application/json": components["schemas"]["TargetView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8124,7 +10622,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8133,7 +10638,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8142,7 +10658,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8151,7 +10671,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8160,7 +10698,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -8169,7 +10711,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8178,7 +10724,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -8187,7 +10737,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8196,7 +10758,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8229,7 +10795,14 @@ export interface operations {
                     "application/json": components["schemas"]["TargetView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8238,7 +10811,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8247,7 +10827,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role may not read these records (`role_forbidden`) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8256,7 +10840,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8265,7 +10853,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8298,7 +10890,20 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8307,7 +10912,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8316,7 +10928,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8325,7 +10948,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8334,7 +10961,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8343,7 +10988,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -8352,7 +11001,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8361,7 +11014,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -8370,7 +11027,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8379,7 +11048,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8419,7 +11092,20 @@ export interface operations {
                     "application/json": components["schemas"]["TargetView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8428,7 +11114,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8437,7 +11130,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8446,7 +11150,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8455,7 +11163,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8464,7 +11190,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -8473,7 +11203,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8482,7 +11216,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -8491,7 +11229,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8500,7 +11250,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8532,7 +11286,14 @@ export interface operations {
                     "application/json": components["schemas"]["Decomposition"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8541,7 +11302,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8550,7 +11318,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role may not read these records (`role_forbidden`) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8559,7 +11331,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8568,7 +11344,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8600,7 +11380,14 @@ export interface operations {
                     "application/json": components["schemas"]["TargetView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8609,7 +11396,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8618,7 +11412,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role may not read these records (`role_forbidden`) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8627,7 +11425,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8636,7 +11438,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8665,7 +11471,15 @@ export interface operations {
                     "application/json": components["schemas"]["Team"][];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8674,7 +11488,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8683,7 +11504,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8692,7 +11518,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8728,7 +11558,20 @@ export interface operations {
                     "application/json": components["schemas"]["Team"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8737,7 +11580,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8746,7 +11596,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8755,7 +11616,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8764,7 +11629,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8773,7 +11656,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -8782,7 +11669,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8791,7 +11682,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -8800,7 +11695,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8809,7 +11716,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8845,7 +11756,20 @@ export interface operations {
                     "application/json": components["schemas"]["Team"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8854,7 +11778,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8863,7 +11794,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8872,7 +11814,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8881,7 +11827,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8890,7 +11854,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -8899,7 +11867,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8908,7 +11880,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -8917,7 +11893,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8926,7 +11914,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8978,7 +11970,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_TicketView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8987,7 +11987,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8996,7 +12003,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9005,7 +12017,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9043,7 +12059,20 @@ export interface operations {
                     "application/json": components["schemas"]["TicketView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9052,7 +12081,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9061,7 +12097,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9070,7 +12117,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9079,7 +12130,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9088,7 +12157,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -9097,7 +12170,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9106,7 +12183,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9115,7 +12196,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9124,7 +12217,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9157,7 +12254,14 @@ export interface operations {
                     "application/json": components["schemas"]["TicketView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9166,7 +12270,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9175,7 +12286,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9184,7 +12299,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9217,7 +12336,20 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9226,7 +12358,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9235,7 +12374,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9244,7 +12394,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9253,7 +12407,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9262,7 +12434,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -9271,7 +12447,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9280,7 +12460,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9289,7 +12473,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9298,7 +12494,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9339,7 +12539,20 @@ export interface operations {
                     "application/json": components["schemas"]["TicketView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9348,7 +12561,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9357,7 +12577,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9366,7 +12597,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9375,7 +12610,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9384,7 +12637,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -9393,7 +12650,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9402,7 +12663,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9411,7 +12676,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9420,7 +12697,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9456,7 +12737,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_AccountView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9465,7 +12754,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9474,7 +12770,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9483,7 +12784,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9523,7 +12828,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_User"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9532,7 +12845,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9541,7 +12861,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9550,7 +12875,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9588,7 +12917,20 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9597,7 +12939,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9606,7 +12955,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9615,7 +12975,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9624,7 +12988,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9633,7 +13015,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -9642,7 +13028,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9651,7 +13041,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9660,7 +13054,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9669,7 +13075,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9702,7 +13112,15 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9711,7 +13129,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9720,7 +13145,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9729,7 +13159,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9738,7 +13172,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9779,7 +13217,20 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9788,7 +13239,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9797,7 +13255,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9806,7 +13275,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9815,7 +13288,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9824,7 +13315,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -9833,7 +13328,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9842,7 +13341,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -9851,7 +13354,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9860,7 +13375,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9892,7 +13411,15 @@ export interface operations {
                     "application/json": components["schemas"]["DeviceSession"][];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9901,7 +13428,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9910,7 +13444,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9919,7 +13458,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9928,7 +13471,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9967,7 +13514,20 @@ export interface operations {
                     "application/json": components["schemas"]["Revoked"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9976,7 +13536,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9985,7 +13552,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9994,7 +13572,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10003,7 +13585,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10012,7 +13612,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -10021,7 +13625,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10030,7 +13638,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10039,7 +13651,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10048,7 +13672,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10098,7 +13726,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_VisitView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10107,7 +13743,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10116,7 +13759,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10125,7 +13773,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10163,7 +13815,20 @@ export interface operations {
                     "application/json": components["schemas"]["VisitView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10172,7 +13837,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10181,7 +13853,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10190,7 +13873,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10199,7 +13886,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10208,7 +13913,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -10217,7 +13926,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10226,7 +13939,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10235,7 +13952,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10244,7 +13973,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10277,7 +14010,14 @@ export interface operations {
                     "application/json": components["schemas"]["VisitView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10286,7 +14026,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10295,7 +14042,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10304,7 +14055,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10337,7 +14092,20 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10346,7 +14114,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10355,7 +14130,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10364,7 +14150,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10373,7 +14163,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10382,7 +14190,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -10391,7 +14203,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10400,7 +14216,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10409,7 +14229,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10418,7 +14250,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10459,7 +14295,20 @@ export interface operations {
                     "application/json": components["schemas"]["VisitView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10468,7 +14317,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10477,7 +14333,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10486,7 +14353,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10495,7 +14366,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10504,7 +14393,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -10513,7 +14406,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10522,7 +14419,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10531,7 +14432,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10540,7 +14453,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10580,7 +14497,20 @@ export interface operations {
                     "application/json": components["schemas"]["VisitView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10589,7 +14519,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10598,7 +14535,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10607,7 +14555,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10616,7 +14568,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10625,7 +14595,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -10634,7 +14608,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10643,7 +14621,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10652,7 +14634,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10661,7 +14655,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10701,7 +14699,20 @@ export interface operations {
                     "application/json": components["schemas"]["VisitView"];
                 };
             };
-            /** @description Malformed request: bad JSON, a member sent twice, a bad path or query (`malformed_json`, `duplicate_member`, `invalid_path`, `invalid_query`) */
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10710,7 +14721,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid access token (`missing_token`, `invalid_token`, `session_revoked`, `user_inactive`) */
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10719,7 +14737,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller sees the record but may not do this (`role_forbidden`, `owner_change_forbidden`, `tier_confirmation_forbidden`, ...) */
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10728,7 +14757,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such record, or none the caller may see (`not_found`) */
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10737,7 +14770,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the record's state (`already_exists`, `already_checked_in`, `history_full`, ...) */
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10746,7 +14797,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description If-Match did not match the current ETag (`precondition_failed`) */
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
             412: {
                 headers: {
                     [name: string]: unknown;
@@ -10755,7 +14810,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body, or what it holds, is larger than the server takes (`payload_too_large`; a sync request also `too_many_documents`, `too_many_changes`, `too_large_decoded`) */
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10764,7 +14823,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body is not JSON (`unsupported_media_type`) */
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -10773,7 +14836,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but breaks the rules; `violations` names each field (`validation_failed`, with violation codes such as `invalid_value` for text holding a NUL character and `too_deep` for maps and lists nested more than 16 levels; `invalid_body`) */
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10782,7 +14857,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The server failed; the request may be retried (`internal_error`) */
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10831,7 +14910,11 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description The database is unreachable */
+            /**
+             * @description The server cannot answer now:
+             *
+             *     - `database_unavailable`: the database does not answer
+             */
             503: {
                 headers: {
                     [name: string]: unknown;

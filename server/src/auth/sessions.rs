@@ -6,7 +6,7 @@
 use crate::auth::{Role, TokenKeys};
 use crate::db::Db;
 use crate::entities::{refresh_token, session, user};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use base64::Engine;
 use chrono::{Duration, Utc};
 use rand::RngCore;
@@ -50,8 +50,8 @@ fn new_refresh_token() -> String {
 }
 
 fn invalid_refresh() -> ApiError {
-    ApiError::unauthorized(
-        "invalid_refresh_token",
+    ApiError::new(
+        ErrorCode::InvalidRefreshToken,
         "the refresh token is unknown or expired; log in again",
     )
 }
@@ -121,8 +121,8 @@ impl<'a> Sessions<'a> {
             revoke_in(&txn, stored.session_id, "refresh_token_reused", now).await?;
             txn.commit().await?;
             tracing::warn!(session_id = %stored.session_id, "refresh token reused; session revoked");
-            return Err(ApiError::unauthorized(
-                "refresh_token_reused",
+            return Err(ApiError::new(
+                ErrorCode::RefreshTokenReused,
                 "this refresh token was already used; the session is revoked, log in again",
             ));
         }
@@ -134,8 +134,8 @@ impl<'a> Sessions<'a> {
             .await?
             .filter(|s| s.revoked_at.is_none())
             .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "session_revoked",
+                ApiError::new(
+                    ErrorCode::SessionRevoked,
                     "this device's session has ended; log in again",
                 )
             })?;
@@ -143,7 +143,7 @@ impl<'a> Sessions<'a> {
             .one(&txn)
             .await?
             .filter(|u| u.active)
-            .ok_or_else(|| ApiError::unauthorized("user_inactive", "the account is deactivated"))?;
+            .ok_or_else(|| ApiError::new(ErrorCode::UserInactive, "the account is deactivated"))?;
         let role = Role::parse(&user.role)
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad role")))?;
         let refresh = new_refresh_token();

@@ -5,7 +5,7 @@
 
 use crate::auth::{Role, TokenKeys};
 use crate::entities::{session, team, team_manager, user};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use kam_sync_core::ids::{BranchId, TeamId, UserId};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
@@ -75,8 +75,8 @@ impl AuthUser {
         if roles.contains(&self.role) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(
-                "role_forbidden",
+            Err(ApiError::new(
+                ErrorCode::RoleForbidden,
                 format!("the {} role may not do this", self.role.as_str()),
             ))
         }
@@ -90,8 +90,8 @@ impl AuthUser {
         token: &str,
     ) -> Result<Self, ApiError> {
         let claims = keys.verify(token).map_err(|err| {
-            ApiError::unauthorized(
-                "invalid_token",
+            ApiError::new(
+                ErrorCode::InvalidToken,
                 format!("the access token is not valid: {err}"),
             )
         })?;
@@ -100,8 +100,8 @@ impl AuthUser {
             .await?
             .filter(|s| s.user_id == claims.sub && s.revoked_at.is_none())
             .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "session_revoked",
+                ApiError::new(
+                    ErrorCode::SessionRevoked,
                     "this device's session has ended; log in again",
                 )
             })?;
@@ -109,7 +109,7 @@ impl AuthUser {
             .one(conn)
             .await?
             .filter(|u| u.active)
-            .ok_or_else(|| ApiError::unauthorized("user_inactive", "the account is deactivated"))?;
+            .ok_or_else(|| ApiError::new(ErrorCode::UserInactive, "the account is deactivated"))?;
         let mut caller = AuthUser::without_session(conn, &user).await?;
         caller.session_id = session.id;
         caller.device_id = session.device_id;

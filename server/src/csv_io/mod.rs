@@ -35,7 +35,7 @@ pub mod kinds;
 use crate::access::require_writer;
 use crate::auth::AuthUser;
 use crate::entities::user;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::accounts::visible_among;
 use crate::records::kind::Pending;
 use crate::records::write::UnitOfWork;
@@ -206,8 +206,8 @@ fn read_header<K: CsvKind>(header: &csv::StringRecord) -> ApiResult<Vec<Option<C
         .map(|name| {
             let name = name.trim().to_lowercase();
             if !seen.insert(name.clone()) {
-                return Err(ApiError::bad_request(
-                    "duplicate_column",
+                return Err(ApiError::new(
+                    ErrorCode::DuplicateColumn,
                     format!("the column `{name}` appears twice"),
                 ));
             }
@@ -221,8 +221,8 @@ fn read_header<K: CsvKind>(header: &csv::StringRecord) -> ApiResult<Vec<Option<C
                 .map(Some)
                 .ok_or_else(|| {
                     let known: Vec<&str> = K::COLUMNS.iter().map(|c| c.name).collect();
-                    ApiError::bad_request(
-                        "unknown_column",
+                    ApiError::new(
+                        ErrorCode::UnknownColumn,
                         format!(
                             "{} have no column `{name}`; the columns are id, {}",
                             K::PLURAL,
@@ -290,10 +290,10 @@ fn read_file<K: CsvKind>(bytes: &[u8]) -> ApiResult<CsvFile> {
     let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
     let header = reader
         .headers()
-        .map_err(|err| ApiError::bad_request("invalid_csv", format!("unreadable header: {err}")))?
+        .map_err(|err| ApiError::new(ErrorCode::InvalidCsv, format!("unreadable header: {err}")))?
         .clone();
     if header.is_empty() {
-        return Err(ApiError::bad_request("invalid_csv", "the file is empty"));
+        return Err(ApiError::new(ErrorCode::InvalidCsv, "the file is empty"));
     }
     let columns = read_header::<K>(&header)?;
     let mut rows = Vec::new();

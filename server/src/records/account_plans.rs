@@ -12,8 +12,7 @@ use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::db::upsert_each;
 use crate::entities::account_plan;
-use crate::error::{ApiError, ApiResult};
-use actix_web::http::StatusCode;
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use chrono::{DateTime, NaiveDate, Utc};
 use kam_sync_core::account_plan::{
     ActionStatus, PeriodKind, PlanStatus, ResourceRequest, ResourceStatus, amount_minor,
@@ -341,8 +340,7 @@ async fn review_status(
     };
     let error = || {
         ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "plan_exists",
+            ErrorCode::PlanExists,
             format!(
                 "plan {other} is already active for this account and {} starting {}; close it first",
                 new.period_kind.as_str(),
@@ -424,8 +422,8 @@ fn review_resources(
             && (resource.status.is_decision() || old_status.is_decision());
         if decides && !may_decide {
             refused.get_or_insert_with(|| {
-                ApiError::forbidden(
-                    "approval_forbidden",
+                ApiError::new(
+                    ErrorCode::ApprovalForbidden,
                     format!(
                         "resources.{index}: only the account's managers (a manager leading its team, its branch's director, an admin) approve or reject resource requests"
                     ),
@@ -475,7 +473,7 @@ async fn review_action_owners(
                 let field = format!("actions.{index}.owner_id");
                 let allowed = match check_assignable(conn, owner, new.account_id.0, &field).await {
                     Ok(()) => true,
-                    Err(error) if error.code() == "validation_failed" => {
+                    Err(error) if error.code() == ErrorCode::ValidationFailed => {
                         refused.get_or_insert(error);
                         false
                     }

@@ -7,7 +7,7 @@ use crate::auth::{AuthUser, Role};
 use crate::config::{Settings, TieringSettings};
 use crate::db::{insert_each, upsert_each};
 use crate::entities::{account, account_share, team, user};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{self, Page};
 use crate::state::AppState;
@@ -182,8 +182,8 @@ pub async fn list(
     }
     if let Some(min_score) = filter.min_score {
         if !(0..=100).contains(&min_score) {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 "min_score runs from 0 to 100",
             ));
         }
@@ -296,8 +296,8 @@ async fn check_owner(
 }
 
 fn owner_forbidden(caller: &AuthUser) -> ApiError {
-    ApiError::forbidden(
-        "owner_change_forbidden",
+    ApiError::new(
+        ErrorCode::OwnerChangeForbidden,
         match caller.role {
             Role::Rep => "a rep cannot assign an account to someone else; ask a manager",
             _ => "that user is outside the teams you manage",
@@ -363,7 +363,7 @@ pub async fn review(
             check_owner(conn, caller, new.owner_id).await
         } else {
             Err(not_managed(
-                "owner_change_forbidden",
+                ErrorCode::OwnerChangeForbidden,
                 "only the account's managers reassign it",
             ))
         };
@@ -408,7 +408,7 @@ pub async fn review(
                 "shared_with",
                 json(&old_shares),
                 not_managed(
-                    "share_change_forbidden",
+                    ErrorCode::ShareChangeForbidden,
                     "only the account's owner or managers change who it is shared with",
                 ),
             );
@@ -420,8 +420,8 @@ pub async fn review(
 }
 
 /// The 403 for a change only an account's managers make.
-fn not_managed(code: &'static str, rule: &str) -> ApiError {
-    ApiError::forbidden(
+fn not_managed(code: ErrorCode, rule: &str) -> ApiError {
+    ApiError::new(
         code,
         format!("{rule}: a manager leading its team, its branch's director or an admin"),
     )
@@ -486,8 +486,7 @@ fn review_stage(corrects: bool, old: Option<&Account>, new: &Account, review: &m
             "stage",
             restore,
             ApiError::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_stage_move",
+                ErrorCode::InvalidStageMove,
                 format!(
                     "an account does not move from {from} to {to}: it moves one stage \
                      forward, to at_risk, from at_risk to lost, or back to maintaining; \
@@ -577,16 +576,16 @@ fn pending_proposal(caller: &AuthUser, account: &Account) -> ApiResult<Tier> {
         return Err(tier_forbidden());
     }
     account.proposed_tier.ok_or_else(|| {
-        ApiError::conflict(
-            "no_tier_proposal",
+        ApiError::new(
+            ErrorCode::NoTierProposal,
             "the account has no tier proposal waiting",
         )
     })
 }
 
 fn tier_forbidden() -> ApiError {
-    ApiError::forbidden(
-        "tier_confirmation_forbidden",
+    ApiError::new(
+        ErrorCode::TierConfirmationForbidden,
         "only a manager confirms a tier; propose one with proposed_tier",
     )
 }

@@ -15,8 +15,7 @@ use crate::auth::{AuthUser, Role};
 use crate::config::Settings;
 use crate::db::upsert_each;
 use crate::entities::{callback, ticket};
-use crate::error::{ApiError, ApiResult};
-use actix_web::http::StatusCode;
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use chrono::{DateTime, Utc};
 use kam_sync_core::Callback;
 use kam_sync_core::callback::{CallbackKind, CallbackStatus, LOW_SATISFACTION};
@@ -94,8 +93,7 @@ fn review_status(old: Option<&Callback>, new: &Callback, review: &mut Review) {
             "status",
             json!(from),
             ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_status_move",
+                ErrorCode::InvalidStatusMove,
                 format!(
                     "a callback cannot move from {from} to {to}: it is planned, then done or missed; a missed one may be planned again"
                 ),

@@ -9,7 +9,7 @@ use super::write;
 use crate::access::{manages, visible_account_ids};
 use crate::auth::AuthUser;
 use crate::entities::{account, user};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::accounts::visible_row;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
@@ -141,11 +141,11 @@ pub async fn check_owner(
         return Ok(());
     }
     if !caller.role.supervises() {
-        return Err(ApiError::forbidden("owner_change_forbidden", rep_rule));
+        return Err(ApiError::new(ErrorCode::OwnerChangeForbidden, rep_rule));
     }
     if !manages_account(conn, caller, account).await? {
-        return Err(ApiError::forbidden(
-            "owner_change_forbidden",
+        return Err(ApiError::new(
+            ErrorCode::OwnerChangeForbidden,
             "only the account's managers give its records to someone else: a manager leading \
              its team, its branch's director or an admin",
         ));

@@ -8,10 +8,9 @@ use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::db::upsert_each;
 use crate::entities::contact;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::accounts::visible_row;
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use kam_sync_core::contact::{Attitude, BuyingRole, Personality};
 use kam_sync_core::ids::{AccountId, ContactId};
 use kam_sync_core::{Contact, RecordKind};
@@ -218,8 +217,7 @@ async fn review_cap(
         return Ok(());
     }
     let error = ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "too_many_key_persons",
+        ErrorCode::TooManyKeyPersons,
         format!("an account holds at most {MAX_KEY_PERSONS} key persons; delete one first"),
     );
     match old {

@@ -9,10 +9,9 @@ use super::{check_currency, check_if_match, with_json_fields};
 use crate::access::{require_writer, visible_account_ids};
 use crate::auth::{AuthUser, Role};
 use crate::entities::{contract, opportunity, user};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::accounts::visible_row;
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use kam_sync_core::Violation;
 use kam_sync_core::ids::{AccountId, ContractId, OpportunityId, UserId};
@@ -385,15 +384,14 @@ pub struct ContractFilter {
 }
 
 fn invalid_body(err: &serde_json::Error) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_body",
-        err.to_string(),
-    )
+    ApiError::new(ErrorCode::InvalidBody, err.to_string())
 }
 
 fn number_taken() -> ApiError {
-    ApiError::conflict("contract_number_taken", "another contract has this number")
+    ApiError::new(
+        ErrorCode::ContractNumberTaken,
+        "another contract has this number",
+    )
 }
 
 /// Refuses a number another contract has.
@@ -424,8 +422,8 @@ async fn check_owner(
     account_owner: Uuid,
 ) -> ApiResult<()> {
     if caller.role == Role::Rep && owner != caller.id && owner.0 != account_owner {
-        return Err(ApiError::forbidden(
-            "owner_change_forbidden",
+        return Err(ApiError::new(
+            ErrorCode::OwnerChangeForbidden,
             "a rep names themselves or the account's owner as a contract's owner",
         ));
     }
@@ -528,8 +526,8 @@ pub async fn create(
         check_owner(conn, caller, fields.owner_id, account.id, account.owner_id).await?;
     }
     if contract::Entity::find_by_id(id).count(conn).await? > 0 {
-        return Err(ApiError::conflict(
-            "already_exists",
+        return Err(ApiError::new(
+            ErrorCode::AlreadyExists,
             "a contract with this id exists",
         ));
     }
@@ -695,8 +693,8 @@ pub async fn update(
     let next = next.normalized();
     next.check()?;
     if current.status.is_closed() && next.terms_differ(&current) {
-        return Err(ApiError::conflict(
-            "contract_closed",
+        return Err(ApiError::new(
+            ErrorCode::ContractClosed,
             format!(
                 "the contract is {}; only its notes may change",
                 current.status.as_str()
@@ -704,8 +702,8 @@ pub async fn update(
         ));
     }
     if !current.status.can_move_to(next.status) {
-        return Err(ApiError::conflict(
-            "invalid_status_move",
+        return Err(ApiError::new(
+            ErrorCode::ContractStatusMove,
             format!(
                 "a contract cannot move from {} to {}",
                 current.status.as_str(),

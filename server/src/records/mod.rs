@@ -26,7 +26,7 @@ pub mod write;
 
 use crate::db::insert_each;
 use crate::entities::timeline_entry;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::store::{DocMeta, log};
 use automerge::ChangeHash;
 use chrono::{DateTime, Utc};
@@ -358,8 +358,7 @@ pub fn check_if_match(if_match: Option<&str>, version: i64) -> ApiResult<()> {
             Ok(())
         }
         Some(_) => Err(ApiError::new(
-            actix_web::http::StatusCode::PRECONDITION_FAILED,
-            "precondition_failed",
+            ErrorCode::PreconditionFailed,
             format!("the record changed; its ETag is now {}", etag(version)),
         )),
     }

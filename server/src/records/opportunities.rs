@@ -20,9 +20,8 @@ use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::db::upsert_each;
 use crate::entities::{contact, opportunity, user};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use kam_sync_core::Opportunity;
 use kam_sync_core::ids::OpportunityId;
@@ -84,8 +83,7 @@ pub struct Opportunities;
 fn refuse_move(from: Option<OpportunityStage>, to: OpportunityStage) -> ApiError {
     let from = from.map_or("a new opportunity", OpportunityStage::as_str);
     ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_stage_move",
+        ErrorCode::InvalidStageMove,
         format!(
             "{from} → {to} is not a move: an opportunity starts open, advances one stage at a \
              time, is won only from contract and lost from any open stage"
@@ -113,8 +111,8 @@ fn stage_problem(
         None if from == to => None,
         None => Some((refuse_move(Some(from), to), from)),
         Some(StageMove::Reopen) if !reopens => Some((
-            ApiError::forbidden(
-                "stage_reopen_forbidden",
+            ApiError::new(
+                ErrorCode::StageReopenForbidden,
                 format!("{from} → {to} moves the deal back; the account's managers reopen deals"),
             ),
             from,
@@ -668,8 +666,8 @@ pub async fn contract_from(
     let view: OpportunityView = serde_json::from_value(row.body).map_err(ApiError::internal)?;
     let opportunity = view.opportunity;
     if opportunity.stage != OpportunityStage::Won {
-        return Err(ApiError::conflict(
-            "opportunity_not_won",
+        return Err(ApiError::new(
+            ErrorCode::OpportunityNotWon,
             format!(
                 "the opportunity is at {}; a contract is made once it is won",
                 opportunity.stage
@@ -685,8 +683,8 @@ pub async fn contract_from(
         .one(&txn)
         .await?;
     if let Some(existing) = existing {
-        return Err(ApiError::conflict(
-            "contract_exists",
+        return Err(ApiError::new(
+            ErrorCode::ContractExists,
             format!(
                 "contract {} already closes this opportunity",
                 existing.number

@@ -3,7 +3,7 @@
 //! An item edited while a client pages keeps its place, so a client that
 //! pages to the end sees every item that existed when it started.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use kam_sync_core::cursor::Cursor;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -32,8 +32,8 @@ impl<T> Page<T> {
         match asked {
             None => Ok(DEFAULT_PAGE_SIZE.min(max)),
             Some(limit) if (1..=max).contains(&limit) => Ok(limit),
-            Some(_) => Err(ApiError::bad_request(
-                "invalid_query",
+            Some(_) => Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 format!("limit runs from 1 to {max}"),
             )),
         }

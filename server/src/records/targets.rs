@@ -17,10 +17,9 @@ use super::page::{self, Page};
 use super::{check_currency, check_if_match, totals};
 use crate::auth::{AuthUser, Role};
 use crate::entities::{account, branch, contract, sales_target, team, user, visit};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::contracts::ContractStatus;
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, Utc};
 use kam_sync_core::account::Tier;
 use kam_sync_core::ids::{TargetId, UserId};
@@ -764,8 +763,7 @@ fn sum(parts: impl IntoIterator<Item = i64>) -> i128 {
 
 fn exceeded(whole: &str, metric: Metric, sum: i128) -> ApiError {
     ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "decomposition_exceeded",
+        ErrorCode::DecompositionExceeded,
         format!(
             "the parts of {whole} would add up to {}, more than the whole",
             metric.text(sum)
@@ -878,8 +876,8 @@ async fn settable(
 }
 
 fn scope_forbidden() -> ApiError {
-    ApiError::forbidden(
-        "target_scope_forbidden",
+    ApiError::new(
+        ErrorCode::TargetScopeForbidden,
         "targets at this place in the org are set by someone above you",
     )
 }
@@ -927,8 +925,8 @@ pub async fn create(state: &AppState, caller: &AuthUser, new: NewTarget) -> ApiR
         return Err(scope_forbidden());
     }
     if sales_target::Entity::find_by_id(id).count(&txn).await? > 0 {
-        return Err(ApiError::conflict(
-            "already_exists",
+        return Err(ApiError::new(
+            ErrorCode::AlreadyExists,
             "a target with this id exists",
         ));
     }
@@ -963,8 +961,8 @@ pub async fn create(state: &AppState, caller: &AuthUser, new: NewTarget) -> ApiR
 }
 
 fn target_exists() -> ApiError {
-    ApiError::conflict(
-        "target_exists",
+    ApiError::new(
+        ErrorCode::TargetExists,
         "this period, level, subject and metric have a target; change its value instead",
     )
 }

@@ -22,9 +22,8 @@ use crate::auth::{AuthUser, Role};
 use crate::config::{Settings, SlaHours};
 use crate::db::upsert_each;
 use crate::entities::{callback, contact, ticket};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use kam_sync_core::callback::{CallbackKind, CallbackStatus, LOW_SATISFACTION};
 use kam_sync_core::ids::{AccountId, ContactId, TicketId, UserId};
@@ -123,8 +122,7 @@ fn status_move_refused(
     why: &str,
 ) -> ApiError {
     ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_status_move",
+        ErrorCode::InvalidStatusMove,
         format!("a {kind} cannot move from {from} to {to}: {why}"),
     )
 }
@@ -261,8 +259,7 @@ async fn review_status(
         && !callback_done(conn, id, new.account_id, pending).await?
     {
         Some(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "callback_required",
+            ErrorCode::CallbackRequired,
             "a complaint closes once a callback after it (kind after_ticket) is done",
         ))
     } else {

@@ -17,7 +17,7 @@ use crate::auth::AuthUser;
 use crate::cache::DocCache;
 use crate::db::Db;
 use crate::entities::{server_value, timeline_entry, user};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::accounts::visible_row;
 use crate::state::AppState;
 use crate::store::{self, StoredDocument, log};
@@ -182,8 +182,8 @@ fn parse_kinds(kinds: Option<&str>) -> ApiResult<Option<HashSet<RecordKind>>> {
         .filter(|name| !name.is_empty())
         .map(|name| {
             RecordKind::parse(name).ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_query",
+                ApiError::new(
+                    ErrorCode::InvalidQuery,
                     format!("no record kind is called `{name}`"),
                 )
             })

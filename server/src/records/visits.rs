@@ -8,7 +8,7 @@ use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::db::upsert_each;
 use crate::entities::{account, visit};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::accounts::AccountView;
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{self, Page};
@@ -217,14 +217,14 @@ fn patch_for(current: &Visit, change: VisitChange) -> ApiResult<Map<String, Valu
     let patch = match change {
         VisitChange::Patch(patch) => return Ok(patch),
         VisitChange::CheckIn(_) if current.check_in.is_some() => {
-            return Err(ApiError::conflict(
-                "already_checked_in",
+            return Err(ApiError::new(
+                ErrorCode::AlreadyCheckedIn,
                 "the visit is already checked in",
             ));
         }
         VisitChange::CheckIn(_) if closed => {
-            return Err(ApiError::conflict(
-                "visit_closed",
+            return Err(ApiError::new(
+                ErrorCode::VisitClosed,
                 "the visit is completed or cancelled",
             ));
         }
@@ -232,17 +232,20 @@ fn patch_for(current: &Visit, change: VisitChange) -> ApiResult<Map<String, Valu
             json!({"check_in": checkpoint(request)?, "status": "in_progress"})
         }
         VisitChange::CheckOut(_) if current.check_in.is_none() => {
-            return Err(ApiError::conflict(
-                "not_checked_in",
+            return Err(ApiError::new(
+                ErrorCode::NotCheckedIn,
                 "check in before checking out",
             ));
         }
         VisitChange::CheckOut(_) if current.status == VisitStatus::Cancelled => {
-            return Err(ApiError::conflict("visit_closed", "the visit is cancelled"));
+            return Err(ApiError::new(
+                ErrorCode::VisitClosed,
+                "the visit is cancelled",
+            ));
         }
         VisitChange::CheckOut(_) if current.check_out.is_some() => {
-            return Err(ApiError::conflict(
-                "already_checked_out",
+            return Err(ApiError::new(
+                ErrorCode::AlreadyCheckedOut,
                 "the visit is already checked out",
             ));
         }

@@ -15,7 +15,7 @@ use crate::auth::AuthUser;
 use crate::cache::DocCache;
 use crate::config::Settings;
 use crate::db::WriteTxn;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 use crate::store::{DocMeta, Loaded, find, load, log};
 use crate::with_kind;
@@ -190,8 +190,8 @@ pub fn require_writer<K: SyncedKind>(caller: &AuthUser) -> ApiResult<()> {
     if K::writable_by(caller.role) {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "read_only_role",
+        Err(ApiError::new(
+            ErrorCode::ReadOnlyRole,
             format!(
                 "the {} role may not change {} records",
                 caller.role.as_str(),
@@ -235,8 +235,8 @@ pub async fn create<K: SyncedKind>(
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a new document made no change")))?;
     let txn = state.db.begin_write().await?;
     if find(&txn, id, true).await?.is_some() {
-        return Err(ApiError::conflict(
-            "already_exists",
+        return Err(ApiError::new(
+            ErrorCode::AlreadyExists,
             "a record with this id exists",
         ));
     }

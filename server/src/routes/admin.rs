@@ -473,10 +473,11 @@ async fn put_tiering(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     fn changes(body: serde_json::Value) -> ApiResult<UserChanges> {
         let patch: UserPatch = serde_json::from_value(body)
-            .map_err(|err| ApiError::bad_request("invalid_body", err.to_string()))?;
+            .map_err(|err| ApiError::new(ErrorCode::InvalidBody, err.to_string()))?;
         UserChanges::try_from(patch)
     }
 
@@ -513,7 +514,10 @@ mod tests {
     #[test]
     fn a_patch_with_an_unknown_field_is_refused() {
         let refused = changes(serde_json::json!({ "password_hash": "x" }));
-        assert_eq!(refused.err().map(|e| e.code()), Some("invalid_body"));
+        assert_eq!(
+            refused.err().map(|e| e.code()),
+            Some(ErrorCode::InvalidBody)
+        );
     }
 
     #[test]

@@ -3,10 +3,10 @@
 use crate::auth::{Attempt, AuthUser, CheckError, Role, TokenPair, verify_password};
 use crate::entities::user;
 use crate::error::responses::{CredentialErrors, ReadErrors};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::routes::body::Json;
 use crate::state::AppState;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use kam_sync_core::ids::{BranchId, TeamId, UserId};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -82,13 +82,8 @@ fn client_address(req: &HttpRequest) -> IpAddr {
 }
 
 /// A problem answered with `Retry-After: seconds`.
-fn retry_later(
-    status: StatusCode,
-    code: &'static str,
-    detail: String,
-    seconds: u64,
-) -> HttpResponse {
-    let mut response = ApiError::new(status, code, detail).error_response();
+fn retry_later(code: ErrorCode, detail: String, seconds: u64) -> HttpResponse {
+    let mut response = ApiError::new(code, detail).error_response();
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
@@ -134,8 +129,7 @@ async fn login(
         Ok(charged) => charged,
         Err(wait) => {
             return Ok(retry_later(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
+                ErrorCode::TooManyAttempts,
                 format!("too many failed logins; try again in {wait} s"),
                 wait,
             ));
@@ -162,8 +156,7 @@ async fn login(
         Err(CheckError::Busy) => {
             state.login_throttle.abandoned(charged);
             return Ok(retry_later(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server_busy",
+                ErrorCode::ServerBusy,
                 "too many logins at once; try again in a second".to_owned(),
                 1,
             ));
@@ -178,8 +171,8 @@ async fn login(
         _ => {
             state.login_throttle.failed(charged);
             tracing::info!(username = %username, "failed login");
-            return Err(ApiError::unauthorized(
-                "invalid_credentials",
+            return Err(ApiError::new(
+                ErrorCode::InvalidCredentials,
                 "wrong username or password",
             ));
         }

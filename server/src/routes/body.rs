@@ -4,10 +4,10 @@
 //! members, NUL characters and nesting refused; the sync endpoint parses
 //! its JSON bodies with it too).
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 use actix_web::dev::Payload;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::mime;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
@@ -28,11 +28,10 @@ pub async fn read_body(
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
-            chunk.map_err(|err| ApiError::bad_request("unreadable_body", err.to_string()))?;
+            chunk.map_err(|err| ApiError::new(ErrorCode::UnreadableBody, err.to_string()))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("the request is larger than {limit} bytes; {advice}"),
             ));
         }
@@ -82,8 +81,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         Box::pin(async move {
             if !is_json(&req) {
                 return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
+                    ErrorCode::UnsupportedMediaType,
                     "send Content-Type: application/json",
                 )
                 .into());

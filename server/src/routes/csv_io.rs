@@ -6,9 +6,9 @@ use super::sync::media_type;
 use crate::auth::AuthUser;
 use crate::csv_io::{CsvKindName, ImportReport};
 use crate::error::responses::{ListErrors, WriteErrors};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -55,8 +55,7 @@ async fn import_csv(
 ) -> ApiResult<HttpResponse> {
     if media_type(&req, header::CONTENT_TYPE).as_deref() != Some(CSV) {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send Content-Type: text/csv",
         ));
     }

@@ -4,7 +4,7 @@
 //! `AuthUser` argument.
 
 use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, http::header, web};
@@ -15,10 +15,16 @@ use tracing_actix_web::RootSpan;
 /// The token of an `Authorization: Bearer <token>` header.
 fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthorized("missing_token", "send Authorization: Bearer <access token>")
+        ApiError::new(
+            ErrorCode::MissingToken,
+            "send Authorization: Bearer <access token>",
+        )
     })?;
     let value = value.to_str().map_err(|_| {
-        ApiError::unauthorized("invalid_token", "the Authorization header is not text")
+        ApiError::new(
+            ErrorCode::InvalidToken,
+            "the Authorization header is not text",
+        )
     })?;
     match value.split_once(' ') {
         Some((scheme, token))
@@ -26,8 +32,8 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
         {
             Ok(token.trim().to_owned())
         }
-        _ => Err(ApiError::unauthorized(
-            "invalid_token",
+        _ => Err(ApiError::new(
+            ErrorCode::InvalidToken,
             "send Authorization: Bearer <access token>",
         )),
     }

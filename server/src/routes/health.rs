@@ -1,6 +1,7 @@
 //! `/healthz` (the process is up) and `/readyz` (it can reach its database).
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::responses::ReadinessErrors;
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
@@ -36,7 +37,7 @@ async fn healthz() -> HttpResponse {
     tag = "health",
     responses(
         (status = 200, body = Health),
-        (status = 503, description = "The database is unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
+        ReadinessErrors,
     )
 )]
 #[get("/readyz")]
@@ -45,8 +46,7 @@ async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
         Ok(HttpResponse::Ok().json(Health { status: "ok" }))
     } else {
         Err(ApiError::new(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
+            ErrorCode::DatabaseUnavailable,
             "the database does not answer",
         ))
     }

@@ -4,9 +4,9 @@
 
 use crate::auth::AuthUser;
 use crate::error::responses::SyncErrors;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use kam_sync_core::protocol::{SyncRequest, SyncResponse};
 use kam_sync_core::wire::decode_request;
@@ -65,8 +65,7 @@ async fn sync(
         Some(CBOR) => true,
         Some(other) => {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 format!("send application/json or {CBOR}, not {other}"),
             ));
         }

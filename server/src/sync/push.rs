@@ -8,7 +8,7 @@
 use crate::auth::AuthUser;
 use crate::db::WriteTxn;
 use crate::entities::corrected_push;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::timeline::EntryBody;
 use crate::records::write::UnitOfWork;
@@ -48,8 +48,7 @@ pub async fn apply(
 ) -> ApiResult<(Vec<PushResult>, Vec<Notice>)> {
     if pushes.len() > MAX_PUSH_DOCS {
         return Err(ApiError::new(
-            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_documents",
+            ErrorCode::TooManyDocuments,
             format!("push at most {MAX_PUSH_DOCS} documents per request"),
         ));
     }
