@@ -22,6 +22,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Entries after which a document's snapshot is rewritten, so that loading
@@ -207,6 +208,8 @@ pub async fn head(conn: &impl ConnectionTrait) -> ApiResult<i64> {
 pub struct Entry {
     /// Its position.
     pub seq: i64,
+    /// The document it changed.
+    pub doc_id: Uuid,
     /// Automerge changes (`save_after` output).
     pub bytes: Vec<u8>,
     /// The user whose session made them; `None` for the server.
@@ -226,20 +229,49 @@ pub async fn entries_after(
     doc_id: Uuid,
     after: i64,
 ) -> ApiResult<Vec<Entry>> {
-    Ok(doc_change::Entity::find()
-        .select_only()
-        .column(doc_change::Column::Seq)
-        .column(doc_change::Column::Bytes)
-        .column(doc_change::Column::UserId)
-        .column(doc_change::Column::DeviceId)
-        .column(doc_change::Column::OriginSession)
-        .column(doc_change::Column::CreatedAt)
+    Ok(entries_query()
         .filter(doc_change::Column::DocId.eq(doc_id))
         .filter(doc_change::Column::Seq.gt(after))
         .order_by_asc(doc_change::Column::Seq)
         .into_model()
         .all(conn)
         .await?)
+}
+
+/// The entries of each of `doc_ids` after position `after` still in the
+/// log, in order per document: one statement per [`super::IN_LIST_CHUNK`]
+/// documents, whatever their number (a pull page's read).
+pub async fn entries_after_many(
+    conn: &impl ConnectionTrait,
+    doc_ids: &[Uuid],
+    after: i64,
+) -> ApiResult<HashMap<Uuid, Vec<Entry>>> {
+    let mut entries: HashMap<Uuid, Vec<Entry>> = HashMap::with_capacity(doc_ids.len());
+    for chunk in doc_ids.chunks(super::IN_LIST_CHUNK) {
+        let rows: Vec<Entry> = entries_query()
+            .filter(doc_change::Column::DocId.is_in(chunk.iter().copied()))
+            .filter(doc_change::Column::Seq.gt(after))
+            .order_by_asc(doc_change::Column::Seq)
+            .into_model()
+            .all(conn)
+            .await?;
+        for entry in rows {
+            entries.entry(entry.doc_id).or_default().push(entry);
+        }
+    }
+    Ok(entries)
+}
+
+fn entries_query() -> sea_orm::Select<doc_change::Entity> {
+    doc_change::Entity::find()
+        .select_only()
+        .column(doc_change::Column::Seq)
+        .column(doc_change::Column::DocId)
+        .column(doc_change::Column::Bytes)
+        .column(doc_change::Column::UserId)
+        .column(doc_change::Column::DeviceId)
+        .column(doc_change::Column::OriginSession)
+        .column(doc_change::Column::CreatedAt)
 }
 
 /// What a compaction did.

@@ -105,59 +105,121 @@ async fn scope_transitions(
     Ok((entered, removed))
 }
 
-async fn whole(
-    txn: &DatabaseTransaction,
-    cache: &DocCache,
-    doc: &DocHeads,
-) -> ApiResult<Option<PullDoc>> {
-    let Some(mut loaded) = store::load(txn, cache, doc.id, false).await? else {
-        return Ok(None);
-    };
-    let heads = loaded.heads.iter().map(ToString::to_string).collect();
-    let entry = PullDoc {
-        id: doc.id,
-        kind: loaded.doc.kind(),
-        account_id: doc.account_id,
-        whole: true,
-        data: Bytes(loaded.doc.automerge_mut().save()),
-        heads,
-    };
-    cache.put(doc.id, loaded.doc.into_automerge(), loaded.row.last_seq);
-    Ok(Some(entry))
+/// A document on its way onto a page, and how it goes.
+struct Planned<'a> {
+    doc: &'a DocHeads,
+    /// Whole, not as its changes since the base.
+    whole: bool,
 }
 
-/// The changes after `base`, less those `skip_session` pushed itself (the
-/// device has them), or the whole document when that is smaller or needed.
-async fn changes_or_whole(
+/// The page entries of `planned`, in their order: each document as its
+/// changes after `base` (less those `skip_session` pushed itself: the device
+/// has them), skipped when none are left, or whole when that is asked for
+/// or smaller. A constant number of statements whatever the page holds: the
+/// log entries of all of them in one read, the whole ones loaded together;
+/// saving whole documents runs on the CPU pool.
+async fn render(
     txn: &DatabaseTransaction,
     cache: &DocCache,
-    doc: &DocHeads,
+    planned: &[Planned<'_>],
     base: i64,
     skip_session: Option<Uuid>,
-) -> ApiResult<Option<PullDoc>> {
-    let missing: Vec<Vec<u8>> = log::entries_after(txn, doc.id, base)
-        .await?
-        .into_iter()
-        .filter(|entry| skip_session.is_none_or(|skip| entry.origin_session != Some(skip)))
-        .map(|entry| entry.bytes)
+) -> ApiResult<Vec<PullDoc>> {
+    let by_changes: Vec<Uuid> = planned
+        .iter()
+        .filter(|p| !p.whole)
+        .map(|p| p.doc.id)
         .collect();
-    if missing.is_empty() {
-        return Ok(None);
+    let mut entries = if by_changes.is_empty() {
+        HashMap::new()
+    } else {
+        log::entries_after_many(txn, &by_changes, base).await?
+    };
+    let mut slots: Vec<Option<PullDoc>> = Vec::with_capacity(planned.len());
+    let mut wanted_whole = Vec::new();
+    for Planned { doc, whole } in planned {
+        let missing: Vec<Vec<u8>> = if *whole {
+            Vec::new()
+        } else {
+            entries
+                .remove(&doc.id)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|entry| skip_session.is_none_or(|skip| entry.origin_session != Some(skip)))
+                .map(|entry| entry.bytes)
+                .collect()
+        };
+        if *whole || missing.len() > WHOLE_AFTER_ENTRIES {
+            wanted_whole.push(doc.id);
+            slots.push(None);
+            continue;
+        }
+        if missing.is_empty() {
+            slots.push(None);
+            continue;
+        }
+        let kind = RecordKind::parse(&doc.kind)
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown kind {}", doc.kind)))?;
+        slots.push(Some(PullDoc {
+            id: doc.id,
+            kind,
+            account_id: doc.account_id,
+            whole: false,
+            data: Bytes(missing.concat()),
+            heads: doc.heads(),
+        }));
     }
-    if missing.len() > WHOLE_AFTER_ENTRIES {
-        return whole(txn, cache, doc).await;
+    let mut wholes = whole_documents(txn, cache, &wanted_whole).await?;
+    Ok(planned
+        .iter()
+        .zip(slots)
+        .filter_map(|(planned, slot)| {
+            slot.or_else(|| {
+                let (kind, data, heads) = wholes.remove(&planned.doc.id)?;
+                Some(PullDoc {
+                    id: planned.doc.id,
+                    kind,
+                    account_id: planned.doc.account_id,
+                    whole: true,
+                    data: Bytes(data),
+                    heads,
+                })
+            })
+        })
+        .collect())
+}
+
+/// Documents `ids` saved whole (kind, bytes, heads), loaded together and
+/// saved on the CPU pool, then kept in the cache; a document gone meanwhile
+/// is left out.
+async fn whole_documents(
+    txn: &DatabaseTransaction,
+    cache: &DocCache,
+    ids: &[Uuid],
+) -> ApiResult<HashMap<Uuid, (RecordKind, Vec<u8>, Vec<String>)>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
     }
-    let data = missing.concat();
-    let kind = RecordKind::parse(&doc.kind)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown kind {}", doc.kind)))?;
-    Ok(Some(PullDoc {
-        id: doc.id,
-        kind,
-        account_id: doc.account_id,
-        whole: false,
-        data: Bytes(data),
-        heads: doc.heads(),
-    }))
+    let loaded = store::load_many(txn, cache, ids, false).await?;
+    let saved = crate::cpu::run(move || {
+        loaded
+            .into_iter()
+            .map(|(id, mut loaded)| {
+                let heads = loaded.heads.iter().map(ToString::to_string).collect();
+                let kind = loaded.doc.kind();
+                let data = loaded.doc.automerge_mut().save();
+                (id, kind, data, heads, loaded)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    Ok(saved
+        .into_iter()
+        .map(|(id, kind, data, heads, loaded)| {
+            cache.put(id, loaded.doc.into_automerge(), loaded.row.last_seq);
+            (id, (kind, data, heads))
+        })
+        .collect())
 }
 
 /// What a device asks of one pull.
@@ -217,23 +279,17 @@ pub async fn pull(
     // the ones this session pushed included. Elsewhere the session's own
     // changes are skipped: the device has them.
     let skip_session = (base > 0).then_some(caller.session_id);
-    let mut sent = HashSet::new();
-    let mut pull = Vec::new();
-    for doc in &docs {
-        // Only a base the log no longer reaches needs whole documents: a
-        // reset reads the log from its start like any other pull.
-        let send_whole =
-            base < horizon || resend.contains(&doc.id) || entered.contains(&doc.account_id);
-        let entry = if send_whole {
-            whole(&txn, cache, doc).await?
-        } else {
-            changes_or_whole(&txn, cache, doc, base, skip_session).await?
-        };
-        if let Some(entry) = entry {
-            sent.insert(entry.id);
-            pull.push(entry);
-        }
-    }
+    // Only a base the log no longer reaches needs whole documents: a reset
+    // reads the log from its start like any other pull.
+    let planned: Vec<Planned> = docs
+        .iter()
+        .map(|doc| Planned {
+            doc,
+            whole: base < horizon || resend.contains(&doc.id) || entered.contains(&doc.account_id),
+        })
+        .collect();
+    let mut pull = render(&txn, cache, &planned, base, skip_session).await?;
+    let sent: HashSet<Uuid> = pull.iter().map(|entry| entry.id).collect();
     // An account that entered brings every document under it. Outside a
     // reset it does on the page that carries it (each page repeats the
     // transitions since the fixed base); a reset's page sees an account
@@ -256,24 +312,19 @@ pub async fn pull(
         .copied()
         .collect();
     let asked: Vec<Uuid> = resend.iter().chain(&corrected).copied().collect();
-    for doc in store::heads_under_accounts_or_of(&txn, &entered_here, &asked, visible).await? {
-        if sent.contains(&doc.id) {
-            continue;
-        }
-        let send_whole = base < horizon
-            || !corrected.contains(&doc.id)
-            || resend.contains(&doc.id)
-            || entered_here.contains(&doc.account_id);
-        let entry = if send_whole {
-            whole(&txn, cache, &doc).await?
-        } else {
-            changes_or_whole(&txn, cache, &doc, base, skip_session).await?
-        };
-        if let Some(entry) = entry {
-            sent.insert(entry.id);
-            pull.push(entry);
-        }
-    }
+    let extra = store::heads_under_accounts_or_of(&txn, &entered_here, &asked, visible).await?;
+    let planned: Vec<Planned> = extra
+        .iter()
+        .filter(|doc| !sent.contains(&doc.id))
+        .map(|doc| Planned {
+            doc,
+            whole: base < horizon
+                || !corrected.contains(&doc.id)
+                || resend.contains(&doc.id)
+                || entered_here.contains(&doc.account_id),
+        })
+        .collect();
+    pull.extend(render(&txn, cache, &planned, base, skip_session).await?);
     let next = if has_more {
         let after = docs.last().map_or(after, |d| d.last_seq);
         SyncCursor {
