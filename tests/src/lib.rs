@@ -516,20 +516,40 @@ impl Session {
         self.api.delete(path).await
     }
 
+    /// `POST path` expecting 201; any other answer is an error carrying the
+    /// reply. The body is read as `T`.
+    pub async fn created<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<T> {
+        self.post(path, body).await?.ensure_status(201)?.json()
+    }
+
+    /// `PATCH path` expecting 200; any other answer is an error carrying the
+    /// reply. The body is read as `T`.
+    pub async fn patched<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<T> {
+        self.patch(path, body).await?.ensure_status(200)?.json()
+    }
+
+    /// `GET path` expecting 200; any other answer is an error carrying the
+    /// reply. The body is read as `T`.
+    pub async fn read<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.get(path).await?.ensure_status(200)?.json()
+    }
+
     /// Creates an account; any answer but 201 is an error carrying the reply.
     pub async fn create_account(&self, body: Value) -> anyhow::Result<AccountView> {
-        self.post("/accounts", &body)
-            .await?
-            .ensure_status(201)?
-            .json()
+        self.created("/accounts", &body).await
     }
 
     /// Reads an account; any answer but 200 is an error carrying the reply.
     pub async fn account(&self, id: impl std::fmt::Display) -> anyhow::Result<AccountView> {
-        self.get(&format!("/accounts/{id}"))
-            .await?
-            .ensure_status(200)?
-            .json()
+        self.read(&format!("/accounts/{id}")).await
     }
 
     /// Every account this session lists with `query` (`owner_id=…&tier=key`),
@@ -1100,4 +1120,10 @@ impl Device {
 /// The members of a JSON object (none for anything else).
 pub fn object(value: Value) -> serde_json::Map<String, Value> {
     value.as_object().cloned().unwrap_or_default()
+}
+
+/// `items` sorted: for comparing sets of ids whatever order they came in.
+pub fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
+    items.sort();
+    items
 }

@@ -3,17 +3,12 @@
 
 use kam_server::auth::Role;
 use kam_server::records::accounts::AccountView;
-use kam_tests::{Session, TestApp, new_account};
+use kam_tests::{Session, TestApp, new_account, sorted};
 use serde_json::json;
 use uuid::Uuid;
 
 fn ids(accounts: &[AccountView]) -> Vec<Uuid> {
     let mut ids: Vec<Uuid> = accounts.iter().map(|a| a.id.0).collect();
-    ids.sort();
-    ids
-}
-
-fn sorted(mut ids: Vec<Uuid>) -> Vec<Uuid> {
     ids.sort();
     ids
 }

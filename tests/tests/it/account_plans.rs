@@ -22,11 +22,7 @@ fn new_plan(account: impl std::fmt::Display, period_start: &str) -> Value {
 }
 
 async fn add(session: &Session, body: Value) -> anyhow::Result<AccountPlanView> {
-    session
-        .post("/account-plans", &body)
-        .await?
-        .ensure_status(201)?
-        .json()
+    session.created("/account-plans", &body).await
 }
 
 async fn patch(
@@ -35,18 +31,12 @@ async fn patch(
     body: Value,
 ) -> anyhow::Result<AccountPlanView> {
     session
-        .patch(&format!("/account-plans/{id}"), &body)
-        .await?
-        .ensure_status(200)?
-        .json()
+        .patched(&format!("/account-plans/{id}"), &body)
+        .await
 }
 
 async fn read(session: &Session, id: impl std::fmt::Display) -> anyhow::Result<AccountPlanView> {
-    session
-        .get(&format!("/account-plans/{id}"))
-        .await?
-        .ensure_status(200)?
-        .json()
+    session.read(&format!("/account-plans/{id}")).await
 }
 
 fn codes(outcome: &kam_sync_core::SyncOutcome) -> Vec<&str> {

@@ -21,11 +21,7 @@ fn new_callback(account: impl std::fmt::Display, kind: &str) -> Value {
 }
 
 async fn plan(session: &Session, body: Value) -> anyhow::Result<CallbackView> {
-    session
-        .post("/callbacks", &body)
-        .await?
-        .ensure_status(201)?
-        .json()
+    session.created("/callbacks", &body).await
 }
 
 async fn change(
@@ -33,11 +29,7 @@ async fn change(
     id: impl std::fmt::Display,
     patch: Value,
 ) -> anyhow::Result<CallbackView> {
-    session
-        .patch(&format!("/callbacks/{id}"), &patch)
-        .await?
-        .ensure_status(200)?
-        .json()
+    session.patched(&format!("/callbacks/{id}"), &patch).await
 }
 
 #[tokio::test]

@@ -26,19 +26,13 @@ fn new_contact(account: impl std::fmt::Display, name: &str) -> Value {
 }
 
 async fn add(session: &Session, body: Value) -> anyhow::Result<ContactView> {
-    session
-        .post("/contacts", &body)
-        .await?
-        .ensure_status(201)?
-        .json()
+    session.created("/contacts", &body).await
 }
 
 async fn chart(session: &Session, account: impl std::fmt::Display) -> anyhow::Result<OrgChart> {
     session
-        .get(&format!("/accounts/{account}/org-chart"))
-        .await?
-        .ensure_status(200)?
-        .json()
+        .read(&format!("/accounts/{account}/org-chart"))
+        .await
 }
 
 fn gap_codes(chart: &OrgChart) -> Vec<&str> {

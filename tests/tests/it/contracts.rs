@@ -10,7 +10,7 @@ use kam_server::records::contracts::{self, ContractStatus, ContractView, NewCont
 use kam_server::records::page::Page;
 use kam_sync_core::ids::OpportunityId;
 use kam_sync_core::money::Money;
-use kam_tests::{Method, Session, TestApp, new_account};
+use kam_tests::{Method, Session, TestApp, new_account, sorted};
 use sea_orm::{EntityTrait, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -22,11 +22,7 @@ fn new_contract(account: impl std::fmt::Display, number: &str, amount: f64) -> V
 
 /// Creates a contract; any answer but 201 is an error carrying the reply.
 async fn create(session: &Session, body: &Value) -> anyhow::Result<ContractView> {
-    session
-        .post("/contracts", body)
-        .await?
-        .ensure_status(201)?
-        .json()
+    session.created("/contracts", body).await
 }
 
 /// Patches a contract; any answer but 200 is an error carrying the reply.
@@ -35,11 +31,7 @@ async fn patch(
     id: impl std::fmt::Display,
     body: Value,
 ) -> anyhow::Result<ContractView> {
-    session
-        .patch(&format!("/contracts/{id}"), &body)
-        .await?
-        .ensure_status(200)?
-        .json()
+    session.patched(&format!("/contracts/{id}"), &body).await
 }
 
 /// The ids `session` lists with `query`, following the cursor, sorted.
@@ -62,11 +54,6 @@ async fn listed(session: &Session, query: &str) -> anyhow::Result<Vec<Uuid>> {
         }
     }
     anyhow::bail!("the list of contracts did not end after 100 pages")
-}
-
-fn sorted(mut ids: Vec<Uuid>) -> Vec<Uuid> {
-    ids.sort();
-    ids
 }
 
 #[tokio::test]

@@ -73,11 +73,7 @@ async fn patch(
     id: impl std::fmt::Display,
     body: Value,
 ) -> anyhow::Result<AccountView> {
-    session
-        .patch(&format!("/accounts/{id}"), &body)
-        .await?
-        .ensure_status(200)?
-        .json()
+    session.patched(&format!("/accounts/{id}"), &body).await
 }
 
 fn stage(view: &AccountView) -> &'static str {
@@ -541,11 +537,7 @@ async fn bad_tiering_settings_are_refused_and_change_nothing() -> anyhow::Result
 }
 
 async fn proposals(session: &Session) -> anyhow::Result<Page<AccountView>> {
-    session
-        .get("/tier-proposals")
-        .await?
-        .ensure_status(200)?
-        .json()
+    session.read("/tier-proposals").await
 }
 
 #[tokio::test]

@@ -17,11 +17,7 @@ fn new_deal(account: impl std::fmt::Display, name: &str) -> Value {
 }
 
 async fn open(session: &Session, body: Value) -> anyhow::Result<OpportunityView> {
-    session
-        .post("/opportunities", &body)
-        .await?
-        .ensure_status(201)?
-        .json()
+    session.created("/opportunities", &body).await
 }
 
 async fn change(
@@ -30,10 +26,8 @@ async fn change(
     patch: Value,
 ) -> anyhow::Result<OpportunityView> {
     session
-        .patch(&format!("/opportunities/{id}"), &patch)
-        .await?
-        .ensure_status(200)?
-        .json()
+        .patched(&format!("/opportunities/{id}"), &patch)
+        .await
 }
 
 async fn list(session: &Session, query: &str) -> anyhow::Result<Vec<OpportunityView>> {
@@ -46,11 +40,7 @@ async fn list(session: &Session, query: &str) -> anyhow::Result<Vec<OpportunityV
 }
 
 async fn pipeline(session: &Session, query: &str) -> anyhow::Result<Pipeline> {
-    session
-        .get(&format!("/reports/pipeline{query}"))
-        .await?
-        .ensure_status(200)?
-        .json()
+    session.read(&format!("/reports/pipeline{query}")).await
 }
 
 fn stages(view: &OpportunityView) -> Vec<OpportunityStage> {

@@ -26,11 +26,7 @@ fn quarter_target(level: &str, subject: Option<Uuid>, metric: &str, value: f64) 
 
 /// Sets a target; any answer but 201 is an error carrying the reply.
 async fn set(session: &Session, body: &Value) -> anyhow::Result<TargetView> {
-    session
-        .post("/targets", body)
-        .await?
-        .ensure_status(201)?
-        .json()
+    session.created("/targets", body).await
 }
 
 /// The revenue targets of Q1 2026 down one line of the org: org 1,000,000,

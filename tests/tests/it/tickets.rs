@@ -23,11 +23,7 @@ fn new_ticket(account: impl std::fmt::Display, kind: &str, severity: &str) -> Va
 }
 
 async fn open(session: &Session, body: Value) -> anyhow::Result<TicketView> {
-    session
-        .post("/tickets", &body)
-        .await?
-        .ensure_status(201)?
-        .json()
+    session.created("/tickets", &body).await
 }
 
 async fn change(
@@ -35,11 +31,7 @@ async fn change(
     id: impl std::fmt::Display,
     patch: Value,
 ) -> anyhow::Result<TicketView> {
-    session
-        .patch(&format!("/tickets/{id}"), &patch)
-        .await?
-        .ensure_status(200)?
-        .json()
+    session.patched(&format!("/tickets/{id}"), &patch).await
 }
 
 /// A ticket at an account of rep_a1, worked by customer service up to `resolved`.

@@ -16,10 +16,8 @@ async fn timeline(
     query: &str,
 ) -> anyhow::Result<Page<TimelineEntry>> {
     session
-        .get(&format!("/accounts/{account}/timeline{query}"))
-        .await?
-        .ensure_status(200)?
-        .json()
+        .read(&format!("/accounts/{account}/timeline{query}"))
+        .await
 }
 
 async fn plan_visit(session: &Session, account: impl std::fmt::Display) -> anyhow::Result<Uuid> {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
 use kam_server::records::accounts::AccountView;
 use kam_server::records::page::Page;
 use kam_server::records::visits::VisitView;
-use kam_tests::{Method, Reply, Session, TestApp, new_account};
+use kam_tests::{Method, Reply, Session, TestApp, new_account, sorted};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -52,20 +52,12 @@ async fn account_with_site(session: &Session, name: &str) -> anyhow::Result<Acco
 
 /// Plans a visit; any answer but 201 is an error carrying the reply.
 async fn plan(session: &Session, body: Value) -> anyhow::Result<VisitView> {
-    session
-        .post("/visits", &body)
-        .await?
-        .ensure_status(201)?
-        .json()
+    session.created("/visits", &body).await
 }
 
 /// Reads a visit; any answer but 200 is an error carrying the reply.
 async fn visit(session: &Session, id: impl std::fmt::Display) -> anyhow::Result<VisitView> {
-    session
-        .get(&format!("/visits/{id}"))
-        .await?
-        .ensure_status(200)?
-        .json()
+    session.read(&format!("/visits/{id}")).await
 }
 
 async fn check_in(
@@ -116,11 +108,6 @@ async fn listed(session: &Session, query: &str) -> anyhow::Result<Vec<Uuid>> {
 
 /// What an empty list of visits is compared with.
 const NO_VISITS: [Uuid; 0] = [];
-
-fn sorted(mut ids: Vec<Uuid>) -> Vec<Uuid> {
-    ids.sort();
-    ids
-}
 
 /// Asserts that the visit reads exactly as `before` to `reader`.
 async fn assert_unchanged(reader: &Session, before: &VisitView) -> anyhow::Result<()> {
