@@ -8,7 +8,8 @@ use crate::auth::{AuthUser, Role, Sessions, hash_password};
 use crate::db::Db;
 use crate::entities::{branch, session, team, team_manager, user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::records::check_if_match;
+use crate::records::Precondition;
+use crate::records::check_precondition;
 use crate::records::page::{self, Page};
 use chrono::{DateTime, Utc};
 use kam_sync_core::Violation;
@@ -692,7 +693,7 @@ pub async fn update_user(
     sessions: &Sessions<'_>,
     id: Uuid,
     changes: UserChanges,
-    if_match: Option<&str>,
+    precondition: Option<&Precondition>,
 ) -> ApiResult<User> {
     crate::telemetry::record_id(id);
     let mut out = Vec::new();
@@ -719,7 +720,7 @@ pub async fn update_user(
         .one(&txn)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    check_if_match(if_match, current.version)?;
+    check_precondition(precondition, current.version)?;
     let revoke = revocation_reason(&current, changes.active, password_hash.is_some());
     let current_role = role_of(&current)?;
     let role = changes.role.unwrap_or(current_role);

@@ -8,6 +8,7 @@ use crate::config::{Settings, TieringSettings};
 use crate::db::{insert_each, upsert_each};
 use crate::entities::{account, account_share, team, user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::records::Precondition;
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{self, Page};
 use crate::state::AppState;
@@ -556,9 +557,9 @@ pub async fn update(
     caller: &AuthUser,
     id: Uuid,
     patch: Map<String, Value>,
-    if_match: Option<&str>,
+    precondition: Option<&Precondition>,
 ) -> ApiResult<AccountView> {
-    write::patch::<Accounts>(state, caller, id, if_match, |_| Ok(patch.into())).await
+    write::patch::<Accounts>(state, caller, id, precondition, |_| Ok(patch.into())).await
 }
 
 /// Why a manager turns a tier proposal down.
@@ -595,9 +596,9 @@ pub async fn confirm_tier(
     state: &AppState,
     caller: &AuthUser,
     id: Uuid,
-    if_match: Option<&str>,
+    precondition: Option<&Precondition>,
 ) -> ApiResult<AccountView> {
-    write::patch::<Accounts>(state, caller, id, if_match, |account| {
+    write::patch::<Accounts>(state, caller, id, precondition, |account| {
         let proposed = pending_proposal(caller, account)?;
         let mut patch = Map::new();
         patch.insert("tier".into(), json(&proposed));
@@ -613,7 +614,7 @@ pub async fn reject_tier(
     caller: &AuthUser,
     id: Uuid,
     request: TierRejectionRequest,
-    if_match: Option<&str>,
+    precondition: Option<&Precondition>,
 ) -> ApiResult<AccountView> {
     let reason = request.reason.trim().to_owned();
     if reason.is_empty() {
@@ -633,7 +634,7 @@ pub async fn reject_tier(
             ),
         ));
     }
-    write::patch::<Accounts>(state, caller, id, if_match, |account| {
+    write::patch::<Accounts>(state, caller, id, precondition, |account| {
         let proposed = pending_proposal(caller, account)?;
         let mut patch = Map::new();
         patch.insert("proposed_tier".into(), Value::Null);

@@ -10,6 +10,7 @@ use crate::access::{manages, visible_account_ids};
 use crate::auth::AuthUser;
 use crate::entities::{account, user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::records::Precondition;
 use crate::records::accounts::visible_row;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
@@ -304,10 +305,10 @@ pub async fn update<K: ChildKind>(
     caller: &AuthUser,
     id: Uuid,
     mut patch: Map<String, Value>,
-    if_match: Option<&str>,
+    precondition: Option<&Precondition>,
 ) -> ApiResult<K::View> {
     fill_item_ids::<K>(&mut patch);
-    write::patch::<K>(state, caller, id, if_match, |_| Ok(patch.into())).await
+    write::patch::<K>(state, caller, id, precondition, |_| Ok(patch.into())).await
 }
 
 /// Deletes a record: `deleted` becomes true, which merges like any edit.
@@ -315,11 +316,11 @@ pub async fn delete<K: ChildKind>(
     state: &AppState,
     caller: &AuthUser,
     id: Uuid,
-    if_match: Option<&str>,
+    precondition: Option<&Precondition>,
 ) -> ApiResult<()> {
     let mut patch = Map::new();
     patch.insert("deleted".into(), Value::Bool(true));
-    update::<K>(state, caller, id, patch, if_match)
+    update::<K>(state, caller, id, patch, precondition)
         .await
         .map(drop)
 }

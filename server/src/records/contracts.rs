@@ -5,11 +5,12 @@
 //! own transaction (an opportunity that is won, say).
 
 use super::page::{self, Page};
-use super::{check_currency, check_if_match, with_json_fields};
+use super::{check_currency, check_precondition, with_json_fields};
 use crate::access::{require_writer, visible_account_ids};
 use crate::auth::{AuthUser, Role};
 use crate::entities::{contract, opportunity, user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::records::Precondition;
 use crate::records::accounts::visible_row;
 use crate::state::AppState;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -669,13 +670,13 @@ pub async fn update(
     caller: &AuthUser,
     id: Uuid,
     patch: Map<String, Value>,
-    if_match: Option<&str>,
+    precondition: Option<&Precondition>,
 ) -> ApiResult<ContractView> {
     crate::telemetry::record_id(id);
     let txn = state.db.begin_write().await?;
     let row = visible_contract(&txn, caller, id, true).await?;
     require_writer(caller)?;
-    check_if_match(if_match, row.version)?;
+    check_precondition(precondition, row.version)?;
     let mut patch = patch;
     if let Some(account) = patch.remove("account_id")
         && account != Value::String(row.account_id.to_string())

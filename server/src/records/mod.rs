@@ -340,26 +340,27 @@ pub fn check_currency(field: &str, code: &str) -> ApiResult<()> {
         .map_err(|rule| ApiError::invalid_field(field, "invalid_currency", rule))
 }
 
-/// A strong ETag for a record version.
-pub fn etag(version: i64) -> String {
-    format!("\"{version}\"")
+/// What a writer holds a change to: the version it last read (HTTP's
+/// `If-Match`, which the edge reads into this), or any version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// Whatever the version (`If-Match: *`).
+    Any,
+    /// One of these versions (a list of ETags; none when none of them
+    /// names a version).
+    OneOf(Vec<i64>),
 }
 
-/// Checks an `If-Match` header against the current version.
-pub fn check_if_match(if_match: Option<&str>, version: i64) -> ApiResult<()> {
-    match if_match {
-        None => Ok(()),
-        Some(value) if value.trim() == "*" => Ok(()),
-        Some(value)
-            if value
-                .split(',')
-                .any(|tag| tag.trim().trim_start_matches("W/") == etag(version)) =>
-        {
-            Ok(())
-        }
-        Some(_) => Err(ApiError::new(
+/// Refuses (412 `precondition_failed`) a change held to a precondition
+/// that the record's current `version` does not meet; no precondition, no
+/// refusal.
+pub fn check_precondition(precondition: Option<&Precondition>, version: i64) -> ApiResult<()> {
+    match precondition {
+        None | Some(Precondition::Any) => Ok(()),
+        Some(Precondition::OneOf(versions)) if versions.contains(&version) => Ok(()),
+        Some(Precondition::OneOf(_)) => Err(ApiError::new(
             ErrorCode::PreconditionFailed,
-            format!("the record changed; its ETag is now {}", etag(version)),
+            format!("the record changed; it is now at version {version} (ETag \"{version}\")"),
         )),
     }
 }

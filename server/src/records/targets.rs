@@ -14,10 +14,11 @@
 //! | service | nothing | nothing |
 
 use super::page::{self, Page};
-use super::{check_currency, check_if_match, totals};
+use super::{check_currency, check_precondition, totals};
 use crate::auth::{AuthUser, Role};
 use crate::entities::{account, branch, contract, sales_target, team, user, visit};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::records::Precondition;
 use crate::records::contracts::ContractStatus;
 use crate::state::AppState;
 use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, Utc};
@@ -1023,11 +1024,11 @@ pub async fn update(
     caller: &AuthUser,
     id: Uuid,
     change: TargetChange,
-    if_match: Option<&str>,
+    precondition: Option<&Precondition>,
 ) -> ApiResult<TargetView> {
     let txn = state.db.begin_write().await?;
     let (target, place) = settable(&txn, caller, id).await?;
-    check_if_match(if_match, target.row.version)?;
+    check_precondition(precondition, target.row.version)?;
     let value = target.key.metric.parse_value(&change.value)?;
     if value == target.row.value {
         return target.view();
@@ -1062,11 +1063,11 @@ pub async fn delete(
     state: &AppState,
     caller: &AuthUser,
     id: Uuid,
-    if_match: Option<&str>,
+    precondition: Option<&Precondition>,
 ) -> ApiResult<()> {
     let txn = state.db.begin_write().await?;
     let (target, _) = settable(&txn, caller, id).await?;
-    check_if_match(if_match, target.row.version)?;
+    check_precondition(precondition, target.row.version)?;
     sales_target::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;
     tracing::info!(target_id = %id, "target deleted");

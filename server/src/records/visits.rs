@@ -9,6 +9,7 @@ use crate::config::Settings;
 use crate::db::upsert_each;
 use crate::entities::{account, visit};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::records::Precondition;
 use crate::records::accounts::AccountView;
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{self, Page};
@@ -267,9 +268,9 @@ pub async fn update(
     caller: &AuthUser,
     id: Uuid,
     change: VisitChange,
-    if_match: Option<&str>,
+    precondition: Option<&Precondition>,
 ) -> ApiResult<VisitView> {
-    write::patch::<Visits>(state, caller, id, if_match, |current| {
+    write::patch::<Visits>(state, caller, id, precondition, |current| {
         patch_for(current, change).map(write::Change::from)
     })
     .await

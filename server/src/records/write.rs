@@ -10,12 +10,13 @@
 //! comes from and how a refusal is answered, never in how it is stored.
 
 use super::kind::{Pending, Row, SyncedKind};
-use super::{ChangeSet, Materialize, Staged, check_if_match, with_fields};
+use super::{ChangeSet, Materialize, Staged, check_precondition, with_fields};
 use crate::auth::AuthUser;
 use crate::cache::DocCache;
 use crate::config::Settings;
 use crate::db::WriteTxn;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::records::Precondition;
 use crate::state::AppState;
 use crate::store::{DocMeta, Loaded, find, load, log};
 use crate::with_kind;
@@ -252,7 +253,7 @@ pub async fn patch<K: SyncedKind>(
     state: &AppState,
     caller: &AuthUser,
     id: Uuid,
-    if_match: Option<&str>,
+    precondition: Option<&Precondition>,
     make: impl FnOnce(&K::Record) -> ApiResult<Change>,
 ) -> ApiResult<K::View>
 where
@@ -279,7 +280,7 @@ where
     let meta = state.change_meta(caller);
     // A body that is no valid patch is refused before the precondition is.
     let merged = doc.merge_patch::<K::Record>(&patch, &meta)?;
-    check_if_match(if_match, K::row_parts(&row).1)?;
+    check_precondition(precondition, K::row_parts(&row).1)?;
     let Some((patched, _)) = merged else {
         state.cache.put(id, doc.into_automerge(), doc_row.last_seq);
         return K::view_of(&row);

@@ -128,7 +128,7 @@ async fn patch_account(
         &caller,
         id.into_inner(),
         body.into_inner(),
-        if_match(&req).as_deref(),
+        if_match(&req).as_ref(),
     )
     .await?;
     Ok(record_response(StatusCode::OK, view.version, &view))
@@ -158,7 +158,7 @@ async fn delete_account(
         &caller,
         id.into_inner(),
         patch,
-        if_match(&req).as_deref(),
+        if_match(&req).as_ref(),
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -203,7 +203,7 @@ async fn confirm_tier(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let view =
-        accounts::confirm_tier(&state, &caller, id.into_inner(), if_match(&req).as_deref()).await?;
+        accounts::confirm_tier(&state, &caller, id.into_inner(), if_match(&req).as_ref()).await?;
     Ok(record_response(StatusCode::OK, view.version, &view))
 }
 
@@ -233,7 +233,7 @@ async fn reject_tier(
         &caller,
         id.into_inner(),
         body.into_inner(),
-        if_match(&req).as_deref(),
+        if_match(&req).as_ref(),
     )
     .await?;
     Ok(record_response(StatusCode::OK, view.version, &view))

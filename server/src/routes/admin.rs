@@ -383,7 +383,7 @@ async fn patch_user(
         &state.sessions(),
         id,
         changes,
-        if_match(&req).as_deref(),
+        if_match(&req).as_ref(),
     )
     .await?;
     crate::records::accounts::follow_owner_team(&state, id).await?;

@@ -118,7 +118,7 @@ async fn patch_contract(
         &caller,
         id.into_inner(),
         body.into_inner(),
-        if_match(&req).as_deref(),
+        if_match(&req).as_ref(),
     )
     .await?;
     Ok(record_response(StatusCode::OK, view.version, &view))

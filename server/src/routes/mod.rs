@@ -19,6 +19,7 @@ pub mod tickets;
 pub mod timeline;
 pub mod visits;
 
+use crate::records::Precondition;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Mounts every `/api/v1` route.
@@ -49,16 +50,36 @@ pub fn record_response(
     body: &impl serde::Serialize,
 ) -> actix_web::HttpResponse {
     actix_web::HttpResponse::build(status)
-        .insert_header((actix_web::http::header::ETAG, crate::records::etag(version)))
+        .insert_header((actix_web::http::header::ETAG, etag(version)))
         .json(body)
 }
 
-/// The `If-Match` header, if sent as text.
-pub fn if_match(req: &actix_web::HttpRequest) -> Option<String> {
-    req.headers()
-        .get(actix_web::http::header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+/// The strong ETag of a record version: the version in quotes.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// The `If-Match` header, if sent as text, as the precondition it sets:
+/// `*` is any version, else the versions its ETags (weak or strong) name
+/// exactly as [`etag`] writes them; a header naming none admits none.
+pub fn if_match(req: &actix_web::HttpRequest) -> Option<Precondition> {
+    let text = req
+        .headers()
+        .get(actix_web::http::header::IF_MATCH)?
+        .to_str()
+        .ok()?;
+    if text.trim() == "*" {
+        return Some(Precondition::Any);
+    }
+    Some(Precondition::OneOf(
+        text.split(',')
+            .filter_map(|tag| {
+                let tag = tag.trim().trim_start_matches("W/");
+                let version: i64 = tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()?;
+                (etag(version) == tag).then_some(version)
+            })
+            .collect(),
+    ))
 }
 
 /// Declares a merge-patch schema for a record type: the record's schema with
@@ -277,7 +298,7 @@ macro_rules! child_record_routes {
                 &caller,
                 id.into_inner(),
                 body.into_inner(),
-                $crate::routes::if_match(&req).as_deref(),
+                $crate::routes::if_match(&req).as_ref(),
             )
             .await?;
             Ok($crate::routes::record_response(
@@ -312,7 +333,7 @@ macro_rules! child_record_routes {
                 &state,
                 &caller,
                 id.into_inner(),
-                $crate::routes::if_match(&req).as_deref(),
+                $crate::routes::if_match(&req).as_ref(),
             )
             .await?;
             Ok(actix_web::HttpResponse::NoContent().finish())

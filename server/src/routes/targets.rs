@@ -118,7 +118,7 @@ async fn patch_target(
         &caller,
         id.into_inner(),
         body.into_inner(),
-        if_match(&req).as_deref(),
+        if_match(&req).as_ref(),
     )
     .await?;
     Ok(record_response(StatusCode::OK, view.version, &view))
@@ -141,7 +141,7 @@ async fn delete_target(
     id: web::Path<Uuid>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    targets::delete(&state, &caller, id.into_inner(), if_match(&req).as_deref()).await?;
+    targets::delete(&state, &caller, id.into_inner(), if_match(&req).as_ref()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

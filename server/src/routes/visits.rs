@@ -120,7 +120,7 @@ async fn patch_visit(
         &caller,
         id.into_inner(),
         change,
-        if_match(&req).as_deref(),
+        if_match(&req).as_ref(),
     )
     .await?;
     Ok(record_response(StatusCode::OK, view.version, &view))
@@ -150,7 +150,7 @@ async fn delete_visit(
         &caller,
         id.into_inner(),
         VisitChange::Patch(patch),
-        if_match(&req).as_deref(),
+        if_match(&req).as_ref(),
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
