@@ -341,3 +341,40 @@ macro_rules! child_record_routes {
     };
 }
 pub(crate) use child_record_routes;
+
+#[cfg(test)]
+mod tests {
+    use super::{Precondition, etag, if_match};
+    use actix_web::http::header::IF_MATCH;
+    use actix_web::test::TestRequest;
+
+    fn precondition(header: &str) -> Option<Precondition> {
+        if_match(
+            &TestRequest::default()
+                .insert_header((IF_MATCH, header))
+                .to_http_request(),
+        )
+    }
+
+    #[test]
+    fn if_match_reads_a_star_and_lists_of_strong_and_weak_etags() {
+        assert_eq!(if_match(&TestRequest::default().to_http_request()), None);
+        assert_eq!(precondition(" * "), Some(Precondition::Any));
+        assert_eq!(precondition(&etag(7)), Some(Precondition::OneOf(vec![7])));
+        assert_eq!(
+            precondition("W/\"3\", \"12\""),
+            Some(Precondition::OneOf(vec![3, 12]))
+        );
+    }
+
+    #[test]
+    fn if_match_admits_no_version_an_etag_does_not_name_exactly() {
+        for header in ["\"007\"", "\"+7\"", "7", "\"seven\"", "\"\"", ""] {
+            assert_eq!(
+                precondition(header),
+                Some(Precondition::OneOf(Vec::new())),
+                "{header}"
+            );
+        }
+    }
+}
