@@ -6,6 +6,9 @@
 
 use kam_server::error::{ErrorCode, Status};
 use std::collections::{BTreeMap, BTreeSet};
+mod source;
+
+use source::rust_files;
 use std::path::{Path, PathBuf};
 
 fn repository() -> PathBuf {
@@ -115,25 +118,6 @@ fn asserted_problems(dir: &Path) -> BTreeMap<(u16, String), String> {
         }
     }
     found
-}
-
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir)
-            .unwrap_or_else(|err| panic!("cannot list {}: {err}", dir.display()));
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|ext| ext == "rs") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 /// Every code is answered somewhere: named as `ErrorCode::<Variant>` in the

@@ -19,7 +19,10 @@
 //! `error::ErrorCode`s; only the HTTP edge knows actix's statuses).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+mod source;
+
+use source::rust_files;
+use std::path::Path;
 
 /// One `crate::` reference: the module it names and where.
 type Edges = BTreeMap<String, BTreeMap<String, String>>;
@@ -183,28 +186,6 @@ fn top_level_modules(src: &Path) -> BTreeSet<String> {
         })
         .filter(|name| !["lib", "main", "bin"].contains(&name.as_str()))
         .collect()
-}
-
-/// Every `.rs` file under `dir`, in a stable order.
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let entries = std::fs::read_dir(&dir)
-            .unwrap_or_else(|err| panic!("cannot list {}: {err}", dir.display()));
-        for entry in entries {
-            let path = entry
-                .unwrap_or_else(|err| panic!("cannot list {}: {err}", dir.display()))
-                .path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|ext| ext == "rs") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 /// `text` with comments and the contents of string and character literals
