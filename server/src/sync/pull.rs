@@ -189,37 +189,36 @@ async fn render(
         .collect())
 }
 
-/// Documents `ids` saved whole (kind, bytes, heads), loaded together and
-/// saved on the CPU pool, then kept in the cache; a document gone meanwhile
-/// is left out.
+/// Documents `ids` saved whole (kind, bytes, heads), loaded together (per
+/// [`IN_LIST_CHUNK`]: an account that entered the scope may bring any
+/// number) and saved on the CPU pool, then kept in the cache; a document
+/// gone meanwhile is left out.
 async fn whole_documents(
     txn: &DatabaseTransaction,
     cache: &DocCache,
     ids: &[Uuid],
 ) -> ApiResult<HashMap<Uuid, (RecordKind, Vec<u8>, Vec<String>)>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let loaded = store::load_many(txn, cache, ids, false).await?;
-    let saved = crate::cpu::run(move || {
-        loaded
-            .into_iter()
-            .map(|(id, mut loaded)| {
-                let heads = loaded.heads.iter().map(ToString::to_string).collect();
-                let kind = loaded.doc.kind();
-                let data = loaded.doc.automerge_mut().save();
-                (id, kind, data, heads, loaded)
-            })
-            .collect::<Vec<_>>()
-    })
-    .await?;
-    Ok(saved
-        .into_iter()
-        .map(|(id, kind, data, heads, loaded)| {
-            cache.put(id, loaded.doc.into_automerge(), loaded.row.last_seq);
-            (id, (kind, data, heads))
+    let mut wholes = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_LIST_CHUNK) {
+        let loaded = store::load_many(txn, cache, chunk, false).await?;
+        let saved = crate::cpu::run(move || {
+            loaded
+                .into_iter()
+                .map(|(id, mut loaded)| {
+                    let heads = loaded.heads.iter().map(ToString::to_string).collect();
+                    let kind = loaded.doc.kind();
+                    let data = loaded.doc.automerge_mut().save();
+                    (id, kind, data, heads, loaded)
+                })
+                .collect::<Vec<_>>()
         })
-        .collect())
+        .await?;
+        for (id, kind, data, heads, loaded) in saved {
+            cache.put(id, loaded.doc.into_automerge(), loaded.row.last_seq);
+            wholes.insert(id, (kind, data, heads));
+        }
+    }
+    Ok(wholes)
 }
 
 /// What a device asks of one pull.
