@@ -1,14 +1,13 @@
 //! Accounts: creating, changing and reading them with the authority rules
 //! (who may own, reassign, tier and share), and materializing their rows.
 
-use super::{Materialize, Review, write};
+use super::{Materialize, Precondition, Review, write};
 use crate::access::{account_scope, can_see_account, manages};
 use crate::auth::{AuthUser, Role};
 use crate::config::{Settings, TieringSettings};
 use crate::db::{insert_each, upsert_each};
 use crate::entities::{account, account_share, team, user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::records::Precondition;
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{self, Page};
 use crate::state::AppState;

@@ -5,12 +5,11 @@
 
 use super::kind::SyncedKind;
 use super::page::{self, Page};
-use super::write;
+use super::{Precondition, write};
 use crate::access::{manages, visible_account_ids};
 use crate::auth::AuthUser;
 use crate::entities::{account, user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::records::Precondition;
 use crate::records::accounts::visible_row;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};

@@ -5,12 +5,11 @@
 //! own transaction (an opportunity that is won, say).
 
 use super::page::{self, Page};
-use super::{check_currency, check_precondition, with_json_fields};
+use super::{Precondition, check_currency, check_precondition, with_json_fields};
 use crate::access::{require_writer, visible_account_ids};
 use crate::auth::{AuthUser, Role};
 use crate::entities::{contract, opportunity, user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::records::Precondition;
 use crate::records::accounts::visible_row;
 use crate::state::AppState;
 use chrono::{DateTime, NaiveDate, Utc};

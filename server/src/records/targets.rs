@@ -14,11 +14,10 @@
 //! | service | nothing | nothing |
 
 use super::page::{self, Page};
-use super::{check_currency, check_precondition, totals};
+use super::{Precondition, check_currency, check_precondition, totals};
 use crate::auth::{AuthUser, Role};
 use crate::entities::{account, branch, contract, sales_target, team, user, visit};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::records::Precondition;
 use crate::records::contracts::ContractStatus;
 use crate::state::AppState;
 use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, Utc};

@@ -2,14 +2,13 @@
 //! steps, and their materialized rows. A visit is visible to whoever sees its
 //! account.
 
-use super::{Materialize, Review, write};
+use super::{Materialize, Precondition, Review, write};
 use crate::access::visible_account_ids;
 use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::db::upsert_each;
 use crate::entities::{account, visit};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::records::Precondition;
 use crate::records::accounts::AccountView;
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{self, Page};

@@ -10,13 +10,12 @@
 //! comes from and how a refusal is answered, never in how it is stored.
 
 use super::kind::{Pending, Row, SyncedKind};
-use super::{ChangeSet, Materialize, Staged, check_precondition, with_fields};
+use super::{ChangeSet, Materialize, Precondition, Staged, check_precondition, with_fields};
 use crate::auth::AuthUser;
 use crate::cache::DocCache;
 use crate::config::Settings;
 use crate::db::WriteTxn;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::records::Precondition;
 use crate::state::AppState;
 use crate::store::{DocMeta, Loaded, find, load, log};
 use crate::with_kind;
