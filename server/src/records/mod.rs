@@ -108,8 +108,8 @@ impl Staged {
 }
 
 /// Appends what each document gained to the change log
-/// ([`log::append`]) and writes each change set's timeline entry at its
-/// position. Returns each document's new version (the position of its last
+/// ([`log::append`]), with the snapshots `UnitOfWork` made on the CPU pool,
+/// and writes each change set's timeline entry at its position. Returns each document's new version (the position of its last
 /// change set), in order.
 async fn store_all(conn: &impl ConnectionTrait, writes: &mut [Staged]) -> ApiResult<Vec<i64>> {
     if let Some(full) = writes.iter().find(|write| {
@@ -120,7 +120,6 @@ async fn store_all(conn: &impl ConnectionTrait, writes: &mut [Staged]) -> ApiRes
     let now = Utc::now();
     let mut appends = Vec::with_capacity(writes.len());
     for write in writes.iter_mut() {
-        write.make_snapshot();
         let id = write.id;
         let account_id = match &write.existing {
             Some(row) => row.account_id,
