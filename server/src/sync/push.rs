@@ -450,7 +450,7 @@ async fn apply_one(
         },
     };
     let existed = row.is_some();
-    if let Err(refusal) = place(
+    if let Some(refusal) = place(
         conn,
         subject,
         existed,
@@ -657,21 +657,22 @@ async fn answer_unchanged(
     })
 }
 
-/// The account a merged record is under, in the caller's scope: a new
-/// record must name one, and a new record under an account is refused when
-/// that account is out of scope or was refused in this request.
+/// The refusal of a merged record that is not under an account in the
+/// caller's scope, if it is not: a new record must name its account, and a
+/// new record under an account is refused when that account is out of scope
+/// or was refused in this request.
 async fn place(
     conn: &impl ConnectionTrait,
     Subject { caller, kind, id }: Subject<'_>,
     existed: bool,
     merged: &Value,
     visibility: &mut Visibility,
-) -> ApiResult<Result<Uuid, Outcome>> {
+) -> ApiResult<Option<Outcome>> {
     let account_id = match kind.account_of(id, merged) {
         Some(account_id) => account_id,
         None if existed => id,
         None => {
-            return Ok(Err(refused(
+            return Ok(Some(refused(
                 id,
                 Vec::new(),
                 vec![notice(
@@ -702,9 +703,9 @@ async fn place(
                 "the account is not in your scope",
             )
         };
-        return Ok(Err(refused(id, Vec::new(), vec![why])));
+        return Ok(Some(refused(id, Vec::new(), vec![why])));
     }
-    Ok(Ok(account_id))
+    Ok(None)
 }
 
 /// The record's own rules: a changed record keeps the fields that are valid
