@@ -4848,6 +4848,12 @@ export interface operations {
                 visit_overdue?: boolean;
                 /** @description With an at-risk proposal waiting (true) or not (false). */
                 at_risk_proposed?: boolean;
+                /**
+                 * @description The order: `newest` (the default), `health` (the least healthy
+                 *     first) or `next_visit_due` (the visit due soonest first); accounts
+                 *     insight does not follow (no health, no visit due) come last.
+                 */
+                sort?: "newest" | "health" | "next_visit_due";
                 /** @description Changed at or after this time (RFC 3339). */
                 updated_since?: string;
                 /** @description Name contains this text (case-insensitive). */

@@ -21,7 +21,7 @@ use kam_sync_core::ids::{AccountId, TeamId, UserId};
 use kam_sync_core::{Account, Conflict, parse_record};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -91,6 +91,11 @@ pub struct AccountFilter {
     pub visit_overdue: Option<bool>,
     /// With an at-risk proposal waiting (true) or not (false).
     pub at_risk_proposed: Option<bool>,
+    /// The order: `newest` (the default), `health` (the least healthy
+    /// first) or `next_visit_due` (the visit due soonest first); accounts
+    /// insight does not follow (no health, no visit due) come last.
+    #[param(inline)]
+    pub sort: Option<AccountSort>,
     /// Changed at or after this time (RFC 3339).
     pub updated_since: Option<DateTime<Utc>>,
     /// Name contains this text (case-insensitive).
@@ -102,6 +107,99 @@ pub struct AccountFilter {
     pub limit: Option<u64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// The orders of an account list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountSort {
+    /// Newest first.
+    #[default]
+    Newest,
+    /// The least healthy first.
+    Health,
+    /// The visit due soonest (or most overdue) first.
+    NextVisitDue,
+}
+
+/// The prefix of the cursors of account lists in an insight order.
+const SORTED_CURSOR: &str = "as:";
+
+impl AccountSort {
+    /// The column ordered by, for an insight order.
+    fn column(self) -> Option<account::Column> {
+        match self {
+            Self::Newest => None,
+            Self::Health => Some(account::Column::Health),
+            Self::NextVisitDue => Some(account::Column::NextVisitDue),
+        }
+    }
+
+    /// The row's value in this order, as a cursor keeps it.
+    fn key_of(self, row: &account::Model) -> Option<String> {
+        match self {
+            Self::Newest => None,
+            Self::Health => row.health.map(|h| h.to_string()),
+            Self::NextVisitDue => row.next_visit_due.map(|due| due.to_rfc3339()),
+        }
+    }
+
+    /// A key a cursor kept, as the value to compare with.
+    fn parse_key(self, text: &str) -> Option<sea_orm::Value> {
+        match self {
+            Self::Newest => None,
+            Self::Health => text.parse::<i64>().ok().map(Into::into),
+            Self::NextVisitDue => DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|at| at.with_timezone(&Utc).into()),
+        }
+    }
+}
+
+/// One page of the rows matching `condition` in an insight `sort` (its key
+/// ascending, accounts without one last, then newest first), after `cursor`.
+async fn sorted_rows(
+    conn: &impl ConnectionTrait,
+    mut condition: Condition,
+    sort: AccountSort,
+    column: account::Column,
+    cursor: Option<&str>,
+    limit: u64,
+) -> ApiResult<Page<account::Model>> {
+    if let Some(cursor) = cursor {
+        let invalid = || ApiError::from(kam_sync_core::cursor::invalid_cursor());
+        let position = kam_sync_core::cursor::decode_opaque(SORTED_CURSOR, cursor)?;
+        let (key, id) = position.rsplit_once('/').ok_or_else(invalid)?;
+        let id = Uuid::parse_str(id).map_err(|_| invalid())?;
+        condition = condition.add(match key {
+            "" => Condition::all()
+                .add(column.is_null())
+                .add(account::Column::Id.lt(id)),
+            key => {
+                let value = sort.parse_key(key).ok_or_else(invalid)?;
+                Condition::any()
+                    .add(Expr::col(column).gt(value.clone()))
+                    .add(
+                        Condition::all()
+                            .add(Expr::col(column).eq(value))
+                            .add(account::Column::Id.lt(id)),
+                    )
+                    .add(column.is_null())
+            }
+        });
+    }
+    let rows = account::Entity::find()
+        .filter(condition)
+        .order_by_asc(Expr::col(column).is_null())
+        .order_by_asc(column)
+        .order_by_desc(account::Column::Id)
+        .limit(limit.saturating_add(1))
+        .all(conn)
+        .await?;
+    Ok(Page::from_overfetch_by(rows, limit, |row| {
+        let key = sort.key_of(row).unwrap_or_default();
+        kam_sync_core::cursor::encode_opaque(SORTED_CURSOR, &format!("{key}/{}", row.id))
+    }))
 }
 
 /// The view kept in the row, with the rating from the row's columns: those
@@ -229,6 +327,22 @@ pub async fn list(
     }
     if !filter.include_deleted.unwrap_or(false) {
         condition = condition.add(account::Column::Deleted.eq(false));
+    }
+    let sort = filter.sort.unwrap_or_default();
+    if let Some(column) = sort.column() {
+        let page = sorted_rows(
+            state.db.conn(),
+            condition,
+            sort,
+            column,
+            filter.cursor.as_deref(),
+            limit,
+        )
+        .await?;
+        return Ok(Page {
+            items: page.items.iter().map(view_of).collect::<ApiResult<_>>()?,
+            next_cursor: page.next_cursor,
+        });
     }
     let rows = page::rows_after::<account::Entity>(
         state.db.conn(),
