@@ -18,6 +18,7 @@ pub mod entities;
 pub mod error;
 pub mod hardening;
 pub mod idempotency;
+pub mod insight;
 pub mod migration;
 pub mod openapi;
 pub mod operator;
