@@ -21,7 +21,6 @@ pub mod stage_moves;
 pub mod targets;
 pub mod tickets;
 pub mod timeline;
-pub mod totals;
 pub mod visits;
 pub mod write;
 

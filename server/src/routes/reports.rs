@@ -1,5 +1,5 @@
 //! `/reports/*`: sales analysis (销售数据分析) for a branch or a team, one
-//! call per report (see docs/reports.md and [`crate::insight::reports`]):
+//! call per report (see docs/reports.md and [`crate::reports`]):
 //! sales, pipeline by group, funnel, service and accounts. (The one-scope
 //! pipeline, `/reports/pipeline`, is mounted with the opportunities.)
 //! Each answers JSON, or CSV with `format=csv` or `Accept: text/csv`.
@@ -8,12 +8,12 @@ use super::csv_io::CSV;
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
 use crate::error::responses::ReportErrors;
-use crate::insight::reports::accounts::{self, AccountsReport};
-use crate::insight::reports::funnel::{self, FunnelReport};
-use crate::insight::reports::pipeline::{self, PipelineReport};
-use crate::insight::reports::sales::{self, SalesReport};
-use crate::insight::reports::service::{self, ServiceReport};
-use crate::insight::reports::{Period, ReportFormat, ReportParams};
+use crate::reports::accounts::{self, AccountsReport};
+use crate::reports::funnel::{self, FunnelReport};
+use crate::reports::pipeline::{self, PipelineReport};
+use crate::reports::sales::{self, SalesReport};
+use crate::reports::service::{self, ServiceReport};
+use crate::reports::{Period, ReportFormat, ReportParams};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};

@@ -4,11 +4,11 @@
 //! and the parameters refused.
 
 use chrono::{Datelike, Months, NaiveDate, Utc};
-use kam_server::insight::reports::accounts::AccountsReport;
-use kam_server::insight::reports::funnel::FunnelReport;
-use kam_server::insight::reports::pipeline::PipelineReport;
-use kam_server::insight::reports::sales::SalesReport;
-use kam_server::insight::reports::service::ServiceReport;
+use kam_server::reports::accounts::AccountsReport;
+use kam_server::reports::funnel::FunnelReport;
+use kam_server::reports::pipeline::PipelineReport;
+use kam_server::reports::sales::SalesReport;
+use kam_server::reports::service::ServiceReport;
 use kam_sync_core::money::Total;
 use kam_tests::{Method, Org, Session, TestApp, new_account};
 use serde_json::{Value, json};

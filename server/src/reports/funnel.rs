@@ -18,7 +18,7 @@ use crate::entities::{opportunity, stage_move};
 use crate::error::ApiResult;
 use crate::records::stage_moves::OPPORTUNITY;
 use crate::records::targets::midnight;
-use crate::records::totals;
+use crate::totals;
 use kam_sync_core::money::Total;
 use kam_sync_core::opportunity::OpportunityStage;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, JoinType, Query, SelectStatement};

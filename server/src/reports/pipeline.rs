@@ -11,7 +11,7 @@ use super::{
 use crate::auth::AuthUser;
 use crate::entities::opportunity;
 use crate::error::{ApiError, ApiResult};
-use crate::records::totals;
+use crate::totals;
 use kam_sync_core::money::Total;
 use kam_sync_core::opportunity::OpportunityStage;
 use sea_orm::sea_query::{Condition, Expr, Query, SelectStatement};

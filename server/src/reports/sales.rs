@@ -16,7 +16,7 @@ use crate::auth::AuthUser;
 use crate::entities::{account, contract, visit};
 use crate::error::ApiResult;
 use crate::records::targets::{self, Metric};
-use crate::records::totals;
+use crate::totals;
 use kam_sync_core::money::Total;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait};

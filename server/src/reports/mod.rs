@@ -1,6 +1,9 @@
 //! Sales analysis (销售数据分析): one call per report for a whole branch or
 //! team, each row a group (branch, team or rep), for a period, scoped by
-//! the caller's role, as JSON or CSV (see docs/reports.md).
+//! the caller's role, as JSON or CSV (see docs/reports.md). What managers
+//! act on, like `insight`; a module of its own above `records`, whose
+//! counting rules (target progress, stage history) it reads, where
+//! `insight` sits below the records' write path.
 //!
 //! This file holds what every report shares: the query parameters and the
 //! period they name ([`ReportParams`], [`Period`]), how a row is placed in
