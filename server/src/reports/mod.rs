@@ -468,6 +468,11 @@ where
     C: IntoColumnRef + Clone,
     V: Into<sea_orm::Value> + Clone,
 {
+    let last = Expr::cust(bounds.len().saturating_sub(1).to_string());
+    if bounds.len() < 2 {
+        // One bucket: a CASE needs at least one WHEN.
+        return Expr::from(Func::cast_as(last, "BIGINT"));
+    }
     let mut case = CaseStatement::new();
     for (index, bound) in bounds.iter().enumerate().skip(1) {
         case = case.case(
@@ -475,7 +480,6 @@ where
             Expr::cust((index - 1).to_string()),
         );
     }
-    let last = Expr::cust(bounds.len().saturating_sub(1).to_string());
     let case: Expr = case.finally(last).into();
     Expr::from(Func::cast_as(case, "BIGINT"))
 }

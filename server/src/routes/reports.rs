@@ -49,8 +49,10 @@ fn wants_csv(req: &HttpRequest, params: &ReportParams) -> bool {
     }
 }
 
-/// The parameters' period, as of today (UTC).
+/// The parameters' period, as of today (UTC), once they are checked
+/// whole (a currency is refused by the reports without money, too).
 fn period(params: &ReportParams) -> ApiResult<Period> {
+    params.currency()?;
     params.period(Utc::now().date_naive())
 }
 

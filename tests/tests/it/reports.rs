@@ -45,7 +45,8 @@ async fn account_of(
     Ok(session.create_account(body).await?.id.0)
 }
 
-/// A contract signed today.
+/// A contract signed today in `status` (a draft is not signed; a
+/// completed one is made active first).
 async fn sign(
     session: &Session,
     account: Uuid,
@@ -53,12 +54,22 @@ async fn sign(
     amount: f64,
     status: &str,
 ) -> anyhow::Result<()> {
-    let mut body =
-        json!({ "account_id": account, "number": number, "amount": amount, "status": status });
+    let mut body = json!({ "account_id": account, "number": number, "amount": amount });
     if status != "draft" {
+        body["status"] = json!("active");
         body["signed_on"] = json!(Utc::now().date_naive());
     }
-    create(session, "/contracts", body).await.map(drop)
+    let id = create(session, "/contracts", body).await?;
+    if status == "completed" {
+        session
+            .patch(
+                &format!("/contracts/{id}"),
+                &json!({ "status": "completed" }),
+            )
+            .await?
+            .ensure_status(200)?;
+    }
+    Ok(())
 }
 
 /// The org of the sales tests, this month: team A signs 170,000.50 in CNY
@@ -673,6 +684,9 @@ async fn the_accounts_report_counts_tiers_stages_and_the_moves_of_the_period() -
             let mut change = json!({ "stage": stage });
             if *stage == "at_risk" {
                 change["risk_reasons"] = json!(["No visit in 60 days"]);
+            }
+            if *stage == "lost" {
+                change["lost_reason"] = json!("Went to a competitor");
             }
             manager
                 .patch(&format!("/accounts/{id}"), &change)
