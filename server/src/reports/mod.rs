@@ -119,6 +119,7 @@ pub struct ReportParams {
     #[param(pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
     /// `json` (the default) or `csv`; `Accept: text/csv` also asks for CSV.
+    #[param(inline)]
     pub format: Option<ReportFormat>,
 }
 
