@@ -13,12 +13,14 @@
 //! A row's group is that of a user: the record's owner for the reports that
 //! follow records with an owner of their own (sales: the user a contract
 //! counts for, a visit's rep, an account's owner; pipeline and funnel: the
-//! deal's owner), the account's owner for the others (service, accounts).
+//! deal's owner), the account's owner for the others (service, accounts,
+//! coverage).
 //! Their team is the user's team now and their branch that team's, as
 //! sales targets count. Only rows of accounts the caller sees are read
 //! ([`crate::access::visible_account_ids`]).
 
 pub mod accounts;
+pub mod coverage;
 pub mod funnel;
 pub mod pipeline;
 pub mod sales;

@@ -5,12 +5,14 @@
 //! group's figure is its target's progress: contracts active or completed
 //! signed in the period, by the user they count for; accounts created in
 //! the period that are strategic or key now, by their owner; completed
-//! visits planned in the period, by their rep. Targets are those set at
+//! visits planned in the period, by their rep, and of those the effective
+//! ones (有效拜访, the visit row's `effective`). Targets are those set at
 //! the grouping's level (branch, team, rep) for a calendar period equal to
 //! the report's; a range of days has none.
 
 use super::{
-    GroupBy, Grouping, Period, ReportGroup, ReportParams, ReportPeriod, cell, count_all, get, run,
+    GroupBy, Grouping, Period, ReportGroup, ReportParams, ReportPeriod, cell, count_all, count_if,
+    get, run,
 };
 use crate::auth::AuthUser;
 use crate::entities::{account, contract, visit};
@@ -18,7 +20,7 @@ use crate::error::ApiResult;
 use crate::records::targets::{self, Metric};
 use crate::totals;
 use kam_sync_core::money::Total;
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Condition, Expr, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -50,6 +52,9 @@ pub struct SalesRow {
     pub new_key_accounts: i64,
     /// How many visits planned in the period were completed.
     pub visits_completed: i64,
+    /// How many of those were effective visits (有效拜访: checked in near
+    /// the account and out, each of the five steps recorded).
+    pub effective_visits: i64,
     /// Revenue against the revenue target in the report's currency; null
     /// without one.
     pub revenue_target: Option<Attainment>,
@@ -79,11 +84,12 @@ pub struct SalesReport {
 }
 
 /// The CSV columns after the group's.
-const COLUMNS: [&str; 13] = [
+const COLUMNS: [&str; 14] = [
     "revenue",
     "contracts_signed",
     "new_key_accounts",
     "visits_completed",
+    "effective_visits",
     "revenue_target",
     "revenue_attainment",
     "contracts_target",
@@ -109,6 +115,8 @@ enum MetricKey {
     Contracts,
     NewKeyAccounts,
     Visits,
+    /// Not a target's metric: effective visits are counted beside.
+    EffectiveVisits,
 }
 
 impl MetricKey {
@@ -126,7 +134,7 @@ impl MetricKey {
             Self::Revenue => Metric::Revenue,
             Self::Contracts => Metric::SignedContracts,
             Self::NewKeyAccounts => Metric::NewKeyAccounts,
-            Self::Visits => Metric::Visits,
+            Self::Visits | Self::EffectiveVisits => Metric::Visits,
         }
     }
 }
@@ -163,6 +171,7 @@ impl Figures {
             contracts_signed: self.count(MetricKey::Contracts),
             new_key_accounts: self.count(MetricKey::NewKeyAccounts),
             visits_completed: self.count(MetricKey::Visits),
+            effective_visits: self.count(MetricKey::EffectiveVisits),
             revenue_target: self.against(MetricKey::Revenue),
             contracts_target: self.against(MetricKey::Contracts),
             new_key_accounts_target: self.against(MetricKey::NewKeyAccounts),
@@ -239,15 +248,16 @@ pub async fn report(
     );
     visits
         .expr(count_all())
+        .expr(count_if(
+            Condition::all().add(visit::Column::Effective.eq(true)),
+        ))
         .cond_where(targets::completed_visits(period.start, period.end));
     Grouping::group(&mut visits, 1);
     for row in run(conn, &visits).await? {
-        let count = i128::from(get::<i64>(&row, 1)?);
-        by_group
-            .entry(get(&row, 0)?)
-            .or_default()
-            .actual
-            .insert(MetricKey::Visits, count);
+        let (count, effective): (i64, i64) = (get(&row, 1)?, get(&row, 2)?);
+        let actual = &mut by_group.entry(get(&row, 0)?).or_default().actual;
+        actual.insert(MetricKey::Visits, i128::from(count));
+        actual.insert(MetricKey::EffectiveVisits, i128::from(effective));
     }
 
     if let Some(kind) = period.kind {
@@ -330,6 +340,7 @@ impl SalesReport {
                 row.contracts_signed.to_string(),
                 row.new_key_accounts.to_string(),
                 row.visits_completed.to_string(),
+                row.effective_visits.to_string(),
                 money(&row.revenue_target),
                 reached(&row.revenue_target),
                 count(&row.contracts_target),

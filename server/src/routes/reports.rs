@@ -1,6 +1,6 @@
 //! `/reports/*`: sales analysis (销售数据分析) for a branch or a team, one
 //! call per report (see docs/reports.md and [`crate::reports`]):
-//! sales, pipeline by group, funnel, service and accounts. (The one-scope
+//! sales, pipeline by group, funnel, service, accounts and coverage. (The one-scope
 //! pipeline, `/reports/pipeline`, is mounted with the opportunities.)
 //! Each answers JSON, or CSV with `format=csv` or `Accept: text/csv`.
 
@@ -9,6 +9,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiResult;
 use crate::error::responses::ReportErrors;
 use crate::reports::accounts::{self, AccountsReport};
+use crate::reports::coverage::{self, CoverageReport};
 use crate::reports::funnel::{self, FunnelReport};
 use crate::reports::pipeline::{self, PipelineReport};
 use crate::reports::sales::{self, SalesReport};
@@ -28,7 +29,8 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(pipeline_report)
         .service(funnel_report)
         .service(service_report)
-        .service(accounts_report);
+        .service(accounts_report)
+        .service(coverage_report);
 }
 
 /// Whether the caller asked for CSV: `format=csv`, or no `format` and an
@@ -210,4 +212,38 @@ async fn accounts_report(
     let params = params.into_inner();
     let report = accounts::report(state.db.conn(), &caller, &params, period(&params)?).await?;
     answer(&req, &params, "accounts", report, AccountsReport::csv)
+}
+
+/// Coverage per group by the account's owner: accounts per tier, the share
+/// visited within the tier's cadence, the overdue ones (the 100 most
+/// overdue listed), and the minutes of visits checked in during the period
+/// per tier beside the tier's share of accounts (the 30% rule). Reps,
+/// managers, directors and admins (403 `role_forbidden` for service).
+#[utoipa::path(
+    tag = "reports",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "The report (CSV: one line per group, then the totals; the overdue list in JSON only)",
+         content((CoverageReport = "application/json"), (String = "text/csv"))),
+        ReportErrors
+    ),
+    security(("bearer" = []))
+)]
+#[get("/reports/coverage")]
+async fn coverage_report(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    params: web::Query<ReportParams>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let params = params.into_inner();
+    let report = coverage::report(
+        state.db.conn(),
+        &caller,
+        &params,
+        period(&params)?,
+        Utc::now(),
+    )
+    .await?;
+    answer(&req, &params, "coverage", report, CoverageReport::csv)
 }

@@ -5,6 +5,7 @@
 
 use chrono::{Datelike, Months, NaiveDate, Utc};
 use kam_server::reports::accounts::AccountsReport;
+use kam_server::reports::coverage::CoverageReport;
 use kam_server::reports::funnel::FunnelReport;
 use kam_server::reports::pipeline::PipelineReport;
 use kam_server::reports::sales::SalesReport;
@@ -76,7 +77,7 @@ async fn sign(
 /// (rep_a1 100,000 and 50,000.50, rep_a2 20,000) and 1,000 USD (rep_a1),
 /// besides a draft; team B 25,000. Team A has a revenue target of 200,000
 /// and rep_a1 one of 4 contracts. Key accounts: rep_a1 one, rep_a2 one,
-/// rep_b1 one. rep_a1 completes one visit.
+/// rep_b1 one. rep_a1 completes two visits, one of them effective.
 async fn sales_org(app: &TestApp) -> anyhow::Result<Org> {
     let org = app.seed_org().await?;
     let admin = app.login_as(&org.admin).await?;
@@ -116,19 +117,23 @@ async fn sales_org(app: &TestApp) -> anyhow::Result<Org> {
         target("rep", org.rep_a1.id, "signed_contracts", 4.0),
     )
     .await?;
-    let planned_at = Utc::now();
-    let visit = create(
-        &rep_a1,
-        "/visits",
-        json!({ "account_id": plain, "planned_at": planned_at, "type": "onsite" }),
-    )
-    .await?;
+    let done = json!({ "done": true });
+    let steps = json!({
+        "identify": done, "probe": done, "recommend": done, "close": done, "follow_up": done,
+    });
     let here = json!({ "location": { "lat": 30.27, "lon": 120.15 } });
-    for step in ["check-in", "check-out"] {
-        rep_a1
-            .post(&format!("/visits/{visit}/{step}"), &here)
-            .await?
-            .assert_status(200);
+    for with_steps in [true, false] {
+        let mut body = json!({ "account_id": plain, "planned_at": Utc::now(), "type": "onsite" });
+        if with_steps {
+            body["steps"] = steps.clone();
+        }
+        let visit = create(&rep_a1, "/visits", body).await?;
+        for step in ["check-in", "check-out"] {
+            rep_a1
+                .post(&format!("/visits/{visit}/{step}"), &here)
+                .await?
+                .assert_status(200);
+        }
     }
     Ok(org)
 }
@@ -152,7 +157,8 @@ async fn the_sales_report_sums_what_targets_count_per_team_against_their_targets
         "the USD contract counts, the draft not"
     );
     assert_eq!(a.new_key_accounts, 2);
-    assert_eq!(a.visits_completed, 1);
+    assert_eq!(a.visits_completed, 2);
+    assert_eq!(a.effective_visits, 1, "only the visit with its five steps");
     let target = a.revenue_target.as_ref().map(|t| (t.target, t.attainment));
     assert_eq!(target, Some((money(200_000.0), Some(0.85))));
     assert_eq!(a.contracts_target, None, "rep_a1's target is a rep's");
@@ -223,14 +229,14 @@ async fn the_sales_report_comes_as_csv_with_a_line_per_group_and_the_totals() ->
         lines,
         [
             "group_id,group_name,revenue,contracts_signed,new_key_accounts,visits_completed,\
-             revenue_target,revenue_attainment,contracts_target,contracts_attainment,\
+             effective_visits,revenue_target,revenue_attainment,contracts_target,contracts_attainment,\
              new_key_accounts_target,new_key_accounts_attainment,visits_target,visits_attainment,currency",
             &format!(
-                "{},Team A,170000.50,4,2,1,200000.00,0.85,,,,,,,CNY",
+                "{},Team A,170000.50,4,2,2,1,200000.00,0.85,,,,,,,CNY",
                 org.team_a
             ),
-            &format!("{},Team B,25000.00,1,1,0,,,,,,,,,CNY", org.team_b),
-            ",Total,195000.50,5,3,1,200000.00,0.85,,,,,,,CNY",
+            &format!("{},Team B,25000.00,1,1,0,0,,,,,,,,,CNY", org.team_b),
+            ",Total,195000.50,5,3,2,1,200000.00,0.85,,,,,,,CNY",
         ]
     );
     let accepted = director
@@ -805,5 +811,108 @@ async fn report_parameters_out_of_shape_are_refused_with_their_codes() -> anyhow
         .get("/reports/sales")
         .await?
         .assert_problem(401, "missing_token");
+    Ok(())
+}
+
+#[tokio::test]
+async fn coverage_sets_each_tiers_share_of_visit_time_beside_its_share_of_accounts()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let manager = app.login_as(&org.manager).await?;
+    let rep_a1 = app.login_as(&org.rep_a1).await?;
+    let key = account_of(&manager, "Key One", "key", org.rep_a1.id).await?;
+    let plain = account_of(&manager, "Plain", "standard", org.rep_a1.id).await?;
+    account_of(&manager, "Strat", "strategic", org.rep_a2.id).await?;
+    let admin = app.login_as(&org.admin).await?;
+    account_of(&admin, "Key B", "key", org.rep_b1.id).await?;
+    let now = Utc::now();
+    let done = json!({ "done": true });
+    let steps = json!({
+        "identify": done, "probe": done, "recommend": done, "close": done, "follow_up": done,
+    });
+    for (account, minutes) in [(key, 70), (plain, 30)] {
+        let body = json!({
+            "account_id": account, "planned_at": now, "type": "onsite", "steps": steps,
+        });
+        let visit = create(&rep_a1, "/visits", body).await?;
+        let check = |at: chrono::DateTime<Utc>| json!({ "location": { "lat": 30.27, "lon": 120.15 }, "at": at });
+        rep_a1
+            .post(
+                &format!("/visits/{visit}/check-in"),
+                &check(now - chrono::Duration::minutes(minutes)),
+            )
+            .await?
+            .assert_status(200);
+        rep_a1
+            .post(&format!("/visits/{visit}/check-out"), &check(now))
+            .await?
+            .assert_status(200);
+    }
+
+    let report: CoverageReport = manager.read("/reports/coverage").await?;
+    let teams: Vec<Option<Uuid>> = report.rows.iter().map(|r| r.group.id).collect();
+    assert_eq!(teams, [Some(org.team_a)], "only the team she leads");
+    let row = &report.rows[0];
+    assert_eq!((row.accounts, row.visit_minutes), (3, 100));
+    assert_eq!(
+        (row.within_cadence, row.overdue),
+        (0, 0),
+        "no next visit is due yet: the insight sweep has not run"
+    );
+    assert_eq!(row.within_cadence_share, Some(0.0));
+    let tiers: Vec<(Option<&str>, i64, Option<f64>, i64, Option<f64>)> = row
+        .tiers
+        .iter()
+        .map(|t| {
+            (
+                t.tier.map(|t| t.as_str()),
+                t.accounts,
+                t.account_share,
+                t.visit_minutes,
+                t.time_share,
+            )
+        })
+        .collect();
+    assert_eq!(
+        tiers,
+        [
+            (Some("strategic"), 1, Some(0.3333), 0, Some(0.0)),
+            (Some("key"), 1, Some(0.3333), 70, Some(0.7)),
+            (Some("standard"), 1, Some(0.3333), 30, Some(0.3)),
+            (None, 0, Some(0.0), 0, Some(0.0)),
+        ]
+    );
+    assert!(report.overdue.is_empty());
+
+    let by_rep: CoverageReport = rep_a1.read("/reports/coverage?group_by=rep").await?;
+    assert_eq!(by_rep.rows.len(), 1);
+    assert_eq!(by_rep.rows[0].group.id, Some(org.rep_a1.id));
+    assert_eq!(by_rep.total.accounts, 2);
+    let director: CoverageReport = app
+        .login_as(&org.director)
+        .await?
+        .read("/reports/coverage")
+        .await?;
+    assert_eq!(director.total.accounts, 4);
+
+    let csv = manager.get("/reports/coverage?format=csv").await?;
+    let text = csv.body.as_str().unwrap_or_default();
+    assert!(
+        text.starts_with(
+            "group_id,group_name,accounts,within_cadence,within_cadence_share,overdue,visit_minutes,\
+             strategic_accounts,strategic_account_share,"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .nth(1)
+            .is_some_and(|line| line.starts_with(&format!(
+                "{},Team A,3,0,0,0,100,1,0.3333,0,0,0,0,1,0.3333,0,0,70,0.7,1,0.3333,0,0,30,0.3,",
+                org.team_a
+            ))),
+        "{text}"
+    );
     Ok(())
 }
