@@ -645,6 +645,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reports/coverage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Coverage per group by the account's owner
+         * @description Coverage per group by the account's owner: accounts per tier, the share
+         *     visited within the tier's cadence, the overdue ones (the 100 most
+         *     overdue listed), and the minutes of visits checked in during the period
+         *     per tier beside the tier's share of accounts (the 30% rule). Reps,
+         *     managers, directors and admins (403 `role_forbidden` for service).
+         */
+        get: operations["coverageReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/reports/funnel": {
         parameters: {
             query?: never;
@@ -1992,6 +2016,56 @@ export interface components {
              */
             version: number;
         };
+        /** @description The coverage report. */
+        CoverageReport: {
+            /**
+             * Format: date-time
+             * @description When cadence was judged.
+             */
+            as_of: string;
+            /** @description What the rows are grouped by. */
+            group_by: components["schemas"]["GroupBy"];
+            /** @description The most overdue accounts (at most 100), most overdue first. */
+            overdue: components["schemas"]["OverdueAccount"][];
+            /** @description The days whose visit minutes are counted. */
+            period: components["schemas"]["ReportPeriod"];
+            /** @description One row per group with an account or a visit, by name. */
+            rows: components["schemas"]["CoverageRow"][];
+            /** @description The sums of the rows. */
+            total: components["schemas"]["CoverageRow"];
+        };
+        /** @description One group's coverage. */
+        CoverageRow: {
+            /**
+             * Format: int64
+             * @description Its accounts.
+             */
+            accounts: number;
+            /** @description The group. */
+            group: components["schemas"]["ReportGroup"];
+            /**
+             * Format: int64
+             * @description Those overdue.
+             */
+            overdue: number;
+            /** @description Per tier: strategic, key, standard, then none. */
+            tiers: components["schemas"]["TierCoverage"][];
+            /**
+             * Format: int64
+             * @description Minutes of visits checked in during the period.
+             */
+            visit_minutes: number;
+            /**
+             * Format: int64
+             * @description Those visited within cadence.
+             */
+            within_cadence: number;
+            /**
+             * Format: double
+             * @description Within cadence over accounts, to four decimals.
+             */
+            within_cadence_share?: number | null;
+        };
         /** @description A new branch. */
         CreateBranch: {
             /** @description Unique name. */
@@ -2893,6 +2967,32 @@ export interface components {
          * @enum {string}
          */
         Outcome: "positive" | "neutral" | "negative";
+        /** @description An account whose next visit is past due. */
+        OverdueAccount: {
+            /**
+             * Format: uuid
+             * @description The account.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When its last effective visit was checked in.
+             */
+            last_visit_at?: string | null;
+            /** @description Its name. */
+            name: string;
+            /**
+             * Format: date-time
+             * @description When its next visit was due.
+             */
+            next_visit_due: string;
+            /**
+             * Format: uuid
+             * @description Its owner.
+             */
+            owner_id: string;
+            tier?: components["schemas"]["Tier"] | null;
+        };
         /** @description One page of a list. */
         Page_AccountPlanView: {
             /** @description The items, newest first. */
@@ -3330,6 +3430,12 @@ export interface components {
              */
             contracts_signed: number;
             contracts_target?: components["schemas"]["Attainment"] | null;
+            /**
+             * Format: int64
+             * @description How many of those were effective visits (有效拜访: checked in near
+             *     the account and out, each of the five steps recorded).
+             */
+            effective_visits: number;
             /** @description The group. */
             group: components["schemas"]["ReportGroup"];
             /**
@@ -3844,6 +3950,45 @@ export interface components {
              */
             count: number;
             tier?: components["schemas"]["Tier"] | null;
+        };
+        /** @description One tier's coverage in a group. */
+        TierCoverage: {
+            /**
+             * Format: double
+             * @description Their share of the group's accounts, to four decimals.
+             */
+            account_share?: number | null;
+            /**
+             * Format: int64
+             * @description Accounts of the tier.
+             */
+            accounts: number;
+            /**
+             * Format: int64
+             * @description Those whose next visit is past due.
+             */
+            overdue: number;
+            tier?: components["schemas"]["Tier"] | null;
+            /**
+             * Format: double
+             * @description Their share of the group's visit minutes, to four decimals.
+             */
+            time_share?: number | null;
+            /**
+             * Format: int64
+             * @description Minutes of the tier's visits checked in during the period.
+             */
+            visit_minutes: number;
+            /**
+             * Format: int64
+             * @description Those whose next visit is not due yet (visited within cadence).
+             */
+            within_cadence: number;
+            /**
+             * Format: double
+             * @description Within cadence over accounts, to four decimals.
+             */
+            within_cadence_share?: number | null;
         };
         /** @description A tier proposal a manager turned down, and why; kept by the server. */
         TierRejection: {
@@ -10817,6 +10962,128 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccountsReport"];
+                    "text/csv": string;
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    coverageReport: {
+        parameters: {
+            query?: {
+                /** @description Group rows by `branch`, `team` (the default) or `rep`. */
+                group_by?: components["schemas"]["GroupBy"];
+                /**
+                 * @description A calendar period: `month`, `quarter` or `year` (not with `from`/`to`).
+                 *     Without `period_start`, the period that holds today.
+                 */
+                period?: components["schemas"]["PeriodKind"];
+                /**
+                 * @description The period's first day (with `period`): 1 January for a year; 1
+                 *     January, April, July or October for a quarter; the first of a month.
+                 */
+                period_start?: string;
+                /** @description The first day of a range of days (with `to`; not with `period`). */
+                from?: string;
+                /** @description The last day of the range, included; at most five years after `from`. */
+                to?: string;
+                /** @description Only groups in this branch. */
+                branch_id?: string;
+                /** @description Only groups in this team. */
+                team_id?: string;
+                /** @description Only this user's rows. */
+                owner_id?: string;
+                /**
+                 * @description The currency of money figures (ISO 4217, default CNY): amounts in
+                 *     other currencies are left out of sums, never converted.
+                 */
+                currency?: string;
+                /** @description `json` (the default) or `csv`; `Accept: text/csv` also asks for CSV. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report (CSV: one line per group, then the totals; the overdue list in JSON only) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CoverageReport"];
                     "text/csv": string;
                 };
             };
