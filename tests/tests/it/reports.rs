@@ -861,7 +861,7 @@ async fn coverage_sets_each_tiers_share_of_visit_time_beside_its_share_of_accoun
         "no next visit is due yet: the insight sweep has not run"
     );
     assert_eq!(row.within_cadence_share, Some(0.0));
-    let tiers: Vec<(Option<&str>, i64, Option<f64>, i64, Option<f64>)> = row
+    let tiers: Vec<_> = row
         .tiers
         .iter()
         .map(|t| {
