@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod operator;
 pub mod org;
 pub mod records;
+pub mod reports;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -33,6 +33,7 @@ use utoipa::{Modify, OpenApi};
         (name = "callbacks", description = "Satisfaction callbacks after service and visits"),
         (name = "contracts", description = "Contracts under accounts; edited online, terminated rather than deleted"),
         (name = "targets", description = "Sales targets per period and org level, their decomposition and progress"),
+        (name = "reports", description = "Sales analysis per branch, team or rep: sales against targets, pipeline, funnel, service, accounts"),
         (name = "import", description = "Records in and out as CSV"),
         (name = "sync", description = "Offline-first sync of record documents (see docs/sync-protocol.md)"),
     )

@@ -22,6 +22,12 @@ const _: () = assert!(MAX_MINOR / SPLIT <= SPLIT);
 /// `column` (minor units), each a BIGINT (0 over no rows; NULLs count as
 /// nothing): select both, read them as `i64`s and join them with [`total`].
 pub fn sum_parts<C: IntoColumnRef + Clone>(column: C) -> [Expr; 2] {
+    sum_parts_of(Expr::col(column))
+}
+
+/// [`sum_parts`] of an expression of amounts (minor units), such as the
+/// amounts of one currency (`CASE WHEN currency = .. THEN amount END`).
+pub fn sum_parts_of(amount: Expr) -> [Expr; 2] {
     // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back, so both engines
     // answer a 64-bit integer.
     let sum = |part: Expr| {
@@ -30,10 +36,7 @@ pub fn sum_parts<C: IntoColumnRef + Clone>(column: C) -> [Expr; 2] {
             "BIGINT",
         ))
     };
-    [
-        sum(Expr::col(column.clone()).div(SPLIT)),
-        sum(Expr::col(column).modulo(SPLIT)),
-    ]
+    [sum(amount.clone().div(SPLIT)), sum(amount.modulo(SPLIT))]
 }
 
 /// The total that the two sums of [`sum_parts`] make.

@@ -738,6 +738,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reports/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Accounts per group by their owner
+         * @description Accounts per group by their owner: by tier and stage now, and those
+         *     created, won back, lost and moved to at risk in the period. Reps,
+         *     managers, directors and admins (403 `role_forbidden` for service).
+         */
+        get: operations["accountsReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/coverage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Coverage per group by the account's owner
+         * @description Coverage per group by the account's owner: accounts per tier, the share
+         *     visited within the tier's cadence, the overdue ones (the 100 most
+         *     overdue listed), and the minutes of visits checked in during the period
+         *     per tier beside the tier's share of accounts (the 30% rule). Reps,
+         *     managers, directors and admins (403 `role_forbidden` for service).
+         */
+        get: operations["coverageReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/funnel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The funnel per group by the deal's owner
+         * @description The funnel per group by the deal's owner: deals entering each stage,
+         *     stage-to-stage conversion, average days per stage, win rate, won amount,
+         *     cycle time and loss reasons ranked. Reps, managers, directors and
+         *     admins (403 `role_forbidden` for service).
+         */
+        get: operations["funnelReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/reports/pipeline": {
         parameters: {
             query?: never;
@@ -756,6 +825,75 @@ export interface paths {
          *     or lost.
          */
         get: operations["getPipeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/pipeline/by-group": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The open pipeline per group by the deal's owner
+         * @description The open pipeline per group by the deal's owner: amounts and weighted
+         *     amounts by stage, and what is expected to close in each month of the
+         *     period. `GET /reports/pipeline` is the same pipeline for the caller's
+         *     whole scope at a glance (every stage, won and lost). Reps, managers,
+         *     directors and admins (403 `role_forbidden` for service).
+         */
+        get: operations["pipelineReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/sales": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sales per group
+         * @description Sales per group: revenue and contracts signed, new key accounts and
+         *     completed visits, each against its target. Figures count as target
+         *     progress does, grouped by the user they count for. Reps, managers,
+         *     directors and admins (403 `role_forbidden` for service).
+         */
+        get: operations["salesReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/service": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Service per group by the account's owner
+         * @description Service per group by the account's owner: tickets by severity and type,
+         *     SLA compliance, resolution time, callbacks done and satisfaction with
+         *     its monthly trend. Every role but none: customer service reads it too.
+         */
+        get: operations["serviceReport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1528,6 +1666,51 @@ export interface components {
              */
             version: number;
         };
+        /** @description The accounts report. */
+        AccountsReport: {
+            /** @description What the rows are grouped by. */
+            group_by: components["schemas"]["GroupBy"];
+            /** @description The days whose creations and moves are counted. */
+            period: components["schemas"]["ReportPeriod"];
+            /** @description One row per group with an account or a move, by name. */
+            rows: components["schemas"]["AccountsRow"][];
+            /** @description The sums of the rows. */
+            total: components["schemas"]["AccountsRow"];
+        };
+        /** @description One group's accounts. */
+        AccountsRow: {
+            /**
+             * Format: int64
+             * @description Its accounts now.
+             */
+            accounts: number;
+            /** @description Those by stage, every stage in lifecycle order. */
+            by_stage: components["schemas"]["StageCount"][];
+            /** @description Those by tier: strategic, key, standard, then none. */
+            by_tier: components["schemas"]["TierCount"][];
+            /**
+             * Format: int64
+             * @description Accounts created in the period.
+             */
+            created: number;
+            /** @description The group. */
+            group: components["schemas"]["ReportGroup"];
+            /**
+             * Format: int64
+             * @description Moves in the period to lost.
+             */
+            lost: number;
+            /**
+             * Format: int64
+             * @description Moves in the period to at risk (流失预警).
+             */
+            moved_to_at_risk: number;
+            /**
+             * Format: int64
+             * @description Moves in the period from at risk or lost back to maintaining (挽回).
+             */
+            won_back: number;
+        };
         /**
          * @description Where an action stands.
          * @enum {string}
@@ -1545,6 +1728,20 @@ export interface components {
             region?: string | null;
             /** @description Street and number. */
             street?: string | null;
+        };
+        /** @description A figure against its target. */
+        Attainment: {
+            /**
+             * Format: double
+             * @description The figure divided by the target (1.0 is reached), to four
+             *     decimals; null for a target of 0.
+             */
+            attainment?: number | null;
+            /**
+             * Format: double
+             * @description The target: money in major units for revenue, else a count.
+             */
+            target: number;
         };
         /**
          * @description How the person stands towards us.
@@ -1960,6 +2157,56 @@ export interface components {
              */
             version: number;
         };
+        /** @description The coverage report. */
+        CoverageReport: {
+            /**
+             * Format: date-time
+             * @description When cadence was judged.
+             */
+            as_of: string;
+            /** @description What the rows are grouped by. */
+            group_by: components["schemas"]["GroupBy"];
+            /** @description The most overdue accounts (at most 100), most overdue first. */
+            overdue: components["schemas"]["OverdueAccount"][];
+            /** @description The days whose visit minutes are counted. */
+            period: components["schemas"]["ReportPeriod"];
+            /** @description One row per group with an account or a visit, by name. */
+            rows: components["schemas"]["CoverageRow"][];
+            /** @description The sums of the rows. */
+            total: components["schemas"]["CoverageRow"];
+        };
+        /** @description One group's coverage. */
+        CoverageRow: {
+            /**
+             * Format: int64
+             * @description Its accounts.
+             */
+            accounts: number;
+            /** @description The group. */
+            group: components["schemas"]["ReportGroup"];
+            /**
+             * Format: int64
+             * @description Those overdue.
+             */
+            overdue: number;
+            /** @description Per tier: strategic, key, standard, then none. */
+            tiers: components["schemas"]["TierCoverage"][];
+            /**
+             * Format: int64
+             * @description Minutes of visits checked in during the period.
+             */
+            visit_minutes: number;
+            /**
+             * Format: int64
+             * @description Those visited within cadence.
+             */
+            within_cadence: number;
+            /**
+             * Format: double
+             * @description Within cadence over accounts, to four decimals.
+             */
+            within_cadence_share?: number | null;
+        };
         /** @description A new branch. */
         CreateBranch: {
             /** @description Unique name. */
@@ -2006,6 +2253,24 @@ export interface components {
          * @example CNY
          */
         Currency: string;
+        /** @description Deals and their amounts. */
+        DealFigures: {
+            /**
+             * Format: double
+             * @description Their amounts, in the report's currency (major units).
+             */
+            amount: number;
+            /**
+             * Format: int64
+             * @description How many deals.
+             */
+            count: number;
+            /**
+             * Format: double
+             * @description Their amounts times their probability.
+             */
+            weighted_amount: number;
+        };
         /** @description A target and its parts (分解). */
         Decomposition: {
             /** @description The whole less the sum: what is not allocated yet. */
@@ -2077,6 +2342,55 @@ export interface components {
             /** @description Dotted path of the field (`stage`, `address.city`, `steps.probe.done`). */
             path: string;
         };
+        /** @description The funnel report. */
+        FunnelReport: {
+            /** @description The currency of amounts. */
+            currency: string;
+            /** @description What the rows are grouped by. */
+            group_by: components["schemas"]["GroupBy"];
+            /** @description The most frequent loss reasons of the whole report (at most 10), most first. */
+            loss_reasons: components["schemas"]["LossReason"][];
+            /** @description The days covered. */
+            period: components["schemas"]["ReportPeriod"];
+            /** @description One row per group with a move or a closed deal, by name. */
+            rows: components["schemas"]["FunnelRow"][];
+            /** @description The sums of the rows. */
+            total: components["schemas"]["FunnelRow"];
+        };
+        /** @description One group's funnel. */
+        FunnelRow: {
+            /**
+             * Format: double
+             * @description The average days from creation to won of the deals won, to two decimals.
+             */
+            average_cycle_days?: number | null;
+            /** @description The group. */
+            group: components["schemas"]["ReportGroup"];
+            /** @description The group's most frequent loss reasons (at most 5), most first. */
+            loss_reasons: components["schemas"]["LossReason"][];
+            /**
+             * Format: int64
+             * @description Deals lost in the period.
+             */
+            lost: number;
+            /** @description The open stages in order. */
+            stages: components["schemas"]["StageFlow"][];
+            /**
+             * Format: double
+             * @description Won over won and lost, to four decimals; null when none closed.
+             */
+            win_rate?: number | null;
+            /**
+             * Format: int64
+             * @description Deals won in the period.
+             */
+            won: number;
+            /**
+             * Format: double
+             * @description The amounts of the deals won, in the report's currency.
+             */
+            won_amount: number;
+        };
         /** @description A WGS 84 position in decimal degrees. */
         GeoPoint: {
             /**
@@ -2090,6 +2404,11 @@ export interface components {
              */
             lon: number;
         };
+        /**
+         * @description What a report's rows are grouped by.
+         * @enum {string}
+         */
+        GroupBy: "branch" | "team" | "rep";
         /** @description A probe's answer. */
         Health: {
             /** @description `ok`. */
@@ -2204,6 +2523,16 @@ export interface components {
             /** @description Login name. */
             username: string;
         };
+        /** @description A loss reason and how many deals were lost for it. */
+        LossReason: {
+            /**
+             * Format: int64
+             * @description How many deals.
+             */
+            count: number;
+            /** @description The reason, as given (trimmed). */
+            reason: string;
+        };
         /** @description The caller. */
         Me: {
             branch_id?: components["schemas"]["BranchId"] | null;
@@ -2236,6 +2565,11 @@ export interface components {
          * @description An amount of money in the currency's major unit (yuan, not fen) with at most 2 decimals, up to a trillion; held as exact cents.
          */
         Money: number;
+        /** @description The open deals expected to close in one month. */
+        MonthFigures: components["schemas"]["DealFigures"] & {
+            /** @description The month, `YYYY-MM`. */
+            month: string;
+        };
         /** @description A key account. */
         NewAccount: {
             /** @description Postal address. */
@@ -2831,6 +3165,32 @@ export interface components {
          * @enum {string}
          */
         Outcome: "positive" | "neutral" | "negative";
+        /** @description An account whose next visit is past due. */
+        OverdueAccount: {
+            /**
+             * Format: uuid
+             * @description The account.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When its last effective visit was checked in.
+             */
+            last_visit_at?: string | null;
+            /** @description Its name. */
+            name: string;
+            /**
+             * Format: date-time
+             * @description When its next visit was due.
+             */
+            next_visit_due: string;
+            /**
+             * Format: uuid
+             * @description Its owner.
+             */
+            owner_id: string;
+            tier?: components["schemas"]["Tier"] | null;
+        };
         /** @description One page of a list. */
         Page_AccountPlanView: {
             /** @description The items, newest first. */
@@ -2909,7 +3269,7 @@ export interface components {
             next_cursor?: string;
         };
         /**
-         * @description The length of the period a plan covers.
+         * @description The kind of period a target covers.
          * @enum {string}
          */
         PeriodKind: "year" | "quarter" | "month";
@@ -2948,6 +3308,30 @@ export interface components {
              * @description Opportunities won.
              */
             won_count: number;
+        };
+        /** @description The pipeline report. */
+        PipelineReport: {
+            /** @description The currency of amounts. */
+            currency: string;
+            /** @description What the rows are grouped by. */
+            group_by: components["schemas"]["GroupBy"];
+            /** @description The days whose expected closes are counted. */
+            period: components["schemas"]["ReportPeriod"];
+            /** @description One row per group with an open deal, by name. */
+            rows: components["schemas"]["PipelineRow"][];
+            /** @description The sums of the rows. */
+            total: components["schemas"]["PipelineRow"];
+        };
+        /** @description One group's pipeline. */
+        PipelineRow: {
+            /** @description The open deals by stage, every open stage in order. */
+            by_stage: components["schemas"]["StageFigures"][];
+            /** @description The open deals expected to close in each month of the period, in order. */
+            closing: components["schemas"]["MonthFigures"][];
+            /** @description The group. */
+            group: components["schemas"]["ReportGroup"];
+            /** @description Every open deal. */
+            open: components["schemas"]["DealFigures"];
         };
         /** @description An action of the plan: who does what by when. */
         PlanAction: {
@@ -3129,6 +3513,34 @@ export interface components {
             /** @description Why (`out_of_scope`). */
             reason: string;
         };
+        /** @description A row's group. */
+        ReportGroup: {
+            /**
+             * Format: uuid
+             * @description The branch, team or user; null for rows of users in no team (or of
+             *     a team in no branch), and on the totals row.
+             */
+            id?: string | null;
+            /**
+             * @description Its name (a user's display name); `(no team)`, `(no branch)` for the
+             *     null group, `Total` on the totals row.
+             */
+            name: string;
+        };
+        /** @description The days a report covers, as the API shows them. */
+        ReportPeriod: {
+            /**
+             * Format: date
+             * @description The first day.
+             */
+            from: string;
+            period?: components["schemas"]["PeriodKind"] | null;
+            /**
+             * Format: date
+             * @description The last day, included.
+             */
+            to: string;
+        };
         /**
          * @description What kind of support a plan asks the company for.
          * @enum {string}
@@ -3189,6 +3601,75 @@ export interface components {
          * @enum {string}
          */
         Role: "admin" | "director" | "manager" | "rep" | "service";
+        /** @description The sales report. */
+        SalesReport: {
+            /** @description The currency of revenue. */
+            currency: string;
+            /** @description What the rows are grouped by. */
+            group_by: components["schemas"]["GroupBy"];
+            /** @description The days covered. */
+            period: components["schemas"]["ReportPeriod"];
+            /**
+             * @description One row per group with any figure, by name (a group with a target
+             *     and nothing counted yet has no row).
+             */
+            rows: components["schemas"]["SalesRow"][];
+            /**
+             * @description The sums of the rows; each target the sum of the groups' that have
+             *     one, against those groups' figures.
+             */
+            total: components["schemas"]["SalesRow"];
+        };
+        /** @description One group's sales. */
+        SalesRow: {
+            /**
+             * Format: int64
+             * @description How many contracts were signed (in any currency).
+             */
+            contracts_signed: number;
+            contracts_target?: components["schemas"]["Attainment"] | null;
+            /**
+             * Format: int64
+             * @description How many of those were effective visits (有效拜访: checked in near
+             *     the account and out, each of the five steps recorded).
+             */
+            effective_visits: number;
+            /** @description The group. */
+            group: components["schemas"]["ReportGroup"];
+            /**
+             * Format: int64
+             * @description How many strategic or key accounts were created.
+             */
+            new_key_accounts: number;
+            new_key_accounts_target?: components["schemas"]["Attainment"] | null;
+            /**
+             * Format: double
+             * @description The amounts of the contracts signed, in the report's currency (major units).
+             */
+            revenue: number;
+            revenue_target?: components["schemas"]["Attainment"] | null;
+            /**
+             * Format: int64
+             * @description How many visits planned in the period were completed.
+             */
+            visits_completed: number;
+            visits_target?: components["schemas"]["Attainment"] | null;
+        };
+        /** @description The callbacks of one month. */
+        SatisfactionMonth: {
+            /**
+             * Format: int64
+             * @description Callbacks done in it.
+             */
+            callbacks_done: number;
+            /** @description The month, `YYYY-MM`. */
+            month: string;
+            /**
+             * Format: double
+             * @description Their average satisfaction (1-5), to two decimals; null without one.
+             */
+            satisfaction_average?: number | null;
+        };
         /** @description The scores an account is tiered on, each 0-100 (识别与定位). */
         Scores: {
             /**
@@ -3222,6 +3703,68 @@ export interface components {
          * @enum {string}
          */
         Segment: "government" | "enterprise" | "financial" | "education" | "healthcare" | "other";
+        /** @description The service report. */
+        ServiceReport: {
+            /** @description What the rows are grouped by. */
+            group_by: components["schemas"]["GroupBy"];
+            /** @description The days covered. */
+            period: components["schemas"]["ReportPeriod"];
+            /** @description One row per group with a ticket or callback, by name. */
+            rows: components["schemas"]["ServiceRow"][];
+            /** @description The sums of the rows. */
+            total: components["schemas"]["ServiceRow"];
+        };
+        /** @description One group's service. */
+        ServiceRow: {
+            /**
+             * Format: double
+             * @description The average hours from opening to resolution, to two decimals.
+             */
+            average_resolution_hours?: number | null;
+            /** @description Those by severity, every severity from critical to low. */
+            by_severity: components["schemas"]["SeverityCount"][];
+            /** @description Those by type, every type. */
+            by_type: components["schemas"]["TypeCount"][];
+            /**
+             * Format: int64
+             * @description Callbacks done in the period.
+             */
+            callbacks_done: number;
+            /** @description The group. */
+            group: components["schemas"]["ReportGroup"];
+            /**
+             * Format: int64
+             * @description Tickets not resolved or closed whose SLA ran out, now.
+             */
+            open_past_sla: number;
+            /**
+             * Format: int64
+             * @description Of those, resolved by their SLA's due time.
+             */
+            resolved_within_sla: number;
+            /**
+             * Format: double
+             * @description Their average satisfaction (1-5), to two decimals.
+             */
+            satisfaction_average?: number | null;
+            /** @description Callbacks and satisfaction per month of the period, in order. */
+            satisfaction_trend: components["schemas"]["SatisfactionMonth"][];
+            /**
+             * Format: double
+             * @description Resolved within the SLA over resolved, to four decimals; null when none.
+             */
+            sla_compliance?: number | null;
+            /**
+             * Format: int64
+             * @description Tickets opened in the period.
+             */
+            tickets_opened: number;
+            /**
+             * Format: int64
+             * @description Tickets resolved in the period.
+             */
+            tickets_resolved: number;
+        };
         /**
          * @description After-sale service at a glance, over the accounts in the caller's scope
          *     (deleted tickets and callbacks left out).
@@ -3265,6 +3808,16 @@ export interface components {
          * @enum {string}
          */
         Severity: "critical" | "high" | "medium" | "low";
+        /** @description Tickets of one severity. */
+        SeverityCount: {
+            /**
+             * Format: int64
+             * @description How many tickets.
+             */
+            count: number;
+            /** @description The severity. */
+            severity: components["schemas"]["Severity"];
+        };
         /**
          * @description Where the account stands in the key-account lifecycle (大客户全生命周期).
          * @enum {string}
@@ -3283,19 +3836,45 @@ export interface components {
             /** @description The stage entered. */
             stage: components["schemas"]["OpportunityStage"];
         };
-        /** @description One stage's figures. */
-        StageFigures: {
+        /** @description Accounts at one stage. */
+        StageCount: {
             /**
              * Format: int64
-             * @description Opportunities at it.
+             * @description How many accounts.
              */
             count: number;
+            /** @description The lifecycle stage. */
+            stage: components["schemas"]["Stage"];
+        };
+        /** @description The open deals at one stage. */
+        StageFigures: components["schemas"]["DealFigures"] & {
             /** @description The stage. */
             stage: components["schemas"]["OpportunityStage"];
-            /** @description Their amounts added up (those without an amount count as 0). */
-            total_amount: components["schemas"]["Total"];
-            /** @description Their weighted amounts added up. */
-            weighted_amount: components["schemas"]["Total"];
+        };
+        /** @description One stage of the funnel. */
+        StageFlow: {
+            /**
+             * Format: double
+             * @description The average days spent in it by the deals that left it in the
+             *     period, to two decimals; null when none left it (or its entry
+             *     predates the stage history).
+             */
+            average_days?: number | null;
+            /**
+             * Format: double
+             * @description Deals entering the next stage over deals entering this one, to four
+             *     decimals; null when none entered this one.
+             */
+            conversion?: number | null;
+            /**
+             * Format: int64
+             * @description How many deals entered it in the period (new deals enter research).
+             */
+            entered: number;
+            /** @description The stage it converts to (the next; `won` after `contract`). */
+            next: components["schemas"]["OpportunityStage"];
+            /** @description The stage. */
+            stage: components["schemas"]["OpportunityStage"];
         };
         /** @description What every synced record's view carries besides its fields. */
         Stamp: {
@@ -3591,6 +4170,54 @@ export interface components {
          * @enum {string}
          */
         Tier: "strategic" | "key" | "standard";
+        /** @description Accounts of one tier. */
+        TierCount: {
+            /**
+             * Format: int64
+             * @description How many accounts.
+             */
+            count: number;
+            tier?: components["schemas"]["Tier"] | null;
+        };
+        /** @description One tier's coverage in a group. */
+        TierCoverage: {
+            /**
+             * Format: double
+             * @description Their share of the group's accounts, to four decimals.
+             */
+            account_share?: number | null;
+            /**
+             * Format: int64
+             * @description Accounts of the tier.
+             */
+            accounts: number;
+            /**
+             * Format: int64
+             * @description Those whose next visit is past due.
+             */
+            overdue: number;
+            tier?: components["schemas"]["Tier"] | null;
+            /**
+             * Format: double
+             * @description Their share of the group's visit minutes, to four decimals.
+             */
+            time_share?: number | null;
+            /**
+             * Format: int64
+             * @description Minutes of the tier's visits checked in during the period.
+             */
+            visit_minutes: number;
+            /**
+             * Format: int64
+             * @description Those whose next visit is not due yet (visited within cadence).
+             */
+            within_cadence: number;
+            /**
+             * Format: double
+             * @description Within cadence over accounts, to four decimals.
+             */
+            within_cadence_share?: number | null;
+        };
         /** @description A tier proposal a manager turned down, and why; kept by the server. */
         TierRejection: {
             /**
@@ -3728,6 +4355,16 @@ export interface components {
         };
         /** @description An exact sum, never capped or rounded: of amounts, in the currency's major unit with at most 2 decimals; of counts, a whole number. Up to 10,000,000,000,000 a double carries it exactly; a larger sum with cents is written as its exact decimal text, which a reader parsing numbers as doubles rounds. */
         Total: number;
+        /** @description Tickets of one type. */
+        TypeCount: {
+            /**
+             * Format: int64
+             * @description How many tickets.
+             */
+            count: number;
+            /** @description The type. */
+            ticket_type: components["schemas"]["TicketType"];
+        };
         /** @description A user as the API shows it: never the password hash. */
         User: {
             /** @description False once deactivated: no login, no sessions. */
@@ -11438,6 +12075,372 @@ export interface operations {
             };
         };
     };
+    accountsReport: {
+        parameters: {
+            query?: {
+                /** @description Group rows by `branch`, `team` (the default) or `rep`. */
+                group_by?: components["schemas"]["GroupBy"];
+                /**
+                 * @description A calendar period: `month`, `quarter` or `year` (not with `from`/`to`).
+                 *     Without `period_start`, the period that holds today.
+                 */
+                period?: components["schemas"]["PeriodKind"];
+                /**
+                 * @description The period's first day (with `period`): 1 January for a year; 1
+                 *     January, April, July or October for a quarter; the first of a month.
+                 */
+                period_start?: string;
+                /** @description The first day of a range of days (with `to`; not with `period`). */
+                from?: string;
+                /** @description The last day of the range, included; at most five years after `from`. */
+                to?: string;
+                /** @description Only groups in this branch. */
+                branch_id?: string;
+                /** @description Only groups in this team. */
+                team_id?: string;
+                /** @description Only this user's rows. */
+                owner_id?: string;
+                /**
+                 * @description The currency of money figures (ISO 4217, default CNY): amounts in
+                 *     other currencies are left out of sums, never converted.
+                 */
+                currency?: string;
+                /** @description `json` (the default) or `csv`; `Accept: text/csv` also asks for CSV. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report (CSV: one line per group, then the totals) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountsReport"];
+                    "text/csv": string;
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    coverageReport: {
+        parameters: {
+            query?: {
+                /** @description Group rows by `branch`, `team` (the default) or `rep`. */
+                group_by?: components["schemas"]["GroupBy"];
+                /**
+                 * @description A calendar period: `month`, `quarter` or `year` (not with `from`/`to`).
+                 *     Without `period_start`, the period that holds today.
+                 */
+                period?: components["schemas"]["PeriodKind"];
+                /**
+                 * @description The period's first day (with `period`): 1 January for a year; 1
+                 *     January, April, July or October for a quarter; the first of a month.
+                 */
+                period_start?: string;
+                /** @description The first day of a range of days (with `to`; not with `period`). */
+                from?: string;
+                /** @description The last day of the range, included; at most five years after `from`. */
+                to?: string;
+                /** @description Only groups in this branch. */
+                branch_id?: string;
+                /** @description Only groups in this team. */
+                team_id?: string;
+                /** @description Only this user's rows. */
+                owner_id?: string;
+                /**
+                 * @description The currency of money figures (ISO 4217, default CNY): amounts in
+                 *     other currencies are left out of sums, never converted.
+                 */
+                currency?: string;
+                /** @description `json` (the default) or `csv`; `Accept: text/csv` also asks for CSV. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report (CSV: one line per group, then the totals; the overdue list in JSON only) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CoverageReport"];
+                    "text/csv": string;
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    funnelReport: {
+        parameters: {
+            query?: {
+                /** @description Group rows by `branch`, `team` (the default) or `rep`. */
+                group_by?: components["schemas"]["GroupBy"];
+                /**
+                 * @description A calendar period: `month`, `quarter` or `year` (not with `from`/`to`).
+                 *     Without `period_start`, the period that holds today.
+                 */
+                period?: components["schemas"]["PeriodKind"];
+                /**
+                 * @description The period's first day (with `period`): 1 January for a year; 1
+                 *     January, April, July or October for a quarter; the first of a month.
+                 */
+                period_start?: string;
+                /** @description The first day of a range of days (with `to`; not with `period`). */
+                from?: string;
+                /** @description The last day of the range, included; at most five years after `from`. */
+                to?: string;
+                /** @description Only groups in this branch. */
+                branch_id?: string;
+                /** @description Only groups in this team. */
+                team_id?: string;
+                /** @description Only this user's rows. */
+                owner_id?: string;
+                /**
+                 * @description The currency of money figures (ISO 4217, default CNY): amounts in
+                 *     other currencies are left out of sums, never converted.
+                 */
+                currency?: string;
+                /** @description `json` (the default) or `csv`; `Accept: text/csv` also asks for CSV. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report (CSV: one line per group, then the totals) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FunnelReport"];
+                    "text/csv": string;
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getPipeline: {
         parameters: {
             query?: {
@@ -11513,6 +12516,372 @@ export interface operations {
              *     - `read_only_role`: the caller's role only reads records of this kind
              */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    pipelineReport: {
+        parameters: {
+            query?: {
+                /** @description Group rows by `branch`, `team` (the default) or `rep`. */
+                group_by?: components["schemas"]["GroupBy"];
+                /**
+                 * @description A calendar period: `month`, `quarter` or `year` (not with `from`/`to`).
+                 *     Without `period_start`, the period that holds today.
+                 */
+                period?: components["schemas"]["PeriodKind"];
+                /**
+                 * @description The period's first day (with `period`): 1 January for a year; 1
+                 *     January, April, July or October for a quarter; the first of a month.
+                 */
+                period_start?: string;
+                /** @description The first day of a range of days (with `to`; not with `period`). */
+                from?: string;
+                /** @description The last day of the range, included; at most five years after `from`. */
+                to?: string;
+                /** @description Only groups in this branch. */
+                branch_id?: string;
+                /** @description Only groups in this team. */
+                team_id?: string;
+                /** @description Only this user's rows. */
+                owner_id?: string;
+                /**
+                 * @description The currency of money figures (ISO 4217, default CNY): amounts in
+                 *     other currencies are left out of sums, never converted.
+                 */
+                currency?: string;
+                /** @description `json` (the default) or `csv`; `Accept: text/csv` also asks for CSV. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report (CSV: one line per group, then the totals) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineReport"];
+                    "text/csv": string;
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    salesReport: {
+        parameters: {
+            query?: {
+                /** @description Group rows by `branch`, `team` (the default) or `rep`. */
+                group_by?: components["schemas"]["GroupBy"];
+                /**
+                 * @description A calendar period: `month`, `quarter` or `year` (not with `from`/`to`).
+                 *     Without `period_start`, the period that holds today.
+                 */
+                period?: components["schemas"]["PeriodKind"];
+                /**
+                 * @description The period's first day (with `period`): 1 January for a year; 1
+                 *     January, April, July or October for a quarter; the first of a month.
+                 */
+                period_start?: string;
+                /** @description The first day of a range of days (with `to`; not with `period`). */
+                from?: string;
+                /** @description The last day of the range, included; at most five years after `from`. */
+                to?: string;
+                /** @description Only groups in this branch. */
+                branch_id?: string;
+                /** @description Only groups in this team. */
+                team_id?: string;
+                /** @description Only this user's rows. */
+                owner_id?: string;
+                /**
+                 * @description The currency of money figures (ISO 4217, default CNY): amounts in
+                 *     other currencies are left out of sums, never converted.
+                 */
+                currency?: string;
+                /** @description `json` (the default) or `csv`; `Accept: text/csv` also asks for CSV. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report (CSV: one line per group, then the totals) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SalesReport"];
+                    "text/csv": string;
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    serviceReport: {
+        parameters: {
+            query?: {
+                /** @description Group rows by `branch`, `team` (the default) or `rep`. */
+                group_by?: components["schemas"]["GroupBy"];
+                /**
+                 * @description A calendar period: `month`, `quarter` or `year` (not with `from`/`to`).
+                 *     Without `period_start`, the period that holds today.
+                 */
+                period?: components["schemas"]["PeriodKind"];
+                /**
+                 * @description The period's first day (with `period`): 1 January for a year; 1
+                 *     January, April, July or October for a quarter; the first of a month.
+                 */
+                period_start?: string;
+                /** @description The first day of a range of days (with `to`; not with `period`). */
+                from?: string;
+                /** @description The last day of the range, included; at most five years after `from`. */
+                to?: string;
+                /** @description Only groups in this branch. */
+                branch_id?: string;
+                /** @description Only groups in this team. */
+                team_id?: string;
+                /** @description Only this user's rows. */
+                owner_id?: string;
+                /**
+                 * @description The currency of money figures (ISO 4217, default CNY): amounts in
+                 *     other currencies are left out of sums, never converted.
+                 */
+                currency?: string;
+                /** @description `json` (the default) or `csv`; `Accept: text/csv` also asks for CSV. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report (CSV: one line per group, then the totals) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceReport"];
+                    "text/csv": string;
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

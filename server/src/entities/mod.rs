@@ -21,6 +21,7 @@ pub mod sales_target;
 pub mod scope_change;
 pub mod server_value;
 pub mod session;
+pub mod stage_move;
 pub mod team;
 pub mod team_manager;
 pub mod ticket;

@@ -29,6 +29,10 @@ pub struct Model {
     pub expected_close_on: Option<Date>,
     /// The day it closes: won or lost on that day, else the expected close date.
     pub closes_on: Option<Date>,
+    /// Why it was lost (at `lost`), for ranking loss reasons.
+    pub lost_reason: Option<String>,
+    /// Days from its creation to the day it was won (at `won`), for the cycle time.
+    pub cycle_days: Option<i64>,
     /// Soft-deleted.
     pub deleted: bool,
     /// Creator.

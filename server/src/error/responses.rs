@@ -133,6 +133,22 @@ impl IntoResponses for ListErrors {
     }
 }
 
+/// Problems of the report routes: a bad period or currency is a 422
+/// `validation_failed` naming the parameter.
+pub struct ReportErrors;
+
+impl IntoResponses for ReportErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[
+            MALFORMED,
+            TOKEN,
+            &[RoleForbidden],
+            &[ValidationFailed],
+            FAILED,
+        ])
+    }
+}
+
 /// Problems of routes that create or change records.
 pub struct WriteErrors;
 

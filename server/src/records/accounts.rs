@@ -12,6 +12,7 @@ use crate::insight::refresh::AccountInsight;
 use crate::insight::signals::{HealthBand, WarningCode};
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{self, Page};
+use crate::records::stage_moves;
 use crate::state::AppState;
 use crate::store::scope::{self, AccountScope};
 use crate::tiering;
@@ -1060,6 +1061,7 @@ pub async fn materialize_all(
     let mut rescoped_before = Vec::new();
     let mut new_shares = Vec::new();
     let mut scope_changes = Vec::new();
+    let mut moves = Vec::new();
     for (item, account) in items.iter().zip(accounts) {
         let id = item.id;
         let branch_id = account
@@ -1098,6 +1100,14 @@ pub async fn materialize_all(
             account,
         };
         let account = &view.account;
+        moves.extend(stage_moves::Move::between(
+            id,
+            id,
+            item.previous.map(|p| p.stage.as_str()),
+            account.stage.as_str(),
+            item.meta.time,
+            item.meta.user.map(|u| u.0),
+        ));
         models.push(account::ActiveModel {
             id: Set(id),
             name: Set(account.name.clone()),
@@ -1170,6 +1180,7 @@ pub async fn materialize_all(
     }
     insert_each(conn, new_shares).await?;
     scope::record(conn, scope_changes).await?;
+    stage_moves::record(conn, stage_moves::ACCOUNT, moves).await?;
     Ok(views)
 }
 

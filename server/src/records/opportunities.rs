@@ -13,6 +13,7 @@
 
 use super::child::{ChildKind, Columns, check_owner, list_filter, manages_account};
 use super::kind::{Pending, Stamp, SyncedKind};
+use super::stage_moves;
 use super::{Materialize, Review};
 use crate::access::visible_account_ids;
 use crate::auth::AuthUser;
@@ -295,6 +296,7 @@ impl SyncedKind for Opportunities {
     ) -> ApiResult<Vec<OpportunityView>> {
         let mut views = Vec::with_capacity(items.len());
         let mut models = Vec::with_capacity(items.len());
+        let mut moves = Vec::new();
         for item in items {
             let deal: Opportunity = item.doc.read()?;
             let mut view = OpportunityView {
@@ -313,6 +315,23 @@ impl SyncedKind for Opportunities {
                 OpportunityStage::Lost => deal.lost_on,
                 _ => deal.expected_close_on,
             };
+            moves.extend(stage_moves::Move::between(
+                item.id,
+                deal.account_id.0,
+                item.previous.map(|p| p.stage.as_str()),
+                deal.stage.as_str(),
+                item.meta.time,
+                item.meta.user.map(|u| u.0),
+            ));
+            let lost_reason = deal
+                .lost_reason
+                .as_deref()
+                .filter(|_| deal.stage == OpportunityStage::Lost)
+                .map(|reason| reason.trim().to_owned());
+            let cycle_days = deal
+                .won_on
+                .filter(|_| deal.stage == OpportunityStage::Won)
+                .map(|won| (won - view.stamp.created_at.date_naive()).num_days());
             models.push(opportunity::ActiveModel {
                 id: Set(item.id),
                 account_id: Set(deal.account_id.0),
@@ -325,6 +344,8 @@ impl SyncedKind for Opportunities {
                 weighted_minor: Set(view.weighted_amount.map(Money::minor)),
                 expected_close_on: Set(deal.expected_close_on),
                 closes_on: Set(closes_on),
+                lost_reason: Set(lost_reason),
+                cycle_days: Set(cycle_days),
                 deleted: Set(deal.deleted),
                 created_by: Set(view.stamp.created_by.map(|u| u.0)),
                 created_at: Set(view.stamp.created_at),
@@ -350,6 +371,8 @@ impl SyncedKind for Opportunities {
                     Column::WeightedMinor,
                     Column::ExpectedCloseOn,
                     Column::ClosesOn,
+                    Column::LostReason,
+                    Column::CycleDays,
                     Column::Deleted,
                     Column::UpdatedAt,
                     Column::Version,
@@ -358,6 +381,7 @@ impl SyncedKind for Opportunities {
                 .to_owned(),
         )
         .await?;
+        stage_moves::record(conn, stage_moves::OPPORTUNITY, moves).await?;
         Ok(views)
     }
 

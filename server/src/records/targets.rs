@@ -84,6 +84,12 @@ impl PeriodKind {
         day.day() == 1 && (day.month() - 1).is_multiple_of(self.months())
     }
 
+    /// The first day of the period of this kind that holds `day`.
+    pub fn containing(self, day: NaiveDate) -> NaiveDate {
+        let month = (day.month() - 1) / self.months() * self.months() + 1;
+        NaiveDate::from_ymd_opt(day.year(), month, 1).unwrap_or(day)
+    }
+
     /// The day after the period that starts on `start`.
     pub fn end(self, start: NaiveDate) -> Option<NaiveDate> {
         start.checked_add_months(Months::new(self.months()))
@@ -210,7 +216,7 @@ impl Metric {
 
     /// A value as stored (minor units or a count), or a sum of them, as
     /// the API shows it: money in major units, a count as a whole number.
-    fn total(self, stored: i128) -> Total {
+    pub fn total(self, stored: i128) -> Total {
         if self.is_money() {
             Total::from_minor(stored)
         } else {
@@ -1147,6 +1153,84 @@ fn members(level: Level, subject: Uuid) -> Option<SelectStatement> {
     }
 }
 
+/// The contracts that count as signed from `start` to `end` (excluded):
+/// active or completed, signed in the period; revenue sums their amounts.
+pub fn signed_contracts(start: NaiveDate, end: NaiveDate) -> Condition {
+    Condition::all()
+        .add(contract::Column::Status.is_in([
+            ContractStatus::Active.as_str(),
+            ContractStatus::Completed.as_str(),
+        ]))
+        .add(contract::Column::SignedOn.gte(start))
+        .add(contract::Column::SignedOn.lt(end))
+}
+
+/// The accounts that count as new key accounts from `start` to `end`
+/// (excluded): created in the period, strategic or key now, not deleted.
+pub fn new_key_accounts(start: NaiveDate, end: NaiveDate) -> Condition {
+    Condition::all()
+        .add(account::Column::CreatedAt.gte(midnight(start)))
+        .add(account::Column::CreatedAt.lt(midnight(end)))
+        .add(account::Column::Tier.is_in([Tier::Strategic.as_str(), Tier::Key.as_str()]))
+        .add(account::Column::Deleted.eq(false))
+}
+
+/// The visits that count from `start` to `end` (excluded): completed,
+/// planned in the period, not deleted.
+pub fn completed_visits(start: NaiveDate, end: NaiveDate) -> Condition {
+    Condition::all()
+        .add(visit::Column::PlannedAt.gte(midnight(start)))
+        .add(visit::Column::PlannedAt.lt(midnight(end)))
+        .add(visit::Column::Status.eq(VisitStatus::Completed.as_str()))
+        .add(visit::Column::Deleted.eq(false))
+}
+
+/// A target as a report reads it: its subject, metric, value (minor units
+/// or a count) and currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetTarget {
+    /// The branch, team or user.
+    pub subject: Uuid,
+    /// What it measures.
+    pub metric: Metric,
+    /// Minor units for revenue, else a count.
+    pub value: i64,
+    /// ISO 4217 code of a revenue target.
+    pub currency: Option<String>,
+}
+
+/// The targets set for the period of `period` starting on `start` at
+/// `level` for any of `subjects`.
+pub async fn set_for(
+    conn: &impl ConnectionTrait,
+    period: PeriodKind,
+    start: NaiveDate,
+    level: Level,
+    subjects: Vec<Uuid>,
+) -> ApiResult<Vec<SetTarget>> {
+    if subjects.is_empty() {
+        return Ok(Vec::new());
+    }
+    sales_target::Entity::find()
+        .filter(sales_target::Column::Period.eq(period.as_str()))
+        .filter(sales_target::Column::PeriodStart.eq(start))
+        .filter(sales_target::Column::Level.eq(level.as_str()))
+        .filter(sales_target::Column::SubjectId.is_in(subjects))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let target = Target::try_from(row)?;
+            Ok(SetTarget {
+                subject: target.row.subject_id,
+                metric: target.key.metric,
+                value: target.row.value,
+                currency: target.row.currency,
+            })
+        })
+        .collect()
+}
+
 /// The actual value of a target's metric in its period, for its subject.
 async fn progress_of(conn: &impl ConnectionTrait, target: &Target) -> ApiResult<Progress> {
     let TargetKey { start, metric, .. } = target.key;
@@ -1154,13 +1238,7 @@ async fn progress_of(conn: &impl ConnectionTrait, target: &Target) -> ApiResult<
     let members = members(target.level, target.row.subject_id);
     let actual: i128 = match metric {
         Metric::Revenue | Metric::SignedContracts => {
-            let mut query = contract::Entity::find()
-                .filter(contract::Column::Status.is_in([
-                    ContractStatus::Active.as_str(),
-                    ContractStatus::Completed.as_str(),
-                ]))
-                .filter(contract::Column::SignedOn.gte(start))
-                .filter(contract::Column::SignedOn.lt(end));
+            let mut query = contract::Entity::find().filter(signed_contracts(start, end));
             if let Some(members) = members {
                 query = query.filter(contract::Column::OwnerId.in_subquery(members));
             }
@@ -1181,24 +1259,14 @@ async fn progress_of(conn: &impl ConnectionTrait, target: &Target) -> ApiResult<
             }
         }
         Metric::NewKeyAccounts => {
-            let (from, to) = (midnight(start), midnight(end));
-            let mut query = account::Entity::find()
-                .filter(account::Column::CreatedAt.gte(from))
-                .filter(account::Column::CreatedAt.lt(to))
-                .filter(account::Column::Tier.is_in([Tier::Strategic.as_str(), Tier::Key.as_str()]))
-                .filter(account::Column::Deleted.eq(false));
+            let mut query = account::Entity::find().filter(new_key_accounts(start, end));
             if let Some(members) = members {
                 query = query.filter(account::Column::OwnerId.in_subquery(members));
             }
             i128::from(query.count(conn).await?)
         }
         Metric::Visits => {
-            let (from, to) = (midnight(start), midnight(end));
-            let mut query = visit::Entity::find()
-                .filter(visit::Column::PlannedAt.gte(from))
-                .filter(visit::Column::PlannedAt.lt(to))
-                .filter(visit::Column::Status.eq(VisitStatus::Completed.as_str()))
-                .filter(visit::Column::Deleted.eq(false));
+            let mut query = visit::Entity::find().filter(completed_visits(start, end));
             if crate::insight::settings::current(conn)
                 .await?
                 .settings
@@ -1220,12 +1288,12 @@ async fn progress_of(conn: &impl ConnectionTrait, target: &Target) -> ApiResult<
 }
 
 /// Periods run from midnight UTC to midnight UTC.
-fn midnight(day: NaiveDate) -> DateTime<Utc> {
+pub fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN).and_utc()
 }
 
 /// `actual / target`, to four decimals; `None` for a target of 0.
-fn attainment(actual: i128, target: i64) -> Option<f64> {
+pub fn attainment(actual: i128, target: i64) -> Option<f64> {
     (target != 0).then(|| {
         let ratio = actual as f64 / target as f64;
         (ratio * 10_000.0).round() / 10_000.0
@@ -1252,6 +1320,26 @@ mod tests {
         assert!(!PeriodKind::Quarter.starts_on(day(2026, 4, 2)));
         assert!(PeriodKind::Month.starts_on(day(2026, 11, 1)));
         assert!(!PeriodKind::Month.starts_on(day(2026, 11, 2)));
+    }
+
+    #[test]
+    fn the_period_holding_a_day_starts_on_its_kinds_first_day() {
+        assert_eq!(
+            PeriodKind::Year.containing(day(2026, 8, 17)),
+            day(2026, 1, 1)
+        );
+        assert_eq!(
+            PeriodKind::Quarter.containing(day(2026, 8, 17)),
+            day(2026, 7, 1)
+        );
+        assert_eq!(
+            PeriodKind::Quarter.containing(day(2026, 12, 31)),
+            day(2026, 10, 1)
+        );
+        assert_eq!(
+            PeriodKind::Month.containing(day(2026, 8, 17)),
+            day(2026, 8, 1)
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod csv_io;
 mod extractor;
 pub mod health;
 pub mod opportunities;
+pub mod reports;
 pub mod sync;
 pub mod targets;
 pub mod tickets;
@@ -37,6 +38,7 @@ pub fn configure(config: &mut ServiceConfig) {
     tickets::configure(config);
     timeline::configure(config);
     csv_io::configure(config);
+    reports::configure(config);
     sync::configure(config);
 }
 

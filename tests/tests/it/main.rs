@@ -30,6 +30,7 @@ mod money;
 mod operator;
 mod opportunities;
 mod push_outcomes;
+mod reports;
 mod reset;
 mod security;
 mod service;
