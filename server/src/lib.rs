@@ -30,3 +30,4 @@ pub mod store;
 pub mod sync;
 pub mod telemetry;
 pub mod tiering;
+pub mod worklist;

@@ -14,6 +14,8 @@ pub mod document;
 pub mod feed_head;
 pub mod idempotency_key;
 pub mod opportunity;
+pub mod plan_action;
+pub mod plan_resource;
 pub mod refresh_token;
 pub mod sales_target;
 pub mod scope_change;

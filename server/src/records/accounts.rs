@@ -2,7 +2,7 @@
 //! (who may own, reassign, tier and share), and materializing their rows.
 
 use super::{Materialize, Precondition, Review, write};
-use crate::access::{account_scope, can_see_account, manages};
+use crate::access::{account_scope, can_see_account, managed_scope, manages};
 use crate::auth::{AuthUser, Role};
 use crate::config::{Settings, TieringSettings};
 use crate::db::{insert_each, upsert_each};
@@ -678,18 +678,7 @@ pub async fn tier_proposals(
         return Err(tier_forbidden());
     }
     let limit = Page::<AccountView>::limit(filter.limit, state.settings.server.max_page_size)?;
-    let mut condition = account_scope(caller)
-        .unwrap_or_else(Condition::all)
-        .add(account::Column::ProposedTier.is_not_null())
-        .add(account::Column::Deleted.eq(false));
-    if caller.role == Role::Manager {
-        // Only what the manager decides: not the accounts shared with them.
-        condition = condition.add(
-            Condition::any()
-                .add(account::Column::OwnerId.eq(caller.id.0))
-                .add(account::Column::TeamId.is_in(caller.led_teams.iter().map(|t| t.0))),
-        );
-    }
+    let mut condition = tier_proposal_condition(caller);
     if let Some(team) = filter.team_id {
         condition = condition.add(account::Column::TeamId.eq(team));
     }
@@ -703,6 +692,16 @@ pub async fn tier_proposals(
     .await?;
     let items = rows.iter().map(view_of).collect::<ApiResult<Vec<_>>>()?;
     Ok(Page::from_overfetch(items, limit, |view| view.id.0))
+}
+
+/// The accounts with a tier proposal that `caller` decides: those they
+/// [`manages`] (a manager: not the accounts merely shared with them), not
+/// deleted. The list of proposals and the worklist both ask this.
+pub fn tier_proposal_condition(caller: &AuthUser) -> Condition {
+    managed_scope(caller)
+        .unwrap_or_else(Condition::all)
+        .add(account::Column::ProposedTier.is_not_null())
+        .add(account::Column::Deleted.eq(false))
 }
 
 /// Writes the rows, shares and scope history of many accounts: one look-up

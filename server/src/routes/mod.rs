@@ -18,6 +18,7 @@ pub mod targets;
 pub mod tickets;
 pub mod timeline;
 pub mod visits;
+pub mod worklist;
 
 use crate::records::Precondition;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -36,6 +37,7 @@ pub fn configure(config: &mut ServiceConfig) {
     callbacks::configure(config);
     tickets::configure(config);
     timeline::configure(config);
+    worklist::configure(config);
     csv_io::configure(config);
     sync::configure(config);
 }

@@ -38,3 +38,4 @@ mod tickets;
 mod timeline;
 mod typescript_client;
 mod visits;
+mod worklist;
