@@ -31,8 +31,20 @@ pub struct Settings {
     pub tiering: TieringSettings,
     /// After-sale service policies.
     pub service: ServiceSettings,
+    /// The insight sweep (the thresholds themselves are admin settings:
+    /// `/admin/settings/insight`).
+    pub insight: InsightSweepSettings,
     /// How far ahead the worklist looks.
     pub worklist: WorklistSettings,
+}
+
+/// How often the insight sweep refreshes every account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InsightSweepSettings {
+    /// Seconds between sweeps; one node of those sharing the database runs
+    /// each. 0 turns the sweep off (writes still refresh what they touch).
+    pub sweep_interval_secs: u64,
 }
 
 /// How far ahead the worklist (`GET /api/v1/worklist`) looks, and how long
@@ -246,6 +258,7 @@ impl Settings {
             .set_default("auth.access_ttl_secs", 15 * 60)?
             .set_default("auth.refresh_ttl_days", 30)?
             .set_default("visits.check_in_max_distance_m", 500.0)?
+            .set_default("insight.sweep_interval_secs", 3600)?
             .set_default("sync.max_body_bytes", 16 * 1024 * 1024)?
             .set_default("tiering.weights.need", 25.0)?
             .set_default("tiering.weights.purchasing_power", 25.0)?

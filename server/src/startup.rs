@@ -6,6 +6,7 @@
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
+use crate::insight;
 use crate::state::AppState;
 use crate::{hardening, idempotency, openapi, records, routes, telemetry, tiering};
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
@@ -128,12 +129,31 @@ impl Application {
     /// Runs until stopped; SIGTERM and Ctrl-C stop it gracefully (in-flight
     /// requests finish, up to 30 seconds).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let sweep = self.start_sweep();
+        let served = self.server.await;
+        if let Some(sweep) = sweep {
+            sweep.abort();
+        }
+        served
     }
 
     /// Runs the server on the current runtime in the background.
     pub fn spawn(self) -> tokio::task::JoinHandle<std::io::Result<()>> {
-        tokio::spawn(self.server)
+        let sweep = self.start_sweep();
+        tokio::spawn(async move {
+            let served = self.server.await;
+            if let Some(sweep) = sweep {
+                sweep.abort();
+            }
+            served
+        })
+    }
+
+    /// Starts the insight sweep, unless it is configured off.
+    fn start_sweep(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let every = self.state.settings.insight.sweep_interval_secs;
+        (every > 0)
+            .then(|| insight::sweep::spawn(self.state.db.clone(), Duration::from_secs(every)))
     }
 }
 

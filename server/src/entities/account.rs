@@ -31,6 +31,18 @@ pub struct Model {
     pub team_id: Option<Uuid>,
     /// The team's branch.
     pub branch_id: Option<Uuid>,
+    /// When its last effective visit was checked in.
+    pub last_visit_at: Option<DateTimeUtc>,
+    /// When its next visit is due under its tier's cadence.
+    pub next_visit_due: Option<DateTimeUtc>,
+    /// Health, 0-100, from its open warnings.
+    pub health: Option<i64>,
+    /// The band its health falls in.
+    pub health_band: Option<String>,
+    /// When the server proposed moving it to `at_risk`, while the proposal waits.
+    pub at_risk_proposed_at: Option<DateTimeUtc>,
+    /// The warning codes a manager last turned an at-risk proposal down for, comma-separated.
+    pub at_risk_dismissed: Option<String>,
     /// Soft-deleted.
     pub deleted: bool,
     /// Creator.

@@ -21,6 +21,14 @@ pub struct Model {
     pub status: String,
     /// Outcome code.
     pub outcome: Option<String>,
+    /// When it was checked in (the device's time).
+    pub checked_in_at: Option<DateTimeUtc>,
+    /// When it was checked out.
+    pub checked_out_at: Option<DateTimeUtc>,
+    /// Minutes from check-in to check-out.
+    pub visit_minutes: Option<i64>,
+    /// Whether it counts as an effective visit (有效拜访).
+    pub effective: bool,
     /// Soft-deleted.
     pub deleted: bool,
     /// Creator.

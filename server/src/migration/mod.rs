@@ -15,6 +15,7 @@ mod m20261127_000008_tickets_callbacks;
 mod m20261127_000009_account_plans;
 mod m20261204_000010_timeline_entries;
 mod m20261204_000011_corrected_pushes;
+mod m20261205_000012_insight;
 mod m20261205_000014_plan_actions;
 
 /// The list of migrations.
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000009_account_plans::Migration),
             Box::new(m20261204_000010_timeline_entries::Migration),
             Box::new(m20261204_000011_corrected_pushes::Migration),
+            Box::new(m20261205_000012_insight::Migration),
             Box::new(m20261205_000014_plan_actions::Migration),
         ]
     }

@@ -250,6 +250,10 @@ impl SyncedKind for AccountPlans {
         record.account_id.0
     }
 
+    fn account_of_view(view: &AccountPlanView) -> Uuid {
+        view.plan.account_id.0
+    }
+
     fn row_parts(row: &account_plan::Model) -> (Uuid, i64, &Value) {
         (row.id, row.version, &row.body)
     }

@@ -8,6 +8,7 @@ use crate::config::{Settings, TieringSettings};
 use crate::db::{insert_each, upsert_each};
 use crate::entities::{account, account_share, team, user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::insight::refresh::AccountInsight;
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{self, Page};
 use crate::state::AppState;
@@ -53,6 +54,9 @@ pub struct AccountView {
     /// The tier the score suggests; null when it has no score.
     #[serde(default)]
     pub suggested_tier: Option<Tier>,
+    /// Health, warnings and visit cadence, as the server last refreshed them.
+    #[serde(flatten)]
+    pub insight: AccountInsight,
 }
 
 /// Filters for listing accounts; all combine with AND, within the caller's scope.
@@ -100,6 +104,7 @@ fn view_of(row: &account::Model) -> ApiResult<AccountView> {
         .map(str::parse)
         .transpose()
         .map_err(|err: String| ApiError::internal(anyhow::anyhow!(err)))?;
+    view.insight.as_of(Utc::now());
     Ok(view)
 }
 
@@ -786,6 +791,13 @@ pub async fn materialize_all(
             version: item.version,
             score: rating.score,
             suggested_tier: rating.suggested_tier,
+            // Kept as last refreshed; the unit of work refreshes it next.
+            insight: item
+                .previous
+                .map(|p| AccountInsight::deserialize(&p.body))
+                .transpose()
+                .map_err(ApiError::internal)?
+                .unwrap_or_default(),
             account,
         };
         let account = &view.account;
@@ -808,6 +820,7 @@ pub async fn materialize_all(
             updated_at: Set(view.updated_at),
             version: Set(item.version),
             body: Set(serde_json::to_value(&view).map_err(ApiError::internal)?),
+            ..Default::default()
         });
         if scope_changed {
             if item.previous.is_some() {
@@ -934,6 +947,14 @@ impl SyncedKind for Accounts {
 
     fn account_of(id: Uuid, _record: &Account) -> Uuid {
         id
+    }
+
+    fn account_of_view(view: &AccountView) -> Uuid {
+        view.id.0
+    }
+
+    fn with_insight(view: &mut AccountView, insight: &AccountInsight) {
+        view.insight = insight.clone();
     }
 
     fn row_parts(row: &account::Model) -> (Uuid, i64, &Value) {

@@ -242,6 +242,10 @@ impl SyncedKind for Callbacks {
         record.account_id.0
     }
 
+    fn account_of_view(view: &CallbackView) -> Uuid {
+        view.callback.account_id.0
+    }
+
     fn row_parts(row: &callback::Model) -> (Uuid, i64, &Value) {
         (row.id, row.version, &row.body)
     }

@@ -164,6 +164,10 @@ impl SyncedKind for Contacts {
         record.account_id.0
     }
 
+    fn account_of_view(view: &ContactView) -> Uuid {
+        view.contact.account_id.0
+    }
+
     fn row_parts(row: &contact::Model) -> (Uuid, i64, &Value) {
         (row.id, row.version, &row.body)
     }

@@ -89,6 +89,13 @@ pub trait SyncedKind {
     /// other kind lives under the account it names, and stays there.
     fn account_of(id: Uuid, record: &Self::Record) -> Uuid;
 
+    /// The account a view's record belongs to.
+    fn account_of_view(view: &Self::View) -> Uuid;
+
+    /// Puts an account's fresh insight into a view written before it was
+    /// refreshed (only account views carry it).
+    fn with_insight(_view: &mut Self::View, _insight: &crate::insight::refresh::AccountInsight) {}
+
     /// A row's id, version and API view (stored as JSON).
     fn row_parts(row: &Row<Self>) -> (Uuid, i64, &Value);
 

@@ -20,7 +20,6 @@ pub mod page;
 pub mod targets;
 pub mod tickets;
 pub mod timeline;
-pub mod totals;
 pub mod visits;
 pub mod write;
 

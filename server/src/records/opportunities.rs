@@ -13,7 +13,6 @@
 
 use super::child::{ChildKind, Columns, check_owner, list_filter, manages_account};
 use super::kind::{Pending, Stamp, SyncedKind};
-use super::totals;
 use super::{Materialize, Review};
 use crate::access::visible_account_ids;
 use crate::auth::AuthUser;
@@ -22,6 +21,7 @@ use crate::db::upsert_each;
 use crate::entities::{contact, opportunity, user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
+use crate::totals;
 use chrono::{DateTime, NaiveDate, Utc};
 use kam_sync_core::Opportunity;
 use kam_sync_core::ids::OpportunityId;
@@ -373,6 +373,10 @@ impl SyncedKind for Opportunities {
         record.account_id.0
     }
 
+    fn account_of_view(view: &OpportunityView) -> Uuid {
+        view.opportunity.account_id.0
+    }
+
     fn row_parts(row: &opportunity::Model) -> (Uuid, i64, &Value) {
         (row.id, row.version, &row.body)
     }
@@ -487,7 +491,7 @@ pub struct Pipeline {
 /// The pipeline report: per stage, how many opportunities and how much,
 /// plain and weighted, with the conversion rate, in one grouped query.
 /// The amounts are added up exactly however many there are
-/// ([`totals`](super::totals)).
+/// ([`totals`](crate::totals)).
 pub async fn pipeline(
     state: &AppState,
     caller: &AuthUser,

@@ -14,12 +14,13 @@
 //! | service | nothing | nothing |
 
 use super::page::{self, Page};
-use super::{Precondition, check_currency, check_precondition, totals};
+use super::{Precondition, check_currency, check_precondition};
 use crate::auth::{AuthUser, Role};
 use crate::entities::{account, branch, contract, sales_target, team, user, visit};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::contracts::ContractStatus;
 use crate::state::AppState;
+use crate::totals;
 use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, Utc};
 use kam_sync_core::account::Tier;
 use kam_sync_core::ids::{TargetId, UserId};

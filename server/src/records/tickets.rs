@@ -440,6 +440,10 @@ impl SyncedKind for Tickets {
         record.account_id.0
     }
 
+    fn account_of_view(view: &TicketView) -> Uuid {
+        view.ticket.account_id.0
+    }
+
     fn row_parts(row: &ticket::Model) -> (Uuid, i64, &Value) {
         (row.id, row.version, &row.body)
     }

@@ -40,6 +40,15 @@ pub struct VisitView {
     pub check_in_distance_m: Option<f64>,
     /// True when that distance is over the configured limit.
     pub check_in_too_far: bool,
+    /// Whether it is an effective visit (有效拜访): completed, checked in
+    /// (not too far) and out, and each of the five steps recorded (done, or
+    /// with notes). Only effective visits count toward the tier's cadence,
+    /// and toward `visits` targets unless an admin says otherwise.
+    #[serde(default)]
+    pub effective: bool,
+    /// Minutes from check-in to check-out, when both are known.
+    #[serde(default)]
+    pub visit_minutes: Option<i64>,
     /// Fields that two writers set concurrently: the value shown and the others.
     pub conflicts: Vec<Conflict>,
     /// Who created it.
@@ -158,6 +167,27 @@ pub async fn review(
     new: &Visit,
 ) -> ApiResult<Review> {
     let mut review = Review::default();
+    let completing = new.status == VisitStatus::Completed
+        && old.is_none_or(|o| o.status != VisitStatus::Completed);
+    if completing
+        && new.visit_type == VisitType::Onsite
+        && (new.check_in.is_none() || new.check_out.is_none())
+        && crate::insight::settings::current(conn)
+            .await?
+            .settings
+            .visits
+            .onsite_completion_requires_check
+    {
+        review.refuse(
+            "status",
+            json!(old.map_or(VisitStatus::Planned, |o| o.status)),
+            ApiError::new(
+                ErrorCode::VisitNotCheckedOut,
+                "an onsite visit is completed by checking in and out on site \
+                 (rule visits.onsite_completion_requires_check)",
+            ),
+        );
+    }
     let old_owner = old.map(|o| o.owner_id);
     if old_owner != Some(new.owner_id)
         && let Err(err) = super::child::check_owner(
@@ -275,6 +305,26 @@ pub async fn update(
     .await
 }
 
+/// Whether a visit is effective (see [`VisitView::effective`]); `too_far`
+/// says its check-in was flagged too far from the account.
+pub fn is_effective(visit: &Visit, too_far: bool) -> bool {
+    let steps = &visit.steps;
+    visit.status == VisitStatus::Completed
+        && !visit.deleted
+        && visit.check_in.is_some()
+        && visit.check_out.is_some()
+        && !too_far
+        && [
+            &steps.identify,
+            &steps.probe,
+            &steps.recommend,
+            &steps.close,
+            &steps.follow_up,
+        ]
+        .iter()
+        .all(|step| step.done || !step.notes.trim().is_empty())
+}
+
 /// Writes the rows of many visits: one look-up of their accounts'
 /// locations (to judge check-in distances), then the upserts. Returns the
 /// views, in order.
@@ -315,10 +365,19 @@ pub async fn materialize_all(
             (Some(check_in), Some(location)) => Some(check_in.location.distance_m(location)),
             _ => None,
         };
+        let too_far = distance.is_some_and(|d| d > max_distance_m);
+        let visit_minutes = match (&visit.check_in, &visit.check_out) {
+            (Some(check_in), Some(check_out)) if check_out.at >= check_in.at => {
+                Some((check_out.at - check_in.at).num_minutes())
+            }
+            _ => None,
+        };
         let view = VisitView {
             id: VisitId(item.id),
             check_in_distance_m: distance,
-            check_in_too_far: distance.is_some_and(|d| d > max_distance_m),
+            check_in_too_far: too_far,
+            effective: is_effective(&visit, too_far),
+            visit_minutes,
             conflicts: item.doc.conflicts(),
             created_by: item
                 .previous
@@ -337,6 +396,10 @@ pub async fn materialize_all(
             visit_type: Set(visit.visit_type.as_str().to_owned()),
             status: Set(visit.status.as_str().to_owned()),
             outcome: Set(visit.outcome.map(|o| o.as_str().to_owned())),
+            checked_in_at: Set(visit.check_in.as_ref().map(|c| c.at)),
+            checked_out_at: Set(visit.check_out.as_ref().map(|c| c.at)),
+            visit_minutes: Set(view.visit_minutes),
+            effective: Set(view.effective),
             deleted: Set(visit.deleted),
             created_by: Set(view.created_by.map(|u| u.0)),
             created_at: Set(view.created_at),
@@ -357,6 +420,10 @@ pub async fn materialize_all(
                 visit::Column::VisitType,
                 visit::Column::Status,
                 visit::Column::Outcome,
+                visit::Column::CheckedInAt,
+                visit::Column::CheckedOutAt,
+                visit::Column::VisitMinutes,
+                visit::Column::Effective,
                 visit::Column::Deleted,
                 visit::Column::UpdatedAt,
                 visit::Column::Version,
@@ -406,6 +473,10 @@ impl SyncedKind for Visits {
 
     fn account_of(_id: Uuid, visit: &Visit) -> Uuid {
         visit.account_id.0
+    }
+
+    fn account_of_view(view: &VisitView) -> Uuid {
+        view.visit.account_id.0
     }
 
     fn row_parts(row: &visit::Model) -> (Uuid, i64, &Value) {

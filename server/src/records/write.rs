@@ -16,6 +16,7 @@ use crate::cache::DocCache;
 use crate::config::Settings;
 use crate::db::WriteTxn;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::insight;
 use crate::state::AppState;
 use crate::store::{DocMeta, Loaded, find, load, log};
 use crate::with_kind;
@@ -45,32 +46,57 @@ impl UnitOfWork {
         self.staged.is_empty()
     }
 
-    /// Logs what every staged document gained and re-materializes the rows
-    /// of every kind staged, in [`RecordKind::ALL`] order.
+    /// Logs what every staged document gained, re-materializes the rows of
+    /// every kind staged, in [`RecordKind::ALL`] order, and refreshes the
+    /// insight of the accounts they belong to.
     pub async fn store(
         &mut self,
         txn: &impl ConnectionTrait,
         settings: &Settings,
     ) -> ApiResult<()> {
-        for kind in self.log(txn, settings).await? {
-            with_kind!(kind, J => self.materialize::<J>(txn, settings).await.map(drop)?);
-        }
-        Ok(())
+        self.store_returning::<crate::records::accounts::Accounts>(txn, settings)
+            .await
+            .map(drop)
     }
 
     /// [`UnitOfWork::store`], returning the views of the records of kind
-    /// `K`, in the order they were staged.
+    /// `K`, in the order they were staged, with their accounts' fresh insight.
     pub async fn store_returning<K: SyncedKind>(
         &mut self,
         txn: &impl ConnectionTrait,
         settings: &Settings,
     ) -> ApiResult<Vec<K::View>> {
+        if self.staged.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Read before the change log's head is locked, like `before_store`.
+        let insight_settings = insight::settings::current(txn).await?.settings;
         let mut views = Vec::new();
+        let mut touched = Vec::new();
         for kind in self.log(txn, settings).await? {
             if kind == <K::Record as kam_sync_core::Record>::KIND {
                 views = self.materialize::<K>(txn, settings).await?;
+                touched.extend(views.iter().map(K::account_of_view));
             } else {
-                with_kind!(kind, J => self.materialize::<J>(txn, settings).await.map(drop)?);
+                with_kind!(kind, J => touched.extend(
+                    self.materialize::<J>(txn, settings)
+                        .await?
+                        .iter()
+                        .map(J::account_of_view)
+                ));
+            }
+        }
+        let (fresh, _) = insight::refresh::accounts(
+            txn,
+            &insight_settings,
+            &touched,
+            insight::refresh::Locking::Wait,
+            chrono::Utc::now(),
+        )
+        .await?;
+        for view in &mut views {
+            if let Some(insight) = fresh.get(&K::account_of_view(view)) {
+                K::with_insight(view, insight);
             }
         }
         Ok(views)
