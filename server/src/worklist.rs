@@ -211,8 +211,9 @@ pub struct WorklistQuery {
     pub limit: Option<u64>,
     /// Only these kinds, comma-separated (`visit_overdue,ticket_past_sla`).
     pub kinds: Option<String>,
-    /// Only this person's items: a rep may name himself, a manager herself
-    /// and the users of the teams she leads, others anyone.
+    /// Only this person's items as they see them (with the unassigned
+    /// tickets at the accounts they own): a rep may name himself, a manager
+    /// herself and the users of the teams she leads, others anyone.
     pub user_id: Option<Uuid>,
 }
 
@@ -419,10 +420,10 @@ async fn find<C: ConnectionTrait>(ctx: &Ctx<'_, C>, kind: ItemKind) -> ApiResult
 /// item's person (`None`: everyone's): the `user_id` asked for, and for a
 /// rep himself, for a manager herself and her teams' users.
 fn person<Col: ColumnTrait>(ctx: &Ctx<'_, impl ConnectionTrait>, column: Col) -> Option<Condition> {
-    let asked = ctx.user.map(|user| column.eq(user));
+    let asked = ctx.user.map(|user| Condition::all().add(column.eq(user)));
     let me = ctx.caller.id.0;
     let role = match ctx.caller.role {
-        Role::Rep => Some(column.eq(me)),
+        Role::Rep => Some(Condition::all().add(column.eq(me))),
         Role::Manager => Some(
             Condition::any()
                 .add(column.eq(me))
@@ -685,24 +686,24 @@ async fn tickets<C: ConnectionTrait>(ctx: &Ctx<'_, C>, kind: ItemKind) -> ApiRes
             .add(ticket::Column::SlaDueAt.gte(ctx.now))
             .add(ticket::Column::SlaDueAt.lt(near))
     };
-    let rows: Vec<(Uuid, Uuid, Option<Uuid>, DateTime<Utc>, String, String)> =
-        ticket::Entity::find()
-            .select_only()
-            .columns([
-                ticket::Column::Id,
-                ticket::Column::AccountId,
-                ticket::Column::AssigneeId,
-                ticket::Column::SlaDueAt,
-                ticket::Column::Severity,
-                ticket::Column::TicketType,
-            ])
-            .filter(condition.clone())
-            .order_by_asc(ticket::Column::SlaDueAt)
-            .order_by_asc(ticket::Column::Id)
-            .limit(ctx.fetch)
-            .into_tuple()
-            .all(ctx.conn)
-            .await?;
+    type Row = (Uuid, Uuid, Option<Uuid>, DateTime<Utc>, String, String);
+    let rows: Vec<Row> = ticket::Entity::find()
+        .select_only()
+        .columns([
+            ticket::Column::Id,
+            ticket::Column::AccountId,
+            ticket::Column::AssigneeId,
+            ticket::Column::SlaDueAt,
+            ticket::Column::Severity,
+            ticket::Column::TicketType,
+        ])
+        .filter(condition.clone())
+        .order_by_asc(ticket::Column::SlaDueAt)
+        .order_by_asc(ticket::Column::Id)
+        .limit(ctx.fetch)
+        .into_tuple()
+        .all(ctx.conn)
+        .await?;
     let items = rows
         .into_iter()
         .map(

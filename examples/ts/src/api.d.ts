@@ -1105,6 +1105,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/worklist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the caller should do next, most urgent first
+         * @description What the caller should do next, most urgent first: visits due or still
+         *     planned after their time, plan actions due, callbacks due, tickets near
+         *     or past their SLA, tier proposals and resource requests to decide
+         *     (managers and above), contracts ending. Overdue items come first, the
+         *     latest first among them, then the others by due time; `by_assignee`
+         *     counts every item per person (a manager's team grouped by rep). A rep
+         *     sees his own items, a manager hers and her teams', a director or an
+         *     admin everyone's in scope, the service desk its ticket and callback
+         *     queue. Computed from the records at each call; the windows are the
+         *     server's `worklist` settings.
+         */
+        get: operations["getWorklist"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1202,6 +1231,47 @@ export interface components {
          * @description A key account.
          */
         AccountId: string;
+        /** @description The insight part of an account's view. */
+        AccountInsight: {
+            /**
+             * Format: date-time
+             * @description When the server proposed moving it to `at_risk`, while a manager has
+             *     not decided.
+             * @default null
+             */
+            at_risk_proposed_at: string | null;
+            /**
+             * Format: int64
+             * @description Health, 0-100, from its warnings; null for an account not followed
+             *     (stage `identified` or `lost`).
+             * @default null
+             */
+            health: number | null;
+            /** @default null */
+            health_band: components["schemas"]["HealthBand"] | null;
+            /**
+             * Format: date-time
+             * @description When its last effective visit was checked in.
+             * @default null
+             */
+            last_visit_at: string | null;
+            /**
+             * Format: date-time
+             * @description When its next visit is due under its tier's cadence.
+             * @default null
+             */
+            next_visit_due: string | null;
+            /**
+             * @description Whether that time has passed.
+             * @default false
+             */
+            visit_overdue: boolean;
+            /**
+             * @description The warnings that hold, by code.
+             * @default []
+             */
+            warnings: components["schemas"]["Warning"][];
+        };
         /** @description A JSON merge patch (RFC 7396) of Account: send only the fields to change; null clears a field. */
         AccountPatch: {
             /** @description Postal address. */
@@ -1343,7 +1413,7 @@ export interface components {
          * @description An account as the API shows it: the merged record, its concurrent values,
          *     and bookkeeping.
          */
-        AccountView: components["schemas"]["Account"] & {
+        AccountView: components["schemas"]["Account"] & components["schemas"]["AccountInsight"] & {
             /** @description Fields that two writers set concurrently: the value shown and the others. */
             conflicts: components["schemas"]["Conflict"][];
             /**
@@ -1389,6 +1459,25 @@ export interface components {
             region?: string | null;
             /** @description Street and number. */
             street?: string | null;
+        };
+        /** @description One person's share of the worklist. */
+        AssigneeSummary: {
+            /**
+             * Format: uuid
+             * @description The person (null: tickets nobody is assigned).
+             */
+            assignee_id?: string | null;
+            /** @description Their display name. */
+            assignee_name?: string | null;
+            /** @description Their items by kind; kinds with none are left out. */
+            by_kind: {
+                [key: string]: number;
+            };
+            /**
+             * Format: int64
+             * @description Their items, of every kind.
+             */
+            total: number;
         };
         /**
          * @description How the person stands towards us.
@@ -1876,6 +1965,16 @@ export interface components {
          * @enum {string}
          */
         EntryWhat: "created" | "changed";
+        /** @description A record that shows a warning. */
+        Evidence: {
+            /**
+             * Format: uuid
+             * @description Its id.
+             */
+            id: string;
+            /** @description Its kind: `visit`, `callback`, `ticket`, `contact`, `opportunity` or `contract`. */
+            kind: string;
+        };
         /** @description One field a change set, cleared or replaced. */
         FieldChange: {
             /** @description The value after the change (`null`: cleared). */
@@ -1903,6 +2002,11 @@ export interface components {
             /** @description `ok`. */
             status: string;
         };
+        /**
+         * @description The band an account's health falls in.
+         * @enum {string}
+         */
+        HealthBand: "healthy" | "watch" | "at_risk";
         /** @description What an import did (or, in a dry run, would do). */
         ImportReport: {
             /** @description True when nothing was written. */
@@ -1933,6 +2037,11 @@ export interface components {
              */
             updated: number;
         };
+        /**
+         * @description What an item asks of its person.
+         * @enum {string}
+         */
+        ItemKind: "visit_due" | "visit_overdue" | "plan_action_due" | "callback_due" | "ticket_near_sla" | "ticket_past_sla" | "tier_proposal" | "resource_request" | "contract_ending";
         /**
          * @description Where in the org a target is set.
          * @enum {string}
@@ -2838,6 +2947,26 @@ export interface components {
          * @enum {string}
          */
         RecordKind: "account" | "visit" | "contact" | "opportunity" | "account_plan" | "callback" | "ticket";
+        /** @description The record an item is about. */
+        RecordRef: {
+            /**
+             * Format: uuid
+             * @description Its id.
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The action or resource request inside an account plan.
+             */
+            item_id?: string;
+            /** @description Its kind. */
+            kind: components["schemas"]["RecordType"];
+        };
+        /**
+         * @description The kind of record an item points to.
+         * @enum {string}
+         */
+        RecordType: "account" | "visit" | "account_plan" | "callback" | "ticket" | "contract";
         /** @description A refresh token to exchange. */
         RefreshRequest: {
             /**
@@ -3633,6 +3762,13 @@ export interface components {
              */
             created_at: string;
             created_by: components["schemas"]["UserId"] | null;
+            /**
+             * @description Whether it is an effective visit (有效拜访): completed, checked in
+             *     (not too far) and out, and each of the five steps recorded (done, or
+             *     with notes). Only effective visits count toward the tier's cadence,
+             *     and toward `visits` targets unless an admin says otherwise.
+             */
+            effective: boolean;
             /** @description Id. */
             id: components["schemas"]["VisitId"];
             /**
@@ -3645,6 +3781,91 @@ export interface components {
              * @description Change-log position of its last change; its ETag.
              */
             version: number;
+            /**
+             * Format: int64
+             * @description Minutes from check-in to check-out, when both are known.
+             */
+            visit_minutes: number | null;
+        };
+        /** @description A warning as an account view shows it. */
+        Warning: {
+            /** @description The signal's stable code. */
+            code: components["schemas"]["WarningCode"];
+            /** @description What it says, in English. */
+            detail: string;
+            /** @description The records that show it. */
+            evidence: components["schemas"]["Evidence"][];
+            /**
+             * Format: date-time
+             * @description When the server first raised it (it stays while the signal holds).
+             */
+            raised_at: string;
+            /** @description How much it weighs. */
+            severity: components["schemas"]["Severity"];
+            /**
+             * Format: date-time
+             * @description Since when it holds.
+             */
+            since: string;
+        };
+        /**
+         * @description The signals the server watches.
+         * @enum {string}
+         */
+        WarningCode: "no_recent_visit" | "visits_overdue" | "low_satisfaction" | "satisfaction_falling" | "open_complaint" | "ticket_past_sla" | "no_decision_maker" | "no_champion" | "decision_maker_opposed" | "opportunity_lost" | "contract_ending" | "revenue_falling";
+        /** @description One thing to do. */
+        WorkItem: {
+            /**
+             * Format: uuid
+             * @description The account.
+             */
+            account_id: string;
+            /** @description The account's name. */
+            account_name: string;
+            /**
+             * Format: uuid
+             * @description Whose item it is: the visit's, action's, callback's or contract's
+             *     owner, the ticket's assignee (null: unassigned), the rep who asked
+             *     for a decision (the account's or the plan's owner).
+             */
+            assignee_id?: string | null;
+            /** @description Their display name. */
+            assignee_name?: string | null;
+            /**
+             * Format: date-time
+             * @description When it is due: the visit's time, the SLA's end, the start (UTC) of
+             *     an action's, callback's or contract's day, the last day a decision
+             *     may wait.
+             */
+            due_at: string;
+            /** @description What it asks. */
+            kind: components["schemas"]["ItemKind"];
+            /** @description Whether it is late. */
+            overdue: boolean;
+            /** @description The rule that put it here, in a short English sentence. */
+            reason: string;
+            /** @description The record to open. */
+            record: components["schemas"]["RecordRef"];
+        };
+        /** @description The caller's worklist. */
+        Worklist: {
+            /**
+             * Format: date-time
+             * @description The time the rules were applied at.
+             */
+            as_of: string;
+            /** @description Every item counted per person, most items first. */
+            by_assignee: components["schemas"]["AssigneeSummary"][];
+            /**
+             * @description The most urgent items, up to `limit`: overdue ones first, the latest
+             *     first among them, then by due time.
+             */
+            items: components["schemas"]["WorkItem"][];
+            /**
+             * Format: int64
+             * @description Every item the rules found, `items` and beyond.
+             */
+            total: number;
         };
     };
     responses: never;
@@ -14850,6 +15071,98 @@ export interface operations {
              *     - `callback_required`: a complaint closes only once a callback after it is done
              */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getWorklist: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Items to return (default 100), up to the server's `max_page_size`
+                 *     (500 unless configured); the counts cover them all.
+                 */
+                limit?: number;
+                /** @description Only these kinds, comma-separated (`visit_overdue,ticket_past_sla`). */
+                kinds?: string;
+                /**
+                 * @description Only this person's items as they see them (with the unassigned
+                 *     tickets at the accounts they own): a rep may name himself, a manager
+                 *     herself and the users of the teams she leads, others anyone.
+                 */
+                user_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: the caller's worklist */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Worklist"];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

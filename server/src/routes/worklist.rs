@@ -4,8 +4,8 @@
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
 use crate::error::responses::WorklistErrors;
-use crate::worklist::{self, Worklist, WorklistQuery};
 use crate::state::AppState;
+use crate::worklist::{self, Worklist, WorklistQuery};
 use actix_web::{HttpResponse, get, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
