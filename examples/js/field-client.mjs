@@ -365,6 +365,17 @@ class Checks {
   }
 }
 
+/** What the server computes about an account (docs/insight.md), beside its record. */
+const ACCOUNT_INSIGHT = [
+  "health",
+  "health_band",
+  "warnings",
+  "last_visit_at",
+  "next_visit_due",
+  "visit_overdue",
+  "at_risk_proposed_at",
+];
+
 /** The record fields of a REST view: bookkeeping and derived members removed. */
 function recordFields(view, bookkeeping) {
   const fields = { ...view };
@@ -571,13 +582,13 @@ async function main() {
   check.equal("tier (undone by the server)", account.tier, undefined);
   check.equal("owner_id", account.owner_id, me.id);
   check.equal("team_id (set by the server)", account.team_id, me.team_id ?? undefined);
-  check.equal("the device's account", canonical(local), canonical(recordFields(account, ["score", "suggested_tier"])));
+  check.equal("the device's account", canonical(local), canonical(recordFields(account, ["score", "suggested_tier", ...ACCOUNT_INSIGHT])));
   check.ok("the device had the tier before syncing", offlineAccount.tier === "key");
   check.equal("visit status", visit.status, "completed");
   check.equal("visit summary", visit.summary, "Walked the container yard. Agreed to a pilot on two cranes.");
   check.equal("visit check-out", canonical(visit.check_out), canonical(offlineVisit.check_out));
   check.equal("visit probe step", visit.steps.probe, { done: true, notes: "Yard throughput doubles by 2027." });
-  check.equal("the device's visit", canonical(localVisit), canonical(recordFields(visit, ["check_in_distance_m", "check_in_too_far"])));
+  check.equal("the device's visit", canonical(localVisit), canonical(recordFields(visit, ["check_in_distance_m", "check_in_too_far", "effective", "visit_minutes"])));
   check.equal("visit key persons", visit.key_person_ids, [contactId, bossId]);
   check.equal("key person attitude", contact.attitude, "supporter");
   check.equal("key person influence", contact.influence, 4);

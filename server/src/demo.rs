@@ -14,7 +14,7 @@ use crate::records::callbacks::Callbacks;
 use crate::records::contacts::Contacts;
 use crate::records::opportunities::{self, Opportunities};
 use crate::records::tickets::Tickets;
-use crate::records::{accounts, child, targets, visits};
+use crate::records::{accounts, child, contracts, targets, visits};
 use crate::state::AppState;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use kam_sync_core::account::Tier;
@@ -324,7 +324,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Option<Vec<(String, String
         });
         // Churn stages carry their reasons, as a rep moving an account there must give.
         if stage == "at_risk" || stage == "lost" {
-            body["risk_reasons"] = json!(["No visit in 60 days", "Complaint open past its SLA"]);
+            body["risk_reasons"] = json!(["no_recent_visit", "ticket_past_sla"]);
         }
         if stage == "lost" {
             body["lost_reason"] = json!("Signed a three-year contract with a competitor");
@@ -341,7 +341,13 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Option<Vec<(String, String
     }
     let now = Utc::now();
     for (i, (owner, account)) in created.iter().enumerate() {
-        let days = i64::try_from(i).unwrap_or(0);
+        // The second account was last visited long ago (warning
+        // `no_recent_visit`); the others within the last two weeks.
+        let days = if i == 1 {
+            -56
+        } else {
+            i64::try_from(i).unwrap_or(0)
+        };
         let done = visits::create(
             state,
             owner,
@@ -355,8 +361,8 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Option<Vec<(String, String
                     "identify": {"done": true, "notes": "Met the purchasing director"},
                     "probe": {"done": true, "notes": "Budget confirmed for next year"},
                     "recommend": {"done": true, "notes": "Presented the upgrade package"},
-                    "close": {"done": i % 2 == 0, "notes": ""},
-                    "follow_up": {"done": false, "notes": ""}
+                    "close": {"done": i % 2 == 0, "notes": if i % 2 == 0 { "" } else { "Decision after the board meets" }},
+                    "follow_up": {"done": false, "notes": "Renewal proposal due next week"}
                 },
                 "outcome": if i % 3 == 0 { "positive" } else { "neutral" },
                 "next_steps": [{"text": "Send renewal proposal", "owner_id": owner.id, "due_on": (now + Duration::days(7)).date_naive(), "done": false}],
@@ -388,7 +394,8 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Option<Vec<(String, String
             owner,
             object(json!({
                 "account_id": account.id,
-                "planned_at": now + Duration::days(3 + days),
+                // The third account's next visit is three days overdue.
+                "planned_at": if i == 2 { now - Duration::days(3) } else { now + Duration::days(3 + days) },
                 "type": if i % 4 == 0 { "phone" } else { "onsite" },
                 "purpose": "Follow up on the renewal proposal",
             })),
@@ -468,17 +475,35 @@ async fn selling(
                 )
                 .await
                 .map_err(failed("won opportunity"))?;
+                // One contract runs out in 45 days with no renewal open
+                // (warning `contract_ending`).
+                let term_days = if i == 4 { 45 } else { 364 };
                 let terms = serde_json::from_value(json!({
                     "number": format!("HD-{}-{:03}", today.year(), i + 1),
                     "signed_on": today - Duration::days(3),
                     "start_on": today,
-                    "end_on": today + Duration::days(364),
+                    "end_on": today + Duration::days(term_days),
                     "payment_terms": "30% on signing, 70% on acceptance; 60-day payment period",
                     "status": "active",
                 }))?;
                 opportunities::contract_from(state, owner, deal.id.0, terms)
                     .await
                     .map_err(failed("contract"))?;
+                if i == 10 {
+                    // Last year it signed three times as much (warning `revenue_falling`).
+                    let last_year = serde_json::from_value(json!({
+                        "number": format!("HD-{}-{:03}", today.year() - 1, i + 1),
+                        "account_id": account.id,
+                        "amount": amount * 3,
+                        "signed_on": today - Duration::days(400),
+                        "start_on": today - Duration::days(400),
+                        "end_on": today - Duration::days(36),
+                        "status": "active",
+                    }))?;
+                    contracts::create_one(state, owner, last_year)
+                        .await
+                        .map_err(failed("last year's contract"))?;
+                }
             }
             "lost" => {
                 child::update::<Opportunities>(
@@ -530,7 +555,9 @@ async fn after_sale(
 ) -> anyhow::Result<()> {
     let today = Utc::now().date_naive();
     for (i, (owner, account)) in accounts.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
-        let (ticket_type, severity, title) = match i % 3 {
+        // The third account's complaint is still open (warning `open_complaint`).
+        let kind = if i == 2 { 0 } else { i % 3 };
+        let (ticket_type, severity, title) = match kind {
             0 => ("complaint", "high", "Invoices arrive late every month"),
             1 => (
                 "service_request",
@@ -572,7 +599,8 @@ async fn after_sale(
                     "owner_id": service.id,
                     "scheduled_on": today,
                     "status": "done",
-                    "satisfaction": 4,
+                    // One customer was not happy with the fix (warning `low_satisfaction`).
+                    "satisfaction": if i == 8 { 2 } else { 4 },
                     "comments": "Happy with the fix; asked for a monthly statement.",
                 })),
             )
@@ -685,8 +713,13 @@ async fn contacts(state: &AppState, accounts: &[(&AuthUser, AccountView)]) -> an
             let attitude = match (i % 3, i % 4, j) {
                 (0, _, 2) => "neutral",
                 (_, 0, 1) => "opponent",
+                // The sixth account's general manager turned against us
+                // (warning `decision_maker_opposed`).
+                _ if i == 5 && j == 0 => "opponent",
                 _ => attitude,
             };
+            // Nobody at the eighth account is known to decide (warning `no_decision_maker`).
+            let role = if i == 7 && j == 0 { "influencer" } else { role };
             let mut body = json!({
                 "account_id": account.id,
                 "name": name,

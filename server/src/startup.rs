@@ -40,6 +40,9 @@ pub async fn prepare(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     records::timeline::backfill_once(&state.db)
         .await
         .map_err(|err| anyhow::anyhow!("cannot write the existing records' timelines: {err:?}"))?;
+    records::visits::backfill_insight_once(&state.db)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot give the existing visits their insight: {err:?}"))?;
     records::account_plans::backfill_items_once(state.db.conn())
         .await
         .map_err(|err| anyhow::anyhow!("cannot write the existing plans' actions: {err:?}"))?;

@@ -106,11 +106,28 @@ impl TestApp {
             .unwrap_or_else(|err| panic!("cannot start the test server: {err:#}"))
     }
 
+    /// Another server process on this one's database, as a second node of a
+    /// deployment would run (with its settings changed by `adjust`). This
+    /// app keeps owning the database.
+    pub async fn spawn_beside(&self, adjust: impl FnOnce(&mut Settings)) -> Self {
+        Self::try_spawn_on(TestDatabase::Shared, self.database_url.clone(), adjust)
+            .await
+            .unwrap_or_else(|err| panic!("cannot start the second test server: {err:#}"))
+    }
+
     async fn try_spawn(adjust: impl FnOnce(&mut Settings)) -> anyhow::Result<Self> {
+        let (database, url) = TestDatabase::create().await?;
+        Self::try_spawn_on(database, url, adjust).await
+    }
+
+    async fn try_spawn_on(
+        database: TestDatabase,
+        url: String,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> anyhow::Result<Self> {
         if std::env::var_os("KAM_TEST_LOG").is_some() {
             kam_server::telemetry::init();
         }
-        let (database, url) = TestDatabase::create().await?;
         let mut settings = Settings::defaults().context("cannot read the default settings")?;
         adjust(&mut settings);
         settings.server.bind = "127.0.0.1:0".into();
@@ -160,7 +177,11 @@ impl TestApp {
 
     /// Whether this app runs on PostgreSQL (else SQLite).
     pub fn is_postgres(&self) -> bool {
-        matches!(self.database, TestDatabase::Postgres(_))
+        match self.database {
+            TestDatabase::Postgres(_) => true,
+            TestDatabase::Sqlite(_) => false,
+            TestDatabase::Shared => self.database_url.starts_with("postgres"),
+        }
     }
 
     /// A client without credentials.
@@ -511,6 +532,11 @@ impl Session {
         self.api.patch(path, body).await
     }
 
+    /// `PUT`s `body` as JSON to `path`.
+    pub async fn put(&self, path: &str, body: &Value) -> anyhow::Result<Reply> {
+        self.send(self.request(Method::PUT, path).json(body)).await
+    }
+
     /// `DELETE path` with the access token.
     pub async fn delete(&self, path: &str) -> anyhow::Result<Reply> {
         self.api.delete(path).await
@@ -706,6 +732,8 @@ impl Reply {
 enum TestDatabase {
     Sqlite(Option<TempDir>),
     Postgres(PgDatabase),
+    /// Another app's database, which that app drops.
+    Shared,
 }
 
 impl TestDatabase {
@@ -740,7 +768,7 @@ impl Drop for TestDatabase {
                     );
                 }
             }
-            Self::Sqlite(_) => {}
+            Self::Sqlite(_) | Self::Shared => {}
             Self::Postgres(database) if std::thread::panicking() => eprintln!(
                 "kept the failed test's database {} on {}",
                 database.name,

@@ -114,6 +114,50 @@ export interface paths {
         patch: operations["patchAccount"];
         trace?: never;
     };
+    "/api/v1/accounts/{id}/at-risk/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm the server's at-risk proposal
+         * @description Confirm the server's at-risk proposal: the account moves to `at_risk`
+         *     with its warning codes as `risk_reasons`, as one change devices receive
+         *     (the account's managers; 409 `no_at_risk_proposal` when none waits).
+         */
+        post: operations["confirmAtRisk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{id}/at-risk/dismiss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dismiss the server's at-risk proposal
+         * @description Dismiss the server's at-risk proposal: it is not proposed again for the
+         *     same warnings while the account stays in the at-risk band (the
+         *     account's managers; 409 `no_at_risk_proposal` when none waits).
+         */
+        post: operations["dismissAtRisk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/{id}/org-chart": {
         parameters: {
             query?: never;
@@ -206,6 +250,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/insight/sweeps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The latest runs of the insight sweep, newest first
+         * @description The latest runs of the insight sweep, newest first (admins): which node
+         *     ran each interval, when, and how many accounts it refreshed.
+         */
+        get: operations["listSweeps"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/settings/insight": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The insight settings in force
+         * @description The insight settings in force (admins and directors): the visit cadence
+         *     per tier, the effective-visit rules, the warning thresholds and the
+         *     health bands. The ETag is their version (0 for the defaults).
+         */
+        get: operations["getInsight"];
+        /**
+         * Replace the insight settings
+         * @description Replace the insight settings (admins), with `If-Match` to refuse (412)
+         *     a change made since they were read. Every account is refreshed with
+         *     them before the answer.
+         */
+        put: operations["putInsight"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/settings/tiering": {
         parameters: {
             query?: never;
@@ -225,6 +318,28 @@ export interface paths {
          *     them before the answer.
          */
         put: operations["putTiering"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/at-risk-proposals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the accounts the server proposes moving to `at_risk`
+         * @description List the accounts the server proposes moving to `at_risk` (their health
+         *     fell into the at-risk band), in the caller's scope, newest first, each
+         *     with its health and warnings (managers and above).
+         */
+        get: operations["listAtRiskProposals"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -1105,35 +1220,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/worklist": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * What the caller should do next, most urgent first
-         * @description What the caller should do next, most urgent first: visits due or still
-         *     planned after their time, plan actions due, callbacks due, tickets near
-         *     or past their SLA, tier proposals and resource requests to decide
-         *     (managers and above), contracts ending. Overdue items come first, the
-         *     latest first among them, then the others by due time; `by_assignee`
-         *     counts every item per person (a manager's team grouped by rep). A rep
-         *     sees his own items, a manager hers and her teams', a director or an
-         *     admin everyone's in scope, the service desk its ticket and callback
-         *     queue. Computed from the records at each call; the windows are the
-         *     server's `worklist` settings.
-         */
-        get: operations["getWorklist"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1460,25 +1546,6 @@ export interface components {
             /** @description Street and number. */
             street?: string | null;
         };
-        /** @description One person's share of the worklist. */
-        AssigneeSummary: {
-            /**
-             * Format: uuid
-             * @description The person (null: tickets nobody is assigned).
-             */
-            assignee_id?: string | null;
-            /** @description Their display name. */
-            assignee_name?: string | null;
-            /** @description Their items by kind; kinds with none are left out. */
-            by_kind: {
-                [key: string]: number;
-            };
-            /**
-             * Format: int64
-             * @description Their items, of every kind.
-             */
-            total: number;
-        };
         /**
          * @description How the person stands towards us.
          * @enum {string}
@@ -1511,6 +1578,32 @@ export interface components {
          * @description Automerge bytes: base64 in JSON, a byte string in CBOR.
          */
         Bytes: string;
+        /** @description Days between visits, per tier (定期拜访). */
+        Cadence: {
+            /**
+             * Format: int32
+             * @description Key accounts: every 30 days by default.
+             */
+            key: number;
+            /**
+             * Format: int32
+             * @description Standard accounts: every 90 days by default (about 30% of the time
+             *     goes to about 30% of the accounts).
+             */
+            standard: number;
+            /**
+             * Format: int32
+             * @description Strategic accounts: every 14 days by default, the policy the source
+             *     documents give as their example for the few accounts that bring most revenue.
+             */
+            strategic: number;
+            /**
+             * Format: int32
+             * @description Accounts with no confirmed tier yet: every 30 days by default, like key
+             *     accounts, until a manager confirms a tier.
+             */
+            untiered: number;
+        };
         /** @description A callback to a customer. */
         Callback: {
             /** @description The account called; fixed once the callback exists. */
@@ -2007,6 +2100,37 @@ export interface components {
          * @enum {string}
          */
         HealthBand: "healthy" | "watch" | "at_risk";
+        /** @description How warnings make an account's health, and the bands it falls in. */
+        HealthRules: {
+            /**
+             * Format: int32
+             * @description Health below this is `at_risk`, and the server proposes moving the
+             *     account to the `at_risk` stage: 50 by default.
+             */
+            at_risk_below: number;
+            /**
+             * Format: int32
+             * @description Points a critical warning takes from 100: 40 by default, so two put
+             *     an account at risk.
+             */
+            critical_penalty: number;
+            /**
+             * Format: int32
+             * @description Points an info signal takes: 5 by default.
+             */
+            info_penalty: number;
+            /**
+             * Format: int32
+             * @description Points a warning takes: 15 by default.
+             */
+            warning_penalty: number;
+            /**
+             * Format: int32
+             * @description Health below this is `watch`: 90 by default (one warning is worth a
+             *     look; an info signal alone is not).
+             */
+            watch_below: number;
+        };
         /** @description What an import did (or, in a dry run, would do). */
         ImportReport: {
             /** @description True when nothing was written. */
@@ -2037,11 +2161,32 @@ export interface components {
              */
             updated: number;
         };
-        /**
-         * @description What an item asks of its person.
-         * @enum {string}
-         */
-        ItemKind: "visit_due" | "visit_overdue" | "plan_action_due" | "callback_due" | "ticket_near_sla" | "ticket_past_sla" | "tier_proposal" | "resource_request" | "contract_ending";
+        /** @description The insight settings. */
+        InsightSettings: {
+            /** @description Days between visits per tier. */
+            cadence: components["schemas"]["Cadence"];
+            /** @description Health and its bands. */
+            health: components["schemas"]["HealthRules"];
+            /** @description The effective-visit rules. */
+            visits: components["schemas"]["VisitRules"];
+            /** @description The warning thresholds. */
+            warnings: components["schemas"]["WarningRules"];
+        };
+        /** @description Insight settings after a change. */
+        InsightUpdate: {
+            /**
+             * Format: int64
+             * @description Accounts whose warnings, health or next visit changed.
+             */
+            changed: number;
+            /**
+             * Format: int64
+             * @description Accounts refreshed with them.
+             */
+            refreshed: number;
+            /** @description The settings now in force. */
+            settings: components["schemas"]["InsightSettings"];
+        };
         /**
          * @description Where in the org a target is set.
          * @enum {string}
@@ -2947,26 +3092,6 @@ export interface components {
          * @enum {string}
          */
         RecordKind: "account" | "visit" | "contact" | "opportunity" | "account_plan" | "callback" | "ticket";
-        /** @description The record an item is about. */
-        RecordRef: {
-            /**
-             * Format: uuid
-             * @description Its id.
-             */
-            id: string;
-            /**
-             * Format: uuid
-             * @description The action or resource request inside an account plan.
-             */
-            item_id?: string;
-            /** @description Its kind. */
-            kind: components["schemas"]["RecordType"];
-        };
-        /**
-         * @description The kind of record an item points to.
-         * @enum {string}
-         */
-        RecordType: "account" | "visit" | "account_plan" | "callback" | "ticket" | "contract";
         /** @description A refresh token to exchange. */
         RefreshRequest: {
             /**
@@ -3199,6 +3324,36 @@ export interface components {
             done?: boolean;
             /** @description What happened. */
             notes?: string;
+        };
+        /** @description One run of the sweep. */
+        SweepRun: {
+            /**
+             * Format: int64
+             * @description Accounts refreshed.
+             */
+            accounts: number;
+            /**
+             * Format: int64
+             * @description Accounts whose insight changed.
+             */
+            changed: number;
+            /**
+             * Format: date-time
+             * @description The start of the slot it ran for.
+             */
+            due_at: string;
+            /**
+             * Format: date-time
+             * @description When it finished; null while running, or when its node stopped midway.
+             */
+            finished_at?: string | null;
+            /** @description The node that ran it. */
+            node: string;
+            /**
+             * Format: date-time
+             * @description When it started.
+             */
+            started_at: string;
         };
         /** @description What a device sends. */
         SyncRequest: {
@@ -3722,6 +3877,26 @@ export interface components {
             /** @description How the visit happens. */
             type?: components["schemas"]["VisitType"];
         };
+        /** @description What makes a visit effective (有效拜访) and what counts it. */
+        VisitRules: {
+            /**
+             * @description An onsite visit becomes `completed` only by checking in and out (on by
+             *     default: a visit completed without being on site is the one the
+             *     source documents warn about).
+             */
+            onsite_completion_requires_check: boolean;
+            /**
+             * Format: int32
+             * @description Hours after its planned time before a visit still `planned` counts as
+             *     overdue: 24 by default, so a visit logged the same evening is not.
+             */
+            overdue_after_hours: number;
+            /**
+             * @description Targets on the `visits` metric count effective visits only (on by
+             *     default); off, they count every completed visit.
+             */
+            targets_count_effective_only: boolean;
+        };
         /**
          * @description Where the visit stands.
          * @enum {string}
@@ -3813,59 +3988,50 @@ export interface components {
          * @enum {string}
          */
         WarningCode: "no_recent_visit" | "visits_overdue" | "low_satisfaction" | "satisfaction_falling" | "open_complaint" | "ticket_past_sla" | "no_decision_maker" | "no_champion" | "decision_maker_opposed" | "opportunity_lost" | "contract_ending" | "revenue_falling";
-        /** @description One thing to do. */
-        WorkItem: {
+        /** @description The thresholds of the warnings (流失预警). */
+        WarningRules: {
             /**
-             * Format: uuid
-             * @description The account.
+             * Format: int32
+             * @description A contract ending within this many days with no open opportunity on
+             *     the account warns: 60 by default, the time a renewal takes to prepare.
              */
-            account_id: string;
-            /** @description The account's name. */
-            account_name: string;
+            contract_ending_days: number;
             /**
-             * Format: uuid
-             * @description Whose item it is: the visit's, action's, callback's or contract's
-             *     owner, the ticket's assignee (null: unassigned), the rep who asked
-             *     for a decision (the account's or the plan's owner).
+             * Format: int32
+             * @description An opportunity lost within this many days warns: 30 by default.
              */
-            assignee_id?: string | null;
-            /** @description Their display name. */
-            assignee_name?: string | null;
+            lost_opportunity_days: number;
             /**
-             * Format: date-time
-             * @description When it is due: the visit's time, the SLA's end, the start (UTC) of
-             *     an action's, callback's or contract's day, the last day a decision
-             *     may wait.
+             * Format: int32
+             * @description A callback's satisfaction at or below this (1-5) warns: 2 by default,
+             *     "dissatisfied" or worse on the callback scale.
              */
-            due_at: string;
-            /** @description What it asks. */
-            kind: components["schemas"]["ItemKind"];
-            /** @description Whether it is late. */
-            overdue: boolean;
-            /** @description The rule that put it here, in a short English sentence. */
-            reason: string;
-            /** @description The record to open. */
-            record: components["schemas"]["RecordRef"];
-        };
-        /** @description The caller's worklist. */
-        Worklist: {
+            low_satisfaction_at_most: number;
             /**
-             * Format: date-time
-             * @description The time the rules were applied at.
+             * Format: int32
+             * @description Signed revenue down by more than this percentage against the period
+             *     before warns: 30 by default.
              */
-            as_of: string;
-            /** @description Every item counted per person, most items first. */
-            by_assignee: components["schemas"]["AssigneeSummary"][];
+            revenue_drop_percent: number;
             /**
-             * @description The most urgent items, up to `limit`: overdue ones first, the latest
-             *     first among them, then by due time.
+             * Format: int32
+             * @description The period, in days, of signed revenue compared with the period
+             *     before: 365 by default (a year against the year before, which evens
+             *     out seasons).
              */
-            items: components["schemas"]["WorkItem"][];
+            revenue_period_days: number;
             /**
-             * Format: int64
-             * @description Every item the rules found, `items` and beyond.
+             * Format: double
+             * @description How far the average satisfaction must fall, period over period, to
+             *     warn: 0.5 points by default (a whole point is too late).
              */
-            total: number;
+            satisfaction_drop: number;
+            /**
+             * Format: int32
+             * @description The period, in days, over which satisfaction is averaged and compared
+             *     with the period before: 90 by default, a quarter.
+             */
+            satisfaction_period_days: number;
         };
     };
     responses: never;
@@ -4672,6 +4838,16 @@ export interface operations {
                 segment?: components["schemas"]["Segment"];
                 /** @description In this lifecycle stage. */
                 stage?: components["schemas"]["Stage"];
+                /** @description In this health band. */
+                health_band?: components["schemas"]["HealthBand"];
+                /** @description With a health of at most this. */
+                max_health?: number;
+                /** @description With this warning holding. */
+                warning?: components["schemas"]["WarningCode"];
+                /** @description Whose next visit is overdue (true) or not (false). */
+                visit_overdue?: boolean;
+                /** @description With an at-risk proposal waiting (true) or not (false). */
+                at_risk_proposed?: boolean;
                 /** @description Changed at or after this time (RFC 3339). */
                 updated_since?: string;
                 /** @description Name contains this text (case-insensitive). */
@@ -5440,6 +5616,406 @@ export interface operations {
             };
         };
     };
+    confirmAtRisk: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Apply only if the ETag still matches */
+                "If-Match"?: string | null;
+                /** @description Makes the request safe to repeat: a repeat with the same key answers what the first answered (marked `Idempotent-Replayed: true`) and has no further effect. Keys are per user and kept 24 hours; a key reused for another request is a 422 `idempotency_key_reused`, one whose first request still runs a 409 `idempotency_key_in_flight`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: an account as the API shows it */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountView"];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    dismissAtRisk: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Apply only if the ETag still matches */
+                "If-Match"?: string | null;
+                /** @description Makes the request safe to repeat: a repeat with the same key answers what the first answered (marked `Idempotent-Replayed: true`) and has no further effect. Keys are per user and kept 24 hours; a key reused for another request is a 422 `idempotency_key_reused`, one whose first request still runs a 409 `idempotency_key_in_flight`. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description Account id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: an account as the API shows it */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountView"];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getOrgChart: {
         parameters: {
             query?: never;
@@ -6017,6 +6593,369 @@ export interface operations {
             };
         };
     };
+    listSweeps: {
+        parameters: {
+            query?: {
+                /** @description How many of the latest runs (default 20, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepRun"][];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getInsight: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: the insight settings */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InsightSettings"];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putInsight: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Apply only if the ETag still matches */
+                "If-Match"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InsightSettings"];
+            };
+        };
+        responses: {
+            /** @description OK: insight settings after a change */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InsightUpdate"];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getTiering: {
         parameters: {
             query?: never;
@@ -6270,6 +7209,93 @@ export interface operations {
              *     - `callback_required`: a complaint closes only once a callback after it is done
              */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAtRiskProposals: {
+        parameters: {
+            query?: {
+                /** @description Only accounts of this team. */
+                team_id?: string;
+                /** @description Page size (default 50), up to the server's `max_page_size` (500 unless configured). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: one page of `AccountView` items, with the cursor of the next */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AccountView"];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15071,98 +16097,6 @@ export interface operations {
              *     - `callback_required`: a complaint closes only once a callback after it is done
              */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /**
-             * @description The server failed:
-             *
-             *     - `internal_error`: the server failed; the request may be retried
-             */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    getWorklist: {
-        parameters: {
-            query?: {
-                /**
-                 * @description Items to return (default 100), up to the server's `max_page_size`
-                 *     (500 unless configured); the counts cover them all.
-                 */
-                limit?: number;
-                /** @description Only these kinds, comma-separated (`visit_overdue,ticket_past_sla`). */
-                kinds?: string;
-                /**
-                 * @description Only this person's items as they see them (with the unassigned
-                 *     tickets at the accounts they own): a rep may name himself, a manager
-                 *     herself and the users of the teams she leads, others anyone.
-                 */
-                user_id?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK: the caller's worklist */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Worklist"];
-                };
-            };
-            /**
-             * @description The request is malformed:
-             *
-             *     - `malformed_json`: the body is not JSON
-             *     - `duplicate_member`: a JSON object of the body names a member twice
-             *     - `invalid_path`: a path parameter is not of its type
-             *     - `invalid_query`: a query parameter is not of its type or out of its range
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /**
-             * @description No valid credentials:
-             *
-             *     - `missing_token`: no access token
-             *     - `invalid_token`: the access token is malformed, forged or expired
-             *     - `session_revoked`: the session was ended; log in again
-             *     - `user_inactive`: the user is deactivated
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /**
-             * @description The caller sees the record but may not do this:
-             *
-             *     - `role_forbidden`: the caller's role may not do this
-             */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };

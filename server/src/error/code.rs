@@ -164,6 +164,7 @@ error_codes! {
     AlreadyCheckedOut = ("already_checked_out", Conflict, "the visit is checked out already"),
     VisitClosed = ("visit_closed", Conflict, "the visit is done or cancelled"),
     VisitNotCheckedOut = ("onsite_visit_not_checked", UnprocessableEntity, "an onsite visit is completed by checking in and out on site (setting visits.onsite_completion_requires_check)"),
+    AtRiskDecisionForbidden = ("at_risk_decision_forbidden", Forbidden, "only the account's managers confirm or dismiss an at-risk proposal"),
     NoAtRiskProposal = ("no_at_risk_proposal", Conflict, "the account has no at-risk proposal to confirm or dismiss"),
     NoTierProposal = ("no_tier_proposal", Conflict, "the account has no tier proposal to confirm or reject"),
     OpportunityNotWon = ("opportunity_not_won", Conflict, "only a won opportunity becomes a contract"),

@@ -77,19 +77,26 @@ pub struct Warning {
 pub struct AccountInsight {
     /// Health, 0-100, from its warnings; null for an account not followed
     /// (stage `identified` or `lost`).
+    #[schema(required = true)]
     pub health: Option<i64>,
     /// The band its health falls in.
+    #[schema(required = true)]
     pub health_band: Option<HealthBand>,
     /// The warnings that hold, by code.
+    #[schema(required = true)]
     pub warnings: Vec<Warning>,
     /// When its last effective visit was checked in.
+    #[schema(required = true)]
     pub last_visit_at: Option<DateTime<Utc>>,
     /// When its next visit is due under its tier's cadence.
+    #[schema(required = true)]
     pub next_visit_due: Option<DateTime<Utc>>,
     /// Whether that time has passed.
+    #[schema(required = true)]
     pub visit_overdue: bool,
     /// When the server proposed moving it to `at_risk`, while a manager has
     /// not decided.
+    #[schema(required = true)]
     pub at_risk_proposed_at: Option<DateTime<Utc>>,
 }
 
@@ -99,6 +106,23 @@ impl AccountInsight {
         self.visit_overdue = self.next_visit_due.is_some_and(|due| due < now);
     }
 }
+
+/// An account row as a refresh reads it: id, stage, tier, created, the
+/// codes of a dismissed proposal, the stored view.
+type AccountRow = (
+    Uuid,
+    String,
+    Option<String>,
+    DateTime<Utc>,
+    Option<String>,
+    Value,
+);
+
+/// A rated callback: account, id, when done, satisfaction.
+type RatedRow = (Uuid, Uuid, Option<DateTime<Utc>>, Option<i64>);
+
+/// An open ticket: account, id, type, opened, SLA due.
+type TicketRow = (Uuid, Uuid, String, DateTime<Utc>, DateTime<Utc>);
 
 /// The account row's parts a refresh reads.
 struct Current {
@@ -135,6 +159,15 @@ pub async fn accounts(
     Ok((all, changed))
 }
 
+/// Refreshes one account after a write outside the unit of work (a
+/// contract's), in the writer's transaction, with the settings in force.
+pub async fn after_write(conn: &impl ConnectionTrait, account: Uuid) -> ApiResult<()> {
+    let settings = super::settings::current(conn).await?.settings;
+    accounts(conn, &settings, &[account], Locking::Wait, Utc::now())
+        .await
+        .map(drop)
+}
+
 async fn refresh_batch(
     conn: &impl ConnectionTrait,
     settings: &InsightSettings,
@@ -164,14 +197,7 @@ async fn refresh_batch(
             }
         };
     }
-    let rows: Vec<(
-        Uuid,
-        String,
-        Option<String>,
-        DateTime<Utc>,
-        Option<String>,
-        Value,
-    )> = query.into_tuple().all(conn).await?;
+    let rows: Vec<AccountRow> = query.into_tuple().all(conn).await?;
     if rows.is_empty() {
         return Ok(0);
     }
@@ -468,7 +494,7 @@ async fn read_facts(
     }
 
     let period = Duration::days(w.satisfaction_period_days.into());
-    let rated: Vec<(Uuid, Uuid, Option<DateTime<Utc>>, Option<i64>)> = callback::Entity::find()
+    let rated: Vec<RatedRow> = callback::Entity::find()
         .select_only()
         .columns([
             callback::Column::AccountId,
@@ -490,7 +516,7 @@ async fn read_facts(
         }
     }
 
-    let open: Vec<(Uuid, Uuid, String, DateTime<Utc>, DateTime<Utc>)> = ticket::Entity::find()
+    let open: Vec<TicketRow> = ticket::Entity::find()
         .select_only()
         .columns([
             ticket::Column::AccountId,

@@ -117,7 +117,8 @@ pub struct HealthRules {
     /// Points an info signal takes: 5 by default.
     #[schema(minimum = 0, maximum = 100)]
     pub info_penalty: u32,
-    /// Health below this is `watch`: 80 by default (one warning is worth a look).
+    /// Health below this is `watch`: 90 by default (one warning is worth a
+    /// look; an info signal alone is not).
     #[schema(minimum = 1, maximum = 100)]
     pub watch_below: u32,
     /// Health below this is `at_risk`, and the server proposes moving the
@@ -167,7 +168,7 @@ impl Default for InsightSettings {
                 critical_penalty: 40,
                 warning_penalty: 15,
                 info_penalty: 5,
-                watch_below: 80,
+                watch_below: 90,
                 at_risk_below: 50,
             },
         }
@@ -346,7 +347,7 @@ mod tests {
         let mut bad = InsightSettings::default();
         bad.cadence.key = 0;
         bad.warnings.satisfaction_drop = f64::NAN;
-        bad.health.at_risk_below = 90;
+        bad.health.at_risk_below = 95;
         let fields: Vec<_> = violations(&bad)
             .into_iter()
             .map(|v| (v.field, v.code))

@@ -6,9 +6,10 @@ use crate::access::{account_scope, can_see_account, managed_scope, manages};
 use crate::auth::{AuthUser, Role};
 use crate::config::{Settings, TieringSettings};
 use crate::db::{insert_each, upsert_each};
-use crate::entities::{account, account_share, team, user};
+use crate::entities::{account, account_share, account_warning, team, user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::insight::refresh::AccountInsight;
+use crate::insight::signals::{HealthBand, WarningCode};
 use crate::records::kind::{Pending, SyncedKind};
 use crate::records::page::{self, Page};
 use crate::state::AppState;
@@ -79,6 +80,17 @@ pub struct AccountFilter {
     pub segment: Option<Segment>,
     /// In this lifecycle stage.
     pub stage: Option<Stage>,
+    /// In this health band.
+    pub health_band: Option<HealthBand>,
+    /// With a health of at most this.
+    #[param(minimum = 0, maximum = 100)]
+    pub max_health: Option<i64>,
+    /// With this warning holding.
+    pub warning: Option<WarningCode>,
+    /// Whose next visit is overdue (true) or not (false).
+    pub visit_overdue: Option<bool>,
+    /// With an at-risk proposal waiting (true) or not (false).
+    pub at_risk_proposed: Option<bool>,
     /// Changed at or after this time (RFC 3339).
     pub updated_since: Option<DateTime<Utc>>,
     /// Name contains this text (case-insensitive).
@@ -200,6 +212,7 @@ pub async fn list(
     if let Some(stage) = filter.stage {
         condition = condition.add(account::Column::Stage.eq(stage.as_str()));
     }
+    condition = insight_filters(condition, &filter)?;
     if let Some(since) = filter.updated_since {
         condition = condition.add(account::Column::UpdatedAt.gte(since));
     }
@@ -227,6 +240,52 @@ pub async fn list(
     .await?;
     let items = rows.iter().map(view_of).collect::<ApiResult<Vec<_>>>()?;
     Ok(Page::from_overfetch(items, limit, |view| view.id.0))
+}
+
+/// The filters on an account's insight: health, warnings, visits due,
+/// proposals.
+fn insight_filters(mut condition: Condition, filter: &AccountFilter) -> ApiResult<Condition> {
+    if let Some(band) = filter.health_band {
+        condition = condition.add(account::Column::HealthBand.eq(band.as_str()));
+    }
+    if let Some(max_health) = filter.max_health {
+        if !(0..=100).contains(&max_health) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
+                "max_health runs from 0 to 100",
+            ));
+        }
+        condition = condition.add(account::Column::Health.lte(max_health));
+    }
+    if let Some(code) = filter.warning {
+        condition = condition.add(
+            account::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(account_warning::Column::AccountId)
+                    .from(account_warning::Entity)
+                    .and_where(account_warning::Column::Code.eq(code.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    let now = Utc::now();
+    match filter.visit_overdue {
+        Some(true) => condition = condition.add(account::Column::NextVisitDue.lt(now)),
+        Some(false) => {
+            condition = condition.add(
+                Condition::any()
+                    .add(account::Column::NextVisitDue.is_null())
+                    .add(account::Column::NextVisitDue.gte(now)),
+            );
+        }
+        None => {}
+    }
+    match filter.at_risk_proposed {
+        Some(true) => condition = condition.add(account::Column::AtRiskProposedAt.is_not_null()),
+        Some(false) => condition = condition.add(account::Column::AtRiskProposedAt.is_null()),
+        None => {}
+    }
+    Ok(condition)
 }
 
 /// Who may own an account the caller assigns: an active rep, manager or
@@ -682,8 +741,26 @@ pub async fn tier_proposals(
     if !caller.role.supervises() {
         return Err(tier_forbidden());
     }
+    decisions_waiting(
+        state,
+        caller,
+        filter,
+        account::Column::ProposedTier.is_not_null(),
+    )
+    .await
+}
+
+/// The accounts the caller decides on (an account's managers: see
+/// [`manages`]; a manager not on the accounts only shared with her) that
+/// match `waiting`, newest first.
+async fn decisions_waiting(
+    state: &AppState,
+    caller: &AuthUser,
+    filter: TierProposalFilter,
+    waiting: sea_orm::sea_query::SimpleExpr,
+) -> ApiResult<Page<AccountView>> {
     let limit = Page::<AccountView>::limit(filter.limit, state.settings.server.max_page_size)?;
-    let mut condition = tier_proposal_condition(caller);
+    let mut condition = decisions_condition(caller, waiting);
     if let Some(team) = filter.team_id {
         condition = condition.add(account::Column::TeamId.eq(team));
     }
@@ -699,14 +776,128 @@ pub async fn tier_proposals(
     Ok(Page::from_overfetch(items, limit, |view| view.id.0))
 }
 
-/// The accounts with a tier proposal that `caller` decides: those they
+/// The accounts matching `waiting` that `caller` decides on: those they
 /// [`manages`] (a manager: not the accounts merely shared with them), not
-/// deleted. The list of proposals and the worklist both ask this.
-pub fn tier_proposal_condition(caller: &AuthUser) -> Condition {
+/// deleted. The lists of decisions waiting and the worklist ask this.
+pub fn decisions_condition(
+    caller: &AuthUser,
+    waiting: sea_orm::sea_query::SimpleExpr,
+) -> Condition {
     managed_scope(caller)
         .unwrap_or_else(Condition::all)
-        .add(account::Column::ProposedTier.is_not_null())
+        .add(waiting)
         .add(account::Column::Deleted.eq(false))
+}
+
+/// The accounts with a tier proposal that `caller` decides (see
+/// [`decisions_condition`]).
+pub fn tier_proposal_condition(caller: &AuthUser) -> Condition {
+    decisions_condition(caller, account::Column::ProposedTier.is_not_null())
+}
+
+/// The accounts the caller [`manages`] that the server proposes moving to
+/// `at_risk`, newest first, each with its health and warnings; for
+/// managers and above.
+pub async fn at_risk_proposals(
+    state: &AppState,
+    caller: &AuthUser,
+    filter: TierProposalFilter,
+) -> ApiResult<Page<AccountView>> {
+    if !caller.role.supervises() {
+        return Err(at_risk_forbidden());
+    }
+    decisions_waiting(
+        state,
+        caller,
+        filter,
+        account::Column::AtRiskProposedAt.is_not_null(),
+    )
+    .await
+}
+
+fn at_risk_forbidden() -> ApiError {
+    ApiError::new(
+        ErrorCode::AtRiskDecisionForbidden,
+        "only the account's managers decide on an at-risk proposal",
+    )
+}
+
+/// The warning codes of the at-risk proposal waiting on account `id`, if
+/// the caller [`manages`] it.
+async fn pending_at_risk(
+    conn: &impl ConnectionTrait,
+    caller: &AuthUser,
+    id: Uuid,
+) -> ApiResult<(account::Model, Vec<String>)> {
+    let row = visible_row(conn, caller, id).await?;
+    if !manages(caller, row.owner_id, row.team_id) {
+        return Err(at_risk_forbidden());
+    }
+    if row.at_risk_proposed_at.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::NoAtRiskProposal,
+            "the account has no at-risk proposal waiting",
+        ));
+    }
+    let insight = AccountInsight::deserialize(&row.body).map_err(ApiError::internal)?;
+    let codes = insight
+        .warnings
+        .iter()
+        .map(|w| w.code.as_str().to_owned())
+        .collect();
+    Ok((row, codes))
+}
+
+/// Confirms the server's proposal: the account moves to `at_risk` with its
+/// warning codes as the reasons, as one change devices receive (the
+/// proposal clears with the move).
+pub async fn confirm_at_risk(
+    state: &AppState,
+    caller: &AuthUser,
+    id: Uuid,
+    precondition: Option<&Precondition>,
+) -> ApiResult<AccountView> {
+    let (_, codes) = pending_at_risk(state.db.conn(), caller, id).await?;
+    write::patch::<Accounts>(state, caller, id, precondition, |_| {
+        let mut patch = Map::new();
+        patch.insert("stage".into(), json(&Stage::AtRisk));
+        patch.insert("risk_reasons".into(), json(&codes));
+        Ok(patch.into())
+    })
+    .await
+}
+
+/// Turns the server's proposal down: it is not made again for the same
+/// warnings while the account stays in the at-risk band.
+pub async fn dismiss_at_risk(
+    state: &AppState,
+    caller: &AuthUser,
+    id: Uuid,
+    precondition: Option<&Precondition>,
+) -> ApiResult<AccountView> {
+    let txn = state.db.begin_write().await?;
+    let (row, codes) = pending_at_risk(&txn, caller, id).await?;
+    super::check_precondition(precondition, row.version)?;
+    let mut view = view_of(&row)?;
+    view.insight.at_risk_proposed_at = None;
+    account::Entity::update_many()
+        .col_expr(
+            account::Column::AtRiskProposedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            account::Column::AtRiskDismissed,
+            Expr::value(codes.join(",")),
+        )
+        .col_expr(
+            account::Column::Body,
+            Expr::value(serde_json::to_value(&view).map_err(ApiError::internal)?),
+        )
+        .filter(account::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(view)
 }
 
 /// Writes the rows, shares and scope history of many accounts: one look-up

@@ -544,6 +544,7 @@ pub async fn create(
     .insert(conn)
     .await
     .map_err(unique_number)?;
+    crate::insight::refresh::after_write(conn, row.account_id).await?;
     tracing::info!(contract_id = %id, "contract created");
     ContractView::try_from(row)
 }
@@ -734,6 +735,7 @@ pub async fn update(
     .update(&txn)
     .await
     .map_err(unique_number)?;
+    crate::insight::refresh::after_write(&txn, row.account_id).await?;
     txn.commit().await?;
     tracing::info!(contract_id = %id, version = updated.version, "contract changed");
     ContractView::try_from(updated)

@@ -147,7 +147,9 @@ pub enum Metric {
     SignedContracts,
     /// A count of strategic or key accounts created in the period.
     NewKeyAccounts,
-    /// A count of completed visits planned in the period.
+    /// A count of the effective visits (有效拜访) planned in the period; of
+    /// every completed visit when an admin turns
+    /// `visits.targets_count_effective_only` off.
     Visits,
 }
 
@@ -1197,6 +1199,14 @@ async fn progress_of(conn: &impl ConnectionTrait, target: &Target) -> ApiResult<
                 .filter(visit::Column::PlannedAt.lt(to))
                 .filter(visit::Column::Status.eq(VisitStatus::Completed.as_str()))
                 .filter(visit::Column::Deleted.eq(false));
+            if crate::insight::settings::current(conn)
+                .await?
+                .settings
+                .visits
+                .targets_count_effective_only
+            {
+                query = query.filter(visit::Column::Effective.eq(true));
+            }
             if let Some(members) = members {
                 query = query.filter(visit::Column::OwnerId.in_subquery(members));
             }

@@ -7,7 +7,7 @@ use crate::access::visible_account_ids;
 use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::db::upsert_each;
-use crate::entities::{account, visit};
+use crate::entities::{account, server_value, visit};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::accounts::AccountView;
 use crate::records::kind::{Pending, SyncedKind};
@@ -18,9 +18,9 @@ use kam_sync_core::geo::GeoPoint;
 use kam_sync_core::ids::{UserId, VisitId};
 use kam_sync_core::visit::{CheckPoint, VisitStatus, VisitType};
 use kam_sync_core::{Conflict, Visit, parse_record};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -45,9 +45,11 @@ pub struct VisitView {
     /// with notes). Only effective visits count toward the tier's cadence,
     /// and toward `visits` targets unless an admin says otherwise.
     #[serde(default)]
+    #[schema(required = true)]
     pub effective: bool,
     /// Minutes from check-in to check-out, when both are known.
     #[serde(default)]
+    #[schema(required = true)]
     pub visit_minutes: Option<i64>,
     /// Fields that two writers set concurrently: the value shown and the others.
     pub conflicts: Vec<Conflict>,
@@ -305,6 +307,16 @@ pub async fn update(
     .await
 }
 
+/// Minutes from a visit's check-in to its check-out, when both are known.
+fn minutes_on_site(visit: &Visit) -> Option<i64> {
+    match (&visit.check_in, &visit.check_out) {
+        (Some(check_in), Some(check_out)) if check_out.at >= check_in.at => {
+            Some((check_out.at - check_in.at).num_minutes())
+        }
+        _ => None,
+    }
+}
+
 /// Whether a visit is effective (see [`VisitView::effective`]); `too_far`
 /// says its check-in was flagged too far from the account.
 pub fn is_effective(visit: &Visit, too_far: bool) -> bool {
@@ -366,12 +378,7 @@ pub async fn materialize_all(
             _ => None,
         };
         let too_far = distance.is_some_and(|d| d > max_distance_m);
-        let visit_minutes = match (&visit.check_in, &visit.check_out) {
-            (Some(check_in), Some(check_out)) if check_out.at >= check_in.at => {
-                Some((check_out.at - check_in.at).num_minutes())
-            }
-            _ => None,
-        };
+        let visit_minutes = minutes_on_site(&visit);
         let view = VisitView {
             id: VisitId(item.id),
             check_in_distance_m: distance,
@@ -433,6 +440,92 @@ pub async fn materialize_all(
     )
     .await?;
     Ok(views)
+}
+
+/// The `server_values` row noting that the visits written before visits
+/// carried their insight columns have them.
+const INSIGHT_BACKFILLED: &str = "visit_insight_backfilled";
+
+/// Visits re-read per batch by [`backfill_insight_once`].
+const BACKFILL_BATCH: u64 = 1_000;
+
+/// Fills the insight columns of the visit rows written before they existed
+/// (check-in and check-out times, minutes on site, effective) from their
+/// stored views, then refreshes every account, once per database: at the
+/// first start after the migration that added them. Servers starting
+/// together may both do it; it is idempotent.
+pub async fn backfill_insight_once(db: &crate::db::Db) -> ApiResult<()> {
+    let conn = db.conn();
+    if server_value::Entity::find_by_id(INSIGHT_BACKFILLED.to_owned())
+        .one(conn)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let mut after: Option<Uuid> = None;
+    loop {
+        let mut query = visit::Entity::find()
+            .select_only()
+            .column(visit::Column::Id)
+            .column(visit::Column::Body)
+            .order_by_asc(visit::Column::Id)
+            .limit(BACKFILL_BATCH);
+        if let Some(last) = after {
+            query = query.filter(visit::Column::Id.gt(last));
+        }
+        let rows: Vec<(Uuid, Value)> = query.into_tuple().all(conn).await?;
+        let Some((last, _)) = rows.last() else {
+            break;
+        };
+        after = Some(*last);
+        let txn = db.begin_write().await?;
+        for (id, body) in rows {
+            let mut view: VisitView = serde_json::from_value(body).map_err(ApiError::internal)?;
+            let visit = &view.visit;
+            view.effective = is_effective(visit, view.check_in_too_far);
+            view.visit_minutes = minutes_on_site(visit);
+            visit::Entity::update_many()
+                .col_expr(
+                    visit::Column::CheckedInAt,
+                    Expr::value(visit.check_in.as_ref().map(|c| c.at)),
+                )
+                .col_expr(
+                    visit::Column::CheckedOutAt,
+                    Expr::value(visit.check_out.as_ref().map(|c| c.at)),
+                )
+                .col_expr(visit::Column::VisitMinutes, Expr::value(view.visit_minutes))
+                .col_expr(visit::Column::Effective, Expr::value(view.effective))
+                .col_expr(
+                    visit::Column::Body,
+                    Expr::value(serde_json::to_value(&view).map_err(ApiError::internal)?),
+                )
+                .filter(visit::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+    }
+    let (accounts, changed) = crate::insight::sweep::refresh_all(db, Utc::now()).await?;
+    server_value::Entity::insert(server_value::ActiveModel {
+        name: Set(INSIGHT_BACKFILLED.to_owned()),
+        value: Set(Utc::now().to_rfc3339()),
+    })
+    .on_conflict(
+        OnConflict::column(server_value::Column::Name)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    if changed > 0 {
+        tracing::info!(
+            accounts,
+            changed,
+            "gave the existing visits and accounts their insight"
+        );
+    }
+    Ok(())
 }
 
 /// Visits as a synced kind.

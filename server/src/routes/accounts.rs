@@ -36,7 +36,10 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(delete_account)
         .service(list_tier_proposals)
         .service(confirm_tier)
-        .service(reject_tier);
+        .service(reject_tier)
+        .service(list_at_risk_proposals)
+        .service(confirm_at_risk)
+        .service(dismiss_at_risk);
 }
 
 /// List the accounts in the caller's scope, newest first.
@@ -236,5 +239,72 @@ async fn reject_tier(
         if_match(&req).as_ref(),
     )
     .await?;
+    Ok(record_response(StatusCode::OK, view.version, &view))
+}
+
+/// List the accounts the server proposes moving to `at_risk` (their health
+/// fell into the at-risk band), in the caller's scope, newest first, each
+/// with its health and warnings (managers and above).
+#[utoipa::path(
+    tag = "accounts",
+    params(TierProposalFilter),
+    responses((status = 200, body = Page<AccountView>), ListErrors),
+    security(("bearer" = []))
+)]
+#[get("/at-risk-proposals")]
+async fn list_at_risk_proposals(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    filter: web::Query<TierProposalFilter>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok()
+        .json(accounts::at_risk_proposals(&state, &caller, filter.into_inner()).await?))
+}
+
+/// Confirm the server's at-risk proposal: the account moves to `at_risk`
+/// with its warning codes as `risk_reasons`, as one change devices receive
+/// (the account's managers; 409 `no_at_risk_proposal` when none waits).
+#[utoipa::path(
+    tag = "accounts",
+    params(
+        ("id" = Uuid, Path, description = "Account id"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the ETag still matches"),
+    ),
+    responses((status = 200, body = AccountView, headers(("ETag" = String))), WriteErrors),
+    security(("bearer" = []))
+)]
+#[post("/accounts/{id}/at-risk/confirm")]
+async fn confirm_at_risk(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let view = accounts::confirm_at_risk(&state, &caller, id.into_inner(), if_match(&req).as_ref())
+        .await?;
+    Ok(record_response(StatusCode::OK, view.version, &view))
+}
+
+/// Dismiss the server's at-risk proposal: it is not proposed again for the
+/// same warnings while the account stays in the at-risk band (the
+/// account's managers; 409 `no_at_risk_proposal` when none waits).
+#[utoipa::path(
+    tag = "accounts",
+    params(
+        ("id" = Uuid, Path, description = "Account id"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the ETag still matches"),
+    ),
+    responses((status = 200, body = AccountView, headers(("ETag" = String))), WriteErrors),
+    security(("bearer" = []))
+)]
+#[post("/accounts/{id}/at-risk/dismiss")]
+async fn dismiss_at_risk(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let view = accounts::dismiss_at_risk(&state, &caller, id.into_inner(), if_match(&req).as_ref())
+        .await?;
     Ok(record_response(StatusCode::OK, view.version, &view))
 }

@@ -7,7 +7,9 @@ use crate::auth::{AuthUser, Role};
 use crate::config::TieringSettings;
 use crate::error::responses::{ListErrors, ReadErrors, WriteErrors};
 use crate::error::{ApiError, ApiResult};
+use crate::insight::{self, settings::InsightSettings, sweep::SweepRun};
 use crate::org::{self, Branch, DeviceSession, Team, User, UserChanges, UserFilter};
+use crate::records::check_precondition;
 use crate::records::page::Page;
 use crate::routes::body::Json;
 use crate::state::AppState;
@@ -17,6 +19,7 @@ use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
 use kam_sync_core::Violation;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::IntoParams;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -36,7 +39,10 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(list_sessions)
         .service(revoke_sessions)
         .service(get_tiering)
-        .service(put_tiering);
+        .service(put_tiering)
+        .service(get_insight)
+        .service(put_insight)
+        .service(list_sweeps);
 }
 
 const ADMIN: &[Role] = &[Role::Admin];
@@ -468,6 +474,112 @@ async fn put_tiering(
     txn.commit().await?;
     tracing::info!(rescored = update.rescored, "tiering settings replaced");
     Ok(HttpResponse::Ok().json(update))
+}
+
+/// The insight settings in force (admins and directors): the visit cadence
+/// per tier, the effective-visit rules, the warning thresholds and the
+/// health bands. The ETag is their version (0 for the defaults).
+#[utoipa::path(
+    tag = "admin",
+    responses((status = 200, body = InsightSettings, headers(("ETag" = String))), ListErrors),
+    security(("bearer" = []))
+)]
+#[get("/admin/settings/insight")]
+async fn get_insight(state: web::Data<AppState>, caller: AuthUser) -> ApiResult<HttpResponse> {
+    caller.require(&[Role::Admin, Role::Director])?;
+    let current = insight::settings::current(state.db.conn()).await?;
+    Ok(record_response(
+        StatusCode::OK,
+        current.version,
+        &current.settings,
+    ))
+}
+
+/// Insight settings after a change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InsightUpdate {
+    /// The settings now in force.
+    pub settings: InsightSettings,
+    /// Accounts refreshed with them.
+    pub refreshed: i64,
+    /// Accounts whose warnings, health or next visit changed.
+    pub changed: i64,
+}
+
+/// Replace the insight settings (admins), with `If-Match` to refuse (412)
+/// a change made since they were read. Every account is refreshed with
+/// them before the answer.
+#[utoipa::path(
+    tag = "admin",
+    params(("If-Match" = Option<String>, Header, description = "Apply only if the ETag still matches")),
+    request_body = InsightSettings,
+    responses((status = 200, body = InsightUpdate, headers(("ETag" = String))), WriteErrors),
+    security(("bearer" = []))
+)]
+#[put("/admin/settings/insight")]
+async fn put_insight(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    req: HttpRequest,
+    body: Json<InsightSettings>,
+) -> ApiResult<HttpResponse> {
+    caller.require(ADMIN)?;
+    let precondition = if_match(&req);
+    let txn = state.db.begin_write().await?;
+    let stored = insight::settings::replace(&txn, body.into_inner(), |version| {
+        check_precondition(precondition.as_ref(), version)
+    })
+    .await?;
+    txn.commit().await?;
+    let (refreshed, changed) = insight::sweep::refresh_all(&state.db, chrono::Utc::now()).await?;
+    tracing::info!(refreshed, changed, "insight settings replaced");
+    Ok(record_response(
+        StatusCode::OK,
+        stored.version,
+        &InsightUpdate {
+            settings: stored.settings,
+            refreshed,
+            changed,
+        },
+    ))
+}
+
+/// How many sweep runs to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SweepFilter {
+    /// How many of the latest runs (default 20, at most 500).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u64>,
+}
+
+/// The latest runs of the insight sweep, newest first (admins): which node
+/// ran each interval, when, and how many accounts it refreshed.
+#[utoipa::path(
+    tag = "admin",
+    params(SweepFilter),
+    responses((status = 200, body = Vec<SweepRun>), ListErrors),
+    security(("bearer" = []))
+)]
+#[get("/admin/insight/sweeps")]
+async fn list_sweeps(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    filter: web::Query<SweepFilter>,
+) -> ApiResult<HttpResponse> {
+    caller.require(ADMIN)?;
+    let limit = match filter.limit {
+        None => 20,
+        Some(limit @ 1..=500) => limit,
+        Some(_) => {
+            return Err(ApiError::new(
+                crate::error::ErrorCode::InvalidQuery,
+                "limit runs from 1 to 500",
+            ));
+        }
+    };
+    Ok(HttpResponse::Ok().json(insight::sweep::recent(&state.db, limit).await?))
 }
 
 #[cfg(test)]

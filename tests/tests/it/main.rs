@@ -23,6 +23,7 @@ mod csv;
 mod data_at_rest;
 mod http_hardening;
 mod idempotency;
+mod insight;
 mod js_example;
 mod lifecycle;
 mod money;

@@ -209,7 +209,7 @@ async fn the_demo_is_seeded_once_and_tells_its_logins() -> anyhow::Result<()> {
     assert_eq!(chart.roots[0].reports.len(), 3);
     for (path, expected) in [
         ("/opportunities?limit=100", 12),
-        ("/contracts?limit=100", 2),
+        ("/contracts?limit=100", 3),
         ("/account-plans?limit=100", 8),
         ("/tickets?limit=100", 6),
         ("/callbacks?limit=100", 9),
@@ -222,6 +222,39 @@ async fn the_demo_is_seeded_once_and_tells_its_logins() -> anyhow::Result<()> {
             "{path}"
         );
     }
+    let accounts = director.list_accounts("").await?;
+    let shown: BTreeSet<&str> = accounts
+        .iter()
+        .flat_map(|a| a.insight.warnings.iter().map(|w| w.code.as_str()))
+        .collect();
+    // Two need time the seeding cannot stage: a ticket past its SLA and a
+    // fall in satisfaction over a quarter.
+    let expected = BTreeSet::from([
+        "contract_ending",
+        "decision_maker_opposed",
+        "low_satisfaction",
+        "no_champion",
+        "no_decision_maker",
+        "no_recent_visit",
+        "open_complaint",
+        "opportunity_lost",
+        "revenue_falling",
+        "visits_overdue",
+    ]);
+    assert_eq!(
+        shown
+            .intersection(&expected)
+            .copied()
+            .collect::<BTreeSet<_>>(),
+        expected,
+        "the demo shows these warnings"
+    );
+    assert!(
+        accounts
+            .iter()
+            .any(|a| a.insight.at_risk_proposed_at.is_some()),
+        "the demo has an at-risk proposal to decide"
+    );
     Ok(())
 }
 

@@ -609,8 +609,8 @@ async fn revenue_progress_sums_the_contracts_signed_in_the_period_by_the_subject
 }
 
 #[tokio::test]
-async fn progress_counts_new_key_accounts_and_completed_visits_of_the_period() -> anyhow::Result<()>
-{
+async fn progress_counts_new_key_accounts_and_effective_or_completed_visits_of_the_period()
+-> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
     let manager = app.login_as(&org.manager).await?;
@@ -646,12 +646,17 @@ async fn progress_counts_new_key_accounts_and_completed_visits_of_the_period() -
     let planned_at = month.and_hms_opt(1, 0, 0).unwrap_or_default().and_utc();
     let here = json!({ "location": { "lat": 30.27, "lon": 120.15 } });
     let mut visits = Vec::new();
-    for _ in 0..3 {
+    let done_step = json!({ "done": true });
+    let all_steps = json!({ "identify": done_step, "probe": done_step, "recommend": done_step, "close": done_step, "follow_up": done_step });
+    for i in 0..3 {
+        // Only the first records its five steps: the one effective visit.
+        let mut body =
+            json!({ "account_id": account.id, "planned_at": planned_at, "type": "onsite" });
+        if i == 0 {
+            body["steps"] = all_steps.clone();
+        }
         let visit: Value = rep_a1
-            .post(
-                "/visits",
-                &json!({ "account_id": account.id, "planned_at": planned_at, "type": "onsite" }),
-            )
+            .post("/visits", &body)
             .await?
             .ensure_status(201)?
             .json()?;
@@ -711,13 +716,27 @@ async fn progress_counts_new_key_accounts_and_completed_visits_of_the_period() -
         "key and strategic accounts of team A"
     );
     assert_eq!(accounts.attainment, Some(0.5));
-    let done = progress_of(done).await?;
+    let effective = progress_of(done.clone()).await?;
     assert_eq!(
-        done.actual,
+        effective.actual,
+        Total::from_major(1),
+        "effective visits planned this month"
+    );
+    assert_eq!(effective.attainment, Some(0.125));
+    let admin = app.login_as(&org.admin).await?;
+    let mut settings: Value = admin.read("/admin/settings/insight").await?;
+    settings["visits"]["targets_count_effective_only"] = json!(false);
+    admin
+        .put("/admin/settings/insight", &settings)
+        .await?
+        .ensure_status(200)?;
+    let completed = progress_of(done).await?;
+    assert_eq!(
+        completed.actual,
         Total::from_major(2),
         "completed visits planned this month"
     );
-    assert_eq!(done.attainment, Some(0.25));
+    assert_eq!(completed.attainment, Some(0.25));
     Ok(())
 }
 

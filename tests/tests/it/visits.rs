@@ -737,7 +737,9 @@ async fn checking_in_to_a_cancelled_or_completed_visit_is_409_visit_closed() -> 
     let mut body = new_visit(account.id);
     body["status"] = json!("cancelled");
     let cancelled = plan(&rep, body).await?;
-    let closed_by_hand = plan(&rep, new_visit(account.id)).await?;
+    let mut phone = new_visit(account.id);
+    phone["type"] = json!("phone");
+    let closed_by_hand = plan(&rep, phone).await?;
     rep.patch(
         &format!("/visits/{}", closed_by_hand.id),
         &json!({ "status": "completed" }),
