@@ -162,7 +162,7 @@ async fn make(session: &Session, owner: Uuid, name: &str) -> anyhow::Result<Made
     })
 }
 
-fn item<'a>(list: &'a Worklist, kind: ItemKind, id: Uuid) -> anyhow::Result<&'a WorkItem> {
+fn item(list: &Worklist, kind: ItemKind, id: Uuid) -> anyhow::Result<&WorkItem> {
     list.items
         .iter()
         .find(|i| i.kind == kind && (i.record.id == id || i.record.item_id == Some(id)))
