@@ -108,6 +108,25 @@ pub fn manages(user: &AuthUser, owner: Uuid, team: Option<Uuid>) -> bool {
     }
 }
 
+/// The accounts `user` [`manages`], as a condition on `accounts` within
+/// their scope (`None`: all): what an admin or a director sees; for a
+/// manager, the accounts they own or whose team they lead, not those merely
+/// shared with them; for a rep or the service desk, none.
+pub fn managed_scope(user: &AuthUser) -> Option<Condition> {
+    let scope = account_scope(user);
+    match user.role {
+        Role::Admin | Role::Director => scope,
+        Role::Manager => Some(
+            scope.unwrap_or_else(Condition::all).add(
+                Condition::any()
+                    .add(account::Column::OwnerId.eq(user.id.0))
+                    .add(account::Column::TeamId.is_in(user.led_teams.iter().map(|t| t.0))),
+            ),
+        ),
+        Role::Rep | Role::Service => Some(Condition::all().add(Expr::cust("1 = 0"))),
+    }
+}
+
 /// Refuses roles that only read records.
 pub fn require_writer(user: &AuthUser) -> Result<(), ApiError> {
     if user.role == Role::Service {

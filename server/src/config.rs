@@ -34,6 +34,8 @@ pub struct Settings {
     /// The insight sweep (the thresholds themselves are admin settings:
     /// `/admin/settings/insight`).
     pub insight: InsightSweepSettings,
+    /// How far ahead the worklist looks.
+    pub worklist: WorklistSettings,
 }
 
 /// How often the insight sweep refreshes every account.
@@ -43,6 +45,24 @@ pub struct InsightSweepSettings {
     /// Seconds between sweeps; one node of those sharing the database runs
     /// each. 0 turns the sweep off (writes still refresh what they touch).
     pub sweep_interval_secs: u64,
+}
+
+/// How far ahead the worklist (`GET /api/v1/worklist`) looks, and how long
+/// a decision may wait before it counts as overdue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorklistSettings {
+    /// Planned visits, open plan actions and planned callbacks due within
+    /// this many days from now show as due (default 2; 0: only today's).
+    pub due_days: u32,
+    /// Open tickets whose SLA ends within this many hours show as near
+    /// their SLA (default 8).
+    pub near_sla_hours: u32,
+    /// Active contracts ending within this many days show (default 60).
+    pub contract_ending_days: u32,
+    /// Days a tier proposal or a resource request may wait, from its
+    /// record's last change, before it counts as overdue (default 3).
+    pub decision_days: u32,
 }
 
 /// How an account's scores make its score (0-100) and its suggested tier (识别与定位).
@@ -250,7 +270,11 @@ impl Settings {
             .set_default("service.sla_hours.critical", 4)?
             .set_default("service.sla_hours.high", 24)?
             .set_default("service.sla_hours.medium", 72)?
-            .set_default("service.sla_hours.low", 168)
+            .set_default("service.sla_hours.low", 168)?
+            .set_default("worklist.due_days", 2)?
+            .set_default("worklist.near_sla_hours", 8)?
+            .set_default("worklist.contract_ending_days", 60)?
+            .set_default("worklist.decision_days", 3)
     }
 }
 

@@ -33,3 +33,4 @@ pub mod sync;
 pub mod telemetry;
 pub mod tiering;
 pub mod totals;
+pub mod worklist;

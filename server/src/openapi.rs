@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         (name = "targets", description = "Sales targets per period and org level, their decomposition and progress"),
         (name = "reports", description = "Sales analysis per branch, team or rep: sales against targets, pipeline, funnel, service, accounts"),
         (name = "import", description = "Records in and out as CSV"),
+        (name = "worklist", description = "What the caller should do next, most urgent first (see docs/worklist.md)"),
         (name = "sync", description = "Offline-first sync of record documents (see docs/sync-protocol.md)"),
     )
 )]

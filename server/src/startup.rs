@@ -22,7 +22,8 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 /// The state of a server on `db`, ready to serve: the settings are checked,
 /// then the state is made ([`AppState::new`]) and what older versions left
-/// out is filled in (account scores, record timelines).
+/// out is filled in (account scores, record timelines, plan actions and
+/// resource requests as rows).
 pub async fn prepare(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     let tiering = tiering::violations(&settings.tiering);
     if !tiering.is_empty() {
@@ -42,6 +43,9 @@ pub async fn prepare(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     records::visits::backfill_insight_once(&state.db)
         .await
         .map_err(|err| anyhow::anyhow!("cannot give the existing visits their insight: {err:?}"))?;
+    records::account_plans::backfill_items_once(state.db.conn())
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot write the existing plans' actions: {err:?}"))?;
     Ok(state)
 }
 

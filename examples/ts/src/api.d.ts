@@ -1358,6 +1358,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/worklist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the caller should do next, most urgent first
+         * @description What the caller should do next, most urgent first: visits due or still
+         *     planned after their time, plan actions due, callbacks due, tickets near
+         *     or past their SLA, tier proposals and resource requests to decide
+         *     (managers and above), contracts ending. Overdue items come first, the
+         *     latest first among them, then the others by due time; `by_assignee`
+         *     counts every item per person (a manager's team grouped by rep). A rep
+         *     sees his own items, a manager hers and her teams', a director or an
+         *     admin everyone's in scope, the service desk its ticket and callback
+         *     queue. Computed from the records at each call; the windows are the
+         *     server's `worklist` settings.
+         */
+        get: operations["getWorklist"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1728,6 +1757,25 @@ export interface components {
             region?: string | null;
             /** @description Street and number. */
             street?: string | null;
+        };
+        /** @description One person's share of the worklist. */
+        AssigneeSummary: {
+            /**
+             * Format: uuid
+             * @description The person (null: tickets nobody is assigned).
+             */
+            assignee_id?: string | null;
+            /** @description Their display name. */
+            assignee_name?: string | null;
+            /** @description Their items by kind; kinds with none are left out. */
+            by_kind: {
+                [key: string]: number;
+            };
+            /**
+             * Format: int64
+             * @description Their items, of every kind.
+             */
+            total: number;
         };
         /** @description A figure against its target. */
         Attainment: {
@@ -2506,6 +2554,11 @@ export interface components {
             /** @description The settings now in force. */
             settings: components["schemas"]["InsightSettings"];
         };
+        /**
+         * @description What an item asks of its person.
+         * @enum {string}
+         */
+        ItemKind: "visit_due" | "visit_overdue" | "plan_action_due" | "callback_due" | "ticket_near_sla" | "ticket_past_sla" | "tier_proposal" | "resource_request" | "contract_ending";
         /**
          * @description Where in the org a target is set.
          * @enum {string}
@@ -3476,6 +3529,26 @@ export interface components {
          * @enum {string}
          */
         RecordKind: "account" | "visit" | "contact" | "opportunity" | "account_plan" | "callback" | "ticket";
+        /** @description The record an item is about. */
+        RecordRef: {
+            /**
+             * Format: uuid
+             * @description Its id.
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The action or resource request inside an account plan.
+             */
+            item_id?: string;
+            /** @description Its kind. */
+            kind: components["schemas"]["RecordType"];
+        };
+        /**
+         * @description The kind of record an item points to.
+         * @enum {string}
+         */
+        RecordType: "account" | "visit" | "account_plan" | "callback" | "ticket" | "contract";
         /** @description A refresh token to exchange. */
         RefreshRequest: {
             /**
@@ -4669,6 +4742,60 @@ export interface components {
              *     with the period before: 90 by default, a quarter.
              */
             satisfaction_period_days: number;
+        };
+        /** @description One thing to do. */
+        WorkItem: {
+            /**
+             * Format: uuid
+             * @description The account.
+             */
+            account_id: string;
+            /** @description The account's name. */
+            account_name: string;
+            /**
+             * Format: uuid
+             * @description Whose item it is: the visit's, action's, callback's or contract's
+             *     owner, the ticket's assignee (null: unassigned), the rep who asked
+             *     for a decision (the account's or the plan's owner).
+             */
+            assignee_id?: string | null;
+            /** @description Their display name. */
+            assignee_name?: string | null;
+            /**
+             * Format: date-time
+             * @description When it is due: the visit's time, the SLA's end, the start (UTC) of
+             *     an action's, callback's or contract's day, the last day a decision
+             *     may wait.
+             */
+            due_at: string;
+            /** @description What it asks. */
+            kind: components["schemas"]["ItemKind"];
+            /** @description Whether it is late. */
+            overdue: boolean;
+            /** @description The rule that put it here, in a short English sentence. */
+            reason: string;
+            /** @description The record to open. */
+            record: components["schemas"]["RecordRef"];
+        };
+        /** @description The caller's worklist. */
+        Worklist: {
+            /**
+             * Format: date-time
+             * @description The time the rules were applied at.
+             */
+            as_of: string;
+            /** @description Every item counted per person, most items first. */
+            by_assignee: components["schemas"]["AssigneeSummary"][];
+            /**
+             * @description The most urgent items, up to `limit`: overdue ones first, the latest
+             *     first among them, then by due time.
+             */
+            items: components["schemas"]["WorkItem"][];
+            /**
+             * Format: int64
+             * @description Every item the rules found, `items` and beyond.
+             */
+            total: number;
         };
     };
     responses: never;
@@ -17472,6 +17599,98 @@ export interface operations {
              *     - `callback_required`: a complaint closes only once a callback after it is done
              */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getWorklist: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Items to return (default 100), up to the server's `max_page_size`
+                 *     (500 unless configured); the counts cover them all.
+                 */
+                limit?: number;
+                /** @description Only these kinds, comma-separated (`visit_overdue,ticket_past_sla`). */
+                kinds?: string;
+                /**
+                 * @description Only this person's items as they see them (with the unassigned
+                 *     tickets at the accounts they own): a rep may name himself, a manager
+                 *     herself and the users of the teams she leads, others anyone.
+                 */
+                user_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: the caller's worklist */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Worklist"];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -16,6 +16,8 @@ pub mod feed_head;
 pub mod idempotency_key;
 pub mod insight_sweep;
 pub mod opportunity;
+pub mod plan_action;
+pub mod plan_resource;
 pub mod refresh_token;
 pub mod sales_target;
 pub mod scope_change;

@@ -149,6 +149,16 @@ impl IntoResponses for ReportErrors {
     }
 }
 
+/// Problems of the worklist: a list with no cursor, where a caller may
+/// ask for someone they may not look at.
+pub struct WorklistErrors;
+
+impl IntoResponses for WorklistErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[MALFORMED, TOKEN, &[RoleForbidden], FAILED])
+    }
+}
+
 /// Problems of routes that create or change records.
 pub struct WriteErrors;
 

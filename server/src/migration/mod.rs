@@ -17,6 +17,7 @@ mod m20261204_000010_timeline_entries;
 mod m20261204_000011_corrected_pushes;
 mod m20261205_000012_insight;
 mod m20261205_000013_stage_moves;
+mod m20261205_000014_plan_actions;
 
 /// The list of migrations.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_corrected_pushes::Migration),
             Box::new(m20261205_000012_insight::Migration),
             Box::new(m20261205_000013_stage_moves::Migration),
+            Box::new(m20261205_000014_plan_actions::Migration),
         ]
     }
 }

@@ -11,7 +11,7 @@ use super::{Materialize, Review};
 use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::db::upsert_each;
-use crate::entities::account_plan;
+use crate::entities::{account_plan, plan_action, plan_resource, server_value};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use chrono::{DateTime, NaiveDate, Utc};
 use kam_sync_core::account_plan::{
@@ -21,7 +21,9 @@ use kam_sync_core::ids::{AccountPlanId, UserId};
 use kam_sync_core::money::Total;
 use kam_sync_core::{AccountPlan, RecordKind};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
@@ -232,6 +234,7 @@ impl SyncedKind for AccountPlans {
                 .to_owned(),
         )
         .await?;
+        replace_items(conn, &views).await?;
         Ok(views)
     }
 
@@ -295,6 +298,131 @@ impl ChildKind for AccountPlans {
         condition
     }
 }
+
+/// Writes the actions and resource requests of `views`' plans as rows
+/// (`plan_actions`, `plan_resources`), replacing those their plans had: one
+/// delete per table for all the plans, then one insert per item. A
+/// deleted plan keeps none. The worklist reads them.
+async fn replace_items(conn: &impl ConnectionTrait, views: &[AccountPlanView]) -> ApiResult<()> {
+    if views.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = views.iter().map(|view| view.id.0).collect();
+    plan_action::Entity::delete_many()
+        .filter(plan_action::Column::PlanId.is_in(ids.clone()))
+        .exec(conn)
+        .await?;
+    plan_resource::Entity::delete_many()
+        .filter(plan_resource::Column::PlanId.is_in(ids))
+        .exec(conn)
+        .await?;
+    let mut actions = Vec::new();
+    let mut resources = Vec::new();
+    for view in views.iter().filter(|view| !view.plan.deleted) {
+        let plan = &view.plan;
+        for action in &plan.actions {
+            actions.push(plan_action::ActiveModel {
+                plan_id: Set(view.id.0),
+                id: Set(action.id),
+                account_id: Set(plan.account_id.0),
+                owner_id: Set(action.owner_id.unwrap_or(plan.owner_id).0),
+                due_on: Set(action.due_on),
+                status: Set(action.status.as_str().to_owned()),
+                text: Set(action.text.clone()),
+            });
+        }
+        for resource in &plan.resources {
+            resources.push(plan_resource::ActiveModel {
+                plan_id: Set(view.id.0),
+                id: Set(resource.id),
+                account_id: Set(plan.account_id.0),
+                owner_id: Set(plan.owner_id.0),
+                kind: Set(resource.kind.as_str().to_owned()),
+                description: Set(resource.description.clone()),
+                amount_minor: Set(resource.amount.and_then(amount_minor)),
+                currency: Set(plan.currency.clone()),
+                status: Set(resource.status.as_str().to_owned()),
+                updated_at: Set(view.stamp.updated_at),
+            });
+        }
+    }
+    // An item id given twice in a plan, or a backfill from another server
+    // writing the same plan, keeps the first row rather than failing.
+    upsert_each(
+        conn,
+        actions,
+        OnConflict::columns([plan_action::Column::PlanId, plan_action::Column::Id])
+            .do_nothing()
+            .to_owned(),
+    )
+    .await?;
+    upsert_each(
+        conn,
+        resources,
+        OnConflict::columns([plan_resource::Column::PlanId, plan_resource::Column::Id])
+            .do_nothing()
+            .to_owned(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The name under which [`backfill_items_once`] notes that it ran.
+const ITEMS_BACKFILLED: &str = "plan_items_backfilled";
+
+/// Writes the action and resource rows of the plans stored before they
+/// were written with each change, once per database, from the plans' rows
+/// (their bodies hold the whole plan; no document is loaded). Safe to run
+/// from several servers at once: each replaces a plan's items whole.
+pub async fn backfill_items_once(conn: &impl ConnectionTrait) -> ApiResult<()> {
+    if server_value::Entity::find_by_id(ITEMS_BACKFILLED.to_owned())
+        .one(conn)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let mut last = None;
+    loop {
+        let mut query = account_plan::Entity::find()
+            .select_only()
+            .column(account_plan::Column::Id)
+            .column(account_plan::Column::Body);
+        if let Some(last) = last {
+            query = query.filter(account_plan::Column::Id.gt(last));
+        }
+        let rows: Vec<(Uuid, Value)> = query
+            .order_by_asc(account_plan::Column::Id)
+            .limit(BACKFILL_BATCH)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let Some((id, _)) = rows.last() else {
+            break;
+        };
+        last = Some(*id);
+        let views = rows
+            .into_iter()
+            .map(|(_, body)| serde_json::from_value(body).map_err(ApiError::internal))
+            .collect::<ApiResult<Vec<AccountPlanView>>>()?;
+        replace_items(conn, &views).await?;
+    }
+    server_value::Entity::insert(server_value::ActiveModel {
+        name: Set(ITEMS_BACKFILLED.to_owned()),
+        value: Set(Utc::now().to_rfc3339()),
+    })
+    .on_conflict(
+        OnConflict::column(server_value::Column::Name)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Plans read per step of [`backfill_items_once`].
+const BACKFILL_BATCH: u64 = 500;
 
 /// The status move, and the one-active-plan rule: a plan that becomes
 /// active for its account and period (by its status, a new period, or

@@ -2,7 +2,7 @@
 //! (who may own, reassign, tier and share), and materializing their rows.
 
 use super::{Materialize, Precondition, Review, write};
-use crate::access::{account_scope, can_see_account, manages};
+use crate::access::{account_scope, can_see_account, managed_scope, manages};
 use crate::auth::{AuthUser, Role};
 use crate::config::{Settings, TieringSettings};
 use crate::db::{insert_each, upsert_each};
@@ -875,18 +875,7 @@ async fn decisions_waiting(
     waiting: sea_orm::sea_query::SimpleExpr,
 ) -> ApiResult<Page<AccountView>> {
     let limit = Page::<AccountView>::limit(filter.limit, state.settings.server.max_page_size)?;
-    let mut condition = account_scope(caller)
-        .unwrap_or_else(Condition::all)
-        .add(waiting)
-        .add(account::Column::Deleted.eq(false));
-    if caller.role == Role::Manager {
-        // Only what the manager decides: not the accounts shared with them.
-        condition = condition.add(
-            Condition::any()
-                .add(account::Column::OwnerId.eq(caller.id.0))
-                .add(account::Column::TeamId.is_in(caller.led_teams.iter().map(|t| t.0))),
-        );
-    }
+    let mut condition = decisions_condition(caller, waiting);
     if let Some(team) = filter.team_id {
         condition = condition.add(account::Column::TeamId.eq(team));
     }
@@ -900,6 +889,25 @@ async fn decisions_waiting(
     .await?;
     let items = rows.iter().map(view_of).collect::<ApiResult<Vec<_>>>()?;
     Ok(Page::from_overfetch(items, limit, |view| view.id.0))
+}
+
+/// The accounts matching `waiting` that `caller` decides on: those they
+/// [`manages`] (a manager: not the accounts merely shared with them), not
+/// deleted. The lists of decisions waiting and the worklist ask this.
+pub fn decisions_condition(
+    caller: &AuthUser,
+    waiting: sea_orm::sea_query::SimpleExpr,
+) -> Condition {
+    managed_scope(caller)
+        .unwrap_or_else(Condition::all)
+        .add(waiting)
+        .add(account::Column::Deleted.eq(false))
+}
+
+/// The accounts with a tier proposal that `caller` decides (see
+/// [`decisions_condition`]).
+pub fn tier_proposal_condition(caller: &AuthUser) -> Condition {
+    decisions_condition(caller, account::Column::ProposedTier.is_not_null())
 }
 
 /// The accounts the caller [`manages`] that the server proposes moving to

@@ -490,7 +490,8 @@ impl ChildKind for Tickets {
     }
 }
 
-fn open_condition() -> Condition {
+/// Tickets still to work: neither resolved nor closed.
+pub fn open_condition() -> Condition {
     Condition::all().add(ticket::Column::Status.is_not_in([
         TicketStatus::Resolved.as_str(),
         TicketStatus::Closed.as_str(),

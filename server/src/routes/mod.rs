@@ -19,6 +19,7 @@ pub mod targets;
 pub mod tickets;
 pub mod timeline;
 pub mod visits;
+pub mod worklist;
 
 use crate::records::Precondition;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -37,6 +38,7 @@ pub fn configure(config: &mut ServiceConfig) {
     callbacks::configure(config);
     tickets::configure(config);
     timeline::configure(config);
+    worklist::configure(config);
     csv_io::configure(config);
     reports::configure(config);
     sync::configure(config);

@@ -40,3 +40,4 @@ mod tickets;
 mod timeline;
 mod typescript_client;
 mod visits;
+mod worklist;
