@@ -18,7 +18,7 @@ use crate::entities::{
     account, account_plan, callback, contract, plan_action, plan_resource, ticket, user, visit,
 };
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::records::accounts::tier_proposal_condition;
+use crate::records::accounts::{decisions_condition, tier_proposal_condition};
 use crate::records::contracts::ContractStatus;
 use crate::records::tickets::open_condition;
 use crate::state::AppState;
@@ -62,6 +62,9 @@ pub enum ItemKind {
     TicketPastSla,
     /// A tier proposed for an account, for its managers to decide.
     TierProposal,
+    /// The server's proposal to move a slipping account to `at_risk`
+    /// (docs/insight.md), for its managers to confirm or dismiss.
+    AtRiskProposal,
     /// A resource request (资源支持) of an account plan, for the account's
     /// managers to decide.
     ResourceRequest,
@@ -71,7 +74,7 @@ pub enum ItemKind {
 
 impl ItemKind {
     /// Every kind, in the order the summary lists them.
-    pub const ALL: [ItemKind; 9] = [
+    pub const ALL: [ItemKind; 10] = [
         Self::VisitDue,
         Self::VisitOverdue,
         Self::PlanActionDue,
@@ -79,6 +82,7 @@ impl ItemKind {
         Self::TicketNearSla,
         Self::TicketPastSla,
         Self::TierProposal,
+        Self::AtRiskProposal,
         Self::ResourceRequest,
         Self::ContractEnding,
     ];
@@ -93,6 +97,7 @@ impl ItemKind {
             Self::TicketNearSla => "ticket_near_sla",
             Self::TicketPastSla => "ticket_past_sla",
             Self::TierProposal => "tier_proposal",
+            Self::AtRiskProposal => "at_risk_proposal",
             Self::ResourceRequest => "resource_request",
             Self::ContractEnding => "contract_ending",
         }
@@ -110,7 +115,7 @@ impl ItemKind {
             Self::VisitDue | Self::VisitOverdue | Self::PlanActionDue | Self::ContractEnding => {
                 role != Role::Service
             }
-            Self::TierProposal | Self::ResourceRequest => role.supervises(),
+            Self::TierProposal | Self::AtRiskProposal | Self::ResourceRequest => role.supervises(),
         }
     }
 }
@@ -411,6 +416,7 @@ async fn find<C: ConnectionTrait>(ctx: &Ctx<'_, C>, kind: ItemKind) -> ApiResult
         ItemKind::CallbackDue => callbacks(ctx).await,
         ItemKind::TicketNearSla | ItemKind::TicketPastSla => tickets(ctx, kind).await,
         ItemKind::TierProposal => tier_proposals(ctx).await,
+        ItemKind::AtRiskProposal => at_risk_proposals(ctx).await,
         ItemKind::ResourceRequest => resource_requests(ctx).await,
         ItemKind::ContractEnding => contracts(ctx).await,
     }
@@ -804,6 +810,57 @@ async fn tier_proposals<C: ConnectionTrait>(ctx: &Ctx<'_, C>) -> ApiResult<Found
                 }
             },
         )
+        .collect();
+    Ok(Found {
+        items,
+        counts: counts::<account::Entity>(ctx.conn, account::Column::OwnerId, condition).await?,
+    })
+}
+
+/// The accounts the caller decides on that the server proposes moving to
+/// `at_risk`; each is its owner's. Due a few days (`decision_days`) after
+/// the proposal was made.
+async fn at_risk_proposals<C: ConnectionTrait>(ctx: &Ctx<'_, C>) -> ApiResult<Found> {
+    let mut condition =
+        decisions_condition(ctx.caller, account::Column::AtRiskProposedAt.is_not_null());
+    if let Some(user) = ctx.user {
+        condition = condition.add(account::Column::OwnerId.eq(user));
+    }
+    type Row = (Uuid, Uuid, Option<i64>, Option<DateTime<Utc>>);
+    let rows: Vec<Row> = account::Entity::find()
+        .select_only()
+        .columns([
+            account::Column::Id,
+            account::Column::OwnerId,
+            account::Column::Health,
+            account::Column::AtRiskProposedAt,
+        ])
+        .filter(condition.clone())
+        .order_by_asc(account::Column::AtRiskProposedAt)
+        .order_by_asc(account::Column::Id)
+        .limit(ctx.fetch)
+        .into_tuple()
+        .all(ctx.conn)
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(|(id, owner, health, proposed_at)| {
+            let proposed_at = proposed_at.unwrap_or(ctx.now);
+            let due_at = decide_by(ctx, proposed_at);
+            Draft {
+                kind: ItemKind::AtRiskProposal,
+                reason: format!(
+                    "health {} fell into the at-risk band on {}: confirm the move to at_risk or dismiss it",
+                    health.map_or_else(|| "unknown".to_owned(), |h| h.to_string()),
+                    proposed_at.date_naive()
+                ),
+                due_at,
+                overdue: due_at < ctx.now,
+                record: record(RecordType::Account, id),
+                account_id: id,
+                assignee_id: Some(owner),
+            }
+        })
         .collect();
     Ok(Found {
         items,

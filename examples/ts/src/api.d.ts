@@ -2558,7 +2558,7 @@ export interface components {
          * @description What an item asks of its person.
          * @enum {string}
          */
-        ItemKind: "visit_due" | "visit_overdue" | "plan_action_due" | "callback_due" | "ticket_near_sla" | "ticket_past_sla" | "tier_proposal" | "resource_request" | "contract_ending";
+        ItemKind: "visit_due" | "visit_overdue" | "plan_action_due" | "callback_due" | "ticket_near_sla" | "ticket_past_sla" | "tier_proposal" | "at_risk_proposal" | "resource_request" | "contract_ending";
         /**
          * @description Where in the org a target is set.
          * @enum {string}

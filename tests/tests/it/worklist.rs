@@ -576,3 +576,60 @@ async fn bad_parameters_are_refused() -> anyhow::Result<()> {
         .assert_problem(401, "missing_token");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_slipping_account_waits_in_its_managers_worklist_until_she_decides() -> anyhow::Result<()>
+{
+    let app = spawn().await;
+    let org = app.seed_org().await?;
+    let manager = app.login_as(&org.manager).await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let mut body = new_account("Wenzhou Gas");
+    body["stage"] = json!("maintaining");
+    body["owner_id"] = json!(org.rep_a1.id);
+    let account = manager.create_account(body).await?.id.0;
+    // A decision maker against us and a deal lost: health 40, at risk.
+    rep.post(
+        "/contacts",
+        &json!({ "account_id": account, "name": "Director Wang", "buying_role": "decision_maker", "attitude": "opponent" }),
+    )
+    .await?
+    .ensure_status(201)?;
+    let deal: Value = rep
+        .post(
+            "/opportunities",
+            &json!({ "account_id": account, "name": "Meter renewal" }),
+        )
+        .await?
+        .ensure_status(201)?
+        .json()?;
+    rep.patch(
+        &format!("/opportunities/{}", deal["id"].as_str().unwrap_or_default()),
+        &json!({ "stage": "lost", "lost_reason": "Price" }),
+    )
+    .await?
+    .ensure_status(200)?;
+
+    let list = worklist(&manager, "").await?;
+    let waiting = item(&list, ItemKind::AtRiskProposal, account)?;
+    assert_eq!(waiting.record.kind, RecordType::Account);
+    assert_eq!(waiting.assignee_id, Some(org.rep_a1.id));
+    assert!(waiting.reason.contains("health 40"), "{}", waiting.reason);
+    assert!(!waiting.overdue);
+    let reps = worklist(&rep, "").await?;
+    assert_eq!(
+        kinds_of(&reps, account).get(&ItemKind::AtRiskProposal),
+        None
+    );
+
+    manager
+        .post(&format!("/accounts/{account}/at-risk/dismiss"), &json!({}))
+        .await?
+        .ensure_status(200)?;
+    let list = worklist(&manager, "").await?;
+    assert_eq!(
+        kinds_of(&list, account).get(&ItemKind::AtRiskProposal),
+        None
+    );
+    Ok(())
+}
