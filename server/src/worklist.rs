@@ -214,7 +214,8 @@ pub struct WorklistQuery {
     /// (500 unless configured); the counts cover them all.
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
-    /// Only these kinds, comma-separated (`visit_overdue,ticket_past_sla`).
+    /// Only these kinds, comma-separated (`visit_overdue,ticket_past_sla`);
+    /// empty, every kind.
     pub kinds: Option<String>,
     /// Only this person's items as they see them (with the unassigned
     /// tickets at the accounts they own): a rep may name himself, a manager
@@ -357,9 +358,9 @@ fn limit(asked: Option<u64>, max: u64) -> ApiResult<u64> {
     }
 }
 
-/// The kinds named in `kinds`, each once (all when absent).
+/// The kinds named in `kinds`, each once (all when absent or empty).
 fn kinds(asked: Option<&str>) -> ApiResult<Vec<ItemKind>> {
-    let Some(asked) = asked else {
+    let Some(asked) = asked.filter(|asked| !asked.trim().is_empty()) else {
         return Ok(ItemKind::ALL.to_vec());
     };
     let mut kinds = Vec::new();
@@ -1174,6 +1175,7 @@ mod tests {
             Some(vec![ItemKind::VisitDue, ItemKind::TicketPastSla])
         );
         assert_eq!(kinds(None).ok(), Some(ItemKind::ALL.to_vec()));
+        assert_eq!(kinds(Some("")).ok(), Some(ItemKind::ALL.to_vec()));
         let refused = kinds(Some("visit_due,lunch")).err();
         assert_eq!(refused.map(|e| e.code()), Some(ErrorCode::InvalidQuery));
         assert_eq!(limit(None, 500).ok(), Some(100));

@@ -2457,6 +2457,11 @@ export interface components {
          * @enum {string}
          */
         GroupBy: "branch" | "team" | "rep";
+        /** @description The open deals at one stage. */
+        GroupStageFigures: components["schemas"]["DealFigures"] & {
+            /** @description The stage. */
+            stage: components["schemas"]["OpportunityStage"];
+        };
         /** @description A probe's answer. */
         Health: {
             /** @description `ok`. */
@@ -3378,7 +3383,7 @@ export interface components {
         /** @description One group's pipeline. */
         PipelineRow: {
             /** @description The open deals by stage, every open stage in order. */
-            by_stage: components["schemas"]["StageFigures"][];
+            by_stage: components["schemas"]["GroupStageFigures"][];
             /** @description The open deals expected to close in each month of the period, in order. */
             closing: components["schemas"]["MonthFigures"][];
             /** @description The group. */
@@ -3919,10 +3924,19 @@ export interface components {
             /** @description The lifecycle stage. */
             stage: components["schemas"]["Stage"];
         };
-        /** @description The open deals at one stage. */
-        StageFigures: components["schemas"]["DealFigures"] & {
+        /** @description One stage's figures. */
+        StageFigures: {
+            /**
+             * Format: int64
+             * @description Opportunities at it.
+             */
+            count: number;
             /** @description The stage. */
             stage: components["schemas"]["OpportunityStage"];
+            /** @description Their amounts added up (those without an amount count as 0). */
+            total_amount: components["schemas"]["Total"];
+            /** @description Their weighted amounts added up. */
+            weighted_amount: components["schemas"]["Total"];
         };
         /** @description One stage of the funnel. */
         StageFlow: {
@@ -4686,7 +4700,7 @@ export interface components {
              */
             raised_at: string;
             /** @description How much it weighs. */
-            severity: components["schemas"]["Severity"];
+            severity: components["schemas"]["WarningSeverity"];
             /**
              * Format: date-time
              * @description Since when it holds.
@@ -4743,6 +4757,11 @@ export interface components {
              */
             satisfaction_period_days: number;
         };
+        /**
+         * @description How much a warning weighs.
+         * @enum {string}
+         */
+        WarningSeverity: "info" | "warning" | "critical";
         /** @description One thing to do. */
         WorkItem: {
             /**
@@ -17629,7 +17648,10 @@ export interface operations {
                  *     (500 unless configured); the counts cover them all.
                  */
                 limit?: number;
-                /** @description Only these kinds, comma-separated (`visit_overdue,ticket_past_sla`). */
+                /**
+                 * @description Only these kinds, comma-separated (`visit_overdue,ticket_past_sla`);
+                 *     empty, every kind.
+                 */
                 kinds?: string;
                 /**
                  * @description Only this person's items as they see them (with the unassigned

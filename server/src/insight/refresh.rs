@@ -15,8 +15,8 @@
 
 use super::settings::InsightSettings;
 use super::signals::{
-    self, Evidence, Facts, HealthBand, KeyPerson, OpenTicket, Revenue, Severity, Signal,
-    WarningCode,
+    self, Evidence, Facts, HealthBand, KeyPerson, OpenTicket, Revenue, Signal, WarningCode,
+    WarningSeverity,
 };
 use crate::entities::{
     account, account_warning, callback, contact, contract, opportunity, ticket, visit,
@@ -60,7 +60,7 @@ pub struct Warning {
     /// The signal's stable code.
     pub code: WarningCode,
     /// How much it weighs.
-    pub severity: Severity,
+    pub severity: WarningSeverity,
     /// Since when it holds.
     pub since: DateTime<Utc>,
     /// When the server first raised it (it stays while the signal holds).

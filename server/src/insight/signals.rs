@@ -84,7 +84,7 @@ impl WarningCode {
 /// How much a warning weighs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Severity {
+pub enum WarningSeverity {
     /// Worth knowing.
     Info,
     /// Needs action.
@@ -93,7 +93,7 @@ pub enum Severity {
     Critical,
 }
 
-impl Severity {
+impl WarningSeverity {
     /// Every value, in declaration order.
     pub const ALL: &'static [Self] = &[Self::Info, Self::Warning, Self::Critical];
 
@@ -170,7 +170,7 @@ pub struct Signal {
     /// Which.
     pub code: WarningCode,
     /// How much it weighs.
-    pub severity: Severity,
+    pub severity: WarningSeverity,
     /// Since when it holds.
     pub since: DateTime<Utc>,
     /// What it says.
@@ -298,9 +298,9 @@ pub fn assess(settings: &InsightSettings, facts: &Facts, now: DateTime<Utc>) -> 
     let penalty: u32 = signals
         .iter()
         .map(|s| match s.severity {
-            Severity::Critical => h.critical_penalty,
-            Severity::Warning => h.warning_penalty,
-            Severity::Info => h.info_penalty,
+            WarningSeverity::Critical => h.critical_penalty,
+            WarningSeverity::Warning => h.warning_penalty,
+            WarningSeverity::Info => h.info_penalty,
         })
         .sum();
     let health = 100 - i64::from(penalty.min(100));
@@ -344,9 +344,9 @@ fn cadence(
         out.push(Signal {
             code: WarningCode::NoRecentVisit,
             severity: if critical {
-                Severity::Critical
+                WarningSeverity::Critical
             } else {
-                Severity::Warning
+                WarningSeverity::Warning
             },
             since: due,
             detail,
@@ -362,7 +362,7 @@ fn overdue_visits(settings: &InsightSettings, facts: &Facts, out: &mut Vec<Signa
     };
     out.push(Signal {
         code: WarningCode::VisitsOverdue,
-        severity: Severity::Warning,
+        severity: WarningSeverity::Warning,
         since: earliest + Duration::hours(settings.visits.overdue_after_hours.into()),
         detail: format!(
             "{} planned visit(s) past their time, the earliest planned for {}",
@@ -391,9 +391,9 @@ fn satisfaction(
         out.push(Signal {
             code: WarningCode::LowSatisfaction,
             severity: if *score <= 1 {
-                Severity::Critical
+                WarningSeverity::Critical
             } else {
-                Severity::Warning
+                WarningSeverity::Warning
             },
             since: *at,
             detail: format!("the last callback rated satisfaction {score} of 5"),
@@ -418,7 +418,7 @@ fn satisfaction(
     {
         out.push(Signal {
             code: WarningCode::SatisfactionFalling,
-            severity: Severity::Warning,
+            severity: WarningSeverity::Warning,
             since: current_start,
             detail: format!(
                 "average satisfaction fell from {before:.1} to {recent:.1} over {} days",
@@ -440,7 +440,7 @@ fn service(facts: &Facts, now: DateTime<Utc>, out: &mut Vec<Signal>) {
     if let Some(since) = complaints.iter().map(|t| t.created_at).min() {
         out.push(Signal {
             code: WarningCode::OpenComplaint,
-            severity: Severity::Warning,
+            severity: WarningSeverity::Warning,
             since,
             detail: format!("{} complaint(s) not yet resolved", complaints.len()),
             evidence: complaints
@@ -458,7 +458,7 @@ fn service(facts: &Facts, now: DateTime<Utc>, out: &mut Vec<Signal>) {
     if let Some(since) = late.iter().map(|t| t.sla_due_at).min() {
         out.push(Signal {
             code: WarningCode::TicketPastSla,
-            severity: Severity::Critical,
+            severity: WarningSeverity::Critical,
             since,
             detail: format!("{} ticket(s) past their SLA", late.len()),
             evidence: late
@@ -475,7 +475,7 @@ fn decision_map(facts: &Facts, out: &mut Vec<Signal>) {
     if !persons.iter().any(|p| p.decision_maker) {
         out.push(Signal {
             code: WarningCode::NoDecisionMaker,
-            severity: Severity::Warning,
+            severity: WarningSeverity::Warning,
             since: facts.created_at,
             detail: "no key person is marked as the decision maker".into(),
             evidence: Vec::new(),
@@ -484,7 +484,7 @@ fn decision_map(facts: &Facts, out: &mut Vec<Signal>) {
     if !persons.iter().any(|p| p.champion) {
         out.push(Signal {
             code: WarningCode::NoChampion,
-            severity: Severity::Info,
+            severity: WarningSeverity::Info,
             since: facts.created_at,
             detail: "no key person is a champion or an inside coach".into(),
             evidence: Vec::new(),
@@ -497,7 +497,7 @@ fn decision_map(facts: &Facts, out: &mut Vec<Signal>) {
     if !opposed.is_empty() {
         out.push(Signal {
             code: WarningCode::DecisionMakerOpposed,
-            severity: Severity::Critical,
+            severity: WarningSeverity::Critical,
             since: facts.created_at,
             detail: "a decision maker is an opponent".into(),
             evidence: opposed
@@ -514,7 +514,7 @@ fn selling(settings: &InsightSettings, facts: &Facts, now: DateTime<Utc>, out: &
     if let Some(latest) = facts.lost_opportunities.iter().map(|(_, day)| *day).max() {
         out.push(Signal {
             code: WarningCode::OpportunityLost,
-            severity: Severity::Warning,
+            severity: WarningSeverity::Warning,
             since: start_of(latest),
             detail: format!(
                 "{} opportunity(ies) lost in the last {} days",
@@ -536,7 +536,7 @@ fn selling(settings: &InsightSettings, facts: &Facts, now: DateTime<Utc>, out: &
         let since = (start_of(first) - days(w.contract_ending_days)).min(now);
         out.push(Signal {
             code: WarningCode::ContractEnding,
-            severity: Severity::Warning,
+            severity: WarningSeverity::Warning,
             since,
             detail: format!("a contract ends on {first} and no opportunity is open to renew it"),
             evidence: facts
@@ -568,7 +568,7 @@ fn revenue(settings: &InsightSettings, facts: &Facts, now: DateTime<Utc>, out: &
     let drop = ((worst.before - worst.recent) * 100) / worst.before;
     out.push(Signal {
         code: WarningCode::RevenueFalling,
-        severity: Severity::Critical,
+        severity: WarningSeverity::Critical,
         since: now - days(w.revenue_period_days),
         detail: format!(
             "signed revenue in {} down {drop}% against the {} days before",
@@ -609,7 +609,7 @@ mod tests {
         }
     }
 
-    fn codes(a: &Assessment) -> Vec<(WarningCode, Severity)> {
+    fn codes(a: &Assessment) -> Vec<(WarningCode, WarningSeverity)> {
         a.signals.iter().map(|s| (s.code, s.severity)).collect()
     }
 
@@ -638,7 +638,10 @@ mod tests {
         let mut facts = quiet(Stage::Maintaining);
         facts.last_visit_at = Some(now() - Duration::days(31));
         let a = assess(&settings, &facts, now());
-        assert_eq!(codes(&a), [(WarningCode::NoRecentVisit, Severity::Warning)]);
+        assert_eq!(
+            codes(&a),
+            [(WarningCode::NoRecentVisit, WarningSeverity::Warning)]
+        );
         assert_eq!(a.signals[0].since, now() - Duration::days(1));
         assert_eq!(a.health, Some(85));
         assert_eq!(a.band, Some(HealthBand::Watch));
@@ -646,7 +649,7 @@ mod tests {
         let a = assess(&settings, &facts, now());
         assert_eq!(
             codes(&a),
-            [(WarningCode::NoRecentVisit, Severity::Critical)]
+            [(WarningCode::NoRecentVisit, WarningSeverity::Critical)]
         );
         facts.tier = Some(Tier::Standard);
         assert!(assess(&settings, &facts, now()).signals.is_empty());
@@ -666,8 +669,8 @@ mod tests {
         assert_eq!(
             codes(&a),
             [
-                (WarningCode::OpenComplaint, Severity::Warning),
-                (WarningCode::TicketPastSla, Severity::Critical),
+                (WarningCode::OpenComplaint, WarningSeverity::Warning),
+                (WarningCode::TicketPastSla, WarningSeverity::Critical),
             ]
         );
         assert_eq!(a.signals[1].evidence, [Evidence::of("ticket", late)]);
@@ -685,15 +688,15 @@ mod tests {
         let a = assess(&InsightSettings::default(), &facts, now());
         assert_eq!(
             codes(&a),
-            [(WarningCode::SatisfactionFalling, Severity::Warning)]
+            [(WarningCode::SatisfactionFalling, WarningSeverity::Warning)]
         );
         facts.rated_callbacks.push((Uuid::now_v7(), now(), 2));
         let a = assess(&InsightSettings::default(), &facts, now());
         assert_eq!(
             codes(&a),
             [
-                (WarningCode::LowSatisfaction, Severity::Warning),
-                (WarningCode::SatisfactionFalling, Severity::Warning),
+                (WarningCode::LowSatisfaction, WarningSeverity::Warning),
+                (WarningCode::SatisfactionFalling, WarningSeverity::Warning),
             ]
         );
     }
@@ -718,11 +721,11 @@ mod tests {
         assert_eq!(
             codes(&a),
             [
-                (WarningCode::ContractEnding, Severity::Warning),
-                (WarningCode::DecisionMakerOpposed, Severity::Critical),
-                (WarningCode::NoChampion, Severity::Info),
-                (WarningCode::OpportunityLost, Severity::Warning),
-                (WarningCode::RevenueFalling, Severity::Critical),
+                (WarningCode::ContractEnding, WarningSeverity::Warning),
+                (WarningCode::DecisionMakerOpposed, WarningSeverity::Critical),
+                (WarningCode::NoChampion, WarningSeverity::Info),
+                (WarningCode::OpportunityLost, WarningSeverity::Warning),
+                (WarningCode::RevenueFalling, WarningSeverity::Critical),
             ]
         );
         assert_eq!(a.health, Some(0));

@@ -60,7 +60,7 @@ impl DealFigures {
 
 /// The open deals at one stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct StageFigures {
+pub struct GroupStageFigures {
     /// The stage.
     pub stage: OpportunityStage,
     /// Its deals.
@@ -86,7 +86,7 @@ pub struct PipelineRow {
     /// Every open deal.
     pub open: DealFigures,
     /// The open deals by stage, every open stage in order.
-    pub by_stage: Vec<StageFigures>,
+    pub by_stage: Vec<GroupStageFigures>,
     /// The open deals expected to close in each month of the period, in order.
     pub closing: Vec<MonthFigures>,
 }
@@ -141,7 +141,7 @@ impl Figures {
             by_stage: OPEN
                 .iter()
                 .zip(self.by_stage)
-                .map(|(stage, figures)| StageFigures {
+                .map(|(stage, figures)| GroupStageFigures {
                     stage: *stage,
                     figures,
                 })

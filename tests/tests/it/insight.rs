@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use kam_server::insight::refresh::Warning;
 use kam_server::insight::settings::InsightSettings;
-use kam_server::insight::signals::{HealthBand, Severity, WarningCode};
+use kam_server::insight::signals::{HealthBand, WarningCode, WarningSeverity};
 use kam_server::insight::sweep::SweepRun;
 use kam_server::records::accounts::AccountView;
 use kam_server::records::page::Page;
@@ -247,7 +247,7 @@ async fn the_next_visit_falls_due_by_the_tier_cadence_after_the_last_effective_v
     assert_eq!(late.insight.next_visit_due, Some(at + Duration::days(30)));
     assert!(late.insight.visit_overdue);
     let no_visit = warning(&late, WarningCode::NoRecentVisit);
-    assert_eq!(no_visit.severity, Severity::Warning);
+    assert_eq!(no_visit.severity, WarningSeverity::Warning);
     assert_eq!(no_visit.since, at + Duration::days(30));
     assert_eq!(late.insight.health, Some(85), "{:?}", late.insight.warnings);
     assert_eq!(late.insight.health_band, Some(HealthBand::Watch));
@@ -265,7 +265,7 @@ async fn the_next_visit_falls_due_by_the_tier_cadence_after_the_last_effective_v
     let critical = account(&manager, acct.id.0).await?;
     assert_eq!(
         warning(&critical, WarningCode::NoRecentVisit).severity,
-        Severity::Critical,
+        WarningSeverity::Critical,
         "forty days is past twice fourteen"
     );
 
@@ -333,7 +333,7 @@ async fn warnings_name_their_records_and_health_falls_with_them() -> anyhow::Res
         ]
     );
     let opposed = warning(&acct, WarningCode::DecisionMakerOpposed);
-    assert_eq!(opposed.severity, Severity::Critical);
+    assert_eq!(opposed.severity, WarningSeverity::Critical);
     assert_eq!(opposed.evidence.len(), 1);
     assert_eq!(opposed.evidence[0].kind, "contact");
     assert_eq!(
