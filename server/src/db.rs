@@ -3,7 +3,10 @@
 //! engine needs it. A SQLite database is private to the server's user: its
 //! folder, when the server makes it (or it is the default `kam-data/`), is
 //! 0700 and its files 0600, whatever the umask (see [`make_private`]).
-//! Also the way rows are inserted ([`insert_each`], [`upsert_each`]).
+//! Also the way rows are inserted ([`insert_each`], [`upsert_each`]), and
+//! the named values kept in `server_values` ([`values`]).
+
+pub mod values;
 
 use crate::config::{DEFAULT_SQLITE_PATH, DatabaseSettings};
 use crate::migration::Migrator;

@@ -13,15 +13,13 @@
 //! the ones stored.
 
 use crate::config::TieringSettings;
-use crate::entities::{account, server_value};
+use crate::db::values::{self, Hold};
+use crate::entities::account;
 use crate::error::{ApiError, ApiResult};
-use chrono::Utc;
 use kam_sync_core::Violation;
 use kam_sync_core::account::{Scores, Tier};
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -139,14 +137,9 @@ pub async fn current(
     conn: &impl ConnectionTrait,
     configured: &TieringSettings,
 ) -> ApiResult<TieringSettings> {
-    let mut query = server_value::Entity::find_by_id(STORED.to_owned());
-    if conn.get_database_backend() == DbBackend::Postgres {
-        query = query.lock_shared();
-    }
-    match query.one(conn).await? {
-        Some(row) => serde_json::from_str(&row.value).map_err(ApiError::internal),
-        None => Ok(configured.clone()),
-    }
+    Ok(values::read(conn, STORED, Hold::Shared)
+        .await?
+        .unwrap_or_else(|| configured.clone()))
 }
 
 /// Tiering settings as the API shows them after a change.
@@ -168,17 +161,7 @@ pub async fn replace(
     if !violations.is_empty() {
         return Err(ApiError::invalid(violations));
     }
-    server_value::Entity::insert(server_value::ActiveModel {
-        name: Set(STORED.to_owned()),
-        value: Set(serde_json::to_string(&settings).map_err(ApiError::internal)?),
-    })
-    .on_conflict(
-        OnConflict::column(server_value::Column::Name)
-            .update_column(server_value::Column::Value)
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
+    values::write(conn, STORED, &settings).await?;
     let rescored = rescore_all(conn, &settings).await?;
     Ok(TieringUpdate { settings, rescored })
 }
@@ -193,27 +176,13 @@ const BACKFILLED: &str = "tiering_backfilled";
 /// both do it; rating is idempotent.
 pub async fn backfill_once(db: &crate::db::Db, configured: &TieringSettings) -> ApiResult<()> {
     let conn = db.conn();
-    if server_value::Entity::find_by_id(BACKFILLED.to_owned())
-        .one(conn)
-        .await?
-        .is_some()
-    {
+    if values::is_done(conn, BACKFILLED).await? {
         return Ok(());
     }
     let txn = db.begin_write().await?;
     let settings = current(&txn, configured).await?;
     let rescored = rescore_all(&txn, &settings).await?;
-    server_value::Entity::insert(server_value::ActiveModel {
-        name: Set(BACKFILLED.to_owned()),
-        value: Set(Utc::now().to_rfc3339()),
-    })
-    .on_conflict(
-        OnConflict::column(server_value::Column::Name)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
+    values::mark_done(&txn, BACKFILLED).await?;
     txn.commit().await?;
     if rescored > 0 {
         tracing::info!(rescored, "scored the accounts written before scoring");

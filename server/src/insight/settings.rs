@@ -7,12 +7,11 @@
 //! The stored settings carry a version, their ETag: a change sent with
 //! `If-Match` is refused when someone else changed them first.
 
-use crate::entities::server_value;
+use crate::db::values::{self, Hold};
 use crate::error::{ApiError, ApiResult};
 use kam_sync_core::Violation;
 use kam_sync_core::account::Tier;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QuerySelect, Set};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -277,17 +276,12 @@ pub fn violations(settings: &InsightSettings) -> Vec<Violation> {
 /// read with a shared lock, so a write judged by them commits before they
 /// can change.
 pub async fn current(conn: &impl ConnectionTrait) -> ApiResult<Versioned> {
-    let mut query = server_value::Entity::find_by_id(STORED.to_owned());
-    if conn.get_database_backend() == DbBackend::Postgres {
-        query = query.lock_shared();
-    }
-    match query.one(conn).await? {
-        Some(row) => serde_json::from_str(&row.value).map_err(ApiError::internal),
-        None => Ok(Versioned {
+    Ok(values::read(conn, STORED, Hold::Shared)
+        .await?
+        .unwrap_or(Versioned {
             settings: InsightSettings::default(),
             version: 0,
-        }),
-    }
+        }))
 }
 
 /// Stores new settings once `precondition` accepts the stored version (the
@@ -302,34 +296,15 @@ pub async fn replace(
     if !violations.is_empty() {
         return Err(ApiError::invalid(violations));
     }
-    let mut query = server_value::Entity::find_by_id(STORED.to_owned());
-    if conn.get_database_backend() == DbBackend::Postgres {
-        query = query.lock_exclusive();
-    }
-    let version = match query.one(conn).await? {
-        Some(row) => {
-            serde_json::from_str::<Versioned>(&row.value)
-                .map_err(ApiError::internal)?
-                .version
-        }
-        None => 0,
-    };
+    let version = values::read::<Versioned>(conn, STORED, Hold::Exclusive)
+        .await?
+        .map_or(0, |stored| stored.version);
     precondition(version)?;
     let stored = Versioned {
         settings,
         version: version + 1,
     };
-    server_value::Entity::insert(server_value::ActiveModel {
-        name: Set(STORED.to_owned()),
-        value: Set(serde_json::to_string(&stored).map_err(ApiError::internal)?),
-    })
-    .on_conflict(
-        OnConflict::column(server_value::Column::Name)
-            .update_column(server_value::Column::Value)
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
+    values::write(conn, STORED, &stored).await?;
     Ok(stored)
 }
 

@@ -11,7 +11,8 @@ use super::{Materialize, Review};
 use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::db::upsert_each;
-use crate::entities::{account_plan, plan_action, plan_resource, server_value};
+use crate::db::values;
+use crate::entities::{account_plan, plan_action, plan_resource};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use chrono::{DateTime, NaiveDate, Utc};
 use kam_sync_core::account_plan::{
@@ -375,11 +376,7 @@ const ITEMS_BACKFILLED: &str = "plan_items_backfilled";
 /// (their bodies hold the whole plan; no document is loaded). Safe to run
 /// from several servers at once: each replaces a plan's items whole.
 pub async fn backfill_items_once(conn: &impl ConnectionTrait) -> ApiResult<()> {
-    if server_value::Entity::find_by_id(ITEMS_BACKFILLED.to_owned())
-        .one(conn)
-        .await?
-        .is_some()
-    {
+    if values::is_done(conn, ITEMS_BACKFILLED).await? {
         return Ok(());
     }
     let mut last = None;
@@ -407,17 +404,7 @@ pub async fn backfill_items_once(conn: &impl ConnectionTrait) -> ApiResult<()> {
             .collect::<ApiResult<Vec<AccountPlanView>>>()?;
         replace_items(conn, &views).await?;
     }
-    server_value::Entity::insert(server_value::ActiveModel {
-        name: Set(ITEMS_BACKFILLED.to_owned()),
-        value: Set(Utc::now().to_rfc3339()),
-    })
-    .on_conflict(
-        OnConflict::column(server_value::Column::Name)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
+    values::mark_done(conn, ITEMS_BACKFILLED).await?;
     Ok(())
 }
 

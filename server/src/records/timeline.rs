@@ -16,7 +16,8 @@ use super::page::Page;
 use crate::auth::AuthUser;
 use crate::cache::DocCache;
 use crate::db::Db;
-use crate::entities::{server_value, timeline_entry, user};
+use crate::db::values;
+use crate::entities::{timeline_entry, user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::accounts::visible_row;
 use crate::state::AppState;
@@ -296,11 +297,7 @@ const BACKFILLED: &str = "timeline_backfilled";
 /// an unrecorded author. Safe to run from several servers at once.
 pub async fn backfill_once(db: &Db) -> ApiResult<()> {
     let conn = db.conn();
-    if server_value::Entity::find_by_id(BACKFILLED.to_owned())
-        .one(conn)
-        .await?
-        .is_some()
-    {
+    if values::is_done(conn, BACKFILLED).await? {
         return Ok(());
     }
     let documents = store::all_documents(conn).await?;
@@ -366,17 +363,7 @@ pub async fn backfill_once(db: &Db) -> ApiResult<()> {
                 .await?;
         }
     }
-    server_value::Entity::insert(server_value::ActiveModel {
-        name: Set(BACKFILLED.to_owned()),
-        value: Set(Utc::now().to_rfc3339()),
-    })
-    .on_conflict(
-        OnConflict::column(server_value::Column::Name)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
+    values::mark_done(conn, BACKFILLED).await?;
     if written > 0 {
         tracing::info!(
             written,

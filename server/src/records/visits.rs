@@ -7,7 +7,8 @@ use crate::access::visible_account_ids;
 use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::db::upsert_each;
-use crate::entities::{account, server_value, visit};
+use crate::db::values;
+use crate::entities::{account, visit};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::accounts::AccountView;
 use crate::records::kind::{Pending, SyncedKind};
@@ -456,11 +457,7 @@ const BACKFILL_BATCH: u64 = 1_000;
 /// together may both do it; it is idempotent.
 pub async fn backfill_insight_once(db: &crate::db::Db) -> ApiResult<()> {
     let conn = db.conn();
-    if server_value::Entity::find_by_id(INSIGHT_BACKFILLED.to_owned())
-        .one(conn)
-        .await?
-        .is_some()
-    {
+    if values::is_done(conn, INSIGHT_BACKFILLED).await? {
         return Ok(());
     }
     let mut after: Option<Uuid> = None;
@@ -507,17 +504,7 @@ pub async fn backfill_insight_once(db: &crate::db::Db) -> ApiResult<()> {
         txn.commit().await?;
     }
     let (accounts, changed) = crate::insight::sweep::refresh_all(db, Utc::now()).await?;
-    server_value::Entity::insert(server_value::ActiveModel {
-        name: Set(INSIGHT_BACKFILLED.to_owned()),
-        value: Set(Utc::now().to_rfc3339()),
-    })
-    .on_conflict(
-        OnConflict::column(server_value::Column::Name)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
+    values::mark_done(conn, INSIGHT_BACKFILLED).await?;
     if changed > 0 {
         tracing::info!(
             accounts,
