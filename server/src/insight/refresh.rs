@@ -32,7 +32,8 @@ use kam_sync_core::ticket::{TicketStatus, TicketType};
 use kam_sync_core::visit::VisitStatus;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select, Set, TryGetableMany,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -42,6 +43,13 @@ use uuid::Uuid;
 
 /// Accounts refreshed per batch of queries.
 pub const BATCH: usize = 500;
+
+/// Rows of each kind read per account refreshed (overdue visits, rated
+/// callbacks, open tickets, key persons that count, deals, contracts
+/// ending): a refresh reads a bounded number of rows, however many records
+/// a user made, the rows that matter most first. Counts in a warning's
+/// detail stop there.
+pub const FACTS_PER_ACCOUNT: u64 = 100;
 
 /// What a refresh does, on PostgreSQL, about an account row another
 /// transaction holds.
@@ -216,53 +224,35 @@ async fn refresh_batch(
     }
     let ids: Vec<Uuid> = current.keys().copied().collect();
     let mut facts = read_facts(conn, settings, &ids, &current, now).await?;
-    let mut stored: HashMap<Uuid, Vec<account_warning::Model>> = HashMap::new();
-    for row in account_warning::Entity::find()
-        .filter(account_warning::Column::AccountId.is_in(ids.iter().copied()))
-        .all(conn)
-        .await?
-    {
-        stored.entry(row.account_id).or_default().push(row);
-    }
     let mut changed = 0;
     for (id, now_current) in current {
         let Some(facts) = facts.remove(&id) else {
             continue;
         };
         let assessment = signals::assess(settings, &facts, now);
-        let before = stored.remove(&id).unwrap_or_default();
-        let insight =
-            write_account(conn, id, &now_current, &facts, assessment, before, now).await?;
-        if let Some(insight) = insight.changed {
-            changed += 1;
-            out.insert(id, insight);
-        } else {
-            out.insert(id, insight.unchanged);
-        }
+        let (insight, was_changed) =
+            write_account(conn, id, now_current, &facts, assessment, now).await?;
+        changed += u64::from(was_changed);
+        out.insert(id, insight);
     }
     Ok(changed)
 }
 
-/// What [`write_account`] found: the insight, and whether it changed.
-struct Written {
-    changed: Option<AccountInsight>,
-    unchanged: AccountInsight,
-}
-
+/// Writes what changed of account `id`'s insight; returns it, and whether
+/// it changed. What it was is the insight part of the stored view (its
+/// warnings are the `account_warnings` rows, written together).
 async fn write_account(
     conn: &impl ConnectionTrait,
     id: Uuid,
-    current: &Current,
+    current: Current,
     facts: &Facts,
     assessment: signals::Assessment,
-    before: Vec<account_warning::Model>,
     now: DateTime<Utc>,
-) -> ApiResult<Written> {
-    let old = AccountInsight::deserialize(&current.body).map_err(ApiError::internal)?;
-    let raised: HashMap<String, DateTime<Utc>> = before
-        .iter()
-        .map(|w| (w.code.clone(), w.raised_at))
-        .collect();
+) -> ApiResult<(AccountInsight, bool)> {
+    let mut old = AccountInsight::deserialize(&current.body).map_err(ApiError::internal)?;
+    old.as_of(now);
+    let raised: HashMap<WarningCode, DateTime<Utc>> =
+        old.warnings.iter().map(|w| (w.code, w.raised_at)).collect();
     let warnings: Vec<Warning> = assessment
         .signals
         .into_iter()
@@ -274,7 +264,7 @@ async fn write_account(
                  detail,
                  evidence,
              }| Warning {
-                raised_at: raised.get(code.as_str()).copied().unwrap_or(now),
+                raised_at: raised.get(&code).copied().unwrap_or(now),
                 code,
                 severity,
                 since,
@@ -312,16 +302,11 @@ async fn write_account(
     } else {
         None
     };
-    let mut old_cmp = old.clone();
-    old_cmp.as_of(now);
-    if old_cmp == insight && keep_dismissed == current.dismissed {
-        return Ok(Written {
-            changed: None,
-            unchanged: insight,
-        });
+    if old == insight && keep_dismissed == current.dismissed {
+        return Ok((insight, false));
     }
-    write_warnings(conn, id, &before, &insight.warnings).await?;
-    let mut body = current.body.clone();
+    write_warnings(conn, id, &old.warnings, &insight.warnings).await?;
+    let mut body = current.body;
     if let (Value::Object(map), Value::Object(parts)) = (
         &mut body,
         serde_json::to_value(&insight).map_err(ApiError::internal)?,
@@ -354,23 +339,20 @@ async fn write_account(
         .filter(account::Column::Id.eq(id))
         .exec(conn)
         .await?;
-    Ok(Written {
-        changed: Some(insight.clone()),
-        unchanged: insight,
-    })
+    Ok((insight, true))
 }
 
 async fn write_warnings(
     conn: &impl ConnectionTrait,
     id: Uuid,
-    before: &[account_warning::Model],
+    before: &[Warning],
     now_holding: &[Warning],
 ) -> ApiResult<()> {
-    let holding: HashSet<&str> = now_holding.iter().map(|w| w.code.as_str()).collect();
-    let gone: Vec<String> = before
+    let holding: HashSet<WarningCode> = now_holding.iter().map(|w| w.code).collect();
+    let gone: Vec<&str> = before
         .iter()
-        .filter(|w| !holding.contains(w.code.as_str()))
-        .map(|w| w.code.clone())
+        .filter(|w| !holding.contains(&w.code))
+        .map(|w| w.code.as_str())
         .collect();
     if !gone.is_empty() {
         account_warning::Entity::delete_many()
@@ -412,7 +394,39 @@ async fn write_warnings(
     Ok(())
 }
 
-/// Reads the facts of `ids` from the rows: one grouped query per kind.
+/// The rows `query` selects for `accounts`, at most [`FACTS_PER_ACCOUNT`]
+/// per account: one query for them all when that stays within their share,
+/// else one per account, so that an account with a great many rows leaves
+/// every other its own.
+async fn bounded<E, T>(
+    conn: &impl ConnectionTrait,
+    accounts: &[Uuid],
+    query: impl Fn(&[Uuid]) -> Select<E>,
+) -> ApiResult<Vec<T>>
+where
+    E: EntityTrait,
+    T: TryGetableMany,
+{
+    let share = FACTS_PER_ACCOUNT.saturating_mul(accounts.len() as u64);
+    let rows: Vec<T> = query(accounts).limit(share).into_tuple().all(conn).await?;
+    if (rows.len() as u64) < share {
+        return Ok(rows);
+    }
+    let mut each = Vec::new();
+    for account in accounts {
+        each.extend(
+            query(std::slice::from_ref(account))
+                .limit(FACTS_PER_ACCOUNT)
+                .into_tuple::<T>()
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(each)
+}
+
+/// Reads the facts of `ids` from the rows: one query per kind, grouped or
+/// at most [`FACTS_PER_ACCOUNT`] rows per account.
 async fn read_facts(
     conn: &impl ConnectionTrait,
     settings: &InsightSettings,
@@ -444,16 +458,7 @@ async fn read_facts(
             )
         })
         .collect();
-    let followed: Vec<Uuid> = current
-        .iter()
-        .filter(|(_, c)| signals::followed(c.stage))
-        .map(|(id, _)| *id)
-        .collect();
-    if followed.is_empty() {
-        return Ok(facts);
-    }
-    let in_followed = || followed.iter().copied();
-
+    // Every account shows its last effective visit, followed or not.
     let last_visits: Vec<(Uuid, Option<DateTime<Utc>>)> = visit::Entity::find()
         .select_only()
         .column(visit::Column::AccountId)
@@ -471,22 +476,32 @@ async fn read_facts(
         }
     }
 
+    let followed: Vec<Uuid> = current
+        .iter()
+        .filter(|(_, c)| signals::followed(c.stage))
+        .map(|(id, _)| *id)
+        .collect();
+    if followed.is_empty() {
+        return Ok(facts);
+    }
+    let in_followed = || followed.iter().copied();
+
     let overdue_before = now - Duration::hours(settings.visits.overdue_after_hours.into());
-    let overdue: Vec<(Uuid, Uuid, DateTime<Utc>)> = visit::Entity::find()
-        .select_only()
-        .columns([
-            visit::Column::AccountId,
-            visit::Column::Id,
-            visit::Column::PlannedAt,
-        ])
-        .filter(visit::Column::AccountId.is_in(in_followed()))
-        .filter(visit::Column::Status.eq(VisitStatus::Planned.as_str()))
-        .filter(visit::Column::Deleted.eq(false))
-        .filter(visit::Column::PlannedAt.lt(overdue_before))
-        .order_by_asc(visit::Column::PlannedAt)
-        .into_tuple()
-        .all(conn)
-        .await?;
+    let overdue: Vec<(Uuid, Uuid, DateTime<Utc>)> = bounded(conn, &followed, |accounts| {
+        visit::Entity::find()
+            .select_only()
+            .columns([
+                visit::Column::AccountId,
+                visit::Column::Id,
+                visit::Column::PlannedAt,
+            ])
+            .filter(visit::Column::AccountId.is_in(accounts.iter().copied()))
+            .filter(visit::Column::Status.eq(VisitStatus::Planned.as_str()))
+            .filter(visit::Column::Deleted.eq(false))
+            .filter(visit::Column::PlannedAt.lt(overdue_before))
+            .order_by_asc(visit::Column::PlannedAt)
+    })
+    .await?;
     for (account, id, planned_at) in overdue {
         if let Some(f) = facts.get_mut(&account) {
             f.overdue_visits.push((id, planned_at));
@@ -494,47 +509,48 @@ async fn read_facts(
     }
 
     let period = Duration::days(w.satisfaction_period_days.into());
-    let rated: Vec<RatedRow> = callback::Entity::find()
-        .select_only()
-        .columns([
-            callback::Column::AccountId,
-            callback::Column::Id,
-            callback::Column::DoneAt,
-            callback::Column::Satisfaction,
-        ])
-        .filter(callback::Column::AccountId.is_in(in_followed()))
-        .filter(callback::Column::Status.eq(CallbackStatus::Done.as_str()))
-        .filter(callback::Column::Deleted.eq(false))
-        .filter(callback::Column::Satisfaction.is_not_null())
-        .filter(callback::Column::DoneAt.gte(now - period * 2))
-        .into_tuple()
-        .all(conn)
-        .await?;
+    let rated: Vec<RatedRow> = bounded(conn, &followed, |accounts| {
+        callback::Entity::find()
+            .select_only()
+            .columns([
+                callback::Column::AccountId,
+                callback::Column::Id,
+                callback::Column::DoneAt,
+                callback::Column::Satisfaction,
+            ])
+            .filter(callback::Column::AccountId.is_in(accounts.iter().copied()))
+            .filter(callback::Column::Status.eq(CallbackStatus::Done.as_str()))
+            .filter(callback::Column::Deleted.eq(false))
+            .filter(callback::Column::Satisfaction.is_not_null())
+            .filter(callback::Column::DoneAt.gte(now - period * 2))
+            .order_by_desc(callback::Column::DoneAt)
+    })
+    .await?;
     for (account, id, done_at, satisfaction) in rated {
         if let (Some(f), Some(at), Some(score)) = (facts.get_mut(&account), done_at, satisfaction) {
             f.rated_callbacks.push((id, at, score));
         }
     }
 
-    let open: Vec<TicketRow> = ticket::Entity::find()
-        .select_only()
-        .columns([
-            ticket::Column::AccountId,
-            ticket::Column::Id,
-            ticket::Column::TicketType,
-            ticket::Column::CreatedAt,
-            ticket::Column::SlaDueAt,
-        ])
-        .filter(ticket::Column::AccountId.is_in(in_followed()))
-        .filter(ticket::Column::Status.is_not_in([
-            TicketStatus::Resolved.as_str(),
-            TicketStatus::Closed.as_str(),
-        ]))
-        .filter(ticket::Column::Deleted.eq(false))
-        .order_by_asc(ticket::Column::SlaDueAt)
-        .into_tuple()
-        .all(conn)
-        .await?;
+    let open: Vec<TicketRow> = bounded(conn, &followed, |accounts| {
+        ticket::Entity::find()
+            .select_only()
+            .columns([
+                ticket::Column::AccountId,
+                ticket::Column::Id,
+                ticket::Column::TicketType,
+                ticket::Column::CreatedAt,
+                ticket::Column::SlaDueAt,
+            ])
+            .filter(ticket::Column::AccountId.is_in(accounts.iter().copied()))
+            .filter(ticket::Column::Status.is_not_in([
+                TicketStatus::Resolved.as_str(),
+                TicketStatus::Closed.as_str(),
+            ]))
+            .filter(ticket::Column::Deleted.eq(false))
+            .order_by_asc(ticket::Column::SlaDueAt)
+    })
+    .await?;
     for (account, id, kind, created_at, sla_due_at) in open {
         if let Some(f) = facts.get_mut(&account) {
             f.open_tickets.push(OpenTicket {
@@ -546,18 +562,28 @@ async fn read_facts(
         }
     }
 
-    let persons: Vec<(Uuid, Uuid, Option<String>, Option<String>)> = contact::Entity::find()
-        .select_only()
-        .columns([
-            contact::Column::AccountId,
-            contact::Column::Id,
-            contact::Column::BuyingRole,
-            contact::Column::Attitude,
-        ])
-        .filter(contact::Column::AccountId.is_in(in_followed()))
-        .filter(contact::Column::Deleted.eq(false))
-        .into_tuple()
-        .all(conn)
+    let persons: Vec<(Uuid, Uuid, Option<String>, Option<String>)> =
+        bounded(conn, &followed, |accounts| {
+            contact::Entity::find()
+                .select_only()
+                .columns([
+                    contact::Column::AccountId,
+                    contact::Column::Id,
+                    contact::Column::BuyingRole,
+                    contact::Column::Attitude,
+                ])
+                .filter(contact::Column::AccountId.is_in(accounts.iter().copied()))
+                .filter(contact::Column::Deleted.eq(false))
+                // Only the key persons the signals look at: decision makers, champions, coaches.
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(contact::Column::BuyingRole.is_in([
+                            BuyingRole::DecisionMaker.as_str(),
+                            BuyingRole::Coach.as_str(),
+                        ]))
+                        .add(contact::Column::Attitude.eq(Attitude::Champion.as_str())),
+                )
+        })
         .await?;
     for (account, id, role, attitude) in persons {
         if let Some(f) = facts.get_mut(&account) {
@@ -575,56 +601,61 @@ async fn read_facts(
 
     let today = now.date_naive();
     let lost_since = today - Duration::days(w.lost_opportunity_days.into());
-    let deals: Vec<(Uuid, Uuid, String, Option<NaiveDate>)> = opportunity::Entity::find()
+    let lost: Vec<(Uuid, Uuid, Option<NaiveDate>)> = bounded(conn, &followed, |accounts| {
+        opportunity::Entity::find()
+            .select_only()
+            .columns([
+                opportunity::Column::AccountId,
+                opportunity::Column::Id,
+                opportunity::Column::ClosesOn,
+            ])
+            .filter(opportunity::Column::AccountId.is_in(accounts.iter().copied()))
+            .filter(opportunity::Column::Deleted.eq(false))
+            .filter(opportunity::Column::Stage.eq(OpportunityStage::Lost.as_str()))
+            .filter(opportunity::Column::ClosesOn.gte(lost_since))
+            .order_by_desc(opportunity::Column::ClosesOn)
+    })
+    .await?;
+    for (account, id, closes_on) in lost {
+        if let Some(f) = facts.get_mut(&account) {
+            f.lost_opportunities.push((id, closes_on.unwrap_or(today)));
+        }
+    }
+    let with_open_deal: Vec<Uuid> = opportunity::Entity::find()
         .select_only()
-        .columns([
-            opportunity::Column::AccountId,
-            opportunity::Column::Id,
-            opportunity::Column::Stage,
-            opportunity::Column::ClosesOn,
-        ])
+        .column(opportunity::Column::AccountId)
         .filter(opportunity::Column::AccountId.is_in(in_followed()))
         .filter(opportunity::Column::Deleted.eq(false))
-        .filter(
-            sea_orm::Condition::any()
-                .add(opportunity::Column::Stage.is_not_in([
-                    OpportunityStage::Won.as_str(),
-                    OpportunityStage::Lost.as_str(),
-                ]))
-                .add(
-                    sea_orm::Condition::all()
-                        .add(opportunity::Column::Stage.eq(OpportunityStage::Lost.as_str()))
-                        .add(opportunity::Column::ClosesOn.gte(lost_since)),
-                ),
-        )
+        .filter(opportunity::Column::Stage.is_not_in([
+            OpportunityStage::Won.as_str(),
+            OpportunityStage::Lost.as_str(),
+        ]))
+        .group_by(opportunity::Column::AccountId)
         .into_tuple()
         .all(conn)
         .await?;
-    for (account, id, stage, closes_on) in deals {
+    for account in with_open_deal {
         if let Some(f) = facts.get_mut(&account) {
-            if stage == OpportunityStage::Lost.as_str() {
-                f.lost_opportunities.push((id, closes_on.unwrap_or(today)));
-            } else {
-                f.open_opportunity = true;
-            }
+            f.open_opportunity = true;
         }
     }
 
     let ending_by = today + Duration::days(w.contract_ending_days.into());
-    let ending: Vec<(Uuid, Uuid, Option<NaiveDate>)> = contract::Entity::find()
-        .select_only()
-        .columns([
-            contract::Column::AccountId,
-            contract::Column::Id,
-            contract::Column::EndOn,
-        ])
-        .filter(contract::Column::AccountId.is_in(in_followed()))
-        .filter(contract::Column::Status.eq("active"))
-        .filter(contract::Column::EndOn.gte(today))
-        .filter(contract::Column::EndOn.lte(ending_by))
-        .into_tuple()
-        .all(conn)
-        .await?;
+    let ending: Vec<(Uuid, Uuid, Option<NaiveDate>)> = bounded(conn, &followed, |accounts| {
+        contract::Entity::find()
+            .select_only()
+            .columns([
+                contract::Column::AccountId,
+                contract::Column::Id,
+                contract::Column::EndOn,
+            ])
+            .filter(contract::Column::AccountId.is_in(accounts.iter().copied()))
+            .filter(contract::Column::Status.eq("active"))
+            .filter(contract::Column::EndOn.gte(today))
+            .filter(contract::Column::EndOn.lte(ending_by))
+            .order_by_asc(contract::Column::EndOn)
+    })
+    .await?;
     for (account, id, end_on) in ending {
         if let (Some(f), Some(end)) = (facts.get_mut(&account), end_on) {
             f.ending_contracts.push((id, end));

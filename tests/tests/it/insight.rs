@@ -699,3 +699,46 @@ async fn one_node_of_two_runs_each_sweep_and_the_sweep_raises_what_time_brings()
     drop(second);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_account_with_a_great_many_overdue_visits_leaves_every_other_its_warning()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let manager = app.login_as(&org.manager).await?;
+    let admin = app.login_as(&org.admin).await?;
+    let crowded = followed_account(&manager, "Ningbo Port", "key").await?;
+    let quiet = followed_account(&manager, "Jinhua Rail", "key").await?;
+    // Two hundred visits two days late at one account (its and the other's
+    // share of a refresh batch), imported in one request...
+    let long_ago = now() - Duration::days(2);
+    let mut csv = String::from("account_id,planned_at,type\n");
+    for _ in 0..200 {
+        csv.push_str(&format!(
+            "{},{},onsite\n",
+            crowded.id.0,
+            long_ago.to_rfc3339()
+        ));
+    }
+    let request = manager
+        .request(kam_tests::Method::POST, "/import/visits")
+        .header("content-type", "text/csv")
+        .body(csv);
+    manager.send(request).await?.ensure_status(200)?;
+    // ...and one an hour late at the other.
+    let _: VisitView = manager
+        .created(
+            "/visits",
+            &json!({ "account_id": quiet.id.0, "planned_at": now() - Duration::hours(1), "type": "onsite" }),
+        )
+        .await?;
+    // Refreshing every account at once puts both in one batch.
+    set_insight(&admin, |s| s.visits.overdue_after_hours = 0).await?;
+    let crowded = account(&manager, crowded.id.0).await?;
+    let overdue = warning(&crowded, WarningCode::VisitsOverdue);
+    assert_eq!(overdue.evidence.len(), 20, "at most 20 records named");
+    let quiet = account(&manager, quiet.id.0).await?;
+    let overdue = warning(&quiet, WarningCode::VisitsOverdue);
+    assert_eq!(overdue.evidence.len(), 1);
+    Ok(())
+}
