@@ -18,7 +18,7 @@ use crate::entities::{
     account, account_plan, callback, contract, plan_action, plan_resource, ticket, user, visit,
 };
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::records::accounts::{decisions_condition, tier_proposal_condition};
+use crate::records::accounts::decisions_condition;
 use crate::records::contracts::ContractStatus;
 use crate::records::tickets::open_condition;
 use crate::state::AppState;
@@ -26,7 +26,7 @@ use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, Utc};
 use kam_sync_core::account_plan::{ActionStatus, PlanStatus, ResourceStatus};
 use kam_sync_core::callback::CallbackStatus;
 use kam_sync_core::visit::VisitStatus;
-use sea_orm::sea_query::{Expr, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -750,13 +750,21 @@ async fn tickets<C: ConnectionTrait>(ctx: &Ctx<'_, C>, kind: ItemKind) -> ApiRes
     })
 }
 
-/// The tier proposals the caller decides, by the rule of the proposals'
-/// own list ([`tier_proposal_condition`]); each is the proposing owner's.
-async fn tier_proposals<C: ConnectionTrait>(ctx: &Ctx<'_, C>) -> ApiResult<Found> {
-    let mut condition = tier_proposal_condition(ctx.caller);
-    if let Some(user) = ctx.user {
-        condition = condition.add(account::Column::OwnerId.eq(user));
+/// The accounts matching `waiting` that the caller decides on, by the rule
+/// of the proposals' own lists ([`decisions_condition`]), of the person
+/// asked for if any: each decision is the account owner's item.
+fn decisions<C: ConnectionTrait>(ctx: &Ctx<'_, C>, waiting: SimpleExpr) -> Condition {
+    let condition = decisions_condition(ctx.caller, waiting);
+    match ctx.user {
+        Some(user) => condition.add(account::Column::OwnerId.eq(user)),
+        None => condition,
     }
+}
+
+/// The tier proposals the caller decides ([`decisions`]); each is the
+/// proposing owner's.
+async fn tier_proposals<C: ConnectionTrait>(ctx: &Ctx<'_, C>) -> ApiResult<Found> {
+    let condition = decisions(ctx, account::Column::ProposedTier.is_not_null());
     type Row = (
         Uuid,
         Uuid,
@@ -822,11 +830,7 @@ async fn tier_proposals<C: ConnectionTrait>(ctx: &Ctx<'_, C>) -> ApiResult<Found
 /// `at_risk`; each is its owner's. Due a few days (`decision_days`) after
 /// the proposal was made.
 async fn at_risk_proposals<C: ConnectionTrait>(ctx: &Ctx<'_, C>) -> ApiResult<Found> {
-    let mut condition =
-        decisions_condition(ctx.caller, account::Column::AtRiskProposedAt.is_not_null());
-    if let Some(user) = ctx.user {
-        condition = condition.add(account::Column::OwnerId.eq(user));
-    }
+    let condition = decisions(ctx, account::Column::AtRiskProposedAt.is_not_null());
     type Row = (Uuid, Uuid, Option<i64>, Option<DateTime<Utc>>);
     let rows: Vec<Row> = account::Entity::find()
         .select_only()

@@ -905,12 +905,6 @@ pub fn decisions_condition(
         .add(account::Column::Deleted.eq(false))
 }
 
-/// The accounts with a tier proposal that `caller` decides (see
-/// [`decisions_condition`]).
-pub fn tier_proposal_condition(caller: &AuthUser) -> Condition {
-    decisions_condition(caller, account::Column::ProposedTier.is_not_null())
-}
-
 /// The accounts the caller [`manages`] that the server proposes moving to
 /// `at_risk`, newest first, each with its health and warnings; for
 /// managers and above.
