@@ -99,11 +99,16 @@ async fn export_csv(
     let kind = kind.into_inner();
     let mut body = Vec::new();
     kind.export(&state, Some(&caller), &mut body).await?;
-    Ok(HttpResponse::Ok()
+    Ok(csv_attachment(kind.plural(), body))
+}
+
+/// A 200 answering `body` as the UTF-8 CSV file `name`.csv to save.
+pub fn csv_attachment(name: &str, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
         .content_type(format!("{CSV}; charset=utf-8"))
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}.csv\"", kind.plural()),
+            format!("attachment; filename=\"{name}.csv\""),
         ))
-        .body(body))
+        .body(body)
 }

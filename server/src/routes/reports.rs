@@ -4,7 +4,7 @@
 //! pipeline, `/reports/pipeline`, is mounted with the opportunities.)
 //! Each answers JSON, or CSV with `format=csv` or `Accept: text/csv`.
 
-use super::csv_io::CSV;
+use super::csv_io::{CSV, csv_attachment};
 use crate::auth::AuthUser;
 use crate::error::ApiResult;
 use crate::error::responses::ReportErrors;
@@ -69,13 +69,7 @@ fn answer<R: Serialize>(
     if !wants_csv(req, params) {
         return Ok(HttpResponse::Ok().json(report));
     }
-    Ok(HttpResponse::Ok()
-        .content_type(format!("{CSV}; charset=utf-8"))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}-report.csv\""),
-        ))
-        .body(csv(report)?))
+    Ok(csv_attachment(&format!("{name}-report"), csv(report)?))
 }
 
 /// Sales per group: revenue and contracts signed, new key accounts and
