@@ -858,7 +858,7 @@ async fn coverage_sets_each_tiers_share_of_visit_time_beside_its_share_of_accoun
     assert_eq!(
         (row.within_cadence, row.overdue),
         (0, 0),
-        "no next visit is due yet: the insight sweep has not run"
+        "identified accounts are screened, not followed: no visit is due"
     );
     assert_eq!(row.within_cadence_share, Some(0.0));
     let tiers: Vec<_> = row
@@ -914,5 +914,45 @@ async fn coverage_sets_each_tiers_share_of_visit_time_beside_its_share_of_accoun
             ))),
         "{text}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn coverage_counts_the_followed_accounts_visited_within_cadence_and_lists_the_overdue()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let manager = app.login_as(&org.manager).await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let followed = |name: &str| json!({ "name": name, "segment": "enterprise", "tier": "key", "stage": "maintaining", "owner_id": org.rep_a1.id });
+    let late = manager.create_account(followed("Late")).await?.id.0;
+    let kept = manager.create_account(followed("Kept")).await?.id.0;
+    let done = json!({ "done": true });
+    let steps = json!({ "identify": done, "probe": done, "recommend": done, "close": done, "follow_up": done });
+    // An effective visit forty days ago (the key cadence is 30) and one today.
+    for (account, days_ago) in [(late, 40), (kept, 0)] {
+        let at = Utc::now() - chrono::Duration::days(days_ago);
+        let body =
+            json!({ "account_id": account, "planned_at": at, "type": "onsite", "steps": steps });
+        let visit = create(&rep, "/visits", body).await?;
+        for (step, when) in [
+            ("check-in", at),
+            ("check-out", at + chrono::Duration::hours(1)),
+        ] {
+            rep.post(
+                &format!("/visits/{visit}/{step}"),
+                &json!({ "location": { "lat": 30.27, "lon": 120.15 }, "at": when }),
+            )
+            .await?
+            .assert_status(200);
+        }
+    }
+    let report: CoverageReport = manager.read("/reports/coverage").await?;
+    let row = &report.rows[0];
+    assert_eq!((row.accounts, row.within_cadence, row.overdue), (2, 1, 1));
+    assert_eq!(row.within_cadence_share, Some(0.5));
+    let overdue: Vec<Uuid> = report.overdue.iter().map(|a| a.id).collect();
+    assert_eq!(overdue, [late]);
+    assert!(report.overdue[0].last_visit_at.is_some());
     Ok(())
 }
