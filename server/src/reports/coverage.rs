@@ -1,8 +1,8 @@
 //! The coverage report (issue 14, section 2), by the account's owner: the
 //! accounts (not deleted) per tier, how many are visited within their
 //! tier's cadence now (`next_visit_due` not past), how many are overdue,
-//! (an account without a due date yet, before the insight sweep judged it,
-//! is neither), and the minutes of visits (check-in to check-out, `visit_minutes`)
+//! (an account insight does not follow, `identified` or `lost`, has no
+//! visit due and is neither), and the minutes of visits (check-in to check-out, `visit_minutes`)
 //! checked in during the period per tier beside the tier's share of the
 //! accounts, so the 30% rule reads off a row: standard accounts, about 30%
 //! of the accounts, should take about 30% of the time; strategic and key
