@@ -135,6 +135,8 @@ impl SyncedKind for AccountPlans {
     type Entity = account_plan::Entity;
     type View = AccountPlanView;
     const NAME: &'static str = "account plan";
+    // No warning reads a plan (its actions reach the worklist, not insight).
+    const FEEDS_INSIGHT: bool = false;
     const STAYS_WITH_ACCOUNT: &'static str =
         "a plan stays with its account; write one for the other account";
 

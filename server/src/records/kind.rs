@@ -38,6 +38,11 @@ pub trait SyncedKind {
     /// callback made with it, the cap on an account's key persons).
     const READ_BY_LATER_REVIEWS: bool = false;
 
+    /// Whether records of this kind say something about their account's
+    /// insight (its warnings, health and visit cadence, `crate::insight`):
+    /// a write of one refreshes the account.
+    const FEEDS_INSIGHT: bool = true;
+
     /// Whether `role` may create and change records of this kind (the
     /// service role reads records and works the after-sale ones).
     fn writable_by(role: Role) -> bool {

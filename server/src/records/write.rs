@@ -69,23 +69,36 @@ impl UnitOfWork {
         if self.staged.is_empty() {
             return Ok(Vec::new());
         }
+        let feeds_insight = self
+            .staged
+            .iter()
+            .any(|staged| with_kind!(staged.doc.kind(), J => J::FEEDS_INSIGHT));
         // Read before the change log's head is locked, like `before_store`.
-        let insight_settings = insight::settings::current(txn).await?.settings;
+        let insight_settings = if feeds_insight {
+            Some(insight::settings::current(txn).await?.settings)
+        } else {
+            None
+        };
         let mut views = Vec::new();
         let mut touched = Vec::new();
         for kind in self.log(txn, settings).await? {
             if kind == <K::Record as kam_sync_core::Record>::KIND {
                 views = self.materialize::<K>(txn, settings).await?;
-                touched.extend(views.iter().map(K::account_of_view));
+                if K::FEEDS_INSIGHT {
+                    touched.extend(views.iter().map(K::account_of_view));
+                }
             } else {
-                with_kind!(kind, J => touched.extend(
-                    self.materialize::<J>(txn, settings)
-                        .await?
-                        .iter()
-                        .map(J::account_of_view)
-                ));
+                with_kind!(kind, J => {
+                    let written = self.materialize::<J>(txn, settings).await?;
+                    if J::FEEDS_INSIGHT {
+                        touched.extend(written.iter().map(J::account_of_view));
+                    }
+                });
             }
         }
+        let Some(insight_settings) = insight_settings else {
+            return Ok(views);
+        };
         let (fresh, _) = insight::refresh::accounts(
             txn,
             &insight_settings,
