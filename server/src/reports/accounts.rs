@@ -14,7 +14,7 @@ use crate::error::ApiResult;
 use crate::records::stage_moves::ACCOUNT;
 use crate::records::targets::midnight;
 use kam_sync_core::account::{Stage, Tier};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, JoinType, Query};
+use sea_orm::sea_query::{Condition, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -169,18 +169,8 @@ pub async fn report(
             .insert(key, counts);
     }
 
-    let mut moves = Query::select();
-    moves.from(stage_move::Entity).join(
-        JoinType::InnerJoin,
-        account::Entity,
-        Expr::col((account::Entity, account::Column::Id))
-            .equals((stage_move::Entity, stage_move::Column::RecordId)),
-    );
-    grouping.place(
-        &mut moves,
-        (account::Entity, account::Column::OwnerId),
-        (stage_move::Entity, stage_move::Column::AccountId),
-    );
+    // An account's own moves: their record is the account.
+    let mut moves = grouping.under_account(stage_move::Entity, stage_move::Column::AccountId);
     let to_stage =
         |stage: Stage| Condition::all().add(stage_move::Column::ToStage.eq(stage.as_str()));
     moves

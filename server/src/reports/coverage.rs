@@ -18,7 +18,7 @@ use crate::error::ApiResult;
 use crate::records::targets::midnight;
 use chrono::{DateTime, Utc};
 use kam_sync_core::account::Tier;
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, JoinType, Order, Query};
+use sea_orm::sea_query::{Condition, Expr, Order, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -210,18 +210,7 @@ pub async fn report(
             .insert(tier, counts);
     }
 
-    let mut visits = Query::select();
-    visits.from(visit::Entity).join(
-        JoinType::InnerJoin,
-        account::Entity,
-        Expr::col((account::Entity, account::Column::Id))
-            .equals((visit::Entity, visit::Column::AccountId)),
-    );
-    grouping.place(
-        &mut visits,
-        (account::Entity, account::Column::OwnerId),
-        (visit::Entity, visit::Column::AccountId),
-    );
+    let mut visits = grouping.under_account(visit::Entity, visit::Column::AccountId);
     visits
         .column((account::Entity, account::Column::Tier))
         .expr(sum_int(Expr::col((

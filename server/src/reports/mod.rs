@@ -28,7 +28,7 @@ pub mod service;
 
 use crate::access::visible_account_ids;
 use crate::auth::{AuthUser, Role};
-use crate::entities::{branch, team, user};
+use crate::entities::{account, branch, team, user};
 use crate::error::{ApiError, ApiResult};
 use crate::records::targets::{Level, PeriodKind};
 use crate::records::{check_currency, check_date};
@@ -36,7 +36,7 @@ use chrono::{Datelike, Months, NaiveDate};
 use kam_sync_core::money::Currency;
 use sea_orm::sea_query::{
     Alias, Asterisk, CaseStatement, Condition, Expr, ExprTrait, Func, IntoColumnRef, JoinType,
-    SelectStatement,
+    Query, SelectStatement,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryResult, QuerySelect};
 use serde::{Deserialize, Serialize};
@@ -318,6 +318,27 @@ impl Grouping {
     /// What the rows are grouped by.
     pub fn group_by(&self) -> GroupBy {
         self.group_by
+    }
+
+    /// A grouped query over `table` (a kind under an account, joined to its
+    /// account), placed by the account's owner ([`Grouping::place`]).
+    pub fn under_account<E: EntityTrait>(
+        &self,
+        table: E,
+        account_id: E::Column,
+    ) -> SelectStatement {
+        let mut select = Query::select();
+        select.from(table).join(
+            JoinType::InnerJoin,
+            account::Entity,
+            Expr::col((account::Entity, account::Column::Id)).equals((table, account_id)),
+        );
+        self.place(
+            &mut select,
+            (account::Entity, account::Column::OwnerId),
+            (table, account_id),
+        );
+        select
     }
 
     /// Makes `select` (over the table of `owner` and `account`) a grouped

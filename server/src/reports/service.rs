@@ -10,14 +10,14 @@ use super::{
     count_all, count_if, get, ratio, run, sum_int,
 };
 use crate::auth::AuthUser;
-use crate::entities::{account, callback, ticket};
+use crate::entities::{callback, ticket};
 use crate::error::ApiResult;
 use crate::records::targets::midnight;
 use chrono::{DateTime, Utc};
 use kam_sync_core::callback::CallbackStatus;
 use kam_sync_core::ticket::{Severity, TicketStatus, TicketType};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, JoinType, Query, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use utoipa::ToSchema;
@@ -198,27 +198,6 @@ impl Figures {
     }
 }
 
-/// A query over `table` (a kind under an account), placed by the
-/// account's owner.
-fn under_account<E: EntityTrait>(
-    grouping: &Grouping,
-    table: E,
-    account_id: E::Column,
-) -> SelectStatement {
-    let mut select = Query::select();
-    select.from(table).join(
-        JoinType::InnerJoin,
-        account::Entity,
-        Expr::col((account::Entity, account::Column::Id)).equals((table, account_id)),
-    );
-    grouping.place(
-        &mut select,
-        (account::Entity, account::Column::OwnerId),
-        (table, account_id),
-    );
-    select
-}
-
 /// The service report for `caller`, as of `now`.
 pub async fn report(
     conn: &impl ConnectionTrait,
@@ -238,7 +217,7 @@ pub async fn report(
     let mut by_group: BTreeMap<Option<Uuid>, Figures> = BTreeMap::new();
     let live = || Condition::all().add(ticket::Column::Deleted.eq(false));
 
-    let mut opened = under_account(&grouping, ticket::Entity, ticket::Column::AccountId);
+    let mut opened = grouping.under_account(ticket::Entity, ticket::Column::AccountId);
     opened
         .column((ticket::Entity, ticket::Column::Severity))
         .column((ticket::Entity, ticket::Column::TicketType))
@@ -259,7 +238,7 @@ pub async fn report(
             .insert(key, count);
     }
 
-    let mut resolved = under_account(&grouping, ticket::Entity, ticket::Column::AccountId);
+    let mut resolved = grouping.under_account(ticket::Entity, ticket::Column::AccountId);
     let within = Expr::col((ticket::Entity, ticket::Column::ResolvedAt))
         .lte(Expr::col((ticket::Entity, ticket::Column::SlaDueAt)));
     resolved
@@ -288,7 +267,7 @@ pub async fn report(
         figures.resolution_secs = get(&row, 4)?;
     }
 
-    let mut overdue = under_account(&grouping, ticket::Entity, ticket::Column::AccountId);
+    let mut overdue = grouping.under_account(ticket::Entity, ticket::Column::AccountId);
     overdue.expr(count_all()).cond_where(
         live()
             .add(ticket::Column::Status.is_not_in([
@@ -306,7 +285,7 @@ pub async fn report(
     }
 
     let bounds: Vec<DateTime<Utc>> = months.iter().map(|m| midnight(*m)).collect();
-    let mut callbacks = under_account(&grouping, callback::Entity, callback::Column::AccountId);
+    let mut callbacks = grouping.under_account(callback::Entity, callback::Column::AccountId);
     callbacks
         .expr(bucket(
             (callback::Entity, callback::Column::DoneAt),
