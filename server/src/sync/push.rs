@@ -743,8 +743,9 @@ fn checked_fields(
 /// The kind's review of the kept record: each refusal is undone (with a
 /// notice added to `notices`) and derived fields come from the server. The
 /// undone record must pass review itself (a new account whose owner falls
-/// back to the caller, say); if it does not, the push is refused with the
-/// second review's notices (`before`: the heads it is refused at).
+/// back to the caller, say), but for the fields the first review derived;
+/// if it does not, the push is refused with the second review's notices
+/// (`before`: the heads it is refused at).
 async fn reviewed(
     conn: &impl ConnectionTrait,
     Subject { caller, kind, id }: Subject<'_>,
@@ -767,13 +768,19 @@ async fn reviewed(
     if verdict.refusals.is_empty() {
         return Ok(Ok(target));
     }
+    // The fields the first review set are the server's own: a second look
+    // at them (a stage history dated a moment later) is no refusal.
     let final_review = review(conn, caller, kind, id, old, &target, pending).await?;
-    if final_review.refusals.is_empty() {
-        return Ok(Ok(target));
-    }
-    let notices = final_review
+    let refusals: Vec<_> = final_review
         .refusals
         .iter()
+        .filter(|r| !verdict.derived.contains_key(r.field))
+        .collect();
+    if refusals.is_empty() {
+        return Ok(Ok(target));
+    }
+    let notices = refusals
+        .into_iter()
         .map(|r| {
             notice(
                 id,

@@ -557,3 +557,30 @@ async fn a_won_opportunity_makes_its_contract_once() -> anyhow::Result<()> {
         .assert_problem(404, "not_found");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_deal_made_offline_for_someone_else_is_corrected_to_its_maker_not_refused_whole()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rest = app.login_as(&org.rep_a1).await?;
+    let account = rest.create_account(new_account("Jiaxing Chem")).await?;
+    let mut phone = Device::new(&app, &org.rep_a1, "phone").await?;
+    phone.sync().await?;
+    let deal: Opportunity = parse_record(json!({
+        "account_id": account.id, "name": "Solvents", "owner_id": org.rep_b1.id,
+    }))?;
+    let id = phone.create(&deal)?;
+    let outcome = phone.sync().await?;
+    let fields: Vec<_> = outcome
+        .notices
+        .iter()
+        .map(|n| (n.code.as_str(), n.field.as_deref()))
+        .collect();
+    assert_eq!(fields.len(), 1, "{:?}", outcome.notices);
+    assert_eq!(fields[0].1, Some("owner_id"));
+    assert_eq!(phone.json(id)["owner_id"], json!(org.rep_a1.id));
+    let server: OpportunityView = rest.read(&format!("/opportunities/{id}")).await?;
+    assert_eq!(stages(&server), [OpportunityStage::Research]);
+    Ok(())
+}
