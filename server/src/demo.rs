@@ -3,10 +3,12 @@
 //! around the Yangtze delta, visits in every state, the key persons of
 //! every account, opportunities at every stage with the contracts of the won
 //! ones, account plans, tickets and callbacks, and this year's revenue
-//! targets decomposed to teams and reps.
+//! targets decomposed to teams and reps; among them, an account showing
+//! each warning insight raises.
 
 use crate::auth::{AuthUser, Role};
-use crate::entities::branch;
+use crate::entities::{branch, callback, ticket};
+use crate::insight::refresh;
 use crate::org::{self, NewUser};
 use crate::records::account_plans::AccountPlans;
 use crate::records::accounts::AccountView;
@@ -18,7 +20,9 @@ use crate::records::{accounts, child, contracts, targets, visits};
 use crate::state::AppState;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use kam_sync_core::account::Tier;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -628,6 +632,105 @@ async fn after_sale(
         .await
         .map_err(failed("callback"))?;
     }
+    if let Some((_, account)) = accounts.get(9) {
+        // An outage reported six hours ago is still open past its SLA
+        // (warning `ticket_past_sla`).
+        let outage = child::create::<Tickets>(
+            state,
+            service,
+            object(json!({
+                "account_id": account.id,
+                "type": "service_request",
+                "title": "Remote meter readings stopped at two pumping stations",
+                "severity": "critical",
+                "description": "Reported by the duty engineer; no readings since 02:00.",
+            })),
+        )
+        .await
+        .map_err(failed("ticket"))?;
+        backdate(
+            state,
+            account.id.0,
+            Dated::Ticket(outage.id.0),
+            Duration::hours(6),
+        )
+        .await?;
+    }
+    if let Some((owner, account)) = accounts.get(4) {
+        // Last quarter's callback was rated 5, this quarter's 4 (warning
+        // `satisfaction_falling`).
+        let earlier = child::create::<Callbacks>(
+            state,
+            owner,
+            object(json!({
+                "account_id": account.id,
+                "kind": "routine",
+                "scheduled_on": today - Duration::days(120),
+                "status": "done",
+                "satisfaction": 5,
+                "comments": "Very happy with the new account team.",
+            })),
+        )
+        .await
+        .map_err(failed("callback"))?;
+        backdate(
+            state,
+            account.id.0,
+            Dated::Callback(earlier.id.0),
+            Duration::days(120),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A record whose server times [`backdate`] moves.
+enum Dated {
+    /// When it opened, and so its SLA's end.
+    Ticket(Uuid),
+    /// When it was done.
+    Callback(Uuid),
+}
+
+/// Moves a record's server times back by `ago`, then refreshes its
+/// account's insight (as a write outside the unit of work does). The server
+/// stamps when a ticket opens and a callback is done with its own clock, so
+/// the demo's history is written now and dated then; later writes keep
+/// these times, as they carry a row's times forward.
+async fn backdate(
+    state: &AppState,
+    account: Uuid,
+    record: Dated,
+    ago: Duration,
+) -> anyhow::Result<()> {
+    let txn = state.db.begin_write().await?;
+    match record {
+        Dated::Ticket(id) => {
+            let row = ticket::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("demo ticket {id} is not stored"))?;
+            let (created_at, sla_due_at) = (row.created_at - ago, row.sla_due_at - ago);
+            let mut row = row.into_active_model();
+            row.created_at = Set(created_at);
+            row.sla_due_at = Set(sla_due_at);
+            row.update(&txn).await?;
+        }
+        Dated::Callback(id) => {
+            let row = callback::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("demo callback {id} is not stored"))?;
+            let done_at = row.done_at.map(|at| at - ago);
+            let mut row = row.into_active_model();
+            row.done_at = Set(done_at);
+            row.update(&txn).await?;
+        }
+    }
+    refresh::after_write(&txn, account)
+        .await
+        .map_err(failed("insight refresh"))?;
+    txn.commit().await?;
     Ok(())
 }
 

@@ -10,26 +10,31 @@
 //! their scope; the service desk the ticket and callback queue of its
 //! scope. Always within the accounts the caller sees
 //! ([`visible_account_ids`]). docs/worklist.md tells the rules and windows.
+//!
+//! The one thing stored is when each user last looked ([`seen`],
+//! `POST /api/v1/worklist/seen`): the warnings raised since are news.
 
 use crate::access::{managed_scope, visible_account_ids};
 use crate::auth::{AuthUser, Role};
 use crate::config::WorklistSettings;
 use crate::entities::{
-    account, account_plan, callback, contract, plan_action, plan_resource, ticket, user, visit,
+    account, account_plan, account_warning, callback, contract, plan_action, plan_resource, ticket,
+    user, visit, worklist_look,
 };
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::insight::signals::WarningSeverity;
 use crate::records::accounts::decisions_condition;
 use crate::records::contracts::ContractStatus;
 use crate::records::tickets::open_condition;
 use crate::state::AppState;
-use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, SubsecRound, TimeDelta, Utc};
 use kam_sync_core::account_plan::{ActionStatus, PlanStatus, ResourceStatus};
 use kam_sync_core::callback::CallbackStatus;
 use kam_sync_core::visit::VisitStatus;
-use sea_orm::sea_query::{Expr, Query, SelectStatement, SimpleExpr};
+use sea_orm::sea_query::{Expr, OnConflict, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, Set,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -70,11 +75,14 @@ pub enum ItemKind {
     ResourceRequest,
     /// An active contract ending within the window, or past its end.
     ContractEnding,
+    /// A warning (docs/insight.md) on an account, raised since the caller
+    /// last looked (`POST /worklist/seen`).
+    NewWarning,
 }
 
 impl ItemKind {
     /// Every kind, in the order the summary lists them.
-    pub const ALL: [ItemKind; 10] = [
+    pub const ALL: [ItemKind; 11] = [
         Self::VisitDue,
         Self::VisitOverdue,
         Self::PlanActionDue,
@@ -85,6 +93,7 @@ impl ItemKind {
         Self::AtRiskProposal,
         Self::ResourceRequest,
         Self::ContractEnding,
+        Self::NewWarning,
     ];
 
     /// Stable code, as in the API.
@@ -100,6 +109,7 @@ impl ItemKind {
             Self::AtRiskProposal => "at_risk_proposal",
             Self::ResourceRequest => "resource_request",
             Self::ContractEnding => "contract_ending",
+            Self::NewWarning => "new_warning",
         }
     }
 
@@ -112,9 +122,11 @@ impl ItemKind {
     fn is_for(self, role: Role) -> bool {
         match self {
             Self::CallbackDue | Self::TicketNearSla | Self::TicketPastSla => true,
-            Self::VisitDue | Self::VisitOverdue | Self::PlanActionDue | Self::ContractEnding => {
-                role != Role::Service
-            }
+            Self::VisitDue
+            | Self::VisitOverdue
+            | Self::PlanActionDue
+            | Self::ContractEnding
+            | Self::NewWarning => role != Role::Service,
             Self::TierProposal | Self::AtRiskProposal | Self::ResourceRequest => role.supervises(),
         }
     }
@@ -160,9 +172,10 @@ pub struct WorkItem {
     pub reason: String,
     /// When it is due: the visit's time, the SLA's end, the start (UTC) of
     /// an action's, callback's or contract's day, the last day a decision
-    /// may wait.
+    /// may wait, the time a warning was raised.
     pub due_at: DateTime<Utc>,
-    /// Whether it is late.
+    /// Whether it is late (a new critical warning, which needs action now,
+    /// counts as late).
     pub overdue: bool,
     /// The record to open.
     pub record: RecordRef,
@@ -172,7 +185,8 @@ pub struct WorkItem {
     pub account_name: String,
     /// Whose item it is: the visit's, action's, callback's or contract's
     /// owner, the ticket's assignee (null: unassigned), the rep who asked
-    /// for a decision (the account's or the plan's owner).
+    /// for a decision (the account's or the plan's owner), a warned
+    /// account's owner.
     pub assignee_id: Option<Uuid>,
     /// Their display name.
     pub assignee_name: Option<String>,
@@ -420,6 +434,7 @@ async fn find<C: ConnectionTrait>(ctx: &Ctx<'_, C>, kind: ItemKind) -> ApiResult
         ItemKind::AtRiskProposal => at_risk_proposals(ctx).await,
         ItemKind::ResourceRequest => resource_requests(ctx).await,
         ItemKind::ContractEnding => contracts(ctx).await,
+        ItemKind::NewWarning => new_warnings(ctx).await,
     }
 }
 
@@ -478,13 +493,15 @@ fn scoped<Col: ColumnTrait>(
     condition
 }
 
-/// Counts per person of the rows of `E` matching `condition`.
+/// Counts per person (`person`, a column of `rows` or of a table it joins)
+/// of the rows matching `condition`.
 async fn counts<E: EntityTrait>(
     conn: &impl ConnectionTrait,
-    person: E::Column,
+    rows: Select<E>,
+    person: impl ColumnTrait,
     condition: Condition,
 ) -> ApiResult<Vec<(Option<Uuid>, i64)>> {
-    Ok(E::find()
+    Ok(rows
         .select_only()
         .column(person)
         .column_as(Expr::cust("COUNT(*)"), "items")
@@ -545,7 +562,13 @@ async fn visits<C: ConnectionTrait>(ctx: &Ctx<'_, C>, kind: ItemKind) -> ApiResu
         .collect();
     Ok(Found {
         items,
-        counts: counts::<visit::Entity>(ctx.conn, visit::Column::OwnerId, condition).await?,
+        counts: counts(
+            ctx.conn,
+            visit::Entity::find(),
+            visit::Column::OwnerId,
+            condition,
+        )
+        .await?,
     })
 }
 
@@ -609,8 +632,13 @@ async fn plan_actions<C: ConnectionTrait>(ctx: &Ctx<'_, C>) -> ApiResult<Found> 
         .collect();
     Ok(Found {
         items,
-        counts: counts::<plan_action::Entity>(ctx.conn, plan_action::Column::OwnerId, condition)
-            .await?,
+        counts: counts(
+            ctx.conn,
+            plan_action::Entity::find(),
+            plan_action::Column::OwnerId,
+            condition,
+        )
+        .await?,
     })
 }
 
@@ -653,7 +681,13 @@ async fn callbacks<C: ConnectionTrait>(ctx: &Ctx<'_, C>) -> ApiResult<Found> {
         .collect();
     Ok(Found {
         items,
-        counts: counts::<callback::Entity>(ctx.conn, callback::Column::OwnerId, condition).await?,
+        counts: counts(
+            ctx.conn,
+            callback::Entity::find(),
+            callback::Column::OwnerId,
+            condition,
+        )
+        .await?,
     })
 }
 
@@ -746,7 +780,13 @@ async fn tickets<C: ConnectionTrait>(ctx: &Ctx<'_, C>, kind: ItemKind) -> ApiRes
         .collect();
     Ok(Found {
         items,
-        counts: counts::<ticket::Entity>(ctx.conn, ticket::Column::AssigneeId, condition).await?,
+        counts: counts(
+            ctx.conn,
+            ticket::Entity::find(),
+            ticket::Column::AssigneeId,
+            condition,
+        )
+        .await?,
     })
 }
 
@@ -822,7 +862,13 @@ async fn tier_proposals<C: ConnectionTrait>(ctx: &Ctx<'_, C>) -> ApiResult<Found
         .collect();
     Ok(Found {
         items,
-        counts: counts::<account::Entity>(ctx.conn, account::Column::OwnerId, condition).await?,
+        counts: counts(
+            ctx.conn,
+            account::Entity::find(),
+            account::Column::OwnerId,
+            condition,
+        )
+        .await?,
     })
 }
 
@@ -869,7 +915,13 @@ async fn at_risk_proposals<C: ConnectionTrait>(ctx: &Ctx<'_, C>) -> ApiResult<Fo
         .collect();
     Ok(Found {
         items,
-        counts: counts::<account::Entity>(ctx.conn, account::Column::OwnerId, condition).await?,
+        counts: counts(
+            ctx.conn,
+            account::Entity::find(),
+            account::Column::OwnerId,
+            condition,
+        )
+        .await?,
     })
 }
 
@@ -960,8 +1012,9 @@ async fn resource_requests<C: ConnectionTrait>(ctx: &Ctx<'_, C>) -> ApiResult<Fo
         .collect();
     Ok(Found {
         items,
-        counts: counts::<plan_resource::Entity>(
+        counts: counts(
             ctx.conn,
+            plan_resource::Entity::find(),
             plan_resource::Column::OwnerId,
             condition,
         )
@@ -1015,8 +1068,128 @@ async fn contracts<C: ConnectionTrait>(ctx: &Ctx<'_, C>) -> ApiResult<Found> {
         .collect();
     Ok(Found {
         items,
-        counts: counts::<contract::Entity>(ctx.conn, contract::Column::OwnerId, condition).await?,
+        counts: counts(
+            ctx.conn,
+            contract::Entity::find(),
+            contract::Column::OwnerId,
+            condition,
+        )
+        .await?,
     })
+}
+
+/// The warnings raised since the caller last looked ([`seen`]; every
+/// warning if they never did) on the accounts whose owners' items they
+/// see; each is the account owner's. A critical warning needs action now,
+/// so it counts as overdue; all are due when raised, the oldest first.
+async fn new_warnings<C: ConnectionTrait>(ctx: &Ctx<'_, C>) -> ApiResult<Found> {
+    let looked_at = worklist_look::Entity::find_by_id(ctx.caller.id.0)
+        .one(ctx.conn)
+        .await?
+        .map(|look| look.looked_at);
+    let mut condition = scoped(ctx, account::Column::Id, account::Column::OwnerId)
+        .add(account::Column::Deleted.eq(false));
+    if let Some(looked_at) = looked_at {
+        condition = condition.add(account_warning::Column::RaisedAt.gt(looked_at));
+    }
+    let warned = || {
+        account_warning::Entity::find().join(
+            JoinType::InnerJoin,
+            account_warning::Entity::belongs_to(account::Entity)
+                .from(account_warning::Column::AccountId)
+                .to(account::Column::Id)
+                .into(),
+        )
+    };
+    let critical = || account_warning::Column::Severity.eq(WarningSeverity::Critical.as_str());
+    type Row = (Uuid, String, String, DateTime<Utc>, String, Uuid, String);
+    let rows: Vec<Row> = warned()
+        .select_only()
+        .columns([
+            account_warning::Column::AccountId,
+            account_warning::Column::Code,
+            account_warning::Column::Severity,
+            account_warning::Column::RaisedAt,
+            account_warning::Column::Detail,
+        ])
+        .columns([account::Column::OwnerId, account::Column::Name])
+        .filter(condition.clone())
+        .order_by_desc(critical())
+        .order_by_asc(account_warning::Column::RaisedAt)
+        .order_by_asc(account_warning::Column::AccountId)
+        .order_by_asc(account_warning::Column::Code)
+        .limit(ctx.fetch)
+        .into_tuple()
+        .all(ctx.conn)
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(
+            |(account_id, code, severity, raised_at, detail, owner, name)| Draft {
+                kind: ItemKind::NewWarning,
+                reason: format!(
+                    "{code} ({severity}) at {name}: {detail}; raised {}, {}",
+                    instant(raised_at),
+                    relative(raised_at, ctx.now)
+                ),
+                due_at: raised_at,
+                overdue: WarningSeverity::parse(&severity) == Some(WarningSeverity::Critical),
+                record: record(RecordType::Account, account_id),
+                account_id,
+                assignee_id: Some(owner),
+            },
+        )
+        .collect();
+    Ok(Found {
+        items,
+        counts: counts(ctx.conn, warned(), account::Column::OwnerId, condition).await?,
+    })
+}
+
+/// What `POST /worklist/seen` may say: how far the caller has looked.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Seen {
+    /// The warnings raised up to this time are seen (default: now; a time
+    /// to come counts as now).
+    pub through: Option<DateTime<Utc>>,
+}
+
+/// When the caller last looked at their worklist.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Look {
+    /// The warnings raised up to this time are no longer new to them.
+    pub looked_at: DateTime<Utc>,
+}
+
+/// Records that the caller has looked at their worklist through `through`
+/// (now when absent or to come); a look never moves back, so an older
+/// time leaves the later look in place. Answers the look stored.
+pub async fn seen(state: &AppState, caller: &AuthUser, seen: Seen) -> ApiResult<Look> {
+    // Microseconds, as PostgreSQL keeps them: the look answered is the one stored.
+    let now = Utc::now().trunc_subsecs(6);
+    let through = seen
+        .through
+        .map_or(now, |through| through.trunc_subsecs(6).min(now));
+    let txn = state.db.begin_write().await?;
+    worklist_look::Entity::insert(worklist_look::ActiveModel {
+        user_id: Set(caller.id.0),
+        looked_at: Set(through),
+    })
+    .on_conflict(
+        OnConflict::column(worklist_look::Column::UserId)
+            .update_column(worklist_look::Column::LookedAt)
+            .action_and_where(worklist_look::Column::LookedAt.lt(through))
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    let looked_at = worklist_look::Entity::find_by_id(caller.id.0)
+        .one(&txn)
+        .await?
+        .map_or(through, |look| look.looked_at);
+    txn.commit().await?;
+    Ok(Look { looked_at })
 }
 
 async fn account_names(

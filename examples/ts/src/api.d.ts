@@ -1370,7 +1370,8 @@ export interface paths {
          * @description What the caller should do next, most urgent first: visits due or still
          *     planned after their time, plan actions due, callbacks due, tickets near
          *     or past their SLA, tier proposals and resource requests to decide
-         *     (managers and above), contracts ending. Overdue items come first, the
+         *     (managers and above), contracts ending, warnings raised since the
+         *     caller's last look (`POST /worklist/seen`). Overdue items come first, the
          *     latest first among them, then the others by due time; `by_assignee`
          *     counts every item per person (a manager's team grouped by rep). A rep
          *     sees his own items, a manager hers and her teams', a director or an
@@ -1381,6 +1382,30 @@ export interface paths {
         get: operations["getWorklist"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/worklist/seen": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record that the caller has looked at their worklist
+         * @description Record that the caller has looked at their worklist: the warnings raised
+         *     up to `through` (now without a body, or when `through` is to come) are
+         *     no longer `new_warning` items for them. A look never moves back: an
+         *     earlier `through` leaves the later look in place. Answers the look
+         *     stored.
+         */
+        post: operations["worklistSeen"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2563,7 +2588,7 @@ export interface components {
          * @description What an item asks of its person.
          * @enum {string}
          */
-        ItemKind: "visit_due" | "visit_overdue" | "plan_action_due" | "callback_due" | "ticket_near_sla" | "ticket_past_sla" | "tier_proposal" | "at_risk_proposal" | "resource_request" | "contract_ending";
+        ItemKind: "visit_due" | "visit_overdue" | "plan_action_due" | "callback_due" | "ticket_near_sla" | "ticket_past_sla" | "tier_proposal" | "at_risk_proposal" | "resource_request" | "contract_ending" | "new_warning";
         /**
          * @description Where in the org a target is set.
          * @enum {string}
@@ -2580,6 +2605,14 @@ export interface components {
             password: string;
             /** @description Login name. */
             username: string;
+        };
+        /** @description When the caller last looked at their worklist. */
+        Look: {
+            /**
+             * Format: date-time
+             * @description The warnings raised up to this time are no longer new to them.
+             */
+            looked_at: string;
         };
         /** @description A loss reason and how many deals were lost for it. */
         LossReason: {
@@ -3776,6 +3809,15 @@ export interface components {
              */
             strategic_value?: number | null;
         };
+        /** @description What `POST /worklist/seen` may say: how far the caller has looked. */
+        Seen: {
+            /**
+             * Format: date-time
+             * @description The warnings raised up to this time are seen (default: now; a time
+             *     to come counts as now).
+             */
+            through?: string | null;
+        };
         /**
          * @description Market segment (政府, 企业, ...).
          * @enum {string}
@@ -4775,7 +4817,8 @@ export interface components {
              * Format: uuid
              * @description Whose item it is: the visit's, action's, callback's or contract's
              *     owner, the ticket's assignee (null: unassigned), the rep who asked
-             *     for a decision (the account's or the plan's owner).
+             *     for a decision (the account's or the plan's owner), a warned
+             *     account's owner.
              */
             assignee_id?: string | null;
             /** @description Their display name. */
@@ -4784,12 +4827,15 @@ export interface components {
              * Format: date-time
              * @description When it is due: the visit's time, the SLA's end, the start (UTC) of
              *     an action's, callback's or contract's day, the last day a decision
-             *     may wait.
+             *     may wait, the time a warning was raised.
              */
             due_at: string;
             /** @description What it asks. */
             kind: components["schemas"]["ItemKind"];
-            /** @description Whether it is late. */
+            /**
+             * @description Whether it is late (a new critical warning, which needs action now,
+             *     counts as late).
+             */
             overdue: boolean;
             /** @description The rule that put it here, in a short English sentence. */
             reason: string;
@@ -17713,6 +17759,134 @@ export interface operations {
              *     - `role_forbidden`: the caller's role may not do this
              */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    worklistSeen: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to repeat: a repeat with the same key answers what the first answered (marked `Idempotent-Replayed: true`) and has no further effect. Keys are per user and kept 24 hours; a key reused for another request is a 422 `idempotency_key_reused`, one whose first request still runs a 409 `idempotency_key_in_flight`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description How far the caller has looked; no body is now */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Seen"] | null;
+            };
+        };
+        responses: {
+            /** @description OK: when the caller last looked at their worklist */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Look"];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -159,6 +159,24 @@ impl IntoResponses for WorklistErrors {
     }
 }
 
+/// Problems of recording a look at the worklist: a body it can do without,
+/// but JSON of its shape when sent, and the `Idempotency-Key` of a `POST`.
+pub struct LookErrors;
+
+impl IntoResponses for LookErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[
+            MALFORMED,
+            &[UnreadableBody, InvalidIdempotencyKey],
+            TOKEN,
+            &[IdempotencyKeyInFlight],
+            BODY,
+            &[InvalidBody, IdempotencyKeyReused],
+            FAILED,
+        ])
+    }
+}
+
 /// Problems of routes that create or change records.
 pub struct WriteErrors;
 

@@ -2,7 +2,8 @@
 //! bytes), and [`Json`], the extractor every JSON route takes, which parses
 //! them strictly with `kam_sync_core::wire::parse_json_as` (duplicate
 //! members, NUL characters and nesting refused; the sync endpoint parses
-//! its JSON bodies with it too).
+//! its JSON bodies with it too), and [`OptionalJson`] for a route whose
+//! body may be left out.
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
@@ -71,6 +72,25 @@ impl<T> std::ops::Deref for Json<T> {
     }
 }
 
+/// A JSON body a route can do without: `None` for a request with no body,
+/// else read as [`Json`] reads it.
+pub struct OptionalJson<T>(pub Option<T>);
+
+fn unsupported() -> ApiError {
+    ApiError::new(
+        ErrorCode::UnsupportedMediaType,
+        "send Content-Type: application/json",
+    )
+}
+
+/// The body, within the server's body limit.
+async fn bounded_body(req: &HttpRequest, payload: Payload) -> ApiResult<web::BytesMut> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(usize::MAX, |state| state.settings.server.max_body_bytes);
+    read_body(req, payload, limit, "send a smaller body").await
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = actix_web::Error;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
@@ -80,17 +100,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let payload = payload.take();
         Box::pin(async move {
             if !is_json(&req) {
-                return Err(ApiError::new(
-                    ErrorCode::UnsupportedMediaType,
-                    "send Content-Type: application/json",
-                )
-                .into());
+                return Err(unsupported().into());
             }
-            let limit = req
-                .app_data::<web::Data<AppState>>()
-                .map_or(usize::MAX, |state| state.settings.server.max_body_bytes);
-            let bytes = read_body(&req, payload, limit, "send a smaller body").await?;
+            let bytes = bounded_body(&req, payload).await?;
             Ok(Self(parse_json_as(&bytes).map_err(ApiError::from)?))
+        })
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            let bytes = bounded_body(&req, payload).await?;
+            if bytes.is_empty() {
+                return Ok(Self(None));
+            }
+            if !is_json(&req) {
+                return Err(unsupported().into());
+            }
+            Ok(Self(Some(parse_json_as(&bytes).map_err(ApiError::from)?)))
         })
     }
 }

@@ -2,11 +2,12 @@
 //! the order (overdue first, the latest first, then by due time), the
 //! reasons, whose items each role sees (a rep his, a manager her teams'
 //! grouped by rep, another team's manager none, the service desk its
-//! queue), items leaving once their record changes, and bad parameters.
+//! queue), items leaving once their record changes, warnings new until
+//! the caller has looked (`/worklist/seen`), and bad parameters.
 
 use chrono::{Duration, NaiveDate, Utc};
-use kam_server::worklist::{ItemKind, RecordType, WorkItem, Worklist};
-use kam_tests::{Org, Session, TestApp, new_account};
+use kam_server::worklist::{ItemKind, Look, RecordType, WorkItem, Worklist};
+use kam_tests::{Method, Org, Session, TestApp, new_account};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -634,6 +635,191 @@ async fn a_slipping_account_waits_in_its_managers_worklist_until_she_decides() -
     assert_eq!(
         kinds_of(&list, account).get(&ItemKind::AtRiskProposal),
         None
+    );
+    Ok(())
+}
+
+/// An account of `session`'s user that insight follows (`engaging`) and
+/// whose map has nobody on it yet: warnings `no_decision_maker` and
+/// `no_champion` from its creation.
+async fn warned_account(session: &Session, name: &str) -> anyhow::Result<Uuid> {
+    let mut body = new_account(name);
+    body["stage"] = json!("engaging");
+    Ok(session.create_account(body).await?.id.0)
+}
+
+fn new_warnings(list: &Worklist, account: Uuid) -> Vec<&WorkItem> {
+    list.items
+        .iter()
+        .filter(|i| i.kind == ItemKind::NewWarning && i.account_id == account)
+        .collect()
+}
+
+/// The warning codes of the `new_warning` items at `account`, as named in
+/// their reasons (`<code> (<severity>) at <account>: ...`).
+fn warning_codes(list: &Worklist, account: Uuid) -> Vec<String> {
+    let mut codes: Vec<String> = new_warnings(list, account)
+        .iter()
+        .filter_map(|i| i.reason.split(' ').next().map(str::to_owned))
+        .collect();
+    codes.sort();
+    codes
+}
+
+async fn seen(session: &Session, body: Option<Value>) -> anyhow::Result<Look> {
+    let request = session.request(Method::POST, "/worklist/seen");
+    let request = match body {
+        Some(body) => request.json(&body),
+        None => request,
+    };
+    session.send(request).await?.ensure_status(200)?.json()
+}
+
+#[tokio::test]
+async fn a_warning_is_new_until_the_rep_has_seen_it_and_a_later_one_is_new_again()
+-> anyhow::Result<()> {
+    let app = spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let account = warned_account(&rep, "Hangzhou Water").await?;
+
+    let list = worklist(&rep, "?kinds=new_warning").await?;
+    assert_eq!(
+        warning_codes(&list, account),
+        ["no_champion", "no_decision_maker"],
+        "never looked: every warning is new"
+    );
+    let first = new_warnings(&list, account)
+        .into_iter()
+        .find(|i| i.reason.contains("no_decision_maker"))
+        .ok_or_else(|| anyhow::anyhow!("no no_decision_maker item in {:#?}", list.items))?;
+    assert_eq!(first.record.kind, RecordType::Account);
+    assert_eq!(first.record.id, account);
+    assert_eq!(first.assignee_id, Some(org.rep_a1.id));
+    assert!(!first.overdue, "a warning, not critical");
+    assert!(
+        first
+            .reason
+            .starts_with("no_decision_maker (warning) at Hangzhou Water: no key person"),
+        "{}",
+        first.reason
+    );
+    assert_eq!(list.total, 2);
+
+    let before = Utc::now();
+    let look = seen(&rep, None).await?;
+    assert!(look.looked_at >= before - Duration::seconds(1) && look.looked_at <= Utc::now());
+    let list = worklist(&rep, "?kinds=new_warning").await?;
+    assert_eq!(list.total, 0, "seen: {:#?}", list.items);
+
+    // A decision maker against us: `decision_maker_opposed`, critical, is
+    // raised after the look (and `no_decision_maker` stops holding).
+    rep.post(
+        "/contacts",
+        &json!({ "account_id": account, "name": "Director Wang", "buying_role": "decision_maker", "attitude": "opponent" }),
+    )
+    .await?
+    .ensure_status(201)?;
+    let list = worklist(&rep, "?kinds=new_warning").await?;
+    assert_eq!(warning_codes(&list, account), ["decision_maker_opposed"]);
+    let opposed = &list.items[0];
+    assert!(opposed.overdue, "a critical warning needs action now");
+    assert!(opposed.due_at > look.looked_at);
+
+    // A look never moves back, and one in the future is now.
+    let back = seen(
+        &rep,
+        Some(json!({ "through": look.looked_at - Duration::days(1) })),
+    )
+    .await?;
+    assert_eq!(back.looked_at, look.looked_at);
+    assert_eq!(worklist(&rep, "?kinds=new_warning").await?.total, 1);
+    let future = seen(
+        &rep,
+        Some(json!({ "through": Utc::now() + Duration::days(30) })),
+    )
+    .await?;
+    assert!(future.looked_at <= Utc::now() && future.looked_at > look.looked_at);
+    assert_eq!(worklist(&rep, "?kinds=new_warning").await?.total, 0);
+
+    for body in [
+        json!({ "through": "yesterday" }),
+        json!({ "colour": "red" }),
+    ] {
+        rep.post("/worklist/seen", &body)
+            .await?
+            .assert_problem(422, "invalid_body");
+    }
+    rep.send(
+        rep.request(Method::POST, "/worklist/seen")
+            .header("Content-Type", "text/plain")
+            .body("now"),
+    )
+    .await?
+    .assert_problem(415, "unsupported_media_type");
+    app.api()
+        .post("/worklist/seen", &json!({}))
+        .await?
+        .assert_problem(401, "missing_token");
+    Ok(())
+}
+
+#[tokio::test]
+async fn new_warnings_are_the_account_owners_and_follow_the_kinds_filter() -> anyhow::Result<()> {
+    let app = spawn().await;
+    let org = app.seed_org().await?;
+    let a1 = app.login_as(&org.rep_a1).await?;
+    let a2 = app.login_as(&org.rep_a2).await?;
+    let b1 = app.login_as(&org.rep_b1).await?;
+    let his = warned_account(&a1, "Hangzhou Water").await?;
+    let hers = warned_account(&a2, "Ningbo Port").await?;
+    let theirs = warned_account(&b1, "Wenzhou Gas").await?;
+
+    let list = worklist(&a1, "").await?;
+    assert_eq!(warning_codes(&list, his).len(), 2);
+    assert!(
+        list.items.iter().all(|i| i.account_id == his),
+        "another rep's account's warnings are not his: {:#?}",
+        list.items
+    );
+
+    let manager = app.login_as(&org.manager).await?;
+    let list = worklist(&manager, "?kinds=new_warning").await?;
+    assert!(list.items.iter().all(|i| i.kind == ItemKind::NewWarning));
+    assert_eq!(warning_codes(&list, hers).len(), 2);
+    assert!(new_warnings(&list, theirs).is_empty(), "team B is not hers");
+    let per_rep: BTreeMap<Option<Uuid>, Option<u64>> = list
+        .by_assignee
+        .iter()
+        .map(|s| (s.assignee_id, s.by_kind.get(&ItemKind::NewWarning).copied()))
+        .collect();
+    assert_eq!(
+        per_rep,
+        BTreeMap::from([
+            (Some(org.rep_a1.id), Some(2)),
+            (Some(org.rep_a2.id), Some(2))
+        ])
+    );
+    let only_a2 = worklist(
+        &manager,
+        &format!("?kinds=new_warning&user_id={}", org.rep_a2.id),
+    )
+    .await?;
+    assert_eq!(only_a2.total, 2);
+    assert!(only_a2.items.iter().all(|i| i.account_id == hers));
+
+    // Each caller's look is their own.
+    seen(&manager, None).await?;
+    assert_eq!(worklist(&manager, "?kinds=new_warning").await?.total, 0);
+    assert_eq!(worklist(&a1, "?kinds=new_warning").await?.total, 2);
+
+    let others = worklist(&a1, "?kinds=visit_due,contract_ending").await?;
+    assert_eq!(others.total, 0, "{:#?}", others.items);
+    let service = app.login_as(&org.service).await?;
+    assert_eq!(
+        worklist(&service, "?kinds=new_warning").await?.total,
+        0,
+        "the service desk works tickets and callbacks"
     );
     Ok(())
 }
