@@ -1,8 +1,8 @@
 //! A small, realistic demo org for a newcomer: a branch with two teams, a
 //! director, a manager, three reps, a service user, a dozen key accounts
 //! around the Yangtze delta, visits in every state, the key persons of
-//! every account, opportunities at every stage with the contracts of the won
-//! ones, account plans, tickets and callbacks, and this year's revenue
+//! every account, a product catalogue, opportunities at every stage (with
+//! the products they sell) and the contracts of the won ones, account plans, tickets and callbacks, and this year's revenue
 //! targets decomposed to teams and reps; among them, an account showing
 //! each warning insight raises.
 
@@ -15,9 +15,11 @@ use crate::records::accounts::AccountView;
 use crate::records::callbacks::Callbacks;
 use crate::records::contacts::Contacts;
 use crate::records::opportunities::{self, Opportunities};
+use crate::records::products::{self, ProductView};
 use crate::records::tickets::Tickets;
 use crate::records::{accounts, child, contracts, targets, visits};
 use crate::state::AppState;
+use anyhow::Context;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use kam_sync_core::account::Tier;
 use sea_orm::{
@@ -426,13 +428,69 @@ fn failed(what: &'static str) -> impl Fn(crate::error::ApiError) -> anyhow::Erro
     move |err| anyhow::anyhow!("demo {what}: {err}")
 }
 
-/// An opportunity per account at every stage of the funnel, the contracts
-/// of the won ones, and a plan for this quarter at each strategic or key account.
+/// The products the demo's deals sell.
+struct Catalogue {
+    service: ProductView,
+    gateway: ProductView,
+    installation: ProductView,
+}
+
+/// The product catalogue: what the deals sell, and one product retired.
+async fn catalogue(state: &AppState) -> anyhow::Result<Catalogue> {
+    let mut made = Vec::new();
+    for (code, name, unit, price, active) in [
+        (
+            "SVC-KAM",
+            "Annual key-account service (年度大客户服务)",
+            "set",
+            50_000,
+            true,
+        ),
+        (
+            "GW-200",
+            "Smart meter gateway (智能网关) GW-200",
+            "unit",
+            12_000,
+            true,
+        ),
+        (
+            "INS-DAY",
+            "On-site installation (现场安装)",
+            "day",
+            10_000,
+            true,
+        ),
+        (
+            "GW-100",
+            "Smart meter gateway GW-100 (retired)",
+            "unit",
+            9_000,
+            false,
+        ),
+    ] {
+        let new = serde_json::from_value(json!({
+            "code": code, "name": name, "unit": unit, "list_price": price, "active": active,
+        }))?;
+        made.push(products::add(state, new).await.map_err(failed("product"))?);
+    }
+    let mut made = made.into_iter();
+    let mut next = || made.next().context("the catalogue has its products");
+    Ok(Catalogue {
+        service: next()?,
+        gateway: next()?,
+        installation: next()?,
+    })
+}
+
+/// An opportunity per account at every stage of the funnel, each with the
+/// products it sells, the contracts of the won ones, and a plan for this
+/// quarter at each strategic or key account.
 async fn selling(
     state: &AppState,
     manager: &AuthUser,
     accounts: &[(&AuthUser, AccountView)],
 ) -> anyhow::Result<()> {
+    let catalogue = catalogue(state).await?;
     const STAGES: [&str; 6] = [
         "research",
         "planning",
@@ -452,6 +510,18 @@ async fn selling(
             stage
         };
         let amount = 200_000 + 150_000 * i64::try_from(i).unwrap_or(0);
+        // What the deal sells, adding up to its amount: the service
+        // contract alone, or gateways and their installation.
+        let units = i64::try_from(i).unwrap_or(0);
+        let line = |product: &ProductView, quantity: i64, price: i64| json!({"id": Uuid::now_v7(), "product_id": product.id, "quantity": quantity, "unit_price": price});
+        let line_items = if i % 2 == 0 {
+            json!([line(&catalogue.service, 4 + 3 * units, 50_000)])
+        } else {
+            json!([
+                line(&catalogue.gateway, 10 + 10 * units, 12_000),
+                line(&catalogue.installation, 8 + 3 * units, 10_000),
+            ])
+        };
         let deal = child::create::<Opportunities>(
             state,
             owner,
@@ -460,6 +530,7 @@ async fn selling(
                 "name": format!("{} — annual service contract", account.account.name),
                 "stage": opening,
                 "amount": amount,
+                "line_items": line_items,
                 "expected_close_on": today + Duration::days(30 + 10 * i64::try_from(i).unwrap_or(0)),
                 "competitors": [{"name": "Huawei Cloud", "price_position": "low"}],
                 "next_step": "Send the revised quote",

@@ -32,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         (name = "tickets", description = "Service tickets and complaints, with their SLA"),
         (name = "callbacks", description = "Satisfaction callbacks after service and visits"),
         (name = "contracts", description = "Contracts under accounts; edited online, terminated rather than deleted"),
+        (name = "products", description = "The product catalogue that line items of opportunities and contracts name"),
         (name = "targets", description = "Sales targets per period and org level, their decomposition and progress"),
         (name = "reports", description = "Sales analysis per branch, team or rep: sales against targets, pipeline, funnel, service, accounts"),
         (name = "import", description = "Records in and out as CSV"),

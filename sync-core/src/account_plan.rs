@@ -9,7 +9,7 @@
 
 use crate::error::Violation;
 use crate::ids::{AccountId, UserId};
-use crate::record::{Record, RecordKind, check_len, string_enum};
+use crate::record::{Record, RecordKind, check_ids, check_len, string_enum};
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -350,20 +350,6 @@ fn check_text(field: &str, text: &str, out: &mut Vec<Violation>) {
         out.push(Violation::new(field, "required", "must not be blank"));
     }
     check_len(field, text, 2_000, out);
-}
-
-/// Item ids are unique within their list: merging matches items by id.
-fn check_ids(field: &str, ids: impl Iterator<Item = Uuid>, out: &mut Vec<Violation>) {
-    let mut seen = std::collections::HashSet::new();
-    for (i, id) in ids.enumerate() {
-        if !seen.insert(id) {
-            out.push(Violation::new(
-                format!("{field}.{i}.id"),
-                "duplicate_id",
-                "another entry of the list has this id",
-            ));
-        }
-    }
 }
 
 #[cfg(test)]

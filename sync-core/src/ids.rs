@@ -94,6 +94,10 @@ uuid_id!(
     ContractId
 );
 uuid_id!(
+    /// A product of the catalogue (产品).
+    ProductId
+);
+uuid_id!(
     /// A sales target (销售目标).
     TargetId
 );

@@ -30,6 +30,7 @@ pub mod geo;
 pub mod ids;
 pub mod inflation;
 pub mod limits;
+pub mod line_item;
 pub mod merge;
 pub mod money;
 pub mod opportunity;

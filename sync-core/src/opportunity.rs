@@ -6,6 +6,7 @@
 
 use crate::error::Violation;
 use crate::ids::{AccountId, ContactId, UserId};
+use crate::line_item::{self, LineItem};
 use crate::money::{Currency, Money};
 use crate::record::{Record, RecordKind, check_len, string_enum};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -158,6 +159,10 @@ pub struct Opportunity {
     /// ISO 4217 code of `amount` (default CNY).
     #[serde(default)]
     pub currency: Currency,
+    /// The products the deal sells, in `currency`. With lines, `amount` is
+    /// kept by the server as their sum (see [`crate::line_item`]).
+    #[serde(default)]
+    pub line_items: Vec<LineItem>,
     /// Chance of winning, 0-100; when absent the stage's default counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probability: Option<i64>,
@@ -223,6 +228,7 @@ impl Record for Opportunity {
         "stage",
         "amount",
         "currency",
+        "line_items",
         "probability",
         "expected_close_on",
         "competitors",
@@ -249,6 +255,7 @@ impl Record for Opportunity {
         }
         check_len("name", &self.name, 200, &mut out);
         out.extend(self.amount.and_then(|a| a.negative_violation("amount")));
+        out.extend(line_item::violations("line_items", &self.line_items));
         if self.probability.is_some_and(|p| !(0..=100).contains(&p)) {
             out.push(Violation::new(
                 "probability",
@@ -328,6 +335,7 @@ mod tests {
             stage: Negotiation,
             amount: Money::from_minor(120_000_000),
             currency: Currency::default(),
+            line_items: Vec::new(),
             probability: Some(60),
             expected_close_on: Some(NaiveDate::MIN),
             competitors: vec![Competitor {

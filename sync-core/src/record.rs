@@ -213,6 +213,24 @@ macro_rules! string_enum {
 }
 pub(crate) use string_enum;
 
+/// Item ids are unique within their list: merging matches items by id.
+pub(crate) fn check_ids(
+    field: &str,
+    ids: impl Iterator<Item = uuid::Uuid>,
+    out: &mut Vec<Violation>,
+) {
+    let mut seen = std::collections::HashSet::new();
+    for (i, id) in ids.enumerate() {
+        if !seen.insert(id) {
+            out.push(Violation::new(
+                format!("{field}.{i}.id"),
+                "duplicate_id",
+                "another entry of the list has this id",
+            ));
+        }
+    }
+}
+
 /// Checks that a string field is not longer than `max` characters.
 pub(crate) fn check_len(field: &str, value: &str, max: usize, out: &mut Vec<Violation>) {
     if value.chars().count() > max {

@@ -738,6 +738,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the catalogue, newest first
+         * @description List the catalogue, newest first; any signed-in user.
+         */
+        get: operations["listProducts"];
+        put?: never;
+        /**
+         * Add a product
+         * @description Add a product (admins). A code another product has is a 409
+         *     `product_code_taken`.
+         */
+        post: operations["createProduct"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/products/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a product
+         * @description Read a product; any signed-in user.
+         */
+        get: operations["getProduct"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a product with a JSON merge patch
+         * @description Change a product with a JSON merge patch (admins). Setting `active` to
+         *     false stops new lines from naming it; lines that have it keep it.
+         */
+        patch: operations["patchProduct"];
+        trace?: never;
+    };
     "/api/v1/reports/accounts": {
         parameters: {
             query?: never;
@@ -849,6 +899,30 @@ export interface paths {
          *     directors and admins (403 `role_forbidden` for service).
          */
         get: operations["pipelineReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Volume and revenue per product
+         * @description Volume and revenue per product (产品销量) and group: the line items of
+         *     the contracts signed in the period (by the user each counts for), and
+         *     of the open deals expected to close in it (by the deal's owner), with
+         *     the weighted amount; then each product over every group. Reps,
+         *     managers, directors and admins (403 `role_forbidden` for service).
+         */
+        get: operations["productsReport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2109,7 +2183,10 @@ export interface components {
         ContractId: string;
         /** @description A JSON merge patch (RFC 7396) of ContractFields: send only the fields to change; null clears a field. */
         ContractPatch: {
-            /** @description Amount, in the currency's major unit. */
+            /**
+             * @description Amount, in the currency's major unit; with line items, their sum
+             *     (left as it was, it follows the lines; another is 422 `amount_mismatch`).
+             */
             amount?: components["schemas"]["Money"];
             /** @description ISO 4217 code. */
             currency?: string;
@@ -2118,6 +2195,11 @@ export interface components {
              * @description Last day of the term.
              */
             end_on?: string | null;
+            /**
+             * @description The products sold, priced in `currency`; a line added names an
+             *     active product of the catalogue.
+             */
+            line_items?: components["schemas"]["LineItem"][];
             /** @description Free notes. */
             notes?: string | null;
             /** @description Contract number, unique. */
@@ -2159,6 +2241,11 @@ export interface components {
              * @description Last day of the term.
              */
             end_on?: string | null;
+            /**
+             * @description The products sold, when they differ from the opportunity's line
+             *     items (which the contract takes otherwise).
+             */
+            line_items?: components["schemas"]["LineItem"][] | null;
             /** @description Free notes. */
             notes?: string | null;
             /** @description Contract number: unique, 1 to 64 characters. */
@@ -2181,7 +2268,7 @@ export interface components {
         ContractView: {
             /** @description The account. */
             account_id: components["schemas"]["AccountId"];
-            /** @description Amount, in the currency's major unit. */
+            /** @description Amount, in the currency's major unit; with line items, their sum. */
             amount: components["schemas"]["Money"];
             /**
              * Format: date-time
@@ -2198,6 +2285,8 @@ export interface components {
             end_on?: string | null;
             /** @description Id. */
             id: components["schemas"]["ContractId"];
+            /** @description The products sold, priced in `currency`. */
+            line_items: components["schemas"]["LineItem"][];
             /** @description Free notes. */
             notes?: string | null;
             /** @description Contract number, unique. */
@@ -2594,6 +2683,34 @@ export interface components {
          * @enum {string}
          */
         Level: "org" | "branch" | "team" | "rep";
+        /** @description One product sold, at a price. */
+        LineItem: {
+            /**
+             * Format: int64
+             * @description The discount on the line, in percent, 0 (the default) to 100.
+             */
+            discount_percent?: number;
+            /**
+             * Format: uuid
+             * @description The line's id, chosen by whoever adds it (merging matches lines by id).
+             */
+            id: string;
+            /**
+             * @description The product, from the catalogue (`/products`); a product added to a
+             *     record is an active one.
+             */
+            product_id: components["schemas"]["ProductId"];
+            /**
+             * Format: int64
+             * @description How many of the product's unit, 1 to a billion.
+             */
+            quantity: number;
+            /**
+             * @description The price of one unit, in the record's currency (the catalogue's
+             *     list price, or the price agreed).
+             */
+            unit_price: components["schemas"]["Money"];
+        };
         /** @description Credentials and the device they are used on. */
         LoginRequest: {
             /** @description A stable id of the device (one session per device); `default` when omitted. */
@@ -2839,8 +2956,7 @@ export interface components {
         NewContract: {
             /** @description The account, one the caller can see. */
             account_id: components["schemas"]["AccountId"];
-            /** @description Amount, in the currency's major unit. */
-            amount: components["schemas"]["Money"];
+            amount?: components["schemas"]["Money"] | null;
             /** @description ISO 4217 code; defaults to CNY. */
             currency?: string | null;
             /**
@@ -2849,6 +2965,11 @@ export interface components {
              */
             end_on?: string | null;
             id?: components["schemas"]["ContractId"] | null;
+            /**
+             * @description The products sold, priced in `currency`: each line's product from
+             *     the catalogue and active (422 `unknown_product`, `inactive_product`).
+             */
+            line_items?: components["schemas"]["LineItem"][];
             /** @description Free notes. */
             notes?: string | null;
             /** @description Contract number: unique, 1 to 64 characters. */
@@ -2893,6 +3014,11 @@ export interface components {
             /** @description The key persons who decide it, at the same account. */
             key_person_ids?: components["schemas"]["ContactId"][];
             /**
+             * @description The products the deal sells, in `currency`. With lines, `amount` is
+             *     kept by the server as their sum (see [`crate::line_item`]).
+             */
+            line_items?: components["schemas"]["LineItem"][];
+            /**
              * Format: date
              * @description The day it was lost (UTC); kept by the server.
              */
@@ -2921,6 +3047,24 @@ export interface components {
              * @description The day it was won (UTC); kept by the server.
              */
             won_on?: string | null;
+        };
+        /** @description A new product. */
+        NewProduct: {
+            /** @description Whether new lines may name it (default true). */
+            active?: boolean | null;
+            /** @description Product code: unique, 1 to 64 characters. */
+            code: string;
+            /** @description ISO 4217 code; defaults to CNY. */
+            currency?: string | null;
+            /** @description Description, up to 2000 characters. */
+            description?: string | null;
+            id?: components["schemas"]["ProductId"] | null;
+            /** @description List price of one unit, in the currency's major unit. */
+            list_price: components["schemas"]["Money"];
+            /** @description Name, 1 to 200 characters. */
+            name: string;
+            /** @description The unit a quantity counts, 1 to 32 characters. */
+            unit: string;
         };
         /** @description A new target. */
         NewTarget: {
@@ -3087,6 +3231,11 @@ export interface components {
             /** @description The key persons who decide it, at the same account. */
             key_person_ids: components["schemas"]["ContactId"][];
             /**
+             * @description The products the deal sells, in `currency`. With lines, `amount` is
+             *     kept by the server as their sum (see [`crate::line_item`]).
+             */
+            line_items: components["schemas"]["LineItem"][];
+            /**
              * Format: date
              * @description The day it was lost (UTC); kept by the server.
              */
@@ -3139,6 +3288,11 @@ export interface components {
             expected_close_on?: string | null;
             /** @description The key persons who decide it, at the same account. */
             key_person_ids?: components["schemas"]["ContactId"][];
+            /**
+             * @description The products the deal sells, in `currency`. With lines, `amount` is
+             *     kept by the server as their sum (see [`crate::line_item`]).
+             */
+            line_items?: components["schemas"]["LineItem"][];
             /**
              * Format: date
              * @description The day it was lost (UTC); kept by the server.
@@ -3325,6 +3479,13 @@ export interface components {
             next_cursor?: string;
         };
         /** @description One page of a list. */
+        Page_ProductView: {
+            /** @description The items, newest first. */
+            items: components["schemas"]["ProductView"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string;
+        };
+        /** @description One page of a list. */
         Page_TargetView: {
             /** @description The items, newest first. */
             items: components["schemas"]["TargetView"][];
@@ -3489,6 +3650,136 @@ export interface components {
             /** @description Field-level rule violations, for `validation_failed` and friends. */
             violations?: components["schemas"]["Violation"][];
         };
+        /** @description What one product sold and has in the pipeline. */
+        ProductFigures: {
+            /**
+             * Format: int64
+             * @description How many signed contracts have the product.
+             */
+            contracts: number;
+            /**
+             * Format: double
+             * @description Those lines' amounts in the report's currency.
+             */
+            open_amount: number;
+            /**
+             * Format: int64
+             * @description Quantity on the open deals expected to close in the period.
+             */
+            open_quantity: number;
+            /**
+             * Format: double
+             * @description Those lines' amounts in the report's currency (major units).
+             */
+            revenue: number;
+            /**
+             * Format: int64
+             * @description Quantity on the contracts signed in the period.
+             */
+            signed_quantity: number;
+            /**
+             * Format: double
+             * @description Those amounts times each deal's probability (to the cent, per line).
+             */
+            weighted_amount: number;
+        };
+        /**
+         * Format: uuid
+         * @description A product of the catalogue (产品).
+         */
+        ProductId: string;
+        /** @description A JSON merge patch (RFC 7396) of ProductFields: send only the fields to change; null clears a field. */
+        ProductPatch: {
+            /** @description Whether new lines may name it. */
+            active?: boolean;
+            /** @description Product code, unique. */
+            code?: string;
+            /** @description ISO 4217 code. */
+            currency?: string;
+            /** @description Description. */
+            description?: string | null;
+            /** @description List price of one unit. */
+            list_price?: components["schemas"]["Money"];
+            /** @description Name. */
+            name?: string;
+            /** @description The unit a quantity counts. */
+            unit?: string;
+        };
+        /** @description The product report. */
+        ProductReport: {
+            /** @description The currency of every amount. */
+            currency: string;
+            /** @description What the rows are grouped by. */
+            group_by: components["schemas"]["GroupBy"];
+            /**
+             * Format: double
+             * @description Open amount over every product.
+             */
+            open_amount: number;
+            /** @description The days covered. */
+            period: components["schemas"]["ReportPeriod"];
+            /**
+             * Format: double
+             * @description Revenue over every product.
+             */
+            revenue: number;
+            /**
+             * @description One row per group and product with any figure, by group name, then
+             *     product code.
+             */
+            rows: components["schemas"]["ProductRow"][];
+            /** @description One row per product: its figures over every group, by code. */
+            totals: components["schemas"]["ProductRow"][];
+            /**
+             * Format: double
+             * @description Weighted open amount over every product.
+             */
+            weighted_amount: number;
+        };
+        /** @description One product's figures in one group. */
+        ProductRow: components["schemas"]["ProductFigures"] & {
+            /** @description The group (`Total` in `totals`). */
+            group: components["schemas"]["ReportGroup"];
+            /** @description The product. */
+            product: components["schemas"]["ReportProduct"];
+        };
+        /** @description A product as the API shows it. */
+        ProductView: {
+            /**
+             * @description Whether new lines may name it; an inactive product stays on the
+             *     lines that have it.
+             */
+            active: boolean;
+            /** @description Product code, unique (the ERP's material number, say). */
+            code: string;
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            created_at: string;
+            /** @description ISO 4217 code of the list price. */
+            currency: string;
+            /** @description Description. */
+            description?: string | null;
+            /** @description Id. */
+            id: components["schemas"]["ProductId"];
+            /** @description List price of one unit, in the currency's major unit. */
+            list_price: components["schemas"]["Money"];
+            /** @description Name. */
+            name: string;
+            /** @description The unit a line's quantity counts: 台, 套, kg, licence, ... */
+            unit: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            updated_at: string;
+            /**
+             * Format: int64
+             * @description Bumped on every change; its ETag.
+             */
+            version: number;
+        };
         /** @description How far a target is reached. */
         Progress: {
             /**
@@ -3651,6 +3942,17 @@ export interface components {
              * @description The last day, included.
              */
             to: string;
+        };
+        /** @description The product of a row. */
+        ReportProduct: {
+            /** @description Code. */
+            code: string;
+            /** @description Id. */
+            id: components["schemas"]["ProductId"];
+            /** @description Name. */
+            name: string;
+            /** @description The unit its quantities count. */
+            unit: string;
         };
         /**
          * @description What kind of support a plan asks the company for.
@@ -5083,6 +5385,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -5360,6 +5663,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -5563,6 +5867,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -5884,6 +6189,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -6161,6 +6467,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -6364,6 +6671,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -6564,6 +6872,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -6764,6 +7073,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -7045,6 +7355,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -7249,6 +7560,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -7704,6 +8016,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -7979,6 +8292,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -8770,6 +9084,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -9071,6 +9386,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -9348,6 +9664,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -9551,6 +9868,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -9848,6 +10166,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -10125,6 +10444,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -10328,6 +10648,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -10625,6 +10946,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -10910,6 +11232,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -11197,6 +11520,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -11498,6 +11822,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -11775,6 +12100,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -11978,6 +12304,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -12180,6 +12507,583 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listProducts: {
+        parameters: {
+            query?: {
+                /** @description Only active (`true`) or only inactive (`false`) products. */
+                active?: boolean;
+                /** @description Code or name contains this text (case-sensitive on PostgreSQL). */
+                q?: string;
+                /** @description Page size (default 50), up to the server's `max_page_size` (500 unless configured). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: one page of `ProductView` items, with the cursor of the next */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ProductView"];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `invalid_cursor`: the cursor is not one this server gave out
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createProduct: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to repeat: a repeat with the same key answers what the first answered (marked `Idempotent-Replayed: true`) and has no further effect. Keys are per user and kept 24 hours; a key reused for another request is a 422 `idempotency_key_reused`, one whose first request still runs a 409 `idempotency_key_in_flight`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewProduct"];
+            };
+        };
+        responses: {
+            /** @description Created: a product as the API shows it */
+            201: {
+                headers: {
+                    ETag?: string;
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductView"];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
+             *     - `contract_closed`: the contract is closed; only its notes change
+             *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
+             *     - `target_exists`: a target for this scope and period exists
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description A precondition of the request failed:
+             *
+             *     - `precondition_failed`: `If-Match` does not match the record's current ETag
+             */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             *     - `idempotency_key_reused`: the `Idempotency-Key` was used for another request
+             *     - `invalid_stage_move`: the account or opportunity does not move to this stage
+             *     - `invalid_status_move`: the record does not move to this status
+             *     - `plan_exists`: the account has an active plan for this period already
+             *     - `too_many_key_persons`: the account has as many key persons as it may
+             *     - `decomposition_exceeded`: the parts of a target would add up to more than the whole
+             *     - `callback_required`: a complaint closes only once a callback after it is done
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Product id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: a product as the API shows it */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductView"];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    patchProduct: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Apply only if the ETag still matches */
+                "If-Match"?: string | null;
+            };
+            path: {
+                /** @description Product id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProductPatch"];
+                "application/merge-patch+json": components["schemas"]["ProductPatch"];
+            };
+        };
+        responses: {
+            /** @description OK: a product as the API shows it */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductView"];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             *     - `unreadable_body`: the body could not be read
+             *     - `invalid_body`: the body of a request with an `Idempotency-Key` could not be read
+             *     - `invalid_idempotency_key`: the `Idempotency-Key` is empty, too long or not visible ASCII
+             *     - `invalid_csv`: the CSV file does not parse
+             *     - `duplicate_column`: the CSV header names a column twice
+             *     - `unknown_column`: the CSV header names a column the kind does not have
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             *     - `read_only_role`: the caller's role only reads records of this kind
+             *     - `owner_change_forbidden`: the caller may not reassign the record
+             *     - `share_change_forbidden`: the caller may not change whom the account is shared with
+             *     - `tier_confirmation_forbidden`: only the account's managers confirm or reject its tier
+             *     - `stage_reopen_forbidden`: only the account's managers move a deal back
+             *     - `approval_forbidden`: only the account's managers approve or reject a plan's resource requests
+             *     - `target_scope_forbidden`: targets at this place in the org are set by someone above the caller
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Nothing found:
+             *
+             *     - `not_found`: no such record, or none the caller may see (the two are not told apart)
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request conflicts with the record's state:
+             *
+             *     - `already_exists`: a record with this key exists
+             *     - `history_full`: the record has reached its limit of changes
+             *     - `idempotency_key_in_flight`: the first request with this `Idempotency-Key` still runs
+             *     - `last_admin`: the change would leave the org without an active admin
+             *     - `already_checked_in`: the visit is checked in already
+             *     - `not_checked_in`: the visit is not checked in
+             *     - `already_checked_out`: the visit is checked out already
+             *     - `visit_closed`: the visit is done or cancelled
+             *     - `no_tier_proposal`: the account has no tier proposal to confirm or reject
+             *     - `opportunity_not_won`: only a won opportunity becomes a contract
+             *     - `contract_exists`: the opportunity has a contract already
+             *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -12776,6 +13680,128 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PipelineReport"];
+                    "text/csv": string;
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `role_forbidden`: the caller's role may not do this
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    productsReport: {
+        parameters: {
+            query?: {
+                /** @description Group rows by `branch`, `team` (the default) or `rep`. */
+                group_by?: components["schemas"]["GroupBy"];
+                /**
+                 * @description A calendar period: `month`, `quarter` or `year` (not with `from`/`to`).
+                 *     Without `period_start`, the period that holds today.
+                 */
+                period?: components["schemas"]["PeriodKind"];
+                /**
+                 * @description The period's first day (with `period`): 1 January for a year; 1
+                 *     January, April, July or October for a quarter; the first of a month.
+                 */
+                period_start?: string;
+                /** @description The first day of a range of days (with `to`; not with `period`). */
+                from?: string;
+                /** @description The last day of the range, included; at most five years after `from`. */
+                to?: string;
+                /** @description Only groups in this branch. */
+                branch_id?: string;
+                /** @description Only groups in this team. */
+                team_id?: string;
+                /** @description Only this user's rows. */
+                owner_id?: string;
+                /**
+                 * @description The currency of money figures (ISO 4217, default CNY): amounts in
+                 *     other currencies are left out of sums, never converted.
+                 */
+                currency?: string;
+                /** @description `json` (the default) or `csv`; `Accept: text/csv` also asks for CSV. */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report (CSV: one line per group and product, then a `Total` line per product) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductReport"];
                     "text/csv": string;
                 };
             };
@@ -13500,6 +14526,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -13790,6 +14817,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -13992,6 +15020,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -14458,6 +15487,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -14656,6 +15686,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -14959,6 +15990,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -15236,6 +16268,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -15439,6 +16472,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -15817,6 +16851,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -16117,6 +17152,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -16414,6 +17450,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -16715,6 +17752,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -16992,6 +18030,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -17195,6 +18234,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -17397,6 +18437,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists
@@ -17599,6 +18640,7 @@ export interface operations {
              *     - `opportunity_not_won`: only a won opportunity becomes a contract
              *     - `contract_exists`: the opportunity has a contract already
              *     - `contract_number_taken`: another contract has this number
+             *     - `product_code_taken`: another product has this code
              *     - `contract_closed`: the contract is closed; only its notes change
              *     - `invalid_status_move`: a contract does not move between these statuses (the other kinds answer this code with 422)
              *     - `target_exists`: a target for this scope and period exists

@@ -41,6 +41,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Bumped on every change; its ETag.
     pub version: i64,
+    /// The line items, as the view shows them (also rows of `contract_lines`).
+    pub line_items: Json,
 }
 
 /// No relations are navigated through the ORM; joins are written as queries.

@@ -170,6 +170,7 @@ error_codes! {
     OpportunityNotWon = ("opportunity_not_won", Conflict, "only a won opportunity becomes a contract"),
     ContractExists = ("contract_exists", Conflict, "the opportunity has a contract already"),
     ContractNumberTaken = ("contract_number_taken", Conflict, "another contract has this number"),
+    ProductCodeTaken = ("product_code_taken", Conflict, "another product has this code"),
     ContractClosed = ("contract_closed", Conflict, "the contract is closed; only its notes change"),
     ContractStatusMove = ("invalid_status_move", Conflict, "a contract does not move between these statuses (the other kinds answer this code with 422)"),
     TargetExists = ("target_exists", Conflict, "a target for this scope and period exists"),

@@ -85,6 +85,7 @@ const CONFLICTS: &[ErrorCode] = &[
     OpportunityNotWon,
     ContractExists,
     ContractNumberTaken,
+    ProductCodeTaken,
     ContractClosed,
     ContractStatusMove,
     TargetExists,

@@ -18,6 +18,7 @@ mod m20261204_000011_corrected_pushes;
 mod m20261205_000012_insight;
 mod m20261205_000013_stage_moves;
 mod m20261205_000014_plan_actions;
+mod m20261205_000015_products;
 
 /// The list of migrations.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000012_insight::Migration),
             Box::new(m20261205_000013_stage_moves::Migration),
             Box::new(m20261205_000014_plan_actions::Migration),
+            Box::new(m20261205_000015_products::Migration),
         ]
     }
 }

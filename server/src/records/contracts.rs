@@ -5,16 +5,18 @@
 //! own transaction (an opportunity that is won, say).
 
 use super::page::{self, Page};
-use super::{Precondition, check_currency, check_precondition, with_json_fields};
+use super::{Precondition, check_currency, check_precondition, products, with_json_fields};
 use crate::access::{require_writer, visible_account_ids};
 use crate::auth::{AuthUser, Role};
-use crate::entities::{contract, opportunity, user};
+use crate::db::insert_each;
+use crate::entities::{contract, contract_line, opportunity, user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::records::accounts::visible_row;
 use crate::state::AppState;
 use chrono::{DateTime, NaiveDate, Utc};
 use kam_sync_core::Violation;
 use kam_sync_core::ids::{AccountId, ContractId, OpportunityId, UserId};
+use kam_sync_core::line_item::{self, LineItem};
 use kam_sync_core::money::{Currency, Money};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
@@ -104,10 +106,12 @@ pub struct ContractView {
     pub opportunity_id: Option<OpportunityId>,
     /// The user the contract counts for (sales targets).
     pub owner_id: UserId,
-    /// Amount, in the currency's major unit.
+    /// Amount, in the currency's major unit; with line items, their sum.
     pub amount: Money,
     /// ISO 4217 code.
     pub currency: String,
+    /// The products sold, priced in `currency`.
+    pub line_items: Vec<LineItem>,
     /// Signing date.
     pub signed_on: Option<NaiveDate>,
     /// First day of the term.
@@ -144,6 +148,9 @@ impl TryFrom<contract::Model> for ContractView {
         let amount = Money::from_minor(row.amount_minor).ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("contract {} has a bad amount", row.id))
         })?;
+        let line_items = serde_json::from_value(row.line_items).map_err(|err| {
+            ApiError::internal(anyhow::anyhow!("contract {} has bad lines: {err}", row.id))
+        })?;
         Ok(Self {
             id: ContractId(row.id),
             number: row.number,
@@ -152,6 +159,7 @@ impl TryFrom<contract::Model> for ContractView {
             owner_id: UserId(row.owner_id),
             amount,
             currency: row.currency,
+            line_items,
             signed_on: row.signed_on,
             start_on: row.start_on,
             end_on: row.end_on,
@@ -186,8 +194,15 @@ pub struct NewContract {
     /// The user it counts for; defaults to the account's owner.
     #[serde(default)]
     pub owner_id: Option<UserId>,
-    /// Amount, in the currency's major unit.
-    pub amount: Money,
+    /// Amount, in the currency's major unit: required without line items;
+    /// with them, their sum (leave it out to have it set; another amount
+    /// is 422 `amount_mismatch`).
+    #[serde(default)]
+    pub amount: Option<Money>,
+    /// The products sold, priced in `currency`: each line's product from
+    /// the catalogue and active (422 `unknown_product`, `inactive_product`).
+    #[serde(default)]
+    pub line_items: Vec<LineItem>,
     /// ISO 4217 code; defaults to CNY.
     #[serde(default)]
     #[schema(pattern = "^[A-Z]{3}$")]
@@ -228,11 +243,16 @@ pub struct ContractFields {
     pub opportunity_id: Option<OpportunityId>,
     /// The user it counts for.
     pub owner_id: UserId,
-    /// Amount, in the currency's major unit.
+    /// Amount, in the currency's major unit; with line items, their sum
+    /// (left as it was, it follows the lines; another is 422 `amount_mismatch`).
     pub amount: Money,
     /// ISO 4217 code.
     #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
+    /// The products sold, priced in `currency`; a line added names an
+    /// active product of the catalogue.
+    #[serde(default)]
+    pub line_items: Vec<LineItem>,
     /// Signing date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_on: Option<NaiveDate>,
@@ -264,6 +284,7 @@ impl ContractFields {
             owner_id: view.owner_id,
             amount: view.amount,
             currency: view.currency,
+            line_items: view.line_items,
             signed_on: view.signed_on,
             start_on: view.start_on,
             end_on: view.end_on,
@@ -293,6 +314,7 @@ impl ContractFields {
             ));
         }
         out.extend(self.amount.negative_violation("amount"));
+        out.extend(line_item::violations("line_items", &self.line_items));
         check_currency("currency", &self.currency)?;
         for (field, day) in [
             ("signed_on", self.signed_on),
@@ -504,11 +526,23 @@ pub async fn create(
             "a new contract is a draft or active",
         ));
     }
+    let amount = match products::settled_amount(&new.line_items, None, new.amount) {
+        Ok(Some(amount)) => amount,
+        Ok(None) => {
+            return Err(ApiError::invalid_field(
+                "amount",
+                "required",
+                "a contract without line items states its amount",
+            ));
+        }
+        Err(sum) => return Err(products::amount_mismatch(sum)),
+    };
     let fields = ContractFields {
         number: new.number,
         opportunity_id: new.opportunity_id,
         owner_id: new.owner_id.unwrap_or(UserId(account.owner_id)),
-        amount: new.amount,
+        amount,
+        line_items: new.line_items,
         currency: new.currency.unwrap_or_else(|| Currency::default().into()),
         signed_on: new.signed_on,
         start_on: new.start_on,
@@ -519,6 +553,11 @@ pub async fn create(
     }
     .normalized();
     fields.check()?;
+    if let Some(error) =
+        products::unusable_products(conn, "line_items", &[], &fields.line_items).await?
+    {
+        return Err(error);
+    }
     if let Some(opportunity) = fields.opportunity_id {
         check_opportunity(conn, caller, opportunity, account.id).await?;
     }
@@ -544,9 +583,39 @@ pub async fn create(
     .insert(conn)
     .await
     .map_err(unique_number)?;
+    store_lines(conn, &row, &fields.line_items).await?;
     crate::insight::refresh::after_write(conn, row.account_id).await?;
     tracing::info!(contract_id = %id, "contract created");
     ContractView::try_from(row)
+}
+
+/// Rewrites the `contract_lines` rows of `row` as `lines`.
+async fn store_lines(
+    conn: &impl ConnectionTrait,
+    row: &contract::Model,
+    lines: &[LineItem],
+) -> ApiResult<()> {
+    contract_line::Entity::delete_many()
+        .filter(contract_line::Column::ContractId.eq(row.id))
+        .exec(conn)
+        .await?;
+    let rows = products::line_rows(lines)?
+        .into_iter()
+        .map(|line| contract_line::ActiveModel {
+            contract_id: Set(row.id),
+            id: Set(line.id),
+            account_id: Set(row.account_id),
+            product_id: Set(line.product_id),
+            position: Set(line.position),
+            quantity: Set(line.quantity),
+            unit_price_minor: Set(line.unit_price_minor),
+            discount_percent: Set(line.discount_percent),
+            amount_minor: Set(line.amount_minor),
+            currency: Set(row.currency.clone()),
+        })
+        .collect();
+    insert_each(conn, rows).await?;
+    Ok(())
 }
 
 /// The columns a contract's writers choose, and `updated_at`.
@@ -557,6 +626,7 @@ fn active_model(fields: &ContractFields, now: DateTime<Utc>) -> contract::Active
         owner_id: Set(fields.owner_id.0),
         amount_minor: Set(fields.amount.minor()),
         currency: Set(fields.currency.clone()),
+        line_items: Set(serde_json::to_value(&fields.line_items).unwrap_or_default()),
         signed_on: Set(fields.signed_on),
         start_on: Set(fields.start_on),
         end_on: Set(fields.end_on),
@@ -691,8 +761,15 @@ pub async fn update(
     let current_json = serde_json::to_value(&current).map_err(ApiError::internal)?;
     let next: ContractFields = serde_json::from_value(with_json_fields(&current_json, &patch))
         .map_err(|err| invalid_body(&err))?;
-    let next = next.normalized();
+    let mut next = next.normalized();
     next.check()?;
+    next.amount = products::settled_amount(
+        &next.line_items,
+        Some(Some(current.amount)),
+        Some(next.amount),
+    )
+    .map_err(products::amount_mismatch)?
+    .unwrap_or(next.amount);
     if current.status.is_closed() && next.terms_differ(&current) {
         return Err(ApiError::new(
             ErrorCode::ContractClosed,
@@ -727,6 +804,12 @@ pub async fn update(
     if next.number != current.number {
         check_number_free(&txn, &next.number, id).await?;
     }
+    if let Some(error) =
+        products::unusable_products(&txn, "line_items", &current.line_items, &next.line_items)
+            .await?
+    {
+        return Err(error);
+    }
     let updated = contract::ActiveModel {
         id: Set(id),
         version: Set(row.version + 1),
@@ -735,6 +818,9 @@ pub async fn update(
     .update(&txn)
     .await
     .map_err(unique_number)?;
+    if next.line_items != current.line_items || next.currency != current.currency {
+        store_lines(&txn, &updated, &next.line_items).await?;
+    }
     crate::insight::refresh::after_write(&txn, row.account_id).await?;
     txn.commit().await?;
     tracing::info!(contract_id = %id, version = updated.version, "contract changed");
@@ -776,6 +862,7 @@ mod tests {
             owner_id: UserId::new_v7(),
             amount: Money::from_minor(100_000).unwrap_or_default(),
             currency: "CNY".into(),
+            line_items: Vec::new(),
             signed_on: None,
             start_on: None,
             end_on: None,

@@ -17,6 +17,7 @@ pub mod contracts;
 pub mod kind;
 pub mod opportunities;
 pub mod page;
+pub mod products;
 pub mod stage_moves;
 pub mod targets;
 pub mod tickets;

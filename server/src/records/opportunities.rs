@@ -13,19 +13,20 @@
 
 use super::child::{ChildKind, Columns, check_owner, list_filter, manages_account};
 use super::kind::{Pending, Stamp, SyncedKind};
-use super::stage_moves;
 use super::{Materialize, Review};
+use super::{products, stage_moves};
 use crate::access::visible_account_ids;
 use crate::auth::AuthUser;
 use crate::config::Settings;
-use crate::db::upsert_each;
-use crate::entities::{contact, opportunity, user};
+use crate::db::{insert_each, upsert_each};
+use crate::entities::{contact, opportunity, opportunity_line, user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 use crate::totals;
 use chrono::{DateTime, NaiveDate, Utc};
 use kam_sync_core::Opportunity;
 use kam_sync_core::ids::OpportunityId;
+use kam_sync_core::line_item::LineItem;
 use kam_sync_core::money::{Currency, Money, Total};
 use kam_sync_core::opportunity::{OpportunityStage, StageChange, StageMove};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
@@ -235,6 +236,32 @@ async fn key_persons_elsewhere(
     Ok(!elsewhere.is_empty())
 }
 
+/// The line items' rules: products added come from the catalogue and are
+/// active (else the lines are put back), and with lines the amount is their
+/// sum (set when the writer left it, refused when they wrote another).
+async fn settle_lines(
+    conn: &impl ConnectionTrait,
+    review: &mut Review,
+    old: Option<&Opportunity>,
+    new: &Opportunity,
+) -> ApiResult<()> {
+    let before = old.map_or(&[][..], |o| &o.line_items);
+    let lines =
+        match products::unusable_products(conn, "line_items", before, &new.line_items).await? {
+            Some(error) => {
+                review.refuse("line_items", to_json(&before), error);
+                before
+            }
+            None => &new.line_items,
+        };
+    match products::settled_amount(lines, old.map(|o| o.amount), new.amount) {
+        Ok(amount) if amount != new.amount => review.derive("amount", to_json(&amount)),
+        Ok(_) => {}
+        Err(sum) => review.refuse("amount", to_json(&sum), products::amount_mismatch(sum)),
+    }
+    Ok(())
+}
+
 impl SyncedKind for Opportunities {
     type Record = Opportunity;
     type Entity = opportunity::Entity;
@@ -285,6 +312,7 @@ impl SyncedKind for Opportunities {
                 ),
             );
         }
+        settle_lines(conn, &mut review, old, new).await?;
         server_fields(&mut review, caller, old, new, stage, Utc::now());
         Ok(review)
     }
@@ -297,6 +325,7 @@ impl SyncedKind for Opportunities {
         let mut views = Vec::with_capacity(items.len());
         let mut models = Vec::with_capacity(items.len());
         let mut moves = Vec::new();
+        let mut lines = Vec::new();
         for item in items {
             let deal: Opportunity = item.doc.read()?;
             let mut view = OpportunityView {
@@ -315,6 +344,20 @@ impl SyncedKind for Opportunities {
                 OpportunityStage::Lost => deal.lost_on,
                 _ => deal.expected_close_on,
             };
+            for row in products::line_rows(&deal.line_items)? {
+                lines.push(opportunity_line::ActiveModel {
+                    opportunity_id: Set(item.id),
+                    id: Set(row.id),
+                    account_id: Set(deal.account_id.0),
+                    product_id: Set(row.product_id),
+                    position: Set(row.position),
+                    quantity: Set(row.quantity),
+                    unit_price_minor: Set(row.unit_price_minor),
+                    discount_percent: Set(row.discount_percent),
+                    amount_minor: Set(row.amount_minor),
+                    currency: Set(deal.currency.as_str().to_owned()),
+                });
+            }
             moves.extend(stage_moves::Move::between(
                 item.id,
                 deal.account_id.0,
@@ -381,6 +424,11 @@ impl SyncedKind for Opportunities {
                 .to_owned(),
         )
         .await?;
+        opportunity_line::Entity::delete_many()
+            .filter(opportunity_line::Column::OpportunityId.is_in(items.iter().map(|i| i.id)))
+            .exec(conn)
+            .await?;
+        insert_each(conn, lines).await?;
         stage_moves::record(conn, stage_moves::OPPORTUNITY, moves).await?;
         Ok(views)
     }
@@ -656,9 +704,14 @@ pub struct ContractTerms {
     /// Contract number: unique, 1 to 64 characters.
     pub number: String,
     /// Amount, when it differs from the opportunity's (required when the
-    /// opportunity has none).
+    /// opportunity has neither an amount nor line items). With line items
+    /// the amount is their sum: leave it out.
     #[serde(default)]
     pub amount: Option<Money>,
+    /// The products sold, when they differ from the opportunity's line
+    /// items (which the contract takes otherwise).
+    #[serde(default)]
+    pub line_items: Option<Vec<LineItem>>,
     /// Signing date (required for an active contract).
     #[serde(default)]
     pub signed_on: Option<NaiveDate>,
@@ -719,13 +772,18 @@ pub async fn contract_from(
             ),
         ));
     }
-    let amount = terms.amount.or(opportunity.amount).ok_or_else(|| {
-        ApiError::invalid_field(
-            "amount",
-            "required",
-            "the opportunity has no amount; give the contract's",
-        )
-    })?;
+    let line_items = terms.line_items.unwrap_or(opportunity.line_items);
+    let amount = match (terms.amount, line_items.is_empty()) {
+        (Some(amount), _) => Some(amount),
+        (None, true) => Some(opportunity.amount.ok_or_else(|| {
+            ApiError::invalid_field(
+                "amount",
+                "required",
+                "the opportunity has no amount; give the contract's",
+            )
+        })?),
+        (None, false) => None,
+    };
     let created = contracts::create(
         &txn,
         caller,
@@ -736,6 +794,7 @@ pub async fn contract_from(
             opportunity_id: Some(OpportunityId(id)),
             owner_id: Some(opportunity.owner_id),
             amount,
+            line_items,
             currency: Some(opportunity.currency.as_str().to_owned()),
             signed_on: terms.signed_on,
             start_on: terms.start_on,

@@ -23,6 +23,7 @@ pub mod accounts;
 pub mod coverage;
 pub mod funnel;
 pub mod pipeline;
+pub mod products;
 pub mod sales;
 pub mod service;
 

@@ -189,7 +189,8 @@ fn read_deals(row: &sea_orm::QueryResult, first: usize) -> ApiResult<DealFigures
     })
 }
 
-fn open_deals() -> Condition {
+/// The deals still being worked: open stages, not deleted.
+pub(super) fn open_deals() -> Condition {
     Condition::all()
         .add(opportunity::Column::Deleted.eq(false))
         .add(opportunity::Column::Stage.is_in(OPEN.iter().map(|s| s.as_str())))

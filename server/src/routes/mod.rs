@@ -13,6 +13,7 @@ pub mod csv_io;
 mod extractor;
 pub mod health;
 pub mod opportunities;
+pub mod products;
 pub mod reports;
 pub mod sync;
 pub mod targets;
@@ -32,6 +33,7 @@ pub fn configure(config: &mut ServiceConfig) {
     visits::configure(config);
     contacts::configure(config);
     contracts::configure(config);
+    products::configure(config);
     targets::configure(config);
     opportunities::configure(config);
     account_plans::configure(config);

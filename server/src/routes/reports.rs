@@ -1,6 +1,6 @@
 //! `/reports/*`: sales analysis (销售数据分析) for a branch or a team, one
 //! call per report (see docs/reports.md and [`crate::reports`]):
-//! sales, pipeline by group, funnel, service, accounts and coverage. (The one-scope
+//! sales, pipeline by group, funnel, service, accounts, coverage and products. (The one-scope
 //! pipeline, `/reports/pipeline`, is mounted with the opportunities.)
 //! Each answers JSON, or CSV with `format=csv` or `Accept: text/csv`.
 
@@ -12,6 +12,7 @@ use crate::reports::accounts::{self, AccountsReport};
 use crate::reports::coverage::{self, CoverageReport};
 use crate::reports::funnel::{self, FunnelReport};
 use crate::reports::pipeline::{self, PipelineReport};
+use crate::reports::products::{self, ProductReport};
 use crate::reports::sales::{self, SalesReport};
 use crate::reports::service::{self, ServiceReport};
 use crate::reports::{Period, ReportFormat, ReportParams};
@@ -30,7 +31,8 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(funnel_report)
         .service(service_report)
         .service(accounts_report)
-        .service(coverage_report);
+        .service(coverage_report)
+        .service(products_report);
 }
 
 /// Whether the caller asked for CSV: `format=csv`, or no `format` and an
@@ -240,4 +242,31 @@ async fn coverage_report(
     )
     .await?;
     answer(&req, &params, "coverage", report, CoverageReport::csv)
+}
+
+/// Volume and revenue per product (产品销量) and group: the line items of
+/// the contracts signed in the period (by the user each counts for), and
+/// of the open deals expected to close in it (by the deal's owner), with
+/// the weighted amount; then each product over every group. Reps,
+/// managers, directors and admins (403 `role_forbidden` for service).
+#[utoipa::path(
+    tag = "reports",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "The report (CSV: one line per group and product, then a `Total` line per product)",
+         content((ProductReport = "application/json"), (String = "text/csv"))),
+        ReportErrors
+    ),
+    security(("bearer" = []))
+)]
+#[get("/reports/products")]
+async fn products_report(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    params: web::Query<ReportParams>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let params = params.into_inner();
+    let report = products::report(state.db.conn(), &caller, &params, period(&params)?).await?;
+    answer(&req, &params, "products", report, ProductReport::csv)
 }

@@ -29,6 +29,7 @@ mod lifecycle;
 mod money;
 mod operator;
 mod opportunities;
+mod products;
 mod push_outcomes;
 mod reports;
 mod reset;

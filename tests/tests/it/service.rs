@@ -8,6 +8,7 @@ use kam_server::records::accounts::AccountView;
 use kam_server::records::contacts::{ContactView, OrgChart};
 use kam_server::records::page::Page;
 use kam_server::records::visits::VisitView;
+use kam_server::reports::products::ProductReport;
 use kam_tests::{Reply, Session, TestApp, new_account};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -235,6 +236,32 @@ async fn the_demo_is_seeded_once_and_tells_its_logins() -> anyhow::Result<()> {
             .iter()
             .any(|a| a.insight.at_risk_proposed_at.is_some()),
         "the demo has an at-risk proposal to decide"
+    );
+    let catalogue = director.get("/products").await?.ensure_status(200)?;
+    assert_eq!(catalogue.body["items"].as_array().map(Vec::len), Some(4));
+    let today = chrono::Utc::now().date_naive();
+    let a_year_around = format!(
+        "/reports/products?from={}&to={}",
+        today - chrono::Duration::days(180),
+        today + chrono::Duration::days(180)
+    );
+    let products: ProductReport = director.read(&a_year_around).await?;
+    let sold: Vec<(&str, i64, i64)> = products
+        .totals
+        .iter()
+        .map(|row| {
+            let figures = row.figures;
+            (
+                row.product.code.as_str(),
+                figures.signed_quantity,
+                figures.open_quantity,
+            )
+        })
+        .collect();
+    assert_eq!(sold.len(), 3, "the deals sell three products: {sold:?}");
+    assert!(
+        sold.iter().any(|(_, signed, _)| *signed > 0) && sold.iter().all(|(_, _, open)| *open > 0),
+        "signed and open volume: {sold:?}"
     );
     Ok(())
 }
