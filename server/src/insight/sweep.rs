@@ -67,6 +67,10 @@ pub async fn run_once(
     now: DateTime<Utc>,
 ) -> ApiResult<Option<SweepRun>> {
     let due_at = slot(now, interval);
+    // Each statement outside a transaction takes the writer's turn like any
+    // write: on SQLite a write slipping in between a transaction's read and
+    // its first write fails that transaction (SQLITE_BUSY).
+    let turn = db.write_guard().await;
     let claimed = insight_sweep::Entity::insert(insight_sweep::ActiveModel {
         due_at: Set(due_at),
         node: Set(node.to_owned()),
@@ -82,11 +86,13 @@ pub async fn run_once(
     )
     .exec_without_returning(db.conn())
     .await?;
+    drop(turn);
     if claimed != 1 {
         return Ok(None);
     }
     let (accounts, changed) = refresh_all(db, now).await?;
     let finished_at = Utc::now();
+    let _turn = db.write_guard().await;
     insight_sweep::Entity::update_many()
         .col_expr(
             insight_sweep::Column::FinishedAt,
