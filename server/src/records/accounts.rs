@@ -22,7 +22,8 @@ use kam_sync_core::ids::{AccountId, TeamId, UserId};
 use kam_sync_core::{Account, Conflict, parse_record};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -986,6 +987,14 @@ pub async fn dismiss_at_risk(
     precondition: Option<&Precondition>,
 ) -> ApiResult<AccountView> {
     let txn = state.db.begin_write().await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // The row's body is written back whole: no write may land between
+        // reading it and writing it (SQLite's writer turn does the same).
+        account::Entity::find_by_id(id)
+            .lock_exclusive()
+            .one(&txn)
+            .await?;
+    }
     let (row, codes) = pending_at_risk(&txn, caller, id).await?;
     super::check_precondition(precondition, row.version)?;
     let mut view = view_of(&row)?;
