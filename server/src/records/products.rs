@@ -333,10 +333,9 @@ pub async fn list(state: &AppState, filter: ProductFilter) -> ApiResult<Page<Pro
     }
     if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         if text.chars().count() > MAX_NAME_LEN {
-            return Err(ApiError::invalid_field(
-                "q",
-                "too_long",
-                format!("at most {MAX_NAME_LEN} characters"),
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
+                format!("q is at most {MAX_NAME_LEN} characters"),
             ));
         }
         condition = condition.add(

@@ -443,3 +443,15 @@ async fn the_product_report_adds_up_signed_and_open_volume_per_product_within_sc
     assert_eq!(lines.count(), 4 + 2, "a line per row, then per product");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_search_text_longer_than_a_name_is_a_bad_query() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await;
+    let org = app.seed_org().await?;
+    let rep = app.login_as(&org.rep_a1).await?;
+    let long = "x".repeat(201);
+    rep.get(&format!("/products?q={long}"))
+        .await?
+        .assert_problem(400, "invalid_query");
+    Ok(())
+}
