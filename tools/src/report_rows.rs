@@ -82,9 +82,13 @@ struct SeededAccount {
     owner: Uuid,
 }
 
-/// A random id from the seeded RNG (version 4 shaped).
-fn random_id(rng: &mut StdRng) -> Uuid {
-    uuid::Builder::from_random_bytes(rng.random()).into_uuid()
+/// A record's id as a client makes it, a UUIDv7 of when it was made (so
+/// ids follow creation time, as in a real store), its random bits from the
+/// seeded RNG.
+fn record_id(rng: &mut StdRng, made_at: DateTime<Utc>) -> Uuid {
+    let millis = u64::try_from(made_at.timestamp_millis()).unwrap_or(0);
+    let random: [u8; 10] = rng.random();
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
 }
 
 /// A moment `days_back` days (and a random time of day) before `now`.
@@ -146,7 +150,9 @@ where
 }
 
 /// Rows of one kind and their documents, written a batch at a time so the
-/// seed holds at most [`BATCH`] records in memory.
+/// seed holds a few batches of rows in memory, not the whole store. The
+/// caller flushes a full batch, then those of the rows that refer to it
+/// (line items need their deal or contract written first).
 struct Batches<A: ActiveModelTrait + Send> {
     table: &'static str,
     rows: Vec<A>,
@@ -167,18 +173,15 @@ impl<A: ActiveModelTrait + Send> Batches<A> {
         }
     }
 
-    async fn push(
-        &mut self,
-        conn: &DatabaseConnection,
-        row: A,
-        document: Option<document::ActiveModel>,
-    ) -> anyhow::Result<()> {
+    fn push(&mut self, row: A, document: Option<document::ActiveModel>) {
         self.rows.push(row);
         self.documents.extend(document);
-        if self.rows.len() >= BATCH {
-            self.flush(conn).await?;
-        }
-        Ok(())
+    }
+
+    /// Whether a batch of records waits: time to flush it, and then the
+    /// rows that refer to it (its lines, its stage moves).
+    fn full(&self) -> bool {
+        self.rows.len() >= BATCH
     }
 
     async fn flush(&mut self, conn: &DatabaseConnection) -> anyhow::Result<()> {
@@ -279,7 +282,7 @@ async fn seed_products(
     let mut products = Vec::new();
     let mut rows = Vec::new();
     for i in 0..count {
-        let id = random_id(rng);
+        let id = record_id(rng, now);
         let price = rng.random_range(100..50_000) * 100;
         products.push((id, price));
         rows.push(
@@ -337,10 +340,10 @@ async fn seed_accounts(
     let mut rows = Batches::new("accounts");
     let mut moves = Batches::new("stage_moves (accounts)");
     for i in 0..count {
-        let id = random_id(rng);
         let owner = owners[i % owners.len()];
         let age_days = rng.random_range(0..1095);
         let created_at = days_ago(rng, now, age_days);
+        let id = record_id(rng, created_at);
         let stage = weighted(rng, &STAGES);
         let name = format!("Bench Account {i:06}");
         let score = rng.random_range(0..100);
@@ -384,51 +387,47 @@ async fn seed_accounts(
         };
         // The stage history: created at `identified`, then one move to where
         // it stands now (at risk or lost accounts some of them won back).
-        moves
-            .push(
-                conn,
+        moves.push(
+            stage_move_row(
+                "account",
+                id,
+                id,
+                None,
+                "identified",
+                created_at,
+                owner.id,
+                None,
+            ),
+            None,
+        );
+        if stage != "identified" {
+            let moved_at = created_at + (now - created_at) / 2;
+            moves.push(
                 stage_move_row(
                     "account",
                     id,
                     id,
-                    None,
-                    "identified",
-                    created_at,
+                    Some("identified"),
+                    stage,
+                    moved_at,
                     owner.id,
-                    None,
+                    Some((moved_at - created_at).num_seconds()),
                 ),
                 None,
-            )
-            .await?;
-        if stage != "identified" {
-            let moved_at = created_at + (now - created_at) / 2;
-            moves
-                .push(
-                    conn,
-                    stage_move_row(
-                        "account",
-                        id,
-                        id,
-                        Some("identified"),
-                        stage,
-                        moved_at,
-                        owner.id,
-                        Some((moved_at - created_at).num_seconds()),
-                    ),
-                    None,
-                )
-                .await?;
+            );
         }
         rows.push(
-            conn,
             account.into_active_model(),
             Some(document_row(id, "account", id, created_at)),
-        )
-        .await?;
+        );
         accounts.push(SeededAccount {
             id,
             owner: owner.id,
         });
+        if rows.full() {
+            rows.flush(conn).await?;
+            moves.flush(conn).await?;
+        }
     }
     rows.finish(conn, seeded).await?;
     moves.finish(conn, seeded).await?;
@@ -447,10 +446,10 @@ async fn seed_visits(
     const OUTCOMES: [&str; 3] = ["positive", "neutral", "negative"];
     let mut rows = Batches::new("visits");
     for _ in 0..count {
-        let id = random_id(rng);
         let account = accounts[rng.random_range(0..accounts.len())];
         // The last 18 months, and a few weeks ahead.
         let planned_at = now - ChronoDuration::minutes(rng.random_range(-30 * 1440..548 * 1440));
+        let id = record_id(rng, planned_at - ChronoDuration::days(7));
         let status = if planned_at > now {
             "planned"
         } else {
@@ -481,11 +480,12 @@ async fn seed_visits(
             body: json!({}),
         };
         rows.push(
-            conn,
             row.into_active_model(),
             Some(document_row(id, "visit", account.id, planned_at)),
-        )
-        .await?;
+        );
+        if rows.full() {
+            rows.flush(conn).await?;
+        }
     }
     rows.finish(conn, seeded).await
 }
@@ -531,10 +531,10 @@ async fn seed_opportunities(
     let mut lines = Batches::new("opportunity_lines");
     let mut moves = Batches::new("stage_moves (opportunities)");
     for i in 0..count {
-        let id = random_id(rng);
         let account = accounts[rng.random_range(0..accounts.len())];
         let age_days = rng.random_range(0..548);
         let created_at = days_ago(rng, now, age_days);
+        let id = record_id(rng, created_at);
         // How far it got through the open stages, then whether it closed.
         let reached = rng.random_range(0..OPEN_STAGES.len());
         let outcome = weighted(rng, &[(None, 50), (Some("won"), 30), (Some("lost"), 20)]);
@@ -549,22 +549,19 @@ async fn seed_opportunities(
             .chain(outcome);
         for stage in path {
             let secs = from.map(|_| (at - entered).num_seconds());
-            moves
-                .push(
-                    conn,
-                    stage_move_row(
-                        "opportunity",
-                        id,
-                        account.id,
-                        from,
-                        stage,
-                        at,
-                        account.owner,
-                        secs,
-                    ),
-                    None,
-                )
-                .await?;
+            moves.push(
+                stage_move_row(
+                    "opportunity",
+                    id,
+                    account.id,
+                    from,
+                    stage,
+                    at,
+                    account.owner,
+                    secs,
+                ),
+                None,
+            );
             from = Some(stage);
             entered = at;
             // The next move, days later but not after now.
@@ -587,25 +584,22 @@ async fn seed_opportunities(
         for (position, (product, quantity, price, discount, line_amount)) in
             items.into_iter().enumerate()
         {
-            lines
-                .push(
-                    conn,
-                    opportunity_line::Model {
-                        opportunity_id: id,
-                        id: random_id(rng),
-                        account_id: account.id,
-                        product_id: product,
-                        position: i64::try_from(position)?,
-                        quantity,
-                        unit_price_minor: price,
-                        discount_percent: discount,
-                        amount_minor: line_amount,
-                        currency: "CNY".to_owned(),
-                    }
-                    .into_active_model(),
-                    None,
-                )
-                .await?;
+            lines.push(
+                opportunity_line::Model {
+                    opportunity_id: id,
+                    id: record_id(rng, created_at),
+                    account_id: account.id,
+                    product_id: product,
+                    position: i64::try_from(position)?,
+                    quantity,
+                    unit_price_minor: price,
+                    discount_percent: discount,
+                    amount_minor: line_amount,
+                    currency: "CNY".to_owned(),
+                }
+                .into_active_model(),
+                None,
+            );
         }
         let row = opportunity::Model {
             id,
@@ -631,11 +625,14 @@ async fn seed_opportunities(
             body: json!({}),
         };
         rows.push(
-            conn,
             row.into_active_model(),
             Some(document_row(id, "opportunity", account.id, created_at)),
-        )
-        .await?;
+        );
+        if rows.full() {
+            rows.flush(conn).await?;
+            lines.flush(conn).await?;
+            moves.flush(conn).await?;
+        }
     }
     rows.finish(conn, seeded).await?;
     lines.finish(conn, seeded).await?;
@@ -655,38 +652,35 @@ async fn seed_contracts(
     let mut lines = Batches::new("contract_lines");
     let today = now.date_naive();
     for i in 0..count {
-        let id = random_id(rng);
         let account = accounts[rng.random_range(0..accounts.len())];
         let signed_on = today - ChronoDuration::days(rng.random_range(0..365));
+        let signed_at = signed_on
+            .and_hms_opt(10, 0, 0)
+            .context("a time of day")?
+            .and_utc();
+        let id = record_id(rng, signed_at);
         let items = line_items(rng, products);
         let amount: i64 = items.iter().map(|item| item.4).sum();
         for (position, (product, quantity, price, discount, line_amount)) in
             items.into_iter().enumerate()
         {
-            lines
-                .push(
-                    conn,
-                    contract_line::Model {
-                        contract_id: id,
-                        id: random_id(rng),
-                        account_id: account.id,
-                        product_id: product,
-                        position: i64::try_from(position)?,
-                        quantity,
-                        unit_price_minor: price,
-                        discount_percent: discount,
-                        amount_minor: line_amount,
-                        currency: "CNY".to_owned(),
-                    }
-                    .into_active_model(),
-                    None,
-                )
-                .await?;
+            lines.push(
+                contract_line::Model {
+                    contract_id: id,
+                    id: record_id(rng, signed_at),
+                    account_id: account.id,
+                    product_id: product,
+                    position: i64::try_from(position)?,
+                    quantity,
+                    unit_price_minor: price,
+                    discount_percent: discount,
+                    amount_minor: line_amount,
+                    currency: "CNY".to_owned(),
+                }
+                .into_active_model(),
+                None,
+            );
         }
-        let signed_at = signed_on
-            .and_hms_opt(10, 0, 0)
-            .context("a time of day")?
-            .and_utc();
         let row = contract::Model {
             id,
             number: format!("BENCH-C{i:07}"),
@@ -707,7 +701,11 @@ async fn seed_contracts(
             version: 1,
             line_items: json!([]),
         };
-        rows.push(conn, row.into_active_model(), None).await?;
+        rows.push(row.into_active_model(), None);
+        if rows.full() {
+            rows.flush(conn).await?;
+            lines.flush(conn).await?;
+        }
     }
     rows.finish(conn, seeded).await?;
     lines.finish(conn, seeded).await
@@ -730,10 +728,10 @@ async fn seed_service(
     ];
     let mut tickets = Batches::new("tickets");
     for _ in 0..scale.tickets {
-        let id = random_id(rng);
         let account = accounts[rng.random_range(0..accounts.len())];
         let age_days = rng.random_range(0..548);
         let created_at = days_ago(rng, now, age_days);
+        let id = record_id(rng, created_at);
         let (severity, sla_hours) = {
             let picked = weighted(
                 rng,
@@ -773,13 +771,13 @@ async fn seed_service(
             version: 1,
             body: json!({}),
         };
-        tickets
-            .push(
-                conn,
-                row.into_active_model(),
-                Some(document_row(id, "ticket", account.id, created_at)),
-            )
-            .await?;
+        tickets.push(
+            row.into_active_model(),
+            Some(document_row(id, "ticket", account.id, created_at)),
+        );
+        if tickets.full() {
+            tickets.flush(conn).await?;
+        }
     }
     tickets.finish(conn, seeded).await?;
 
@@ -787,7 +785,6 @@ async fn seed_service(
     let mut callbacks = Batches::new("callbacks");
     let today: NaiveDate = now.date_naive();
     for _ in 0..scale.callbacks {
-        let id = random_id(rng);
         let account = accounts[rng.random_range(0..accounts.len())];
         let scheduled_on = today - ChronoDuration::days(rng.random_range(-30..548));
         let status = if scheduled_on > today {
@@ -799,6 +796,7 @@ async fn seed_service(
             .and_hms_opt(9, 0, 0)
             .context("a time of day")?
             .and_utc();
+        let id = record_id(rng, scheduled_at - ChronoDuration::days(3));
         let done_at = (status == "done")
             .then(|| scheduled_at + ChronoDuration::minutes(rng.random_range(0..600)));
         let row = callback::Model {
@@ -818,13 +816,13 @@ async fn seed_service(
             version: 1,
             body: json!({}),
         };
-        callbacks
-            .push(
-                conn,
-                row.into_active_model(),
-                Some(document_row(id, "callback", account.id, scheduled_at)),
-            )
-            .await?;
+        callbacks.push(
+            row.into_active_model(),
+            Some(document_row(id, "callback", account.id, scheduled_at)),
+        );
+        if callbacks.full() {
+            callbacks.flush(conn).await?;
+        }
     }
     callbacks.finish(conn, seeded).await
 }
