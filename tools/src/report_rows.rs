@@ -240,6 +240,10 @@ pub async fn seed(
     scale: Scale,
 ) -> anyhow::Result<Seeded> {
     anyhow::ensure!(!owners.is_empty(), "the rows need at least one owner");
+    anyhow::ensure!(
+        scale.accounts > 0 && scale.products > 0,
+        "the rows need at least one account and one product"
+    );
     let now = Utc::now();
     let mut seeded = Seeded::default();
     let products = seed_products(conn, rng, scale.products, now).await?;

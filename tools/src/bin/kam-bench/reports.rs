@@ -203,6 +203,9 @@ fn report_paths() -> Vec<String> {
 /// request does not answer 200 (a report over its target is a figure, not
 /// a failure).
 pub async fn run(cli: &Cli, http: &reqwest::Client, rng: &mut StdRng) -> anyhow::Result<()> {
+    if cli.report_runs == 0 {
+        bail!("--report-runs must be at least 1");
+    }
     // No insight sweep: one over every account could start in the middle
     // of the measurements (the seeded rows carry their insight columns).
     let server = Server::start_with(
