@@ -5,6 +5,11 @@
 //!
 //! The devices write records as `docs/sync-protocol.md` tells a client to:
 //! fields the server keeps (an account's `team_id`) are left out.
+//!
+//! [`report_rows`] seeds the rows the reports read at scale, straight into
+//! the tables, for `kam-bench --reports`.
+
+pub mod report_rows;
 
 use anyhow::{Context, bail};
 use automerge::ActorId;

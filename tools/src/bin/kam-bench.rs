@@ -13,13 +13,22 @@
 //!   tiny key persons, without a document cache and with each cache size of
 //!   `--cache-mib`, checked against the cache's bound;
 //! - optionally the peer: Automerge's own sync stack in Node
-//!   (`bench/peer/run.sh`), same workload, same run, as ratios.
+//!   (`bench/peer/run.sh`), same workload, same run, as ratios;
+//! - alone, with `--reports`: every report (issue 14) over 100,000
+//!   accounts, 1,000,000 visits and 200,000 deals by default, as the
+//!   director (the whole branch) and as one rep, and the worklist as a
+//!   manager, against 1 s on PostgreSQL and 2 s on SQLite. The org is made
+//!   over the HTTP API; the rows the reports read are seeded straight into
+//!   the tables through the server's entities (`kam_tools::report_rows`: a
+//!   read benchmark, going through sync would take hours at this scale);
+//!   then each report is requested over HTTP exactly as a client does.
 //!
 //! ```sh
 //! cargo build --release -p kam-server -p kam-tools
 //! target/release/kam-bench                       # SQLite, defaults D=50 A=20 V=2 E=10, seed 7
 //! target/release/kam-bench --peer                # and the Node peer, same run
 //! target/release/kam-bench --database-url postgres://postgres@127.0.0.1:5432/postgres
+//! target/release/kam-bench --reports            # reports at scale, SQLite
 //! ```
 //!
 //! Every random choice of the workload (stages, scores, cities, notes) comes
@@ -44,6 +53,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
+
+#[path = "kam-bench/reports.rs"]
+mod reports;
 
 #[derive(Parser, Clone)]
 #[command(name = "kam-bench", about = "KAM Sync's field-day benchmark")]
@@ -93,6 +105,30 @@ struct Cli {
     /// 0 (no cache) is always run first, as the baseline.
     #[arg(long, value_delimiter = ',', default_value = "16,256")]
     cache_mib: Vec<u64>,
+    /// Run only the reports scenario: seed rows at scale, time every report.
+    #[arg(long)]
+    reports: bool,
+    /// Accounts seeded for `--reports`.
+    #[arg(long, default_value_t = 100_000)]
+    report_accounts: usize,
+    /// Visits seeded for `--reports`.
+    #[arg(long, default_value_t = 1_000_000)]
+    report_visits: usize,
+    /// Deals (opportunities) seeded for `--reports`.
+    #[arg(long, default_value_t = 200_000)]
+    report_opportunities: usize,
+    /// Tickets seeded for `--reports`.
+    #[arg(long, default_value_t = 50_000)]
+    report_tickets: usize,
+    /// Callbacks seeded for `--reports`.
+    #[arg(long, default_value_t = 100_000)]
+    report_callbacks: usize,
+    /// Signed contracts seeded for `--reports`.
+    #[arg(long, default_value_t = 20_000)]
+    report_contracts: usize,
+    /// Timed runs of each request in `--reports`, after one warm-up.
+    #[arg(long, default_value_t = 5)]
+    report_runs: usize,
     /// Seed of every random choice of the workload (and of the peer's).
     /// Fixed by default so that every run drives the same workload.
     #[arg(long, default_value_t = 7)]
@@ -962,6 +998,10 @@ async fn main() -> anyhow::Result<()> {
     if let Some(docs) = cli.small_docs {
         println!("## kam-bench cache bound: {engine}, {format}, seed {seed}\n");
         return print_flood(&cli, &http, &mut rng, docs).await;
+    }
+    if cli.reports {
+        println!("## kam-bench reports: {engine}, seed {seed}\n");
+        return reports::run(&cli, &http, &mut rng).await;
     }
     if !cli.memory_docs.is_empty() {
         println!("## kam-bench memory: {engine}, {format}, seed {seed}\n");
