@@ -19,6 +19,7 @@ mod m20261205_000012_insight;
 mod m20261205_000013_stage_moves;
 mod m20261205_000014_plan_actions;
 mod m20261205_000015_products;
+mod m20261205_000016_report_indexes;
 
 /// The list of migrations.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_stage_moves::Migration),
             Box::new(m20261205_000014_plan_actions::Migration),
             Box::new(m20261205_000015_products::Migration),
+            Box::new(m20261205_000016_report_indexes::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ use futures_util::future::try_join_all;
 use kam_tools::report_rows::{self, Owner, Scale};
 use kam_tools::{ADMIN_PASSWORD, Client, password};
 use rand::rngs::StdRng;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -228,6 +229,10 @@ pub async fn run(cli: &Cli, http: &reqwest::Client, rng: &mut StdRng) -> anyhow:
     let started = Instant::now();
     let seeded = report_rows::seed(&conn, rng, &org.owners, scale).await?;
     let seeding = started.elapsed().as_secs_f64();
+    // A bulk load leaves the planner without statistics, which a database
+    // in use has (autovacuum, or SQLite's ANALYZE): gather them, as an
+    // operator would after loading data.
+    conn.execute_unprepared("ANALYZE").await?;
     conn.close().await?;
     let tables: Vec<String> = seeded
         .tables
