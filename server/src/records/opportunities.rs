@@ -326,6 +326,7 @@ impl SyncedKind for Opportunities {
         let mut models = Vec::with_capacity(items.len());
         let mut moves = Vec::new();
         let mut lines = Vec::new();
+        let mut relined = Vec::new();
         for item in items {
             let deal: Opportunity = item.doc.read()?;
             let mut view = OpportunityView {
@@ -344,19 +345,30 @@ impl SyncedKind for Opportunities {
                 OpportunityStage::Lost => deal.lost_on,
                 _ => deal.expected_close_on,
             };
-            for row in products::line_rows(&deal.line_items)? {
-                lines.push(opportunity_line::ActiveModel {
-                    opportunity_id: Set(item.id),
-                    id: Set(row.id),
-                    account_id: Set(deal.account_id.0),
-                    product_id: Set(row.product_id),
-                    position: Set(row.position),
-                    quantity: Set(row.quantity),
-                    unit_price_minor: Set(row.unit_price_minor),
-                    discount_percent: Set(row.discount_percent),
-                    amount_minor: Set(row.amount_minor),
-                    currency: Set(deal.currency.as_str().to_owned()),
-                });
+            // Most writes leave the lines alone: their rows stay as they are.
+            let lines_kept = match item.previous {
+                Some(row) => {
+                    row.currency == deal.currency.as_str()
+                        && row.body.get("line_items") == Some(&to_json(&deal.line_items))
+                }
+                None => deal.line_items.is_empty(),
+            };
+            if !lines_kept {
+                relined.push(item.id);
+                for row in products::line_rows(&deal.line_items)? {
+                    lines.push(opportunity_line::ActiveModel {
+                        opportunity_id: Set(item.id),
+                        id: Set(row.id),
+                        account_id: Set(deal.account_id.0),
+                        product_id: Set(row.product_id),
+                        position: Set(row.position),
+                        quantity: Set(row.quantity),
+                        unit_price_minor: Set(row.unit_price_minor),
+                        discount_percent: Set(row.discount_percent),
+                        amount_minor: Set(row.amount_minor),
+                        currency: Set(deal.currency.as_str().to_owned()),
+                    });
+                }
             }
             moves.extend(stage_moves::Move::between(
                 item.id,
@@ -424,11 +436,13 @@ impl SyncedKind for Opportunities {
                 .to_owned(),
         )
         .await?;
-        opportunity_line::Entity::delete_many()
-            .filter(opportunity_line::Column::OpportunityId.is_in(items.iter().map(|i| i.id)))
-            .exec(conn)
-            .await?;
-        insert_each(conn, lines).await?;
+        if !relined.is_empty() {
+            opportunity_line::Entity::delete_many()
+                .filter(opportunity_line::Column::OpportunityId.is_in(relined))
+                .exec(conn)
+                .await?;
+            insert_each(conn, lines).await?;
+        }
         stage_moves::record(conn, stage_moves::OPPORTUNITY, moves).await?;
         Ok(views)
     }

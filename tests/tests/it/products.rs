@@ -368,11 +368,18 @@ async fn the_product_report_adds_up_signed_and_open_volume_per_product_within_sc
                         "signed_on": today, "line_items": lines}),
             )
             .await?;
-        session
+        let deal = session
             .created::<OpportunityView>(
                 "/opportunities",
                 &json!({"account_id": account.id, "name": "More", "stage": "negotiation",
                         "expected_close_on": today, "line_items": [line(&cable, 4, 10.0)]}),
+            )
+            .await?;
+        // A later edit that leaves the lines alone keeps their rows.
+        session
+            .patched::<OpportunityView>(
+                &format!("/opportunities/{}", deal.id),
+                &json!({"next_step": "Send the samples"}),
             )
             .await?;
     }
