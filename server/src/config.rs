@@ -36,6 +36,23 @@ pub struct Settings {
     pub insight: InsightSweepSettings,
     /// How far ahead the worklist looks.
     pub worklist: WorklistSettings,
+    /// The web console at `/`.
+    pub console: ConsoleSettings,
+}
+
+/// The web console (docs/console.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// Mark the console's session cookie `Secure` (default true). Browsers
+    /// keep a `Secure` cookie over `https://` and on `localhost`/`127.0.0.1`
+    /// only: serve the console over TLS (a reverse proxy) elsewhere. Turn
+    /// this off only on a trusted network for a trial.
+    pub secure_cookie: bool,
+    /// Serve the console's files from this folder instead of the copies
+    /// built into the binary, so edits show on reload without rebuilding
+    /// (development only; only the console's own file names are served).
+    pub assets_dir: Option<PathBuf>,
 }
 
 /// How often the insight sweep refreshes every account.
@@ -274,7 +291,8 @@ impl Settings {
             .set_default("worklist.due_days", 2)?
             .set_default("worklist.near_sla_hours", 8)?
             .set_default("worklist.contract_ending_days", 60)?
-            .set_default("worklist.decision_days", 3)
+            .set_default("worklist.decision_days", 3)?
+            .set_default("console.secure_cookie", true)
     }
 }
 

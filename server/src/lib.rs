@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cache;
 pub mod config;
+pub mod console;
 pub mod cpu;
 pub mod csv_io;
 pub mod db;

@@ -8,7 +8,7 @@ use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
 use crate::insight;
 use crate::state::AppState;
-use crate::{hardening, idempotency, openapi, records, routes, telemetry, tiering};
+use crate::{console, hardening, idempotency, openapi, records, routes, telemetry, tiering};
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{App, HttpRequest, HttpServer, ResponseError, web};
@@ -92,6 +92,7 @@ impl Application {
                         )
                         .into()
                     }))
+                    .configure(console::configure)
                     .service(web::redirect("/docs", "/docs/").permanent())
                     .service(
                         SwaggerUi::new("/docs/{_:.*}")

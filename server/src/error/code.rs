@@ -143,6 +143,7 @@ error_codes! {
     InvalidCredentials = ("invalid_credentials", Unauthorized, "wrong username or password"),
     InvalidRefreshToken = ("invalid_refresh_token", Unauthorized, "the refresh token is unknown or expired"),
     RefreshTokenReused = ("refresh_token_reused", Unauthorized, "the refresh token was used before; its session is ended"),
+    CrossSiteRefused = ("cross_site_refused", Forbidden, "a console session request that did not come from the console's own page"),
     RoleForbidden = ("role_forbidden", Forbidden, "the caller's role may not do this"),
     ReadOnlyRole = ("read_only_role", Forbidden, "the caller's role only reads records of this kind"),
     OwnerChangeForbidden = ("owner_change_forbidden", Forbidden, "the caller may not reassign the record"),

@@ -252,6 +252,41 @@ impl IntoResponses for CredentialErrors {
     }
 }
 
+/// Problems of the console's session routes: the credential problems, and
+/// a request from another site's page.
+pub struct ConsoleSessionErrors;
+
+impl IntoResponses for ConsoleSessionErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[
+            MALFORMED,
+            &[
+                InvalidCredentials,
+                InvalidRefreshToken,
+                RefreshTokenReused,
+                SessionRevoked,
+                UserInactive,
+                CrossSiteRefused,
+            ],
+            BODY,
+            INVALID,
+            &[TooManyAttempts],
+            FAILED,
+            &[ServerBusy],
+        ])
+    }
+}
+
+/// Problems of the console's logout: a token's problems, and a request
+/// from another site's page.
+pub struct ConsoleLogoutErrors;
+
+impl IntoResponses for ConsoleLogoutErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[MALFORMED, TOKEN, &[CrossSiteRefused], FAILED])
+    }
+}
+
 /// Problems of the readiness probe.
 pub struct ReadinessErrors;
 

@@ -106,29 +106,43 @@ async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: Json<LoginRequest>,
-) -> ApiResult<HttpResponse> {
+) -> HttpResponse {
+    match open_session(&state, &req, body.into_inner()).await {
+        Ok(pair) => HttpResponse::Ok().json(pair),
+        Err(refused) => refused,
+    }
+}
+
+/// Checks credentials (throttled) and opens the device's session; a refusal
+/// is the whole response (some carry `Retry-After`).
+pub async fn open_session(
+    state: &AppState,
+    req: &HttpRequest,
+    body: LoginRequest,
+) -> Result<TokenPair, HttpResponse> {
     let LoginRequest {
         username,
         password,
         device_id,
-    } = body.into_inner();
+    } = body;
     let device_id = device_id.unwrap_or_else(|| "default".to_owned());
     if device_id.trim().is_empty() || device_id.len() > MAX_DEVICE_ID_LEN {
         return Err(ApiError::invalid_field(
             "device_id",
             "invalid_value",
             format!("1 to {MAX_DEVICE_ID_LEN} characters"),
-        ));
+        )
+        .error_response());
     }
     let attempt = Attempt {
         username: &username,
-        address: client_address(&req),
+        address: client_address(req),
         device_id: &device_id,
     };
     let charged = match state.login_throttle.begin(attempt) {
         Ok(charged) => charged,
         Err(wait) => {
-            return Ok(retry_later(
+            return Err(retry_later(
                 ErrorCode::TooManyAttempts,
                 format!("too many failed logins; try again in {wait} s"),
                 wait,
@@ -143,7 +157,7 @@ async fn login(
         Ok(found) => found,
         Err(err) => {
             state.login_throttle.abandoned(charged);
-            return Err(err.into());
+            return Err(ApiError::from(err).error_response());
         }
     };
     // An unknown user is checked against a real hash too, so that the time
@@ -155,7 +169,7 @@ async fn login(
         Ok(ok) => ok,
         Err(CheckError::Busy) => {
             state.login_throttle.abandoned(charged);
-            return Ok(retry_later(
+            return Err(retry_later(
                 ErrorCode::ServerBusy,
                 "too many logins at once; try again in a second".to_owned(),
                 1,
@@ -163,7 +177,7 @@ async fn login(
         }
         Err(CheckError::Failed(err)) => {
             state.login_throttle.abandoned(charged);
-            return Err(ApiError::internal(err));
+            return Err(ApiError::internal(err).error_response());
         }
     };
     let user = match found {
@@ -171,16 +185,20 @@ async fn login(
         _ => {
             state.login_throttle.failed(charged);
             tracing::info!(username = %username, "failed login");
-            return Err(ApiError::new(
-                ErrorCode::InvalidCredentials,
-                "wrong username or password",
-            ));
+            return Err(
+                ApiError::new(ErrorCode::InvalidCredentials, "wrong username or password")
+                    .error_response(),
+            );
         }
     };
     state.login_throttle.succeeded(charged);
-    let pair = state.sessions().open(&user, &device_id).await?;
+    let pair = state
+        .sessions()
+        .open(&user, &device_id)
+        .await
+        .map_err(|err| err.error_response())?;
     tracing::info!(user_id = %user.id, device_id = %device_id, "logged in");
-    Ok(HttpResponse::Ok().json(pair))
+    Ok(pair)
 }
 
 /// Exchange a refresh token for a new pair. Each refresh token works once;

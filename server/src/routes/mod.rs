@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod callbacks;
+pub mod console_session;
 pub mod contacts;
 pub mod contracts;
 pub mod csv_io;
@@ -28,6 +29,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 /// Mounts every `/api/v1` route.
 pub fn configure(config: &mut ServiceConfig) {
     auth::configure(config);
+    console_session::configure(config);
     admin::configure(config);
     accounts::configure(config);
     visits::configure(config);
