@@ -293,6 +293,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     }
     let app = Application::build_with_db(settings, db).await?;
     println!("KAM Sync listening on http://127.0.0.1:{}", app.port());
+    println!("  Console:   http://127.0.0.1:{}/", app.port());
     println!("  API docs:  http://127.0.0.1:{}/docs/", app.port());
     println!(
         "  OpenAPI:   http://127.0.0.1:{}/api/v1/openapi.json",

@@ -4,7 +4,7 @@
 //! generator and linter (one-line summaries, described responses, public
 //! routes marked public, camelCase operation ids, named list items).
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
@@ -56,6 +56,14 @@ impl Modify for BearerAuth {
                     .description(Some("Access token from POST /api/v1/auth/login"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "console_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "kam_console_refresh",
+                "The console's refresh token, set by POST /api/v1/auth/console/login \
+                 (HttpOnly; the page never reads it; see docs/console.md)",
+            ))),
         );
     }
 }

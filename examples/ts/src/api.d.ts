@@ -347,6 +347,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/console/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log in to the console
+         * @description Log in to the console: the access token in the body, the refresh token
+         *     in an `HttpOnly` cookie (`kam_console_refresh`, path
+         *     `/api/v1/auth/console`). Throttled like `/auth/login`. Needs
+         *     `X-KAM-Console: 1`.
+         */
+        post: operations["consoleLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/console/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log out of the console
+         * @description Log out of the console: the session ends and the cookie is removed.
+         */
+        post: operations["consoleLogout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/console/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new access token for the console, from its refresh cookie
+         * @description A new access token for the console, from its refresh cookie (which is
+         *     replaced: each works once, and one used twice ends the session). A page
+         *     reload calls this. Needs `X-KAM-Console: 1`; without a cookie, 401
+         *     `invalid_refresh_token`.
+         */
+        post: operations["consoleRefresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -2077,6 +2143,23 @@ export interface components {
             others: unknown[];
             /** @description The value every replica shows. */
             value: unknown;
+        };
+        /** @description An access token for the console; its refresh token is in the cookie. */
+        ConsoleSession: {
+            /** @description The access token, for `Authorization: Bearer`. */
+            access_token: string;
+            /**
+             * Format: int64
+             * @description Seconds until the access token expires.
+             */
+            expires_in: number;
+            /**
+             * Format: uuid
+             * @description The session (one per browser).
+             */
+            session_id: string;
+            /** @description Always `Bearer`. */
+            token_type: string;
         };
         /** @description A key person at an account. */
         Contact: {
@@ -8458,6 +8541,391 @@ export interface operations {
              *     - `internal_error`: the server failed; the request may be retried
              */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    consoleLogin: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Always `1` */
+                "X-KAM-Console": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest"];
+            };
+        };
+        responses: {
+            /** @description Logged in; the refresh token is in the `kam_console_refresh` cookie */
+            200: {
+                headers: {
+                    /** @description The refresh cookie */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleSession"];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `invalid_credentials`: wrong username or password
+             *     - `invalid_refresh_token`: the refresh token is unknown or expired
+             *     - `refresh_token_reused`: the refresh token was used before; its session is ended
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `cross_site_refused`: a console session request that did not come from the console's own page
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many attempts:
+             *
+             *     - `too_many_attempts`: too many failed logins from this address or for this username; wait `Retry-After` seconds
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server cannot answer now:
+             *
+             *     - `server_busy`: too many logins at once; wait `Retry-After` seconds
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    consoleLogout: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Always `1` */
+                "X-KAM-Console": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Logged out; the cookie is removed */
+            204: {
+                headers: {
+                    /** @description The cookie's removal */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `missing_token`: no access token
+             *     - `invalid_token`: the access token is malformed, forged or expired
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `cross_site_refused`: a console session request that did not come from the console's own page
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    consoleRefresh: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Always `1` */
+                "X-KAM-Console": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A new access token; the cookie is replaced */
+            200: {
+                headers: {
+                    /** @description The new refresh cookie */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleSession"];
+                };
+            };
+            /**
+             * @description The request is malformed:
+             *
+             *     - `malformed_json`: the body is not JSON
+             *     - `duplicate_member`: a JSON object of the body names a member twice
+             *     - `invalid_path`: a path parameter is not of its type
+             *     - `invalid_query`: a query parameter is not of its type or out of its range
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description No valid credentials:
+             *
+             *     - `invalid_credentials`: wrong username or password
+             *     - `invalid_refresh_token`: the refresh token is unknown or expired
+             *     - `refresh_token_reused`: the refresh token was used before; its session is ended
+             *     - `session_revoked`: the session was ended; log in again
+             *     - `user_inactive`: the user is deactivated
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The caller sees the record but may not do this:
+             *
+             *     - `cross_site_refused`: a console session request that did not come from the console's own page
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body, or what it holds, is larger than the server takes:
+             *
+             *     - `payload_too_large`: the body is larger than the route takes
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body's media type is not one the route takes:
+             *
+             *     - `unsupported_media_type`: the body's `Content-Type` is not one the route takes
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Well-formed, but breaks the rules:
+             *
+             *     - `validation_failed`: well-formed, but breaks the rules; `violations` names each field with its own code (such as `required`, `invalid_value`, `too_long`, `too_deep`)
+             *     - `invalid_body`: JSON that does not fit the body's shape: an unknown member, a wrong type, a bad UUID
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many attempts:
+             *
+             *     - `too_many_attempts`: too many failed logins from this address or for this username; wait `Retry-After` seconds
+             */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server failed:
+             *
+             *     - `internal_error`: the server failed; the request may be retried
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The server cannot answer now:
+             *
+             *     - `server_busy`: too many logins at once; wait `Retry-After` seconds
+             */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

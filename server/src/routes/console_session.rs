@@ -156,7 +156,8 @@ async fn console_login(
         (status = 200, body = ConsoleSession, description = "A new access token; the cookie is replaced",
             headers(("Set-Cookie" = String, description = "The new refresh cookie"))),
         ConsoleSessionErrors
-    )
+    ),
+    security(("console_cookie" = []))
 )]
 #[post("/auth/console/refresh")]
 async fn console_refresh(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
