@@ -9,9 +9,10 @@
 //! With `console.assets_dir` set, the same names are read from that folder
 //! at each request instead (development); no other name is ever served.
 
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
@@ -94,9 +95,11 @@ fn etag_of(bytes: &[u8]) -> String {
 
 async fn serve(state: &AppState, req: &HttpRequest, name: &str) -> HttpResponse {
     let Some(index) = ASSETS.iter().position(|a| a.name == name) else {
-        return HttpResponse::NotFound()
-            .content_type("text/plain; charset=utf-8")
-            .body("no such console file");
+        return ApiError::new(
+            ErrorCode::RouteNotFound,
+            format!("the console has no file {name}"),
+        )
+        .error_response();
     };
     let asset = &ASSETS[index];
     let (bytes, etag) = match &state.settings.console.assets_dir {
@@ -106,10 +109,11 @@ async fn serve(state: &AppState, req: &HttpRequest, name: &str) -> HttpResponse 
                 (bytes.into(), etag)
             }
             Err(err) => {
-                tracing::warn!(file = asset.name, error = %err, "console file unreadable");
-                return HttpResponse::NotFound()
-                    .content_type("text/plain; charset=utf-8")
-                    .body("console file unreadable in console.assets_dir");
+                return ApiError::internal(anyhow::anyhow!(
+                    "console file {} unreadable in console.assets_dir: {err}",
+                    asset.name
+                ))
+                .error_response();
             }
         },
         None => (
