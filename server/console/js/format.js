@@ -20,12 +20,17 @@ export function number(value, digits = 0) {
   return formatter('number', { maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(Number(value));
 }
 
-/** Money (a decimal string or number) in its currency, CNY by default. */
+/** Money (a decimal string or number) in its currency, CNY by default; cents only when there are any. */
 export function money(value, currency = 'CNY') {
   if (value === null || value === undefined || value === '') return '—';
-  return formatter('number', { style: 'currency', currency: currency || 'CNY', maximumFractionDigits: 0 }).format(
-    Number(value),
-  );
+  const amount = Number(value);
+  const digits = Number.isInteger(amount) ? 0 : 2;
+  return formatter('number', {
+    style: 'currency',
+    currency: currency || 'CNY',
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  }).format(amount);
 }
 
 /** A ratio (0.42) as a percentage. */
