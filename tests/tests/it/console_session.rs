@@ -32,7 +32,9 @@ async fn console_login(app: &TestApp, username: &str, password: &str) -> anyhow:
     api.send(
         api.request(Method::POST, "/auth/console/login")
             .header(MARK.0, MARK.1)
-            .json(&json!({ "username": username, "password": password, "device_id": "console-test" })),
+            .json(
+                &json!({ "username": username, "password": password, "device_id": "console-test" }),
+            ),
     )
     .await
 }
@@ -77,8 +79,7 @@ async fn login_puts_the_refresh_token_in_an_http_only_strict_cookie_and_not_in_t
 }
 
 #[tokio::test]
-async fn refresh_rotates_the_cookie_and_a_replayed_cookie_ends_the_session() -> anyhow::Result<()>
-{
+async fn refresh_rotates_the_cookie_and_a_replayed_cookie_ends_the_session() -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let org = app.seed_org().await?;
     let login = console_login(&app, &org.rep_a1.username, &org.rep_a1.password).await?;
@@ -99,7 +100,10 @@ async fn refresh_rotates_the_cookie_and_a_replayed_cookie_ends_the_session() -> 
     let replayed = console_refresh(&app, Some(&first)).await?;
     replayed.assert_problem(401, "refresh_token_reused");
     let (removed, header) = refresh_cookie(&replayed)?;
-    assert!(removed.is_empty() && header.contains("Max-Age=0"), "{header}");
+    assert!(
+        removed.is_empty() && header.contains("Max-Age=0"),
+        "{header}"
+    );
     console_refresh(&app, Some(&second))
         .await?
         .assert_problem(401, "session_revoked");
@@ -179,7 +183,10 @@ async fn logout_ends_the_session_and_removes_the_cookie() -> anyhow::Result<()> 
         .await?;
     out.assert_status(204);
     let (removed, header) = refresh_cookie(&out)?;
-    assert!(removed.is_empty() && header.contains("Max-Age=0"), "{header}");
+    assert!(
+        removed.is_empty() && header.contains("Max-Age=0"),
+        "{header}"
+    );
     api.get("/auth/me")
         .await?
         .assert_problem(401, "session_revoked");

@@ -16,6 +16,7 @@ mod auth;
 mod bad_input;
 mod callbacks;
 mod concurrency;
+mod console;
 mod console_session;
 mod contacts;
 mod contract;
