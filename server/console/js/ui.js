@@ -163,3 +163,42 @@ export function badge(text, tone = 'muted') {
 export function card(title, ...body) {
   return h('section', { class: 'card' }, h('h2', null, title), ...body);
 }
+
+/**
+ * "Load more" for a cursor-paged list: while there is a `cursor`, a button
+ * (`data-testid` = `testid`) that fetches `load(cursor)`, hands the page's
+ * items to `onItems` and moves on to its `next_cursor`; a refusal shows
+ * beside the button, which stays for another try.
+ */
+export function loadMore(cursor, load, onItems, testid) {
+  const slot = h('div', { class: 'more' });
+  const show = (next) => {
+    if (!next) {
+      slot.replaceChildren();
+      return;
+    }
+    const button = h(
+      'button',
+      {
+        type: 'button',
+        class: 'secondary',
+        'data-testid': testid,
+        onclick: async () => {
+          button.disabled = true;
+          try {
+            const page = await load(next);
+            onItems(page.items);
+            show(page.next_cursor);
+          } catch (error) {
+            button.disabled = false;
+            slot.append(problemView(error));
+          }
+        },
+      },
+      t('common.more'),
+    );
+    slot.replaceChildren(button);
+  };
+  show(cursor);
+  return slot;
+}

@@ -229,26 +229,29 @@ impl IntoResponses for SyncErrors {
     }
 }
 
+/// The problems of logging in and refreshing.
+const CREDENTIAL: &[&[ErrorCode]] = &[
+    MALFORMED,
+    &[
+        InvalidCredentials,
+        InvalidRefreshToken,
+        RefreshTokenReused,
+        SessionRevoked,
+        UserInactive,
+    ],
+    BODY,
+    INVALID,
+    &[TooManyAttempts],
+    FAILED,
+    &[ServerBusy],
+];
+
 /// Problems of the login and refresh routes (no access token needed).
 pub struct CredentialErrors;
 
 impl IntoResponses for CredentialErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        problems(&[
-            MALFORMED,
-            &[
-                InvalidCredentials,
-                InvalidRefreshToken,
-                RefreshTokenReused,
-                SessionRevoked,
-                UserInactive,
-            ],
-            BODY,
-            INVALID,
-            &[TooManyAttempts],
-            FAILED,
-            &[ServerBusy],
-        ])
+        problems(CREDENTIAL)
     }
 }
 
@@ -258,22 +261,7 @@ pub struct ConsoleSessionErrors;
 
 impl IntoResponses for ConsoleSessionErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        problems(&[
-            MALFORMED,
-            &[
-                InvalidCredentials,
-                InvalidRefreshToken,
-                RefreshTokenReused,
-                SessionRevoked,
-                UserInactive,
-                CrossSiteRefused,
-            ],
-            BODY,
-            INVALID,
-            &[TooManyAttempts],
-            FAILED,
-            &[ServerBusy],
-        ])
+        problems(&[CREDENTIAL, &[&[CrossSiteRefused]]].concat())
     }
 }
 

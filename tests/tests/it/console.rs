@@ -9,7 +9,8 @@
 //! edit made on the page reaches a phone through sync; a session survives a
 //! reload and ends with logging out. Every run also saves screenshots of
 //! each page in both languages (`target/console-screenshots/`, or
-//! `KAM_SCREENSHOT_DIR`).
+//! `KAM_SCREENSHOT_DIR`), and holds every request the pages made on the way
+//! to the OpenAPI document: the console uses the documented API only.
 //!
 //! Each test has its own server and browser. Skipped, saying why, where
 //! Chromium or chromedriver is not installed, unless
@@ -966,6 +967,9 @@ async fn screenshots(language: &str) -> anyhow::Result<()> {
 
     browser.wait_for("#login-submit").await?;
     browser.screenshot(&format!("login-{language}")).await?;
+    // Every request the page makes from here on is recorded, to be held to
+    // the OpenAPI document at the end.
+    browser.script(RECORD_REQUESTS, vec![]).await?;
     let pages: [(&str, &[Shot]); 5] = [
         (
             "liu.yang",
@@ -1031,6 +1035,60 @@ async fn screenshots(language: &str) -> anyhow::Result<()> {
             )
             .await?;
         }
+    }
+    let requests = browser
+        .script("return window.kamRequests || [];", vec![])
+        .await?;
+    ensure_documented(&requests)
+}
+
+/// Wraps the page's `fetch` to note the method and path of every request.
+const RECORD_REQUESTS: &str = "window.kamRequests = []; \
+    const send = window.fetch.bind(window); \
+    window.fetch = (input, init) => { \
+      const url = new URL(typeof input === 'string' ? input : input.url, location.href); \
+      window.kamRequests.push([((init && init.method) || 'GET').toLowerCase(), url.pathname]); \
+      return send(input, init); \
+    };";
+
+/// Fails unless every recorded `[method, path]` is an operation of the
+/// committed OpenAPI document (the console does nothing a third-party client
+/// could not), and there were enough of them to mean something.
+fn ensure_documented(requests: &Value) -> anyhow::Result<()> {
+    let document: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../openapi/openapi.json"
+        ))
+        .context("cannot read openapi/openapi.json")?,
+    )?;
+    let paths = document["paths"]
+        .as_object()
+        .context("the OpenAPI document has no paths")?;
+    let requests = requests.as_array().context("no requests recorded")?;
+    ensure!(
+        requests.len() >= 20,
+        "only {} requests were recorded: {requests:?}",
+        requests.len()
+    );
+    for request in requests {
+        let (Some(method), Some(path)) = (request[0].as_str(), request[1].as_str()) else {
+            bail!("a malformed record {request}");
+        };
+        let segments: Vec<&str> = path.split('/').collect();
+        let documented = paths.iter().any(|(template, item)| {
+            let parts: Vec<&str> = template.split('/').collect();
+            parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(part, segment)| part == segment || part.starts_with('{'))
+                && item.get(method).is_some()
+        });
+        ensure!(
+            documented,
+            "the console sent {method} {path}, which the OpenAPI document does not have"
+        );
     }
     Ok(())
 }

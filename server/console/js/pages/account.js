@@ -39,7 +39,7 @@
 import * as api from '../api.js';
 import * as format from '../format.js';
 import { has, register, t } from '../i18n.js';
-import { badge, card, confirmDialog, field, h, notice, problemView, select, table } from '../ui.js';
+import { badge, card, confirmDialog, field, h, loadMore, notice, problemView, select, table } from '../ui.js';
 import {
   SEGMENTS,
   STAGES,
@@ -641,38 +641,12 @@ function showProblem(slot, error, ctx) {
  * an empty first page.
  */
 function paged({ load, frame, container, renderItem, empty, testid }) {
-  const moreSlot = h('div', { class: 'more' });
-  const add = (page) => {
-    container.append(...page.items.map(renderItem));
-    if (!page.next_cursor) {
-      moreSlot.replaceChildren();
-      return;
-    }
-    const button = h(
-      'button',
-      {
-        type: 'button',
-        class: 'secondary',
-        'data-testid': `${testid}-more`,
-        onclick: async () => {
-          button.disabled = true;
-          try {
-            add(await load(page.next_cursor));
-          } catch (error) {
-            button.disabled = false;
-            moreSlot.append(problemView(error));
-          }
-        },
-      },
-      t('common.more'),
-    );
-    moreSlot.replaceChildren(button);
-  };
   return deferred(async () => {
     const first = await load();
     if (!first.items.length) container.append(empty());
-    add(first);
-    return h('div', null, frame, moreSlot);
+    container.append(...first.items.map(renderItem));
+    const more = loadMore(first.next_cursor, load, (items) => container.append(...items.map(renderItem)), `${testid}-more`);
+    return h('div', null, frame, more);
   });
 }
 

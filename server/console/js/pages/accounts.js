@@ -20,7 +20,7 @@
 import * as api from '../api.js';
 import * as format from '../format.js';
 import { lang, register, t } from '../i18n.js';
-import { badge, field, h, problemView, select } from '../ui.js';
+import { badge, field, h, loadMore, problemView, select } from '../ui.js';
 
 export const TIERS = ['strategic', 'key', 'standard'];
 export const STAGES = ['identified', 'engaging', 'deepening', 'maintaining', 'at_risk', 'lost'];
@@ -460,39 +460,11 @@ export async function render(ctx) {
 
   const tbody = h('tbody');
   const count = h('p', { class: 'count', 'data-testid': 'accounts-count', 'aria-live': 'polite' });
-  const moreSlot = h('div', { class: 'more' });
   let shown = 0;
   const add = (items) => {
     tbody.append(...items.map((account) => row(account, people, me)));
     shown += items.length;
     count.textContent = t('accounts.count', { count: format.number(shown) });
-  };
-  const showMore = (cursor) => {
-    if (!cursor) {
-      moreSlot.replaceChildren();
-      return;
-    }
-    const button = h(
-      'button',
-      {
-        type: 'button',
-        class: 'secondary',
-        'data-testid': 'accounts-more',
-        onclick: async () => {
-          button.disabled = true;
-          try {
-            const next = await api.get('/accounts', { ...listQuery, cursor });
-            add(next.items);
-            showMore(next.next_cursor);
-          } catch (error) {
-            button.disabled = false;
-            moreSlot.append(problemView(error));
-          }
-        },
-      },
-      t('common.more'),
-    );
-    moreSlot.replaceChildren(button);
   };
 
   if (first.items.length) add(first.items);
@@ -500,7 +472,7 @@ export async function render(ctx) {
     count.textContent = t('accounts.count', { count: format.number(0) });
     tbody.append(h('tr', null, h('td', { colspan: 7, class: 'empty' }, t('common.none'))));
   }
-  showMore(first.next_cursor);
+  const moreSlot = loadMore(first.next_cursor, (cursor) => api.get('/accounts', { ...listQuery, cursor }), add, 'accounts-more');
 
   page.append(
     h(

@@ -32,7 +32,7 @@
 import * as api from '../api.js';
 import * as format from '../format.js';
 import { has, lang, register, t } from '../i18n.js';
-import { badge, card, confirmDialog, field, h, notice, problemView, select, table } from '../ui.js';
+import { badge, card, confirmDialog, field, h, loadMore, notice, problemView, select, table } from '../ui.js';
 
 export const title = 'admin.title';
 
@@ -148,30 +148,19 @@ function grid(testid, columns, rows, rowTestid, rowData) {
 }
 
 /** A table of a cursor-paged list with a "load more" button. */
-function paged(path, query, first, draw, alert, testid) {
+function paged(path, query, first, draw, testid) {
   const items = [...first.items];
-  let cursor = first.next_cursor;
   const holder = h('div', { class: 'table-wrap' }, draw(items));
-  const more = h(
-    'button',
-    { type: 'button', class: 'secondary', 'data-testid': testid, hidden: !cursor },
-    t('common.more'),
-  );
-  more.addEventListener('click', async () => {
-    more.disabled = true;
-    try {
-      const page = await api.get(path, { ...query, limit: PAGE_SIZE, cursor });
-      items.push(...page.items);
-      cursor = page.next_cursor;
+  const more = loadMore(
+    first.next_cursor,
+    (cursor) => api.get(path, { ...query, limit: PAGE_SIZE, cursor }),
+    (page) => {
+      items.push(...page);
       holder.replaceChildren(draw(items));
-      more.hidden = !cursor;
-    } catch (error) {
-      alert.replaceChildren(problemView(error));
-    } finally {
-      more.disabled = false;
-    }
-  });
-  return h('div', null, holder, h('div', { class: 'buttons' }, more));
+    },
+    testid,
+  );
+  return h('div', null, holder, more);
 }
 
 // Forms: a refusal shows in the form, and on each field a violation names.
@@ -523,7 +512,6 @@ async function usersSection(ctx, alert) {
             username: user.username,
             active: String(user.active),
           })),
-        alert,
         'users-more',
       ),
     ),
@@ -875,7 +863,6 @@ async function tieringSection(ctx, alert) {
         first,
         (accounts) =>
           grid('tier-proposals-table', columns, accounts, 'tier-proposal-row', (account) => ({ id: account.id })),
-        alert,
         'tier-proposals-more',
       ),
     ),
@@ -1097,7 +1084,6 @@ async function productsSection(ctx, alert) {
             code: product.code,
             active: String(product.active),
           })),
-        alert,
         'products-more',
       ),
     ),
