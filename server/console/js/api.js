@@ -175,3 +175,13 @@ export async function getAll(path, query = {}, max = 2000) {
   } while (cursor && items.length < max);
   return items;
 }
+
+/**
+ * A merge patch of the record at `path`, held to `etag` (`If-Match`); with
+ * no `etag`, to the ETag of a fresh read, so the write never silently
+ * overwrites a change the page has not seen.
+ */
+export async function patch(path, body, etag) {
+  const ifMatch = etag ?? (await call('GET', path)).etag;
+  return call('PATCH', path, { body, ifMatch, contentType: 'merge-patch' });
+}

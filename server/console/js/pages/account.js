@@ -948,11 +948,7 @@ function editForm(ctx, account, etag, mayConfirmTier) {
         }
         save.disabled = true;
         try {
-          await api.call('PATCH', `/accounts/${account.id}`, {
-            body: patch,
-            ifMatch: etag,
-            contentType: 'merge-patch',
-          });
+          await api.patch(`/accounts/${account.id}`, patch, etag);
           notice(t('common.saved'));
           ctx.refresh();
         } catch (error) {
@@ -1007,11 +1003,7 @@ function reassignBlock(ctx, account, etag, people, who) {
         if (!(await confirmDialog(t('account.reassignTitle'), message, t('account.reassign')))) return;
         button.disabled = true;
         try {
-          await api.call('PATCH', `/accounts/${account.id}`, {
-            body: { owner_id: target },
-            ifMatch: etag,
-            contentType: 'merge-patch',
-          });
+          await api.patch(`/accounts/${account.id}`, { owner_id: target }, etag);
           notice(t('account.reassigned', { name: who(target) }));
           ctx.refresh();
         } catch (error) {

@@ -396,11 +396,7 @@ async function usersSection(ctx, alert) {
                     ]
                   : null,
                 async () => {
-                  await api.call('PATCH', `/users/${user.id}`, {
-                    body: { active: !user.active },
-                    ifMatch: etagOf(user),
-                    contentType: 'merge-patch',
-                  });
+                  await api.patch(`/users/${user.id}`, { active: !user.active }, etagOf(user));
                   return t(user.active ? 'admin.users.deactivated' : 'admin.users.reactivated', {
                     username: user.username,
                   });
@@ -546,11 +542,7 @@ function resetPassword(ctx, user) {
     ],
     t('admin.users.resetPassword'),
     async (form) => {
-      await api.call('PATCH', `/users/${user.id}`, {
-        body: { password: form.elements.namedItem('password').value },
-        ifMatch: etagOf(user),
-        contentType: 'merge-patch',
-      });
+      await api.patch(`/users/${user.id}`, { password: form.elements.namedItem('password').value }, etagOf(user));
       return t('admin.users.passwordReset', { username: user.username });
     },
   );
@@ -977,11 +969,7 @@ function editProduct(ctx, product) {
     const changed = Object.entries(readProduct(form)).filter(([key, value]) => value !== product[key]);
     const patch = Object.fromEntries(changed);
     if (changed.length) {
-      await api.call('PATCH', `/products/${product.id}`, {
-        body: patch,
-        ifMatch: etagOf(product),
-        contentType: 'merge-patch',
-      });
+      await api.patch(`/products/${product.id}`, patch, etagOf(product));
     }
     return t('admin.products.saved', { code: patch.code ?? product.code });
   };
@@ -1003,11 +991,7 @@ async function productsSection(ctx, alert) {
           ]
         : null,
       async () => {
-        await api.call('PATCH', `/products/${product.id}`, {
-          body: { active: !product.active },
-          ifMatch: etagOf(product),
-          contentType: 'merge-patch',
-        });
+        await api.patch(`/products/${product.id}`, { active: !product.active }, etagOf(product));
         return t(product.active ? 'admin.products.deactivated' : 'admin.products.reactivated', { code: product.code });
       },
     );

@@ -370,11 +370,6 @@ function satisfactionControls() {
   ];
 }
 
-/** PATCH a record with the ETag of a fresh GET, as a merge patch. */
-async function patch(path, body) {
-  const current = await api.call('GET', path);
-  return api.call('PATCH', path, { body, ifMatch: current.etag, contentType: 'merge-patch' });
-}
 
 function kpi(key, value, tone) {
   return h(
@@ -509,7 +504,7 @@ export async function render(ctx) {
       if (body.resolution === null) return;
     }
     const done = t('service.moved', { title: ticket.title, status: t(`service.status.${to}`) });
-    attempt(source, ticket.title, () => patch(`/tickets/${ticket.id}`, body), done);
+    attempt(source, ticket.title, () => api.patch(`/tickets/${ticket.id}`, body), done);
   }
 
   async function close(ticket, source) {
@@ -521,7 +516,7 @@ export async function render(ctx) {
       body.resolution = await askResolution(ticket, heading, t('service.close'));
       if (body.resolution === null) return;
     }
-    attempt(source, ticket.title, () => patch(`/tickets/${ticket.id}`, body), t('service.closed', { title: ticket.title }));
+    attempt(source, ticket.title, () => api.patch(`/tickets/${ticket.id}`, body), t('service.closed', { title: ticket.title }));
   }
 
   /** Completes the ticket's planned callback, or logs a new one as done. */
@@ -536,7 +531,7 @@ export async function render(ctx) {
       ticket.title,
       () =>
         planned
-          ? patch(`/callbacks/${planned.id}`, outcome)
+          ? api.patch(`/callbacks/${planned.id}`, outcome)
           : api.call('POST', '/callbacks', {
               body: {
                 account_id: ticket.account_id,
@@ -558,7 +553,7 @@ export async function render(ctx) {
     attempt(
       source,
       account,
-      () => patch(`/callbacks/${callback.id}`, outcome),
+      () => api.patch(`/callbacks/${callback.id}`, outcome),
       t('service.callback_recorded'),
     );
   }
@@ -611,7 +606,7 @@ export async function render(ctx) {
       attempt(
         source,
         accountNames.get(callback.account_id) || callback.id,
-        () => patch(`/callbacks/${callback.id}`, { status: 'missed' }),
+        () => api.patch(`/callbacks/${callback.id}`, { status: 'missed' }),
         t('service.callback_missed'),
       ),
     );

@@ -270,12 +270,7 @@ function reassignForm(ctx, accounts, reps, usersById) {
     if (!(await confirmDialog(t('team.reassign.confirm_title'), message, t('team.reassign.submit')))) return;
     submit.disabled = true;
     try {
-      const current = await api.call('GET', `/accounts/${account.id}`);
-      await api.call('PATCH', `/accounts/${account.id}`, {
-        body: { owner_id: owner.id },
-        ifMatch: current.etag,
-        contentType: 'merge-patch',
-      });
+      await api.patch(`/accounts/${account.id}`, { owner_id: owner.id });
       notice(t('team.reassign.done', names));
       ctx.refresh();
     } catch (error) {
