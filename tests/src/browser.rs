@@ -34,8 +34,10 @@
 
 use crate::TestApp;
 use anyhow::{Context, bail};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::elements::Element;
 use fantoccini::error::ErrorStatus;
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
@@ -63,8 +65,11 @@ const POLL_EVERY: Duration = Duration::from_millis(50);
 /// How long chromedriver may take to listen.
 const DRIVER_START_LIMIT: Duration = Duration::from_secs(20);
 
-/// The window (and so the screenshot) size.
+/// The window (and so the screenshot) size: a laptop's.
 pub const WINDOW: (u32, u32) = (1280, 800);
+
+/// A tablet held upright, for [`Browser::set_viewport`].
+pub const TABLET: (u32, u32) = (768, 1024);
 
 /// The Chromium and chromedriver programs found on this machine.
 #[derive(Debug, Clone)]
@@ -261,14 +266,14 @@ impl Browser {
             _profile: profile,
         };
         browser.goto("#/").await?;
-        browser.fit_viewport().await?;
+        browser.set_viewport(WINDOW).await?;
         Ok(Some(browser))
     }
 
     /// Sizes the window so that the page itself (and so a screenshot) is
-    /// [`WINDOW`]: the window is larger by whatever frame Chromium draws.
-    async fn fit_viewport(&self) -> anyhow::Result<()> {
-        let (width, height) = WINDOW;
+    /// `(width, height)` CSS pixels ([`WINDOW`] at the start, [`TABLET`]):
+    /// the window is larger by whatever frame Chromium draws.
+    pub async fn set_viewport(&self, (width, height): (u32, u32)) -> anyhow::Result<()> {
         for _ in 0..3 {
             let inner = self
                 .script("return [window.innerWidth, window.innerHeight];", vec![])
@@ -538,6 +543,27 @@ impl Browser {
             }
         }
         bail!("{css} kept being replaced while being chosen from")
+    }
+
+    /// Presses `key` (`Key::Tab`, `Key::Right`) `times` times, as a person
+    /// at the keyboard does: real key events, so focus moves as the browser
+    /// moves it and `:focus-visible` applies.
+    pub async fn press(&self, key: Key, times: usize) -> anyhow::Result<()> {
+        let value = char::from(key);
+        let mut keys = KeyActions::new("keyboard".to_owned());
+        for _ in 0..times {
+            keys = keys
+                .then(KeyAction::Down { value })
+                .then(KeyAction::Up { value });
+        }
+        self.client
+            .perform_actions(keys)
+            .await
+            .with_context(|| format!("cannot press {key:?}"))?;
+        self.client
+            .release_actions()
+            .await
+            .context("cannot release the keyboard")
     }
 
     /// Saves a PNG of the window to `<screenshot dir>/<name>.png`; answers its path.

@@ -63,6 +63,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tempfile::TempDir;
 use uuid::Uuid;
 
+pub mod axe;
 pub mod browser;
 pub mod cli;
 pub mod log_capture;

@@ -1,7 +1,8 @@
 //! Running the Node.js examples (`examples/js`, `examples/ts`) from tests:
-//! whether Node.js is there, installing an example's locked dependencies, and
-//! running a child process to the end within a time limit while the test's
-//! server keeps answering it.
+//! whether Node.js is there, installing an example's locked dependencies (or
+//! those of `tests/browser`, the console's accessibility check, see
+//! [`crate::axe`]), and running a child process to the end within a time
+//! limit while the test's server keeps answering it.
 //!
 //! Where Node.js 20+ is missing a test may skip, saying why, unless
 //! `KAM_REQUIRE_NODE=1` is set (CI sets it): then a missing Node.js fails it.
@@ -138,14 +139,15 @@ pub async fn node_present(example: &str) -> anyhow::Result<bool> {
 /// two installs into one `node_modules` break each other (`ENOTEMPTY`).
 static INSTALLING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Installs the example's locked dependencies with `npm ci`, unless
-/// `node_modules` was installed from the lockfile as it is now.
+/// Installs the locked dependencies of the package in `dir` (an example, or
+/// `tests/browser`) with `npm ci`, unless `node_modules` was installed from
+/// the lockfile as it is now.
 pub async fn install_dependencies(dir: &Path) -> anyhow::Result<()> {
     let _installing = INSTALLING.lock().await;
     let lockfile = dir.join("package-lock.json");
     let lock_changed = std::fs::metadata(&lockfile)
         .and_then(|meta| meta.modified())
-        .map_err(|err| anyhow::anyhow!("the example is missing: {}: {err}", lockfile.display()))?;
+        .map_err(|err| anyhow::anyhow!("the package is missing: {}: {err}", lockfile.display()))?;
     // npm writes this copy of the lockfile last of all it installs.
     let installed = std::fs::metadata(dir.join("node_modules/.package-lock.json"))
         .and_then(|meta| meta.modified());

@@ -109,8 +109,31 @@ function header() {
   );
 }
 
+/**
+ * What had the focus before a render replaced it with everything else:
+ * `lang` (a language switch), `page` (anything else of the console) or
+ * null (nothing of the console: the page just loaded).
+ */
+function focusBefore() {
+  const focused = document.activeElement;
+  if (!focused || !app.contains(focused)) return null;
+  return focused.matches('select[name=lang]') ? 'lang' : 'page';
+}
+
+/**
+ * Puts the focus back after a render that took it away: on the language
+ * switch if it had it, else on `fallback` (the main region, so that Tab
+ * goes on into the page rather than from the top of the document again).
+ */
+function refocus(before, fallback) {
+  if (!before || (document.activeElement && document.activeElement !== document.body)) return;
+  const again = before === 'lang' ? app.querySelector('select[name=lang]') : null;
+  (again || fallback)?.focus({ preventScroll: true });
+}
+
 async function show() {
   const count = ++renderCount;
+  const before = focusBefore();
   document.documentElement.lang = lang();
   if (!me) {
     app.replaceChildren(
@@ -123,6 +146,7 @@ async function show() {
       }),
     );
     document.title = `${t('login.title')} · ${t('app.name')}`;
+    refocus(before, app.querySelector('input[name=username]'));
     return;
   }
   const { path, query } = parseHash();
@@ -133,6 +157,7 @@ async function show() {
     header(),
     main,
   );
+  refocus(before, main);
   let page;
   if (!route) {
     page = problemPage(new api.Problem(404, { code: 'route_not_found', detail: path }));

@@ -12,14 +12,25 @@
 //! `KAM_SCREENSHOT_DIR`), and holds every request the pages made on the way
 //! to the OpenAPI document: the console uses the documented API only.
 //!
+//! Accessibility (issue 15): on the way the same runs hold each page, each
+//! tab of a customer file, its edit form and two dialogs, at a laptop's and
+//! a tablet's size, to axe-core's WCAG 2.1 A and AA rules
+//! (`kam_tests::axe`), to using each id once and to fitting the window;
+//! and a keyboard test Tabs through the header and two pages: every control
+//! is reached in order, with a focus ring that shows.
+//!
 //! Each test has its own server and browser. Skipped, saying why, where
 //! Chromium or chromedriver is not installed, unless
-//! `KAM_BROWSER_TESTS=required` (as in CI).
+//! `KAM_BROWSER_TESTS=required` (as in CI); the axe-core check alone is
+//! skipped, saying why, where Node.js is missing, unless
+//! `KAM_REQUIRE_NODE=1` (as in CI).
 
 use anyhow::{Context, bail, ensure};
+use fantoccini::key::Key;
 use kam_server::auth::Role;
 use kam_server::demo::{self, DEMO_PASSWORD};
-use kam_tests::browser::{self, Browser, WAIT_LIMIT};
+use kam_tests::axe::{self, Axe, Violation};
+use kam_tests::browser::{self, Browser, TABLET, WAIT_LIMIT, WINDOW};
 use kam_tests::{Device, OrgUser, Session, TestApp};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -918,43 +929,188 @@ async fn a_session_survives_a_reload_and_ends_with_logging_out() -> anyhow::Resu
 /// What no page should show: a message key where its text should be.
 const RAW_KEY: &str = r"\b(app|nav|role|common|error|problem|login|home|accounts|account|team|service|admin)\.[a-z][a-zA-Z0-9_]*(\.[a-zA-Z0-9_]+)*\b";
 
-/// Waits until the page at `route` is rendered (`ready` is there and
-/// nothing is loading), checks it shows no problem and no raw message key,
-/// and saves it as `<name>-<language>.png`.
-async fn shoot(browser: &Browser, route: &str, ready: &str, name: &str) -> anyhow::Result<()> {
-    browser.goto(route).await?;
-    browser.wait_for(ready).await?;
-    browser.wait_gone("main .loading").await?;
-    ensure!(
-        !browser.exists(".problem-page").await?,
-        "{route} shows a problem: {}",
-        browser.text(".problem-page").await?
-    );
-    let keys = browser
-        .script(
-            "return Array.from(new Set(document.body.innerText.match(new RegExp(arguments[0], 'g')) || []));",
-            vec![json!(RAW_KEY)],
+/// The tabs of the customer file after its first, `overview` (the
+/// `data-testid` of each is `tab-<name>`, its panel `#panel-<name>`).
+const ACCOUNT_TABS: [&str; 7] = [
+    "people",
+    "visits",
+    "opportunities",
+    "plans",
+    "contracts",
+    "service",
+    "timeline",
+];
+
+/// A walk through the console's pages in one language. Each page (or tab,
+/// opened form, dialog) it stops at must be rendered with no problem, no
+/// raw message key, no id used twice and nothing wider than the window
+/// (only a table scrolls sideways, in its own box); it is saved as
+/// `<name>-<language>.png` and, where axe-core could be installed (see
+/// [`Axe::load`]), held to WCAG 2.1 A and AA. The violations are gathered
+/// and reported together by [`Tour::finish`].
+struct Tour<'a> {
+    browser: &'a Browser,
+    axe: Option<Axe>,
+    violations: Vec<Violation>,
+    checked: usize,
+}
+
+impl<'a> Tour<'a> {
+    /// A tour of what `browser` shows; no accessibility check where
+    /// Node.js is missing and not required (it says so).
+    async fn new(browser: &'a Browser) -> anyhow::Result<Self> {
+        let axe = Axe::load().await?;
+        Ok(Self {
+            browser,
+            axe,
+            violations: Vec::new(),
+            checked: 0,
+        })
+    }
+
+    /// Opens `route` and stops there once `ready` is shown (see [`Tour::stop`]).
+    async fn visit(&mut self, route: &str, ready: &str, name: &str) -> anyhow::Result<()> {
+        self.browser.goto(route).await?;
+        self.stop(ready, name).await
+    }
+
+    /// Waits until what the page shows now is rendered (`ready` is there and
+    /// nothing is loading), checks it, saves it and runs the accessibility
+    /// check on it.
+    async fn stop(&mut self, ready: &str, name: &str) -> anyhow::Result<()> {
+        let browser = self.browser;
+        browser.wait_for(ready).await?;
+        browser.wait_gone("main .loading").await?;
+        let route = browser.route().await?;
+        ensure!(
+            !browser.exists(".problem-page").await?,
+            "{route} shows a problem: {}",
+            browser.text(".problem-page").await?
+        );
+        let keys = browser
+            .script(
+                "return Array.from(new Set(document.body.innerText.match(new RegExp(arguments[0], 'g')) || []));",
+                vec![json!(RAW_KEY)],
+            )
+            .await?;
+        ensure!(keys == json!([]), "{route} shows message keys: {keys}");
+        // An id names one element (labels, tabs and dialogs point at them);
+        // axe-core 4.x no longer checks this itself.
+        let twice = browser
+            .script(
+                "const seen = new Map(); \
+                 for (const e of document.querySelectorAll('[id]')) seen.set(e.id, (seen.get(e.id) || 0) + 1); \
+                 return Array.from(seen).filter(([, n]) => n > 1).map(([id]) => id);",
+                vec![],
+            )
+            .await?;
+        ensure!(twice == json!([]), "{route} has ids used twice: {twice}");
+        // Usable at this width: only a table scrolls sideways, in its own box.
+        let widths = browser
+            .script(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+                vec![],
+            )
+            .await?;
+        ensure!(
+            widths[0].as_u64() <= widths[1].as_u64(),
+            "{name} ({route}) is wider than the window: [scrollWidth, clientWidth] = {widths}"
+        );
+        // A screenshot shows the page from its top.
+        browser.script("window.scrollTo(0, 0);", vec![]).await?;
+        let name = format!("{name}-{}", browser.language());
+        browser.screenshot(&name).await?;
+        if let Some(axe) = &self.axe {
+            let found = axe.check(browser, &format!("{name} {route}")).await?;
+            self.violations.extend(found);
+            self.checked += 1;
+        }
+        Ok(())
+    }
+
+    /// Fails listing every violation found on the way, if there was any.
+    fn finish(self) -> anyhow::Result<()> {
+        if self.axe.is_none() {
+            return Ok(());
+        }
+        let listed: String = self.violations.iter().map(ToString::to_string).collect();
+        ensure!(
+            self.violations.is_empty(),
+            "{} accessibility violations (axe-core, {}) on {} pages checked:\n{listed}",
+            self.violations.len(),
+            axe::RULE_TAGS.join(", "),
+            self.checked,
+        );
+        eprintln!(
+            "accessibility: {} pages checked in {}, no violation",
+            self.checked,
+            self.browser.language()
+        );
+        Ok(())
+    }
+}
+
+/// The customer file of `account`: the overview, each other tab, the edit
+/// form, the reassignment's confirmation; `suffix` ends the names.
+async fn tour_account(tour: &mut Tour<'_>, account: Uuid, suffix: &str) -> anyhow::Result<()> {
+    let browser = tour.browser;
+    tour.visit(
+        &format!("#/accounts/{account}"),
+        "[data-testid=account-name]",
+        &format!("account{suffix}"),
+    )
+    .await?;
+    for tab in ACCOUNT_TABS {
+        browser.click(&format!("[data-testid=tab-{tab}]")).await?;
+        tour.stop(
+            &format!("#panel-{tab}:not([hidden])"),
+            &format!("account-{tab}{suffix}"),
         )
         .await?;
-    ensure!(keys == json!([]), "{route} shows message keys: {keys}");
-    // A screenshot shows the page from its top.
-    browser.script("window.scrollTo(0, 0);", vec![]).await?;
-    browser
-        .screenshot(&format!("{name}-{}", browser.language()))
+    }
+    browser.click("[data-testid=tab-overview]").await?;
+    browser.click("[data-testid=account-edit]").await?;
+    tour.stop(
+        "[data-testid=account-form]",
+        &format!("account-edit{suffix}"),
+    )
+    .await?;
+    browser.click("[data-testid=account-edit]").await?;
+    // Another owner chosen, and the confirmation asked for (then cancelled).
+    let other = browser
+        .script(
+            "const s = document.querySelector('[data-testid=reassign-owner]'); \
+             const o = s && Array.from(s.options).find((o) => o.value && o.value !== s.value); \
+             return o ? o.value : null;",
+            vec![],
+        )
         .await?;
+    let other = other.as_str().context("no other owner to reassign to")?;
+    browser
+        .choose("[data-testid=reassign-owner]", other)
+        .await?;
+    browser.click("[data-testid=reassign]").await?;
+    tour.stop("dialog[open]", &format!("account-reassign-dialog{suffix}"))
+        .await?;
+    browser.click("dialog[open] .buttons .secondary").await?;
+    browser.wait_gone("dialog[open]").await?;
     Ok(())
 }
 
-/// A page to screenshot: its route, an element showing it is rendered, and
-/// the name of its file.
+/// A page to visit: its route, an element showing it is rendered, and the
+/// name of its screenshot.
 type Shot = (&'static str, &'static str, &'static str);
 
-/// Screenshots of every page in `language`.
+/// Every page in `language`, as each role sees it, at a laptop's size and
+/// (the dashboard, the accounts and a customer file) a tablet's: checked,
+/// saved and held to WCAG 2.1 AA (see [`Tour`]). Also holds every request
+/// the pages made to the OpenAPI document.
 async fn screenshots(language: &str) -> anyhow::Result<()> {
     let Some(console) = Console::start(language).await? else {
         return Ok(());
     };
     let browser = &console.browser;
+    let mut tour = Tour::new(browser).await?;
     let director = console.api_as("liu.yang").await?;
     let account = director
         .list_accounts("tier=strategic")
@@ -965,27 +1121,57 @@ async fn screenshots(language: &str) -> anyhow::Result<()> {
         .id
         .0;
 
-    browser.wait_for("#login-submit").await?;
-    browser.screenshot(&format!("login-{language}")).await?;
+    tour.stop("#login-submit", "login").await?;
+    // The page's CSP is in force where axe-core runs: a script element put
+    // in the page does not run (WebDriver's own scripts, axe-core, do).
+    let inline = browser
+        .script(
+            "const s = document.createElement('script'); \
+             s.textContent = 'window.kamInline = true;'; \
+             document.head.append(s); s.remove(); \
+             return window.kamInline === true;",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        inline == json!(false),
+        "an injected script element ran: the page has no CSP"
+    );
     // Every request the page makes from here on is recorded, to be held to
     // the OpenAPI document at the end.
     browser.script(RECORD_REQUESTS, vec![]).await?;
-    let pages: [(&str, &[Shot]); 5] = [
-        (
-            "liu.yang",
-            &[
-                (
-                    "#/?period=year",
-                    "[data-testid=kpi-revenue]",
-                    "dashboard-director",
-                ),
-                (
-                    "#/accounts",
-                    "[data-testid=accounts-table]",
-                    "accounts-director",
-                ),
-            ],
-        ),
+
+    console.login("liu.yang").await?;
+    tour.visit(
+        "#/?period=year",
+        "[data-testid=kpi-revenue]",
+        "dashboard-director",
+    )
+    .await?;
+    tour.visit(
+        "#/accounts",
+        "[data-testid=accounts-table]",
+        "accounts-director",
+    )
+    .await?;
+    tour_account(&mut tour, account, "-director").await?;
+    browser.set_viewport(TABLET).await?;
+    tour.visit(
+        "#/?period=year",
+        "[data-testid=kpi-revenue]",
+        "dashboard-director-tablet",
+    )
+    .await?;
+    tour.visit(
+        "#/accounts",
+        "[data-testid=accounts-table]",
+        "accounts-director-tablet",
+    )
+    .await?;
+    tour_account(&mut tour, account, "-director-tablet").await?;
+    browser.set_viewport(WINDOW).await?;
+
+    let pages: [(&str, &[Shot]); 4] = [
         ("li.wei", &[("#/", "[data-testid=worklist]", "home-rep")]),
         (
             "zhang.min",
@@ -998,7 +1184,6 @@ async fn screenshots(language: &str) -> anyhow::Result<()> {
         (
             ADMIN,
             &[
-                ("#/admin/users", "[data-testid=users-table]", "admin-users"),
                 ("#/admin/org", "[data-testid=org-tree]", "admin-org"),
                 (
                     "#/admin/tiering",
@@ -1015,31 +1200,31 @@ async fn screenshots(language: &str) -> anyhow::Result<()> {
                     "[data-testid=products-table]",
                     "admin-products",
                 ),
+                ("#/admin/users", "[data-testid=users-table]", "admin-users"),
             ],
         ),
     ];
-    for (index, (user, routes)) in pages.iter().enumerate() {
-        if index > 0 {
-            browser.logout().await?;
-        }
+    for (user, routes) in pages {
+        browser.logout().await?;
         console.login(user).await?;
-        for (route, ready, name) in routes.iter() {
-            shoot(browser, route, ready, name).await?;
-        }
-        if *user == "liu.yang" {
-            shoot(
-                browser,
-                &format!("#/accounts/{account}"),
-                "[data-testid=account-name]",
-                "account-director",
-            )
-            .await?;
+        for (route, ready, name) in routes {
+            tour.visit(route, ready, name).await?;
         }
     }
+    // A form in a dialog: an admin resetting a password (then cancelled).
+    browser
+        .click("[data-testid=user-row] [data-testid=user-reset-password]")
+        .await?;
+    tour.stop("dialog[open] form", "admin-reset-password-dialog")
+        .await?;
+    browser.click("dialog[open] .buttons .secondary").await?;
+    browser.wait_gone("dialog[open]").await?;
+
     let requests = browser
         .script("return window.kamRequests || [];", vec![])
         .await?;
-    ensure_documented(&requests)
+    ensure_documented(&requests)?;
+    tour.finish()
 }
 
 /// Wraps the page's `fetch` to note the method and path of every request.
@@ -1094,11 +1279,227 @@ fn ensure_documented(requests: &Value) -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn screenshots_of_every_page_in_chinese() -> anyhow::Result<()> {
+async fn screenshots_and_the_accessibility_check_of_every_page_in_chinese() -> anyhow::Result<()> {
     screenshots("zh-CN").await
 }
 
 #[tokio::test]
-async fn screenshots_of_every_page_in_english() -> anyhow::Result<()> {
+async fn screenshots_and_the_accessibility_check_of_every_page_in_english() -> anyhow::Result<()> {
     screenshots("en").await
+}
+
+/// Marks (`data-kb="<n>"`, in document order) every control a person
+/// should reach with Tab: links, buttons, fields, `tabindex="0"`, that are
+/// shown and enabled (of a group of radio buttons, the checked one or the
+/// first); then notes, for each element that takes the focus from here on,
+/// its mark and whether the focus shows on it: `:focus-visible` matches, an
+/// outline is drawn whose colour has a contrast of 3:1 or more with the
+/// background it is drawn on (what is under its left edge; WCAG 1.4.11,
+/// non-text contrast), and the element is in the window. Answers a
+/// description of each marked control.
+const MARK_REACHABLE: &str = "\
+    const describe = (e) => { \
+      const id = e.id ? `#${e.id}` : ''; \
+      const testid = e.dataset.testid ? `[data-testid=${e.dataset.testid}]` : ''; \
+      const text = (e.getAttribute('aria-label') || e.textContent || e.name || '').trim().slice(0, 40); \
+      return `${e.tagName.toLowerCase()}${id}${testid} \"${text}\"`; \
+    }; \
+    const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden'; \
+    const radios = new Set(); \
+    const reachable = Array.from(document.querySelectorAll( \
+        'a[href], button, input, select, textarea, summary, [tabindex]')).filter((e) => { \
+      if (e.disabled || e.tabIndex < 0 || e.closest('[inert], [hidden]') || !shown(e)) return false; \
+      if (e.type === 'hidden') return false; \
+      if (e.type === 'radio' && e.name) { \
+        const group = Array.from(document.getElementsByName(e.name)); \
+        const stop = group.find((r) => r.checked) || group[0]; \
+        if (e !== stop || radios.has(e.name)) return false; \
+        radios.add(e.name); \
+      } \
+      return true; \
+    }); \
+    reachable.forEach((e, i) => e.setAttribute('data-kb', String(i))); \
+    const rgba = (colour) => (colour.match(/[\\d.]+/g) || []).map(Number); \
+    const luminance = ([r, g, b]) => [r, g, b] \
+      .map((v) => v / 255) \
+      .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)) \
+      .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0); \
+    const backdrop = (e, style) => { \
+      const r = e.getBoundingClientRect(); \
+      const ring = parseFloat(style.outlineOffset) + parseFloat(style.outlineWidth) / 2; \
+      const x = Math.max(0, r.left - ring); \
+      const y = Math.min(innerHeight - 1, Math.max(0, r.top + r.height / 2)); \
+      const under = document.elementsFromPoint(x, y).find((n) => n !== e && !e.contains(n)); \
+      for (let n = under || e.parentElement; n; n = n.parentElement) { \
+        const c = rgba(getComputedStyle(n).backgroundColor); \
+        if (c.length === 3 || c[3] === 1) return c; \
+      } \
+      return [255, 255, 255]; \
+    }; \
+    const contrast = (a, b) => { \
+      const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x); \
+      return Math.round(((light + 0.05) / (dark + 0.05)) * 100) / 100; \
+    }; \
+    window.kbFocus = []; \
+    document.addEventListener('focusin', (event) => { \
+      const e = event.target; \
+      const style = getComputedStyle(e); \
+      const r = e.getBoundingClientRect(); \
+      window.kbFocus.push({ \
+        kb: e.getAttribute('data-kb'), what: describe(e), \
+        focusVisible: e.matches(':focus-visible'), \
+        outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2, \
+        contrast: contrast(rgba(style.outlineColor), backdrop(e, style)), \
+        inWindow: r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 && r.left < innerWidth && r.top < innerHeight, \
+      }); \
+    }); \
+    return reachable.map(describe);";
+
+/// Reloads `route` (so that the focus starts at the top of the document),
+/// presses Tab once for each control [`MARK_REACHABLE`] finds and once more,
+/// and fails unless the focus went through every control, in document
+/// order, showing on each. Answers how many controls there were.
+async fn tab_through(browser: &Browser, route: &str, ready: &str) -> anyhow::Result<usize> {
+    browser.goto(route).await?;
+    browser.reload().await?;
+    browser.wait_for(ready).await?;
+    browser.wait_gone("main .loading").await?;
+    let controls = browser.script(MARK_REACHABLE, vec![]).await?;
+    let controls = controls
+        .as_array()
+        .context("no controls were listed")?
+        .clone();
+    ensure!(
+        controls.len() >= 3,
+        "{route} has few controls: {controls:?}"
+    );
+    browser.press(Key::Tab, controls.len() + 1).await?;
+    let focused = browser.script("return window.kbFocus;", vec![]).await?;
+    let focused = focused.as_array().context("no focus was noted")?;
+    let reached: Vec<Option<usize>> = focused
+        .iter()
+        .map(|f| f["kb"].as_str().and_then(|kb| kb.parse().ok()))
+        .collect();
+    let count = controls.len();
+    // From wherever the focus was (the first control, or the one the page
+    // focused itself), each Tab goes to the next, the last to the first.
+    let in_turn = reached.len() >= count
+        && reached[..count].iter().all(Option::is_some)
+        && reached[..count]
+            .windows(2)
+            .all(|pair| pair[0].map(|i| (i + 1) % count) == pair[1]);
+    let missed: Vec<&Value> = controls
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !reached.contains(&Some(*i)))
+        .map(|(_, c)| c)
+        .collect();
+    ensure!(
+        in_turn,
+        "on {route}, Tab did not go through the controls in turn; missed {missed:?}; \
+         focused in turn: {:?}",
+        focused.iter().map(|f| &f["what"]).collect::<Vec<_>>()
+    );
+    let unseen: Vec<&Value> = focused[..count]
+        .iter()
+        .filter(|f| {
+            !(f["focusVisible"] == json!(true)
+                && f["outline"] == json!(true)
+                && f["contrast"].as_f64().is_some_and(|ratio| ratio >= 3.0)
+                && f["inWindow"] == json!(true))
+        })
+        .collect();
+    ensure!(
+        unseen.is_empty(),
+        "on {route}, the focus does not show on: {unseen:?}"
+    );
+    Ok(controls.len())
+}
+
+#[tokio::test]
+async fn every_control_of_the_header_and_a_page_is_reached_by_keyboard_with_a_visible_focus()
+-> anyhow::Result<()> {
+    let Some(console) = Console::start("en").await? else {
+        return Ok(());
+    };
+    let browser = &console.browser;
+    let director = console.api_as("liu.yang").await?;
+    let account = director
+        .list_accounts("tier=strategic")
+        .await?
+        .into_iter()
+        .next()
+        .context("the demo has no strategic account")?
+        .id
+        .0;
+
+    let login = tab_through(browser, "#/", "#login-submit").await?;
+    console.login("liu.yang").await?;
+    let list = tab_through(browser, "#/accounts", "[data-testid=accounts-table]").await?;
+    // The skip link comes first, and shows when it has the focus.
+    let first = browser
+        .script("return window.kbFocus[0].what;", vec![])
+        .await?;
+    ensure!(
+        first
+            .as_str()
+            .is_some_and(|w| w.starts_with("a") && w.contains("Skip")),
+        "the first stop is the skip link, not {first}"
+    );
+    let file = tab_through(
+        browser,
+        &format!("#/accounts/{account}"),
+        "[data-testid=account-name]",
+    )
+    .await?;
+    // The customer file's tabs are one stop; the arrow keys move between them.
+    browser
+        .script(
+            "document.querySelector('[data-testid=tab-overview]').focus();",
+            vec![],
+        )
+        .await?;
+    browser.press(Key::Right, 1).await?;
+    browser
+        .wait_until(
+            "the arrow key to choose the next tab",
+            "const e = document.activeElement; \
+             return e && e.dataset.testid === 'tab-people' \
+               && e.getAttribute('aria-selected') === 'true' \
+               && !document.getElementById('panel-people').hidden;",
+            vec![],
+        )
+        .await?;
+    // Following a link of the header renders the header anew: the focus
+    // goes to the new page's main region, so Tab goes on into the page
+    // rather than from the top of the document again.
+    browser
+        .script(
+            "document.querySelector('header nav a[href=\"#/accounts\"]').focus();",
+            vec![],
+        )
+        .await?;
+    browser.press(Key::Enter, 1).await?;
+    browser.wait_for("[data-testid=accounts-table]").await?;
+    browser.wait_gone("main .loading").await?;
+    let focused = browser
+        .script("return document.activeElement.id;", vec![])
+        .await?;
+    ensure!(
+        focused == json!("main"),
+        "after following a link the focus is on the main region, not {focused}"
+    );
+    browser.press(Key::Tab, 1).await?;
+    let inside = browser
+        .script(
+            "return document.getElementById('main').contains(document.activeElement);",
+            vec![],
+        )
+        .await?;
+    ensure!(inside == json!(true), "the next Tab goes into the page");
+    eprintln!(
+        "keyboard: {login} controls on the login page, {list} on the accounts list, \
+         {file} on a customer file, each reached in order with its focus shown"
+    );
+    Ok(())
 }
