@@ -470,7 +470,8 @@ mod tests {
                 let public = path.starts_with("/healthz")
                     || path.starts_with("/readyz")
                     || path.ends_with("/auth/login")
-                    || path.ends_with("/auth/refresh");
+                    || path.ends_with("/auth/refresh")
+                    || path.ends_with("/auth/console/login");
                 assert!(secured || public, "{method} {path} declares no security");
                 if secured {
                     assert!(
