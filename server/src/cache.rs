@@ -106,7 +106,14 @@ impl DocCache {
     }
 
     /// Takes a document out, with the version it reflects.
+    /// Counted as a hit or a miss in the metrics.
     pub fn take(&self, id: Uuid) -> Option<(AutoCommit, i64)> {
+        let taken = self.take_uncounted(id);
+        crate::metrics::doc_cache_lookup(taken.is_some());
+        taken
+    }
+
+    fn take_uncounted(&self, id: Uuid) -> Option<(AutoCommit, i64)> {
         let mut slots = self.slots.lock().ok()?;
         let mut slot = slots.get_mut(&id)?;
         let doc = slot.doc.take()?;

@@ -38,6 +38,24 @@ pub struct Settings {
     pub worklist: WorklistSettings,
     /// The web console at `/`.
     pub console: ConsoleSettings,
+    /// Prometheus `/metrics` (docs/metrics.md); off unless a bind address
+    /// or a token is set.
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+}
+
+/// Where Prometheus reads `/metrics` (docs/metrics.md). With neither key
+/// set, `/metrics` is not served; both may be set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// A listener of its own serving `GET /metrics` only, with no token
+    /// (`127.0.0.1:9090`; port 0 picks a free one). Keep it off networks
+    /// that should not read it.
+    pub bind: Option<String>,
+    /// A token of its own (at least 16 bytes): `GET /metrics` on the main
+    /// listener answers requests carrying `Authorization: Bearer <token>`.
+    pub token: Option<SecretString>,
 }
 
 /// The web console (docs/console.md).

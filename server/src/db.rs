@@ -144,6 +144,19 @@ impl Db {
         &self.conn
     }
 
+    /// The pool's connections: open (in use or idle), idle, and the most
+    /// it may open.
+    pub fn pool_usage(&self) -> (u32, u32, u32) {
+        fn of<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> (u32, u32, u32) {
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+            (pool.size(), idle, pool.options().get_max_connections())
+        }
+        match self.backend() {
+            DbBackend::Postgres => of(self.conn.get_postgres_connection_pool()),
+            _ => of(self.conn.get_sqlite_connection_pool()),
+        }
+    }
+
     /// Which engine this is.
     pub fn backend(&self) -> DbBackend {
         self.conn.get_database_backend()

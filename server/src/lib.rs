@@ -20,6 +20,7 @@ pub mod error;
 pub mod hardening;
 pub mod idempotency;
 pub mod insight;
+pub mod metrics;
 pub mod migration;
 pub mod openapi;
 pub mod operator;

@@ -299,6 +299,14 @@ async fn main() -> anyhow::Result<ExitCode> {
         "  OpenAPI:   http://127.0.0.1:{}/api/v1/openapi.json",
         app.port()
     );
+    if let Some(port) = app.metrics_port() {
+        println!("  Metrics:   http://127.0.0.1:{port}/metrics");
+    } else if app.state().settings.metrics.token.is_some() {
+        println!(
+            "  Metrics:   http://127.0.0.1:{}/metrics (with the metrics token)",
+            app.port()
+        );
+    }
     app.run_until_stopped().await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,7 @@
 //! state handlers reach is [`AppState`], one layer down. Tests build the
 //! application on port 0 and read `port()`.
 
-use crate::config::Settings;
+use crate::config::{MetricsSettings, Settings};
 use crate::db::Db;
 use crate::error::{ApiError, ErrorCode};
 use crate::insight;
@@ -13,6 +13,7 @@ use actix_web::dev::{Server, ServiceFactory, ServiceRequest};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{App, HttpRequest, HttpServer, ResponseError, web};
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -33,6 +34,7 @@ pub async fn prepare(settings: Settings, db: Db) -> anyhow::Result<AppState> {
             .collect();
         anyhow::bail!("invalid tiering settings: {}", problems.join("; "));
     }
+    check_metrics_settings(&settings.metrics)?;
     let state = AppState::new(settings, db).await?;
     tiering::backfill_once(&state.db, &state.settings.tiering)
         .await
@@ -49,11 +51,30 @@ pub async fn prepare(settings: Settings, db: Db) -> anyhow::Result<AppState> {
     Ok(state)
 }
 
+/// The least length of a metrics token.
+pub const MIN_METRICS_TOKEN_BYTES: usize = 16;
+
+/// Refuses a metrics token too short to keep anyone out.
+fn check_metrics_settings(metrics: &MetricsSettings) -> anyhow::Result<()> {
+    if let Some(token) = &metrics.token {
+        let length = token.expose_secret().len();
+        if length < MIN_METRICS_TOKEN_BYTES {
+            anyhow::bail!(
+                "the metrics token (KAM__METRICS__TOKEN, metrics.token) has {length} bytes; it \
+                 must have at least {MIN_METRICS_TOKEN_BYTES} (`openssl rand -base64 24` makes one)"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// A built, bound, not yet running server.
 pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    /// The metrics listener, when `metrics.bind` is set: its port and server.
+    metrics: Option<(u16, Server)>,
 }
 
 impl Application {
@@ -68,10 +89,22 @@ impl Application {
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("cannot bind {}", settings.server.bind))?;
         let port = listener.local_addr()?.port();
+        let metrics_listener = settings
+            .metrics
+            .bind
+            .as_deref()
+            .map(|bind| {
+                TcpListener::bind(bind).with_context(|| format!("cannot bind metrics.bind {bind}"))
+            })
+            .transpose()?;
         let state = web::Data::new(prepare(settings, db).await?);
+        if metrics_listener.is_some() || state.settings.metrics.token.is_some() {
+            crate::metrics::install()?;
+        }
         let server_state = state.clone();
         let limits = state.settings.server.clone();
         let document = openapi_document();
+        let metrics_on_main = state.settings.metrics.token.is_some();
         let server = HttpServer::new(move || {
             let (app, _) = mount(
                 App::new()
@@ -93,6 +126,11 @@ impl Application {
                         .into()
                     }))
                     .configure(console::configure)
+                    .configure(|config| {
+                        if metrics_on_main {
+                            config.route("/metrics", web::get().to(routes::scrape::guarded));
+                        }
+                    })
                     .service(web::redirect("/docs", "/docs/").permanent())
                     .service(
                         SwaggerUi::new("/docs/{_:.*}")
@@ -113,16 +151,25 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(30)
         .run();
+        let metrics = metrics_listener
+            .map(|listener| metrics_server(listener, state.clone()))
+            .transpose()?;
         Ok(Self {
             port,
             server,
             state,
+            metrics,
         })
     }
 
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The metrics listener's port, when `metrics.bind` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// The shared state (tests use the database handle).
@@ -133,24 +180,31 @@ impl Application {
     /// Runs until stopped; SIGTERM and Ctrl-C stop it gracefully (in-flight
     /// requests finish, up to 30 seconds).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let sweep = self.start_sweep();
-        let served = self.server.await;
-        if let Some(sweep) = sweep {
-            sweep.abort();
-        }
-        served
+        self.serve().await
     }
 
     /// Runs the server on the current runtime in the background.
     pub fn spawn(self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        tokio::spawn(self.serve())
+    }
+
+    /// Serves until the main listener stops; the sweep and the metrics
+    /// listener stop with it.
+    async fn serve(self) -> std::io::Result<()> {
         let sweep = self.start_sweep();
-        tokio::spawn(async move {
-            let served = self.server.await;
-            if let Some(sweep) = sweep {
-                sweep.abort();
-            }
-            served
-        })
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
+        let served = self.server.await;
+        if let Some(sweep) = sweep {
+            sweep.abort();
+        }
+        if let Some((handle, task)) = metrics {
+            handle.stop(false).await;
+            drop(task.await);
+        }
+        served
     }
 
     /// Starts the insight sweep, unless it is configured off.
@@ -159,6 +213,37 @@ impl Application {
         (every > 0)
             .then(|| insight::sweep::spawn(self.state.db.clone(), Duration::from_secs(every)))
     }
+}
+
+/// The metrics listener: `GET /metrics` and nothing else, on one worker,
+/// stopped with the main listener (it does not handle signals itself).
+fn metrics_server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+) -> anyhow::Result<(u16, Server)> {
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(routes::scrape::open))
+            .default_service(web::to(|req: HttpRequest| async move {
+                ApiError::new(
+                    ErrorCode::RouteNotFound,
+                    format!(
+                        "no route for {} {}: this listener serves GET /metrics",
+                        req.method(),
+                        req.path()
+                    ),
+                )
+                .error_response()
+            }))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .shutdown_timeout(1)
+    .run();
+    Ok((port, server))
 }
 
 /// Every route, with its OpenAPI description.
@@ -246,4 +331,28 @@ async fn route_not_found(req: HttpRequest) -> actix_web::HttpResponse {
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allowed));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metrics_token_shorter_than_16_bytes_is_refused() {
+        let with = |token: &str| MetricsSettings {
+            bind: None,
+            token: Some(token.into()),
+        };
+        let refused = check_metrics_settings(&with("short"))
+            .err()
+            .map(|err| err.to_string());
+        assert!(
+            refused
+                .as_deref()
+                .is_some_and(|message| message.contains("at least 16")),
+            "{refused:?}"
+        );
+        assert!(check_metrics_settings(&with("sixteen-bytes-ok")).is_ok());
+        assert!(check_metrics_settings(&MetricsSettings::default()).is_ok());
+    }
 }

@@ -1,6 +1,7 @@
 //! Structured logs: one span per request with the route template, the
 //! caller's user id and the record id, and one line per request when it
-//! ends ([`KamRootSpan`]); JSON lines when `KAM_LOG_FORMAT=json`, colour only
+//! ends ([`KamRootSpan`]), which also counts the request in the metrics
+//! (by the same route pattern and status); JSON lines when `KAM_LOG_FORMAT=json`, colour only
 //! when standard output is a terminal.
 //!
 //! Logged values may hold text a client sent (a username, a device id, a
@@ -15,7 +16,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use std::fmt::{self, Write};
 use std::io::IsTerminal;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::{Span, Subscriber};
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_subscriber::field::MakeExt;
@@ -140,9 +141,10 @@ impl RootSpanBuilder for KamRootSpan {
 fn log_request<B>(response: &ServiceResponse<B>) {
     let request = response.request();
     let extensions = request.extensions();
-    let duration_ms = extensions.get::<Arrived>().map_or(0.0, |Arrived(at)| {
-        (at.elapsed().as_secs_f64() * 10_000.0).round() / 10.0
-    });
+    let elapsed = extensions
+        .get::<Arrived>()
+        .map_or(Duration::ZERO, |Arrived(at)| at.elapsed());
+    let duration_ms = (elapsed.as_secs_f64() * 10_000.0).round() / 10.0;
     let user_id = extensions
         .get::<Caller>()
         .map(|Caller(id)| tracing::field::display(id));
@@ -150,6 +152,7 @@ fn log_request<B>(response: &ServiceResponse<B>) {
     let route = request.match_pattern();
     let route = route.as_deref().unwrap_or("unmatched");
     let status = response.status().as_u16();
+    crate::metrics::request(method, route, status, elapsed);
     let error = response
         .response()
         .error()

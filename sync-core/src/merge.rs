@@ -209,6 +209,8 @@ pub enum Merged {
         heads: Vec<ChangeHash>,
         /// The latest plausible time the device's clock put on its changes.
         device_time: Option<DateTime<Utc>>,
+        /// How many of the pushed changes were new to the document.
+        new_changes: usize,
     },
 }
 
@@ -321,6 +323,7 @@ pub fn merge_pushed(
             merged: doc.to_json(),
             heads,
             device_time,
+            new_changes,
         }
     };
     Ok(MergeStep {

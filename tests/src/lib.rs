@@ -85,6 +85,8 @@ pub struct TestApp {
     pub address: String,
     /// The port the server listens on.
     pub port: u16,
+    /// The port of the metrics listener, when `metrics.bind` is set.
+    pub metrics_port: Option<u16>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     state: Arc<AppState>,
     http: reqwest::Client,
@@ -138,6 +140,7 @@ impl TestApp {
             .await
             .context("cannot build the application")?;
         let port = application.port();
+        let metrics_port = application.metrics_port();
         let state = application.state().into_inner();
         let server = application.spawn();
         let http = reqwest::Client::builder()
@@ -152,6 +155,7 @@ impl TestApp {
         Ok(Self {
             address: format!("http://127.0.0.1:{port}"),
             port,
+            metrics_port,
             server,
             state,
             http,

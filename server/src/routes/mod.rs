@@ -16,6 +16,7 @@ pub mod health;
 pub mod opportunities;
 pub mod products;
 pub mod reports;
+pub mod scrape;
 pub mod sync;
 pub mod targets;
 pub mod tickets;

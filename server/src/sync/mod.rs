@@ -55,6 +55,9 @@ pub async fn sync(
         },
     )
     .await?;
+    for doc in &page.pull {
+        crate::metrics::pulled_document(doc.whole, doc.data.0.len());
+    }
     Ok(SyncResponse {
         cursor: page.cursor,
         has_more: page.has_more,

@@ -102,6 +102,8 @@ struct Prepared {
     /// The pushed ids, and the versions of those that existed when loaded.
     ids: Vec<Uuid>,
     versions: HashMap<Uuid, i64>,
+    /// Changes new to the documents written (for the metrics).
+    new_changes: usize,
 }
 
 impl Prepared {
@@ -127,13 +129,44 @@ impl Prepared {
             notices,
             mut work,
             corrected,
+            new_changes,
             ..
         } = self;
         // The change log's head lock (taken by the first write) is held only for the writes.
         work.store(&txn, &state.settings).await?;
         remember_corrected(&txn, corrected).await?;
         work.commit(txn, &state.cache).await?;
+        count_committed(&results, &notices, new_changes);
         Ok((results, notices))
+    }
+}
+
+/// Counts a committed push in the metrics: its documents by status, the
+/// changes new to the server, and the notices of corrected and refused
+/// documents by code.
+fn count_committed(results: &[PushResult], notices: &[Notice], new_changes: usize) {
+    let mut statuses = HashMap::with_capacity(results.len());
+    for result in results {
+        crate::metrics::pushed_document(push_status_name(result.status));
+        statuses.insert(result.id, result.status);
+    }
+    crate::metrics::pushed_changes(u64::try_from(new_changes).unwrap_or(u64::MAX));
+    for notice in notices {
+        let status = match statuses.get(&notice.id) {
+            Some(PushStatus::Refused) => "refused",
+            _ => "corrected",
+        };
+        crate::metrics::sync_notice(&notice.code, status);
+    }
+}
+
+/// A push status as the protocol spells it.
+fn push_status_name(status: PushStatus) -> &'static str {
+    match status {
+        PushStatus::Applied => "applied",
+        PushStatus::Corrected => "corrected",
+        PushStatus::Unchanged => "unchanged",
+        PushStatus::Refused => "refused",
     }
 }
 
@@ -169,6 +202,7 @@ async fn prepare(
     let mut notices = Vec::new();
     let mut work = UnitOfWork::default();
     let mut corrected = Vec::new();
+    let mut new_changes = 0;
     for index in order {
         let Some(incoming) = pending[index].take() else {
             continue;
@@ -193,6 +227,7 @@ async fn prepare(
         results[index] = Some(outcome.result);
         notices.append(&mut outcome.notices);
         if let Some(write) = outcome.write {
+            new_changes += outcome.new_changes;
             let kind = write.doc.kind();
             if kind == RecordKind::Account {
                 earlier.visibility.pushed_account(write.id);
@@ -210,6 +245,7 @@ async fn prepare(
         corrected,
         ids,
         versions,
+        new_changes,
     })
 }
 
@@ -277,6 +313,8 @@ struct Outcome {
     write: Option<Staged>,
     /// SHA-256 (hex) of the pushed bytes, once they were merged.
     digest: Option<String>,
+    /// How many pushed changes were new to the document (for the metrics).
+    new_changes: usize,
 }
 
 fn refused(id: Uuid, heads: Vec<String>, notices: Vec<Notice>) -> Outcome {
@@ -289,6 +327,7 @@ fn refused(id: Uuid, heads: Vec<String>, notices: Vec<Notice>) -> Outcome {
         notices,
         write: None,
         digest: None,
+        new_changes: 0,
     }
 }
 
@@ -419,7 +458,7 @@ async fn apply_one(
         outcome,
     } = step;
     doc.automerge_mut().set_actor(state.actor.clone());
-    let changed = match outcome {
+    let (changed, new_changes) = match outcome {
         Merged::Refused(notices) => return Ok(refused(id, before, notices)),
         Merged::UnknownDocument => {
             return Err(ApiError::invalid_field(
@@ -443,11 +482,15 @@ async fn apply_one(
             merged,
             heads,
             device_time,
-        } => Changed {
-            merged,
-            heads,
-            device_time,
-        },
+            new_changes,
+        } => (
+            Changed {
+                merged,
+                heads,
+                device_time,
+            },
+            new_changes,
+        ),
     };
     let existed = row.is_some();
     if let Some(refusal) = place(
@@ -495,6 +538,7 @@ async fn apply_one(
         notices,
         digest: Some(digest),
         write: Some(write),
+        new_changes,
     })
 }
 
@@ -654,6 +698,7 @@ async fn answer_unchanged(
         notices,
         write: None,
         digest: None,
+        new_changes: 0,
     })
 }
 

@@ -28,6 +28,7 @@ mod idempotency;
 mod insight;
 mod js_example;
 mod lifecycle;
+mod metrics;
 mod money;
 mod operator;
 mod opportunities;
