@@ -12,8 +12,10 @@ use std::future::Future;
 use std::pin::Pin;
 use tracing_actix_web::RootSpan;
 
-/// The token of an `Authorization: Bearer <token>` header.
-fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+/// The token of an `Authorization: Bearer <token>` header (the scheme in
+/// any case): 401 `missing_token` without the header, `invalid_token` for
+/// another scheme.
+pub(crate) fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
         ApiError::new(
             ErrorCode::MissingToken,

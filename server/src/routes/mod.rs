@@ -11,7 +11,7 @@ pub mod console_session;
 pub mod contacts;
 pub mod contracts;
 pub mod csv_io;
-mod extractor;
+pub(crate) mod extractor;
 pub mod health;
 pub mod opportunities;
 pub mod products;

@@ -5,6 +5,7 @@
 //! and its body is Prometheus's text format, not the API's JSON.
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::routes::extractor::bearer;
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -27,17 +28,7 @@ pub async fn guarded(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
             "no route for GET /metrics",
         ));
     };
-    let Some(sent) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-    else {
-        return Err(ApiError::new(
-            ErrorCode::MissingToken,
-            "send the metrics token as `Authorization: Bearer <token>`",
-        ));
-    };
+    let sent = bearer(&req)?;
     // Digests compared, so the time taken tells nothing about the token.
     if Sha256::digest(sent.as_bytes()) != Sha256::digest(expected.expose_secret().as_bytes()) {
         return Err(ApiError::new(
