@@ -92,6 +92,12 @@ pub fn install() -> anyhow::Result<&'static PrometheusHandle> {
     Ok(installed)
 }
 
+/// Whether the process's recorder is installed (so that callers skip
+/// gathering what they would record into nothing).
+pub fn installed() -> bool {
+    HANDLE.get().is_some()
+}
+
 /// The exposition text of every metric, if the recorder is installed.
 pub fn render() -> Option<String> {
     HANDLE.get().map(PrometheusHandle::render)

@@ -145,6 +145,9 @@ impl Prepared {
 /// changes new to the server, and the notices of corrected and refused
 /// documents by code.
 fn count_committed(results: &[PushResult], notices: &[Notice], new_changes: usize) {
+    if !crate::metrics::installed() {
+        return;
+    }
     let mut statuses = HashMap::with_capacity(results.len());
     for result in results {
         crate::metrics::pushed_document(push_status_name(result.status));
